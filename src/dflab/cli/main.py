@@ -1,0 +1,52 @@
+"""The `dflab` command. Each verb group lives in its own module with `register(subparsers)`.
+
+Every DflabError (and a few well-understood OS errors) becomes one line on stderr and exit code 2;
+an unexpected exception still shows its traceback, because that is a bug to report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from dflab import __version__
+from dflab.errors import DflabError
+
+# Verb-group modules under dflab.cli, in the order `dflab --help` lists them.
+VERB_MODULES = ["scan", "eval"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dflab",
+        description="The deepfake lab: detect manipulated faces and voices, trace media to registered "
+        "originals, and make disclosed synthetic media for research.",
+    )
+    parser.add_argument("--version", action="version", version=f"dflab {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in VERB_MODULES:
+        importlib.import_module(f"dflab.cli.{name}").register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except DflabError as exc:
+        print(f"dflab {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"dflab {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

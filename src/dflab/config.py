@@ -1,0 +1,37 @@
+"""Typed settings. Passed in explicitly; environment variables only provide defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def dflab_home() -> Path:
+    """Where keys, the ledger and the registry live (`DFLAB_HOME`, default ~/.dflab)."""
+    return Path(os.environ.get("DFLAB_HOME", Path.home() / ".dflab")).expanduser()
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Explicit bounds on what dflab will decode. Anything larger is refused with LimitExceeded."""
+
+    max_pixels: int = 50_000_000  # per image or frame (about 8K x 6K)
+    max_duration_s: float = 3600.0  # one hour of video or audio
+    max_file_bytes: int = 4 * 1024**3  # 4 GiB on disk / per upload
+    max_analysis_frames: int = 1800  # frames kept for analysis; long clips are sampled more sparsely
+
+
+@dataclass(frozen=True)
+class SamplingPolicy:
+    """Which video frames are analysed: every frame of short clips, a fixed rate for long ones."""
+
+    all_frames_up_to_s: float = 20.0
+    rate_fps: float = 10.0
+    max_side: int = 1280  # frames larger than this are downscaled for analysis (720p stays as is)
+
+    def __post_init__(self) -> None:
+        if self.rate_fps <= 0 or self.all_frames_up_to_s < 0 or self.max_side < 64:
+            from dflab.errors import UsageError
+
+            raise UsageError("sampling policy: rate must be > 0, all-frames duration >= 0, max side >= 64")
