@@ -1,0 +1,246 @@
+"""`dflab verify`: one answer about a file from four independent sources of provenance.
+
+  c2pa       the embedded manifest, validated with our CA as a trust anchor (Trusted / Valid / Invalid / none)
+  watermark  the invisible mark; its payload names a ledger record (payload.py)
+  registry   perceptual-hash matches against registered media
+  ledger     the record(s) named by the manifest and the watermark, with the inclusion proof checked
+             against the latest signed checkpoint
+
+Each source can be absent (no manifest, unmarked, not registered, module not installed); the summary says
+what was found and how far it can be trusted. Only problems with the *input* (missing, not media, corrupt
+manifest) are errors.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from dflab.errors import BadMedia, NotFound, Unsupported
+
+# Magic numbers of the media containers dflab verifies; anything else is refused before decoding.
+_MAGIC: list[tuple[int, bytes, str]] = [
+    (0, b"\xff\xd8\xff", "image/jpeg"),
+    (0, b"\x89PNG\r\n\x1a\n", "image/png"),
+    (0, b"GIF8", "image/gif"),
+    (0, b"II*\x00", "image/tiff"),
+    (0, b"MM\x00*", "image/tiff"),
+    (0, b"fLaC", "audio/flac"),
+    (0, b"ID3", "audio/mpeg"),
+    (0, b"%PDF-", "application/pdf"),  # C2PA-signed documents (read for the manifest only)
+    (4, b"ftyp", "video/mp4"),  # MP4, MOV, M4A, HEIC, AVIF, fragmented MP4 (ISO BMFF)
+    (4, b"styp", "video/mp4"),  # a DASH media segment
+    (4, b"moov", "video/quicktime"),
+    (4, b"mdat", "video/quicktime"),
+    (4, b"wide", "video/quicktime"),
+]
+_RIFF = {b"WEBP": "image/webp", b"AVI ": "video/x-msvideo", b"WAVE": "audio/wav"}
+
+
+def sniff_media(path: Path) -> str:
+    """The container type from the file's first bytes. Raises NotFound, BadMedia (empty) or Unsupported."""
+    if not path.is_file():
+        raise NotFound(f"{path} does not exist or is not a file")
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+    if not head:
+        raise BadMedia(f"{path.name} is empty")
+    if head[:4] == b"RIFF" and head[8:12] in _RIFF:
+        return _RIFF[head[8:12]]
+    for offset, magic, mime in _MAGIC:
+        if head[offset : offset + len(magic)] == magic:
+            return mime
+    if len(head) >= 2 and head[0] == 0xFF and (head[1] & 0xE0) == 0xE0:
+        return "audio/mpeg"  # a bare MPEG audio frame sync
+    raise Unsupported(f"{path.name} is not an image, video or audio file dflab can verify")
+
+
+def verify_file(path: str | Path, trust_anchors: bytes | None = None, registry_k: int = 5) -> dict[str, Any]:
+    """Everything `dflab verify --json` prints. trust_anchors as in manifest.read_manifest."""
+    from dflab.provenance import adapters
+    from dflab.provenance.manifest import read_manifest
+
+    src = Path(path)
+    media_type = sniff_media(src)
+    c2pa = read_manifest(src, trust_anchors=trust_anchors)
+    c2pa_out = {k: v for k, v in c2pa.items() if k != "active_manifest"}
+    readable = c2pa["state"] in ("Trusted", "Valid", "Invalid")
+    watermark = _guarded(media_type, readable, lambda: adapters.watermark_check(src))
+    registry = _guarded(media_type, readable, lambda: adapters.registry_check(src, registry_k))
+    ledger = _ledger_section(c2pa, watermark, registry, adapters)
+    synthetic = _synthetic(c2pa, ledger)
+    verdict = _verdict(c2pa, watermark, ledger, synthetic)
+    return {
+        "path": str(src),
+        "media_type": media_type,
+        "verdict": verdict,
+        "synthetic": synthetic,
+        "summary": _summary(verdict, c2pa, watermark, registry, ledger, synthetic),
+        "c2pa": c2pa_out,
+        "watermark": watermark,
+        "registry": registry,
+        "ledger": ledger,
+    }
+
+
+def _guarded(media_type: str, manifest_read: bool, check) -> dict:
+    """Run a pixel-based check where it applies.
+
+    Watermark and registry work on images and video only. When they cannot decode a file whose manifest was
+    read fine (a DNG, a DASH init segment), that is reported in their section; when nothing could read the
+    file at all, the BadMedia error stands and `dflab verify` exits 2.
+    """
+    if media_type.split("/")[0] not in ("image", "video"):
+        return {"available": True, "applicable": False, "reason": f"not applicable to {media_type}", "matches": []}
+    try:
+        return check()
+    except Unsupported as exc:
+        return {"available": True, "applicable": False, "reason": str(exc), "matches": []}
+    except BadMedia as exc:
+        if not manifest_read:
+            raise
+        return {"available": True, "applicable": False, "reason": str(exc), "matches": []}
+
+
+def _record_ids(c2pa: dict, watermark: dict, registry: dict) -> dict[int, list[str]]:
+    """Ledger record ids named by each source (manifest assertion, watermark payload, best registry match)."""
+    named: dict[int, list[str]] = {}
+
+    def add(value: Any, source: str) -> None:
+        try:
+            record = int(value)
+        except (TypeError, ValueError):
+            return
+        named.setdefault(record, []).append(source)
+
+    if c2pa.get("state") in ("Trusted", "Valid") and isinstance(c2pa.get("ledger"), dict):
+        add(c2pa["ledger"].get("record"), "c2pa")
+    if watermark.get("detected"):
+        add(watermark.get("record"), "watermark")
+    matches = registry.get("matches") or []
+    if matches:
+        add(matches[0].get("record"), "registry")
+    return named
+
+
+def _ledger_section(c2pa: dict, watermark: dict, registry: dict, adapters) -> dict:
+    named = _record_ids(c2pa, watermark, registry)
+    if not named:
+        return {"records": [], "verified": None, "note": "no source names a ledger record"}
+    records = []
+    for record_id, sources in list(named.items())[:3]:
+        check = adapters.ledger_check(record_id)
+        check["named_by"] = sources
+        records.append(check)
+    verified_flags = [r.get("verified") for r in records]
+    return {
+        "records": records,
+        "verified": all(v is True for v in verified_flags) if all(v is not None for v in verified_flags) else None,
+        "consistent": len(named) == 1,
+    }
+
+
+def _synthetic(c2pa: dict, ledger: dict) -> bool | None:
+    """Generated or not: a valid manifest's digitalSourceType first, else what a verified ledger record says."""
+    if c2pa.get("state") in ("Trusted", "Valid") and c2pa.get("synthetic") is not None:
+        return bool(c2pa["synthetic"])
+    for record in ledger.get("records") or []:
+        entry = record.get("entry") or {}
+        data = entry.get("record") if isinstance(entry.get("record"), dict) else entry
+        if record.get("verified") and isinstance(data, dict) and data.get("synthetic") is not None:
+            return bool(data["synthetic"])
+    return None
+
+
+def _verdict(c2pa: dict, watermark: dict, ledger: dict, synthetic: bool | None) -> str:
+    state = c2pa.get("state")
+    if state == "Invalid":
+        return "tampered"
+    if state == "Trusted":
+        return "trusted"
+    if ledger.get("verified") is True and watermark.get("detected"):
+        return "traced"  # the mark survived (e.g. metadata stripped) and the ledger vouches for the record
+    if state == "Valid":
+        return "signed-untrusted"
+    return "unknown"
+
+
+def _summary(verdict: str, c2pa: dict, watermark: dict, registry: dict, ledger: dict, synthetic: bool | None) -> str:
+    parts = []
+    state = c2pa.get("state")
+    lead = {
+        "tampered": "TAMPERED: the C2PA manifest does not validate",
+        "trusted": "signed by a trusted key (our CA)",
+        "traced": "provenance recovered from the watermark and verified in the ledger",
+        "signed-untrusted": "validly signed, but by a key we do not trust",
+        "unknown": "no verifiable provenance",
+    }[verdict]
+    parts.append(lead)
+    if synthetic is True:
+        parts.append("generated media (AI)")
+    elif synthetic is False:
+        parts.append("a captured original")
+    if state in ("Trusted", "Valid", "Invalid"):
+        codes = ", ".join(c2pa.get("failure_codes") or []) or "no failures"
+        parts.append(f"C2PA {state} ({codes})")
+    elif state == "remote":
+        parts.append("C2PA manifest is remote only (not fetched offline)")
+    elif state == "rejected":
+        parts.append("C2PA data rejected by the reader (pre-release)")
+    else:
+        parts.append("no C2PA manifest")
+    if watermark.get("available") and watermark.get("applicable", True):
+        parts.append(
+            f"watermark: payload {watermark['payload']} -> record {watermark['record']}"
+            if watermark.get("detected")
+            else "watermark: none"
+        )
+    if registry.get("available") and registry.get("applicable", True):
+        matches = registry.get("matches") or []
+        parts.append(
+            f"registry: {len(matches)} match(es), best record {matches[0].get('record')} "
+            f"at distance {matches[0].get('distance')}" if matches else "registry: no match"
+        )
+    for record in ledger.get("records") or []:
+        flag = {True: "proof verified", False: "proof FAILED", None: "not checked"}[record.get("verified")]
+        parts.append(f"ledger record {record['record']}: {flag}" + (f" ({record['error']})" if record.get("error") else ""))
+    if ledger.get("consistent") is False:
+        parts.append("sources name different ledger records")
+    return "; ".join(parts)
+
+
+def render_text(result: dict) -> str:
+    """The human-readable report `dflab verify` prints without --json."""
+    c2pa, wm, reg, led = result["c2pa"], result["watermark"], result["registry"], result["ledger"]
+    synthetic = {True: "yes (generated)", False: "no (captured original)", None: "unknown"}[result["synthetic"]]
+    lines = [f"{result['path']}: {result['verdict'].upper()}", f"  {result['summary']}", f"  synthetic: {synthetic}"]
+    lines.append(f"  c2pa:      {c2pa['state']}" + (f" ({', '.join(c2pa['failure_codes'])})" if c2pa["failure_codes"] else ""))
+    if c2pa.get("digital_source_type"):
+        lines.append(f"             digitalSourceType {c2pa['digital_source_type'].rsplit('/', 1)[-1]}")
+    if c2pa.get("actions"):
+        lines.append("             actions " + ", ".join(a.get("action", "?") for a in c2pa["actions"]))
+    if c2pa.get("signer"):
+        lines.append(f"             signer {c2pa['signer'].get('common_name')} (issuer {c2pa['signer'].get('issuer')})")
+    if c2pa.get("soft_binding"):
+        blocks = c2pa["soft_binding"].get("blocks") or [{}]
+        lines.append(f"             soft binding {c2pa['soft_binding'].get('alg')} = {blocks[0].get('value')}")
+    if not wm.get("available") or not wm.get("applicable", True):
+        lines.append(f"  watermark: unavailable ({wm.get('reason')})")
+    else:
+        lines.append(
+            f"  watermark: detected, payload {wm['payload']} -> ledger record {wm['record']} (confidence {wm['confidence']:.2f})"
+            if wm.get("detected") else "  watermark: not detected"
+        )
+    if not reg.get("available") or not reg.get("applicable", True):
+        lines.append(f"  registry:  unavailable ({reg.get('reason')})")
+    else:
+        lines.append(f"  registry:  {len(reg['matches'])} match(es)")
+        for m in reg["matches"]:
+            lines.append(f"             record {m.get('record')} {m.get('path')} distance {m.get('distance')}")
+    if not led.get("records"):
+        lines.append(f"  ledger:    {led.get('note', 'no record')}")
+    for record in led.get("records") or []:
+        state = {True: "inclusion proof verified", False: "NOT verified", None: "not checked"}[record.get("verified")]
+        extra = f" - {record.get('error') or record.get('reason')}" if record.get("error") or record.get("reason") else ""
+        lines.append(f"  ledger:    record {record['record']} (named by {', '.join(record['named_by'])}): {state}{extra}")
+    return "\n".join(lines)
