@@ -1,0 +1,191 @@
+"""The front door: `load`, `iter_frames`, `probe`. The file's content, not its name, picks the decoder."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from dflab.config import Limits, SamplingPolicy
+from dflab.errors import BadMedia, Unsupported
+from dflab.media.audio import DEFAULT_SAMPLE_RATE, decode_audio
+from dflab.media.container import StreamFacts, not_media, open_container, stream_facts
+from dflab.media.guards import check_duration, check_file, check_pixels, media_errors
+from dflab.media.image import image_header, read_image_rgb
+from dflab.media.sampling import analysis_scale, scaled_size
+from dflab.media.sniff import SUPPORTED_IMAGE_FORMATS, image_format, other_image_format, read_head
+from dflab.media.types import Frame, Media
+from dflab.media.video import VideoDecoder, resize_area
+
+
+def _sniff(path: Path, limits: Limits) -> str | None:
+    """The image format, or None for 'ask PyAV'. Raises for files that cannot be media at all."""
+    check_file(path, limits)
+    with media_errors(path, "read"):
+        head = read_head(path)
+    fmt = image_format(head)
+    if fmt is None and (other := other_image_format(head)):
+        raise Unsupported(
+            f"{path} is a {other.upper()} image; supported images are {', '.join(SUPPORTED_IMAGE_FORMATS)}"
+        )
+    return fmt
+
+
+def _container_facts(path: Path) -> StreamFacts:
+    container = open_container(path)
+    try:
+        return stream_facts(path, container)
+    finally:
+        container.close()
+
+
+def probe(path: str | Path, limits: Limits = Limits()) -> dict:
+    """What a file is, without decoding pixels or samples.
+
+    Keys: path, type ("image" | "video" | "audio"), container, codec, width, height, fps, duration,
+    frames, has_audio, audio_codec, sample_rate. Limits are only applied to the file size; the
+    numbers are reported as declared so a caller can explain a later LimitExceeded.
+    """
+    path = Path(path)
+    fmt = _sniff(path, limits)
+    if fmt is not None:
+        header = image_header(path)
+        return {
+            "path": str(path), "type": "image", "container": fmt, "codec": header["format"] or fmt,
+            "width": header["width"], "height": header["height"], "fps": 0.0, "duration": 0.0,
+            "frames": header["n_frames"], "has_audio": False, "audio_codec": "", "sample_rate": 0,
+        }  # fmt: skip
+    facts = _container_facts(path)
+    return {
+        "path": str(path), "type": "video" if facts.has_video else "audio", "container": facts.container,
+        "codec": facts.codec, "width": facts.width, "height": facts.height, "fps": round(facts.fps, 6),
+        "duration": facts.duration_s, "frames": facts.declared_frames, "has_audio": facts.has_audio,
+        "audio_codec": facts.audio_codec, "sample_rate": facts.audio_sample_rate,
+    }  # fmt: skip
+
+
+def load_image_rgb(path: str | Path, limits: Limits = Limits()):
+    """Full-resolution RGB uint8 pixels of a JPEG/PNG/WebP, EXIF-oriented and never downscaled.
+
+    For code that must see every source pixel (watermark decoding, perceptual hashes).
+    """
+    path = Path(path)
+    if _sniff(path, limits) is None:
+        raise Unsupported(f"{path} is not a JPEG, PNG or WebP image")
+    return read_image_rgb(path, limits)[0]
+
+
+def _check_video_limits(path: Path, facts: StreamFacts, limits: Limits) -> None:
+    if facts.width and facts.height:
+        check_pixels(path, facts.width, facts.height, limits)
+    check_duration(path, facts.duration_s, limits)
+
+
+def iter_frames(
+    path: str | Path, policy: SamplingPolicy = SamplingPolicy(), limits: Limits = Limits()
+) -> Iterator[Frame]:
+    """The analysis frames one at a time (constant memory). An image yields its single frame.
+
+    Raises Unsupported for audio-only files (there are no frames to give).
+    """
+    path = Path(path)
+    fmt = _sniff(path, limits)
+    if fmt is not None:
+        media = _load_image(path, policy, limits)
+        yield from media.frames
+        return
+    facts = _container_facts(path)
+    if not facts.has_video:
+        raise Unsupported(f"{path} has no video stream")
+    _check_video_limits(path, facts, limits)
+    yield from VideoDecoder(path, facts, policy, limits)
+
+
+def load(
+    path: str | Path,
+    policy: SamplingPolicy = SamplingPolicy(),
+    limits: Limits = Limits(),
+    with_audio: bool = True,
+    require_video: bool = False,
+    sample_rate: int = DEFAULT_SAMPLE_RATE,
+) -> Media:
+    """Decode an image, video or audio file into Media.
+
+    require_video=True refuses audio-only files with Unsupported (for callers that need frames; images
+    are still accepted). Every failure is a DflabError: NotFound, BadMedia, Unsupported, LimitExceeded.
+    """
+    path = Path(path)
+    fmt = _sniff(path, limits)
+    if fmt is not None:
+        return _load_image(path, policy, limits)
+    facts = _container_facts(path)
+    if not facts.has_video:
+        if require_video:
+            raise Unsupported(f"{path} has no video stream (audio only)")
+        return _load_audio_only(path, facts, limits, sample_rate)
+    return _load_video(path, facts, policy, limits, with_audio, sample_rate)
+
+
+def _load_image(path: Path, policy: SamplingPolicy, limits: Limits) -> Media:
+    rgb, info = read_image_rgb(path, limits)
+    height, width = rgb.shape[:2]
+    scale = analysis_scale(width, height, policy.max_side)
+    with media_errors(path, "resize the image"):
+        analysis = resize_area(rgb, scaled_size(width, height, scale))
+    return Media(
+        path=path, media_type="image", frames=[Frame(index=0, time_s=0.0, rgb=analysis)], fps=0.0,
+        duration_s=0.0, width=width, height=height, codec=info["format"], scale=scale,
+        meta={"format": info["format"], "mode": info["mode"], "exif_orientation": info["exif_orientation"],
+              "n_frames": info["n_frames"]},
+    )  # fmt: skip
+
+
+def _load_audio_only(path: Path, facts: StreamFacts, limits: Limits, sample_rate: int) -> Media:
+    check_duration(path, facts.duration_s, limits)
+    audio, truncated = decode_audio(path, sample_rate, limits)
+    meta = {"container": facts.container, "source_sample_rate": facts.audio_sample_rate,
+            "source_channels": facts.audio_channels}  # fmt: skip
+    if truncated:
+        meta["truncated"] = True
+    return Media(
+        path=path, media_type="audio", frames=[], fps=0.0, duration_s=audio.duration_s, width=0, height=0,
+        audio=audio, codec=facts.audio_codec, meta=meta,
+    )  # fmt: skip
+
+
+def _load_video(
+    path: Path, facts: StreamFacts, policy: SamplingPolicy, limits: Limits, with_audio: bool, sample_rate: int
+) -> Media:
+    _check_video_limits(path, facts, limits)
+    decoder = VideoDecoder(path, facts, policy, limits)
+    frames = list(decoder)
+    if not frames:
+        raise BadMedia(f"{path}: no video frame could be decoded")
+    meta: dict = {"container": facts.container, "decoded_frames": decoder.decoded,
+                  "declared_frames": facts.declared_frames, "sampled_rate_fps": decoder.rate_fps}  # fmt: skip
+    if decoder.rotation:
+        meta["rotation_deg"] = decoder.rotation
+    if decoder.capped:
+        meta["frames_capped"] = True
+    fps = facts.fps
+    duration = facts.duration_s
+    if decoder.truncated:
+        meta["truncated"] = True
+        if decoder.error:
+            meta["decode_error"] = decoder.error
+        meta["declared_duration_s"] = duration
+        duration = decoder.last_time_s + (1.0 / fps if fps > 0 else 0.0)
+    elif duration is None:
+        duration = decoder.last_time_s + (1.0 / fps if fps > 0 else 0.0)
+    audio = None
+    if with_audio and facts.has_audio:
+        try:
+            audio, audio_truncated = decode_audio(path, sample_rate, limits)
+            if audio_truncated:
+                meta["audio_truncated"] = True
+        except BadMedia as exc:
+            # The frames are fine; a broken audio track is reported, not fatal.
+            meta["audio_error"] = str(exc)
+    return Media(
+        path=path, media_type="video", frames=frames, fps=fps, duration_s=float(duration), width=facts.width,
+        height=facts.height, audio=audio, codec=facts.codec, scale=decoder.scale, meta=meta,
+    )  # fmt: skip

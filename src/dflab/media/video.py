@@ -1,0 +1,142 @@
+"""Video frames through PyAV: threaded decoding, RGB conversion only for kept frames, timestamps in seconds."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from dflab.config import Limits, SamplingPolicy
+from dflab.errors import BadMedia, LimitExceeded
+from dflab.media.container import StreamFacts, open_container, video_stream
+from dflab.media.guards import media_errors, one_line
+from dflab.media.sampling import FrameSelector, analysis_rate, analysis_scale, scaled_size
+from dflab.media.types import Frame
+
+# Fewer decoded frames than declared by more than this many means the file ends early.
+_TRUNCATION_SLACK_FRAMES = 2
+
+
+def frame_to_rgb(frame) -> np.ndarray:
+    """HxWx3 uint8 RGB from an av.VideoFrame.
+
+    For limited-range 4:2:0 (almost every H.264/H.265/VP9/AV1 file) OpenCV's I420 conversion is about
+    2.5x faster than swscale's rgb24 path on this machine; anything else goes through swscale.
+    """
+    import cv2
+
+    if frame.format.name == "yuv420p" and frame.width % 2 == 0 and frame.height % 2 == 0:
+        planes = frame.to_ndarray()  # (H * 3 / 2, W): Y, then U, then V, line padding removed
+        return cv2.cvtColor(planes, cv2.COLOR_YUV2RGB_I420)
+    return frame.to_ndarray(format="rgb24")
+
+
+def resize_area(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    import cv2
+
+    if (rgb.shape[1], rgb.shape[0]) == size:
+        return rgb
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+
+
+class VideoDecoder:
+    """Iterates the analysed frames of one video stream.
+
+    After iteration, `decoded` is the number of source frames decoded, `truncated` says whether the file
+    ended before its declared length (or decoding failed part-way), and `last_time_s` is the last
+    timestamp seen. It raises BadMedia when not a single frame decodes.
+    """
+
+    def __init__(self, path: Path, facts: StreamFacts, policy: SamplingPolicy, limits: Limits) -> None:
+        self.path = path
+        self.facts = facts
+        self.limits = limits
+        self.max_side = policy.max_side
+        self.scale = analysis_scale(facts.width, facts.height, policy.max_side)
+        self.kept_size: tuple[int, int] | None = None
+        self.rate_fps = analysis_rate(facts.duration_s, facts.fps, policy, limits)
+        unknown_length = facts.duration_s is None
+        self.selector = FrameSelector(
+            self.rate_fps,
+            limits.max_analysis_frames,
+            source_fps=facts.fps,
+            switch_after_s=policy.all_frames_up_to_s if unknown_length else None,
+            fallback_rate_fps=policy.rate_fps if unknown_length else None,
+        )
+        self.decoded = 0
+        self.truncated = False
+        self.capped = False
+        self.last_time_s = 0.0
+        self.error = ""
+        self.rotation = 0
+
+    def __iter__(self) -> Iterator[Frame]:
+        container = open_container(self.path)
+        try:
+            yield from self._frames(container)
+        finally:
+            container.close()
+
+    def _frames(self, container) -> Iterator[Frame]:
+        with media_errors(self.path, "read the video stream"):
+            stream = video_stream(container)
+            if stream is None:
+                raise BadMedia(f"{self.path} has no video stream")
+            stream.thread_type = "AUTO"  # frame + slice threads: the decode is the hot loop
+            start_pts = stream.start_time
+            time_base = stream.time_base
+        fps = self.facts.fps
+        packets = container.demux(stream)  # ends with empty packets that flush the decoder
+        while True:
+            try:
+                with media_errors(self.path, "decode the video"):
+                    packet = next(packets, None)
+                    if packet is None:
+                        break
+                    frames = packet.decode()
+            except BadMedia as exc:
+                # Corrupt data after some good frames: keep what decoded, remember why it stopped.
+                self.truncated, self.error = True, one_line(exc)
+                break
+            for frame in frames:
+                index = self.decoded
+                self.decoded += 1
+                time_s = self._time_s(frame, index, start_pts, time_base, fps)
+                self.last_time_s = time_s
+                if time_s > self.limits.max_duration_s:
+                    raise LimitExceeded(
+                        f"{self.path} runs past {self.limits.max_duration_s:.0f} s, the duration limit"
+                    )
+                if self.selector.full:
+                    self.capped = True
+                    return
+                if not self.selector.keep(time_s):
+                    continue
+                yield Frame(index=index, time_s=time_s, rgb=self._analysis_rgb(frame))
+        if self.decoded == 0:
+            detail = f" ({self.error})" if self.error else ""
+            raise BadMedia(f"{self.path}: no video frame could be decoded{detail}")
+        declared = self.facts.declared_frames
+        if declared and self.decoded < declared - _TRUNCATION_SLACK_FRAMES:
+            self.truncated = True
+
+    def _time_s(self, frame, index: int, start_pts, time_base, fps: float) -> float:
+        pts = frame.pts
+        if pts is None or time_base is None:
+            return index / fps if fps > 0 else float(index)
+        if start_pts is None:
+            start_pts = 0
+        return max(0.0, float((pts - start_pts) * time_base))
+
+    def _analysis_rgb(self, frame) -> np.ndarray:
+        width, height = int(frame.width), int(frame.height)
+        if width * height > self.limits.max_pixels:
+            raise LimitExceeded(f"{self.path}: a {width}x{height} frame is over the pixel limit")
+        if self.kept_size is None:
+            # Decided once from the first kept frame, so every analysis frame has the same size.
+            self.scale = analysis_scale(width, height, self.max_side)
+            self.kept_size = scaled_size(width, height, self.scale)
+            self.rotation = int(getattr(frame, "rotation", 0) or 0)
+        with media_errors(self.path, "convert a video frame"):
+            return resize_area(frame_to_rgb(frame), self.kept_size)

@@ -1,0 +1,153 @@
+"""Writing media atomically: H.264 + AAC video through PyAV, still images through Pillow.
+
+Outputs appear complete or not at all: everything is written to a temporary file in the target
+directory and moved into place with os.replace, so a crash never leaves a half-written file.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from dflab.errors import UsageError
+from dflab.media.guards import media_errors
+from dflab.media.types import Audio
+
+_VIDEO_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
+_IMAGE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"}
+_AAC_FRAME = 1024  # samples per AAC frame
+
+
+@contextmanager
+def atomic_output(path: str | Path) -> Iterator[Path]:
+    """Yields a temporary path beside `path` (same extension); it replaces `path` only on success."""
+    final = Path(path)
+    if not final.parent.is_dir():
+        raise UsageError(f"output directory {final.parent} does not exist")
+    fd, tmp_name = tempfile.mkstemp(dir=final.parent, prefix=f".{final.stem}.", suffix=f".tmp{final.suffix}")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual file mode
+        os.replace(tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _fps_fraction(fps: float) -> Fraction:
+    if not (fps > 0 and np.isfinite(fps)) or fps > 1000:
+        raise UsageError(f"fps must be in (0, 1000], got {fps}")
+    return Fraction(fps).limit_denominator(1001)
+
+
+def _check_frame(rgb: np.ndarray, index: int) -> np.ndarray:
+    if not isinstance(rgb, np.ndarray) or rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        shape = getattr(rgb, "shape", None)
+        dtype = getattr(rgb, "dtype", type(rgb).__name__)
+        raise UsageError(f"frame {index} must be an HxWx3 uint8 RGB array, got shape {shape} dtype {dtype}")
+    if rgb.shape[0] < 2 or rgb.shape[1] < 2:
+        raise UsageError(f"frame {index} is too small to encode ({rgb.shape[1]}x{rgb.shape[0]})")
+    return rgb
+
+
+def write_video(
+    path: str | Path,
+    frames_rgb: Iterable[np.ndarray],
+    fps: float,
+    audio: Audio | None = None,
+    crf: int = 23,
+    preset: str = "fast",
+) -> Path:
+    """Encode RGB frames as H.264 (libx264, yuv420p) with an optional mono AAC track; returns the path.
+
+    Odd widths/heights are cropped by one pixel (4:2:0 needs even sizes). All frames must share the
+    size of the first. The container comes from the extension: .mp4/.m4v/.mov/.mkv.
+    """
+    import av
+
+    path = Path(path)
+    container_format = _VIDEO_FORMATS.get(path.suffix.lower())
+    if container_format is None:
+        raise UsageError(f"{path}: video output must end in one of {', '.join(_VIDEO_FORMATS)}")
+    if not 0 <= crf <= 51:
+        raise UsageError(f"crf must be in [0, 51], got {crf}")
+    rate = _fps_fraction(fps)
+    iterator = iter(frames_rgb)
+    first = next(iterator, None)
+    if first is None:
+        raise UsageError(f"{path}: no frames to write")
+    first = _check_frame(first, 0)
+    height, width = first.shape[0] - first.shape[0] % 2, first.shape[1] - first.shape[1] % 2
+    options = {"movflags": "+faststart"} if container_format in ("mp4", "mov") else {}
+    with atomic_output(path) as tmp, media_errors(path, "encode the video"):
+        with av.open(str(tmp), mode="w", format=container_format, options=options) as container:
+            video = container.add_stream("libx264", rate=rate)
+            video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+            video.options = {"crf": str(int(crf)), "preset": preset}
+            audio_out = _add_audio_stream(container, audio) if audio is not None and audio.samples.size else None
+            count = 0
+            for index, rgb in enumerate(_chain(first, iterator)):
+                rgb = _check_frame(rgb, index)
+                if rgb.shape[:2] != first.shape[:2]:
+                    raise UsageError(
+                        f"frame {index} is {rgb.shape[1]}x{rgb.shape[0]}, the first was {first.shape[1]}x{first.shape[0]}"
+                    )
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb[:height, :width]), format="rgb24")
+                frame.pts = index
+                container.mux(video.encode(frame))
+                count += 1
+            container.mux(video.encode(None))
+            if audio_out is not None:
+                _encode_audio(container, audio_out, audio)
+    return path
+
+
+def _chain(first: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+    yield first
+    yield from rest
+
+
+def _add_audio_stream(container, audio: Audio):
+    stream = container.add_stream("aac", rate=int(audio.sample_rate), layout="mono")
+    stream.bit_rate = 96_000
+    return stream
+
+
+def _encode_audio(container, stream, audio: Audio) -> None:
+    import av
+
+    samples = np.clip(np.asarray(audio.samples, dtype=np.float32).reshape(-1), -1.0, 1.0)
+    for start in range(0, samples.size, _AAC_FRAME):
+        chunk = np.ascontiguousarray(samples[start : start + _AAC_FRAME])[None, :]
+        frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
+        frame.sample_rate = int(audio.sample_rate)
+        frame.pts = start
+        container.mux(stream.encode(frame))
+    container.mux(stream.encode(None))
+
+
+def write_image(path: str | Path, rgb: np.ndarray, quality: int = 95) -> Path:
+    """Save an HxWx3 uint8 RGB array as JPEG/PNG/WebP (from the extension), atomically; returns the path."""
+    from PIL import Image
+
+    path = Path(path)
+    fmt = _IMAGE_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise UsageError(f"{path}: image output must end in one of {', '.join(_IMAGE_FORMATS)}")
+    rgb = _check_frame(rgb, 0)
+    if not 1 <= quality <= 100:
+        raise UsageError(f"quality must be in [1, 100], got {quality}")
+    params = {"quality": int(quality)} if fmt in ("JPEG", "WEBP") else {}
+    with atomic_output(path) as tmp, media_errors(path, "write the image"):
+        Image.fromarray(np.ascontiguousarray(rgb), mode="RGB").save(tmp, format=fmt, **params)
+    return path
