@@ -1,0 +1,115 @@
+"""`dflab scan FILE... [--json] [--report DIR]`: explained deepfake detection for images, video and audio."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from dflab.cli.common import print_json
+from dflab.errors import DflabError, UsageError
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "scan",
+        help="detect manipulated faces in images and videos, with the evidence",
+        description="Scan files for signs of face manipulation. Each file gets a probability of manipulation "
+        "(0..1), a verdict (authentic / suspicious / manipulated) and the evidence behind it.",
+        epilog="Exit code 0 when every file was scanned, 2 when any file could not be read.",
+    )
+    p.add_argument("files", nargs="+", metavar="FILE", help="images (JPEG/PNG/WebP), videos (mp4/mov/webm/mkv)")
+    p.add_argument("--json", action="store_true", help="one JSON object per line per file on stdout")
+    p.add_argument("--report", metavar="DIR", help="write an HTML report (and its JSON) per file into DIR")
+    p.add_argument("--detectors", metavar="A,B", help="comma-separated detector names (default: all)")
+    p.add_argument("--list-detectors", action="store_true", help="list the registered detectors and exit")
+    p.add_argument("--fps", type=float, metavar="RATE", help="analysis frame rate for long videos (default 10)")
+    p.add_argument(
+        "--all-frames-up-to", type=float, metavar="SEC", help="analyse every frame of clips up to SEC long (default 20)"
+    )
+    p.add_argument("--max-faces", type=int, default=4, help="faces tracked per frame (default 4)")
+    p.set_defaults(func=run)
+
+
+def _options(args):
+    from dflab.config import SamplingPolicy
+    from dflab.detect.scan import ScanOptions
+
+    policy_args = {}
+    if args.fps is not None:
+        policy_args["rate_fps"] = args.fps
+    if args.all_frames_up_to is not None:
+        policy_args["all_frames_up_to_s"] = args.all_frames_up_to
+    if args.max_faces < 1:
+        raise UsageError("--max-faces must be at least 1")
+    detectors = [d.strip() for d in args.detectors.split(",") if d.strip()] if args.detectors else None
+    return ScanOptions(detectors=detectors, policy=SamplingPolicy(**policy_args), max_faces=args.max_faces)
+
+
+def run(args: argparse.Namespace) -> int:
+    from dflab.detect.registry import create_detector, list_detectors
+    from dflab.detect.scan import scan_file
+
+    if args.list_detectors:
+        for name in list_detectors():
+            det = create_detector(name)
+            print(f"{name:16s} {','.join(det.media_types)}")
+        return 0
+    options = _options(args)
+    for name in options.detectors or []:
+        create_detector(name)  # unknown names fail before any work is done
+    report_dir = Path(args.report) if args.report else None
+    if report_dir is not None:
+        if report_dir.exists() and not report_dir.is_dir():
+            raise UsageError(f"--report {report_dir} exists and is not a directory")
+        report_dir.mkdir(parents=True, exist_ok=True)
+
+    failures = 0
+    show_progress = not args.json and sys.stderr.isatty()
+    for path in args.files:
+        bar = _progress_bar(path) if show_progress else None
+        if bar is not None:
+            options.progress = lambda stage, bar=bar: (bar.set_postfix_str(stage), bar.update(1))
+        try:
+            result = scan_file(path, options)
+        except DflabError as exc:
+            failures += 1
+            print(f"dflab scan: error: {path}: {exc}", file=sys.stderr)
+            if args.json:
+                print_json({"path": str(path), "error": str(exc)})
+            continue
+        finally:
+            if bar is not None:
+                bar.close()
+        report_path = _write_report(result, report_dir) if report_dir else None
+        if args.json:
+            print_json({**result.to_json(), **({"report": str(report_path)} if report_path else {})})
+        else:
+            _print_human(result, report_path)
+    return 2 if failures else 0
+
+
+def _progress_bar(path: str):
+    from tqdm import tqdm
+
+    return tqdm(total=None, desc=Path(path).name[:30], unit="stage", file=sys.stderr, leave=False)
+
+
+def _write_report(result, report_dir: Path) -> Path:
+    from dflab.report.scan_report import write_scan_report
+
+    return write_scan_report(result, report_dir)
+
+
+def _print_human(result, report_path: Path | None) -> None:
+    print(f"{result.path}: {result.verdict.upper()}  score {result.score:.2f}  ({result.media_type})")
+    for face in result.faces:
+        a, b = face.time_range
+        print(f"  face #{face.track_id}: {face.verdict} {face.score:.2f}, frames {face.first_frame}-{face.last_frame} ({a:.1f}-{b:.1f} s)")
+    if result.media_type != "audio" and not result.faces:
+        print("  no face found: only file-level cues were run")
+    for ev in sorted(result.evidence, key=lambda e: -abs(e.score - 0.5) * e.confidence):
+        marker = "!" if ev.score >= 0.6 and ev.confidence > 0 else " "
+        print(f"  {marker} {ev.name:15s} {ev.score:.2f} (conf {ev.confidence:.2f})  {ev.summary}")
+    if report_path:
+        print(f"  report: {report_path}")

@@ -1,0 +1,28 @@
+"""What a detector looks at: the decoded file plus the face tracks found in it (computed once per scan)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dflab.faces.types import FaceTrack
+from dflab.media.types import Media
+
+
+@dataclass
+class AnalysedMedia:
+    media: Media
+    tracks: list[FaceTrack] = field(default_factory=list)
+    cache: dict = field(default_factory=dict)  # shared intermediate results (e.g. aligned face crops)
+
+    @property
+    def media_type(self) -> str:
+        return self.media.media_type
+
+    @property
+    def frame_times(self) -> np.ndarray:
+        return np.array([f.time_s for f in self.media.frames], dtype=np.float64)
+
+    def frame(self, frame_pos: int) -> np.ndarray:
+        return self.media.frames[frame_pos].rgb

@@ -1,0 +1,91 @@
+"""Face crops aligned to one canonical frame, shared by the cues that compare regions or frames.
+
+Aligning every observation of a track to the same template means a pixel position means the same part of
+the face in every frame, so temporal differences measure flicker rather than head motion.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from dflab.detect.context import AnalysedMedia
+from dflab.faces import landmarks as lm
+from dflab.faces.types import FaceTrack
+
+CROP = 128  # px; enough for colour and boundary statistics, cheap to warp (~0.1 ms)
+BROWS = (70, 63, 105, 66, 107, 336, 296, 334, 293, 300)  # upper eyebrow points (both sides)
+
+
+@dataclass
+class AlignedTrack:
+    crops: np.ndarray  # (N, CROP, CROP, 3) uint8 RGB
+    matrices: np.ndarray  # (N, 2, 3) frame -> crop affine
+    points: np.ndarray  # (N, 478, 2) landmarks in crop coordinates
+    frame_pos: np.ndarray  # (N,) positions in Media.frames
+    times: np.ndarray  # (N,) seconds
+
+
+def _template() -> np.ndarray:
+    """Eye centres, nose tip and mouth centre of a frontal face in the crop, as fractions of CROP."""
+    return np.float32([[0.34, 0.40], [0.66, 0.40], [0.50, 0.58], [0.50, 0.74]]) * CROP
+
+
+def _key_points(points: np.ndarray) -> np.ndarray:
+    left, right = lm.eye_centers(points)
+    mouth = (points[lm.MOUTH_LEFT, :2] + points[lm.MOUTH_RIGHT, :2]) / 2.0
+    return np.float32([left, right, points[lm.NOSE_TIP, :2], mouth])
+
+
+def align_track(subject: AnalysedMedia, track: FaceTrack) -> AlignedTrack:
+    key = ("aligned", track.track_id)
+    if key in subject.cache:
+        return subject.cache[key]
+    template = _template()
+    crops, mats, pts = [], [], []
+    for obs in track.observations:
+        matrix, _ = cv2.estimateAffinePartial2D(_key_points(obs.landmarks), template, method=cv2.LMEDS)
+        if matrix is None:  # degenerate landmarks: reuse the previous transform
+            matrix = mats[-1] if mats else np.float64([[1, 0, 0], [0, 1, 0]])
+        frame = subject.frame(obs.frame_pos)
+        crops.append(cv2.warpAffine(frame, matrix, (CROP, CROP), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT))
+        mats.append(matrix)
+        xy = obs.landmarks[:, :2]
+        pts.append(xy @ matrix[:, :2].T + matrix[:, 2])
+    result = AlignedTrack(
+        crops=np.stack(crops),
+        matrices=np.stack(mats),
+        points=np.stack(pts).astype(np.float32),
+        frame_pos=np.array([o.frame_pos for o in track.observations]),
+        times=np.array([o.time_s for o in track.observations], dtype=np.float64),
+    )
+    subject.cache[key] = result
+    return result
+
+
+def swap_region_mask(points: np.ndarray, size: int = CROP) -> np.ndarray:
+    """The region a classic face swap replaces: eyebrows down to the chin (the hull of the 68-point
+    landmarks that DeepFakes/FaceSwap blend), as a uint8 0/1 mask."""
+    brow_top = points[list(BROWS), 1].min()
+    region = points[points[:, 1] >= brow_top - 1.0]
+    hull = cv2.convexHull(region.astype(np.int32))
+    mask = np.zeros((size, size), np.uint8)
+    cv2.fillConvexPoly(mask, hull, 1)
+    return mask
+
+
+def rings(mask: np.ndarray, width: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(band on the mask edge, interior well inside it, ring well outside it), as booleans."""
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * width + 1, 2 * width + 1))
+    dilated = cv2.dilate(mask, kernel)
+    eroded = cv2.erode(mask, kernel)
+    band = (dilated > 0) & (eroded == 0)
+    interior = cv2.erode(eroded, kernel, iterations=2) > 0
+    outside = (cv2.dilate(dilated, kernel, iterations=2) > 0) & (dilated == 0)
+    return band, interior, outside
+
+
+def longest_track(subject: AnalysedMedia) -> FaceTrack:
+    return max(subject.tracks, key=len)

@@ -1,0 +1,89 @@
+"""Skin-tone mismatch. A swapped face is colour-corrected towards the target only approximately, so the
+inner face (cheeks) can disagree in tone with the skin around it that the swap leaves alone (the
+forehead above the eyebrows). Measured as the CIE76 colour difference between median Lab colours."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from dflab.detect.context import AnalysedMedia
+from dflab.detect.cues.aligned import CROP, align_track, swap_region_mask
+from dflab.detect.evidence import Evidence, not_applicable
+from dflab.detect.registry import register_detector
+from dflab.detect.timeline import flagged_ranges, sigmoid
+
+LEFT_CHEEK, RIGHT_CHEEK, MID_FOREHEAD = 50, 280, 151
+PATCH_RADIUS = 7  # px in the 128 px crop
+DELTA_E_CENTRE, DELTA_E_SCALE = 12.0, 3.0  # logistic over the median delta E; set on development clips
+
+
+def _lab(crop: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(crop.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+
+
+def _disc(centre: np.ndarray, radius: int = PATCH_RADIUS) -> np.ndarray:
+    mask = np.zeros((CROP, CROP), np.uint8)
+    cv2.circle(mask, (int(round(centre[0])), int(round(centre[1]))), radius, 1, -1)
+    return mask > 0
+
+
+def regions(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(inner-face cheeks, surrounding forehead skin) as boolean masks in crop coordinates."""
+    cheeks = _disc(points[LEFT_CHEEK]) | _disc(points[RIGHT_CHEEK])
+    # The forehead patch sits between the brow line and the mid-forehead point, outside the swap region.
+    forehead = _disc(points[MID_FOREHEAD] + np.float32([0, -2])) & (swap_region_mask(points) == 0)
+    return cheeks, forehead
+
+
+def delta_e(lab: np.ndarray, inner: np.ndarray, outer: np.ndarray) -> float:
+    if inner.sum() < 10 or outer.sum() < 10:
+        return float("nan")
+    return float(np.linalg.norm(np.median(lab[inner], axis=0) - np.median(lab[outer], axis=0)))
+
+
+@register_detector("skin_tone")
+class SkinToneDetector:
+    media_types = ("image", "video")
+    needs_faces = True
+
+    def detect(self, media: AnalysedMedia) -> Evidence:
+        per_track = {}
+        for track in media.tracks:
+            aligned = align_track(media, track)
+            # Every frame is not needed for a slowly varying quantity: about 5 per second is plenty.
+            step = max(1, int(round(len(aligned.times) / max(1.0, 5 * (aligned.times[-1] - aligned.times[0] + 0.2)))))
+            idx = np.arange(0, len(aligned.times), step)
+            values = np.array([delta_e(_lab(aligned.crops[i]), *regions(aligned.points[i])) for i in idx])
+            per_track[track.track_id] = (aligned, idx, values)
+        measured = {tid: v for tid, v in per_track.items() if np.isfinite(v[2]).any()}
+        if not measured:
+            return not_applicable(self.name, "The cheeks and forehead were not both visible.")
+        main = max(measured, key=lambda tid: len(measured[tid][0].times))
+        aligned, idx, values = measured[main]
+        finite = np.isfinite(values)
+        frame_score = sigmoid((np.nan_to_num(values, nan=DELTA_E_CENTRE) - DELTA_E_CENTRE) / DELTA_E_SCALE)
+        median_de = float(np.median(values[finite]))
+        score = float(sigmoid((median_de - DELTA_E_CENTRE) / DELTA_E_SCALE))
+        key = int(idx[np.nanargmax(values)])
+        lab = _lab(aligned.crops[key])
+        _, forehead = regions(aligned.points[key])
+        de_map = np.linalg.norm(lab - np.median(lab[forehead], axis=0), axis=2) * swap_region_mask(aligned.points[key])
+        frame = media.frame(int(aligned.frame_pos[key]))
+        inverse = cv2.invertAffineTransform(aligned.matrices[key])
+        heat = cv2.warpAffine(de_map.astype(np.float32), inverse, (frame.shape[1], frame.shape[0]))
+        judgement = "a mismatch typical of a pasted face" if score >= 0.6 else "consistent" if score < 0.45 else "borderline"
+        return Evidence(
+            name=self.name,
+            score=score,
+            confidence=float(min(0.7, 0.2 + 0.1 * finite.sum())),
+            summary=f"Cheeks and forehead differ in colour by delta E {median_de:.1f} (median over "
+            f"{finite.sum()} frame(s)): {judgement}.",
+            time_ranges=flagged_ranges(aligned.times[idx], frame_score >= 0.6),
+            times=aligned.times[idx],
+            series={"score": frame_score, "delta_e": values},
+            track_scores={tid: float(sigmoid((np.nanmedian(v[2]) - DELTA_E_CENTRE) / DELTA_E_SCALE)) for tid, v in measured.items()},
+            heatmap=np.clip(heat / 30.0, 0, 1),
+            heatmap_frame=int(aligned.frame_pos[key]),
+            details={"median_delta_e": round(median_de, 3)},
+        )

@@ -1,0 +1,67 @@
+"""Fusing evidence into one probability per face track and per file.
+
+Each evidence contributes `weight * confidence * logit(score)` to a log-odds sum (a naive-Bayes style
+combination: a cue at 0.5 or with confidence 0 adds nothing). The weights are data, not code: the default
+table below was set by hand from the development clips; `FusionModel.load(path)` takes a fitted table
+(issue: calibrated fusion) with the same shape.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from dflab.detect.evidence import Evidence
+from dflab.detect.timeline import logit, sigmoid
+
+DEFAULT_WEIGHTS = {
+    "blink": 0.6,
+    "boundary": 1.0,
+    "skin_tone": 0.7,
+    "head_pose": 0.6,
+    "spectrum": 1.0,
+    "identity_drift": 0.6,
+}
+
+
+@dataclass(frozen=True)
+class FusionModel:
+    weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    bias: float = 0.0
+    default_weight: float = 0.5  # for detectors the table does not know yet
+
+    @classmethod
+    def load(cls, path: str | Path) -> "FusionModel":
+        data = json.loads(Path(path).read_text())
+        return cls(weights=dict(data["weights"]), bias=float(data.get("bias", 0.0)))
+
+    def _log_odds(self, evidence: Evidence, score: float) -> float:
+        weight = self.weights.get(evidence.name, self.default_weight)
+        return weight * evidence.confidence * float(logit(score))
+
+    def fuse(self, evidences: list[Evidence], track_id: int | None = None) -> float:
+        """Probability of manipulation from a set of evidence, optionally using per-track scores."""
+        decisive = [e for e in evidences if e.decisive and e.confidence > 0]
+        if decisive:
+            return max(e.score for e in decisive)
+        total = self.bias
+        for evidence in evidences:
+            score = evidence.track_scores.get(track_id, evidence.score) if track_id is not None else evidence.score
+            total += self._log_odds(evidence, score)
+        return float(sigmoid(total))
+
+    def fuse_series(self, evidences: list[Evidence], times: np.ndarray) -> np.ndarray:
+        """A fused per-frame score on `times`, from the cues that give a per-frame "score" series."""
+        total = np.full(len(times), self.bias, dtype=np.float64)
+        for evidence in evidences:
+            series = evidence.series.get("score")
+            if series is None or evidence.times is None or len(evidence.times) == 0:
+                total += self._log_odds(evidence, evidence.score)  # constant over time
+                continue
+            per_frame = np.interp(times, evidence.times, series)
+            weight = self.weights.get(evidence.name, self.default_weight)
+            total += weight * evidence.confidence * logit(per_frame)
+        return sigmoid(total)

@@ -1,0 +1,188 @@
+"""The main job: decode a file, find and track faces, run every applicable detector, fuse, report."""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from dflab.config import Limits, SamplingPolicy
+from dflab.detect.context import AnalysedMedia
+from dflab.detect.evidence import Evidence, Verdict, not_applicable
+from dflab.detect.fusion import FusionModel
+from dflab.detect.registry import create_detector, list_detectors
+from dflab.detect.verdict import verdict_for
+
+
+@dataclass
+class ScanOptions:
+    detectors: list[str] | None = None  # None: every registered detector that applies to the media type
+    policy: SamplingPolicy = field(default_factory=SamplingPolicy)
+    limits: Limits = field(default_factory=Limits)
+    max_faces: int = 4
+    fusion: FusionModel = field(default_factory=FusionModel)
+    progress: Callable[[str], None] | None = None  # called with each stage name, for progress bars
+
+
+@dataclass
+class TrackResult:
+    track_id: int
+    score: float
+    verdict: Verdict
+    first_frame: int  # source frame indices
+    last_frame: int
+    time_range: tuple[float, float]
+    n_frames: int
+    box: tuple[float, float, float, float]  # first observation, analysis-frame pixels
+
+    def to_json(self) -> dict:
+        return {
+            "track_id": self.track_id,
+            "score": round(self.score, 4),
+            "verdict": self.verdict,
+            "frame_range": [self.first_frame, self.last_frame],
+            "time_range": [round(self.time_range[0], 3), round(self.time_range[1], 3)],
+            "n_frames": self.n_frames,
+            "box": [round(v, 1) for v in self.box],
+        }
+
+
+@dataclass
+class ScanResult:
+    path: Path
+    media_type: str
+    score: float
+    verdict: Verdict
+    summary: str
+    faces: list[TrackResult]
+    evidence: list[Evidence]
+    timings: dict[str, float]
+    timeline_times: np.ndarray
+    timeline_scores: np.ndarray
+    analysed: AnalysedMedia | None = None  # kept for the HTML report; not serialised
+
+    def to_json(self) -> dict:
+        media = self.analysed.media if self.analysed else None
+        step = max(1, len(self.timeline_times) // 300)  # keep the JSON line small on long clips
+        return {
+            "path": str(self.path),
+            "media_type": self.media_type,
+            "score": round(self.score, 4),
+            "verdict": self.verdict,
+            "summary": self.summary,
+            "duration_s": round(media.duration_s, 3) if media else None,
+            "frames_analysed": len(media.frames) if media else 0,
+            "faces": [t.to_json() for t in self.faces],
+            "evidence": [e.to_json() for e in self.evidence],
+            "timeline": {
+                "times": [round(float(t), 3) for t in self.timeline_times[::step]],
+                "scores": [round(float(s), 4) for s in self.timeline_scores[::step]],
+            },
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+        }
+
+
+class _Stopwatch:
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def time(self, name: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
+
+
+def applicable_detectors(media_type: str, names: list[str] | None) -> list:
+    detectors = [create_detector(n) for n in (names or list_detectors())]
+    return [d for d in detectors if media_type in d.media_types]
+
+
+def scan_file(path: str | Path, options: ScanOptions | None = None) -> ScanResult:
+    from dflab.faces import analyse
+    from dflab.media import load
+
+    options = options or ScanOptions()
+    notify = options.progress or (lambda stage: None)
+    watch = _Stopwatch()
+    started = time.perf_counter()
+
+    notify("decode")
+    with watch.time("decode"):
+        media = load(Path(path), policy=options.policy, limits=options.limits)
+    subject = AnalysedMedia(media)
+    if media.frames:
+        notify("faces")
+        with watch.time("faces"):
+            subject.tracks = analyse(media, max_faces=options.max_faces)
+
+    evidence: list[Evidence] = []
+    for detector in applicable_detectors(media.media_type, options.detectors):
+        notify(detector.name)
+        with watch.time(detector.name):
+            if detector.needs_faces and not subject.tracks:
+                evidence.append(not_applicable(detector.name, "No face found, so this face cue could not run."))
+            else:
+                evidence.append(detector.detect(subject))
+
+    with watch.time("fusion"):
+        result = _fuse(subject, evidence, options.fusion)
+    result.timings = {**watch.timings, "total": time.perf_counter() - started}
+    return result
+
+
+def _fuse(subject: AnalysedMedia, evidence: list[Evidence], fusion: FusionModel) -> ScanResult:
+    media = subject.media
+    tracks = []
+    for track in subject.tracks:
+        score = fusion.fuse(evidence, track_id=track.track_id)
+        first, last = track.observations[0], track.observations[-1]
+        tracks.append(
+            TrackResult(
+                track_id=track.track_id,
+                score=score,
+                verdict=verdict_for(score),
+                first_frame=media.frames[first.frame_pos].index,
+                last_frame=media.frames[last.frame_pos].index,
+                time_range=track.time_range,
+                n_frames=len(track),
+                box=first.box,
+            )
+        )
+    # A file is as suspicious as its most suspicious face; without faces, the file-level cues decide.
+    file_score = max((t.score for t in tracks), default=fusion.fuse(evidence))
+    times = subject.frame_times if media.frames else np.zeros(0)
+    timeline = fusion.fuse_series(evidence, times) if len(times) else np.zeros(0)
+    return ScanResult(
+        path=media.path,
+        media_type=media.media_type,
+        score=file_score,
+        verdict=verdict_for(file_score),
+        summary=_summary(media.media_type, file_score, tracks, evidence),
+        faces=tracks,
+        evidence=evidence,
+        timings={},
+        timeline_times=times,
+        timeline_scores=timeline,
+        analysed=subject,
+    )
+
+
+def _summary(media_type: str, score: float, tracks: list[TrackResult], evidence: list[Evidence]) -> str:
+    verdict = verdict_for(score)
+    if media_type != "audio" and not tracks:
+        lead = "No face found; only file-level cues were run."
+    else:
+        lead = f"{len(tracks)} face track(s)." if tracks else ""
+    informative = sorted(
+        (e for e in evidence if e.confidence > 0), key=lambda e: abs(e.score - 0.5) * e.confidence, reverse=True
+    )
+    strongest = "; ".join(f"{e.name} {e.score:.2f}" for e in informative[:3])
+    tail = f" Strongest evidence: {strongest}." if strongest else " No cue could run on this input."
+    return f"{verdict.upper()} (score {score:.2f}). {lead}{tail}".replace("  ", " ")
