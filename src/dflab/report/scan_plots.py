@@ -1,0 +1,109 @@
+"""The pictures of a scan report: score timeline, eye-aspect-ratio curve, key frames with heat maps."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from dflab.report.figures import figure_to_data_uri, image_to_data_uri, new_figure
+
+VERDICT_BANDS = ((0.0, 0.4, "#e8f5e9"), (0.4, 0.7, "#fff8e1"), (0.7, 1.0, "#ffebee"))
+
+
+def score_timeline(result) -> str | None:
+    times, scores = result.timeline_times, result.timeline_scores
+    if len(times) < 2:
+        return None
+    fig = new_figure()
+    ax = fig.add_subplot()
+    for low, high, colour in VERDICT_BANDS:
+        ax.axhspan(low, high, color=colour, zorder=0)
+    ax.plot(times, scores, color="#c62828", lw=1.8, label="fused score")
+    for ev in result.evidence:
+        series = ev.series.get("score")
+        if series is not None and ev.times is not None and len(ev.times) > 1 and ev.confidence > 0:
+            ax.plot(ev.times, series, lw=0.8, alpha=0.6, label=ev.name)
+    for face in result.faces:
+        ax.hlines(-0.04, *face.time_range, lw=4, color="#1565c0")
+    ax.set_ylim(-0.08, 1.02)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("P(manipulated)")
+    ax.legend(loc="upper right", fontsize=7, ncol=4)
+    ax.set_title("Score over time (blue bars: face tracks)", fontsize=9)
+    return figure_to_data_uri(fig)
+
+
+def ear_curve(result) -> str | None:
+    blink = next((e for e in result.evidence if e.name == "blink" and "ear" in e.series), None)
+    if blink is None or blink.times is None or len(blink.times) < 2:
+        return None
+    fig = new_figure()
+    ax = fig.add_subplot()
+    ax.plot(blink.times, blink.series["ear"], color="#37474f", lw=1.2, label="eye aspect ratio")
+    threshold = blink.details.get("blink_threshold")
+    if threshold:
+        ax.axhline(threshold, color="#ef6c00", ls="--", lw=1, label="blink threshold")
+    for i, (start, end) in enumerate(blink.details.get("blinks", [])):
+        ax.axvspan(start, end, color="#42a5f5", alpha=0.35, label="blink" if i == 0 else None)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("EAR")
+    ax.legend(loc="lower right", fontsize=7)
+    ax.set_title(blink.summary, fontsize=8)
+    return figure_to_data_uri(fig)
+
+
+def key_frames(result, max_frames: int = 3) -> list[tuple[str, str]]:
+    """(data URI, caption) for the most suspicious frames, with face boxes and the strongest heat map."""
+    subject = result.analysed
+    if subject is None or not subject.media.frames:
+        return []
+    mapped = [e for e in result.evidence if e.heatmap is not None and e.confidence > 0]
+    best_map = max(mapped, key=lambda e: e.score * e.confidence, default=None)
+    picks: list[int] = []
+    if best_map is not None:
+        picks.append(best_map.heatmap_frame)
+    if len(result.timeline_scores):
+        for pos in np.argsort(-result.timeline_scores):
+            if len(picks) >= max_frames:
+                break
+            if all(abs(int(pos) - p) > 5 for p in picks):
+                picks.append(int(pos))
+    if not picks:
+        picks = [0]
+    out = []
+    for pos in picks[:max_frames]:
+        frame = subject.frame(pos).copy()
+        caption = f"t = {subject.media.frames[pos].time_s:.2f} s"
+        if best_map is not None and pos == best_map.heatmap_frame:
+            frame = overlay_heatmap(frame, best_map.heatmap)
+            caption += f", heat map: {best_map.name}"
+        if len(result.timeline_scores):
+            caption += f", score {result.timeline_scores[pos]:.2f}"
+        draw_faces(frame, subject, pos)
+        out.append((image_to_data_uri(_shrink(frame)), caption))
+    return out
+
+
+def overlay_heatmap(frame: np.ndarray, heatmap: np.ndarray, alpha: float = 0.55) -> np.ndarray:
+    heat = np.clip(heatmap, 0, 1)
+    coloured = cv2.applyColorMap((heat * 255).astype(np.uint8), cv2.COLORMAP_JET)[:, :, ::-1]
+    weight = (alpha * heat)[..., None]
+    return (frame * (1 - weight) + coloured * weight).astype(np.uint8)
+
+
+def draw_faces(frame: np.ndarray, subject, pos: int) -> None:
+    thickness = max(2, frame.shape[1] // 400)
+    for track in subject.tracks:
+        for obs in track.observations:
+            if obs.frame_pos == pos:
+                x0, y0, x1, y1 = (int(v) for v in obs.box)
+                cv2.rectangle(frame, (x0, y0), (x1, y1), (0, 230, 118), thickness)
+                cv2.putText(frame, f"#{track.track_id}", (x0, max(12, y0 - 6)), cv2.FONT_HERSHEY_SIMPLEX,
+                            0.5 * thickness, (0, 230, 118), thickness)
+
+
+def _shrink(frame: np.ndarray, max_side: int = 640) -> np.ndarray:
+    scale = max_side / max(frame.shape[:2])
+    if scale >= 1:
+        return frame
+    return cv2.resize(frame, (int(frame.shape[1] * scale), int(frame.shape[0] * scale)), interpolation=cv2.INTER_AREA)
