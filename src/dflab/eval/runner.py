@@ -33,6 +33,7 @@ COMPARISON_NOTES = {
     "within": "the method's own real rows vs its own fake rows",
     "vs_all_real": "the method has only fakes: its fakes vs all real rows of the manifest",
     "vs_all_fake": "the method has only reals: its reals vs all fake rows of the manifest",
+    "unscored": "no row of the method could be scored",
 }
 
 
@@ -78,7 +79,7 @@ class MetricSet:
     ap: float
     accuracy: float
     ece: float
-    comparison: str | None = None  # per-method only: "within" | "vs_all_real" | "vs_all_fake"
+    comparison: str | None = None  # per-method only: a key of COMPARISON_NOTES
     n_method: int | None = None  # per-method only: scored rows carrying this method
 
     def to_json(self) -> dict:
@@ -195,8 +196,13 @@ def scorer_metrics(
     threshold: float,
     n_boot: int = 1000,
     seed: int = 0,
+    all_methods: Sequence[str] = (),
 ) -> ScorerMetrics:
-    """Overall figures plus, when `methods` is given, per-method figures (see the module docstring)."""
+    """Overall figures plus, when `methods` is given, per-method figures (see the module docstring).
+
+    Methods in `all_methods` with no scored row still get an entry (all NaN, comparison "unscored"), so a
+    method whose every file failed is visible rather than silently missing.
+    """
     overall = compute_metrics(labels, scores, threshold, n_boot, seed)
     per_method: dict[str, MetricSet] = {}
     if methods is not None:
@@ -206,6 +212,11 @@ def scorer_metrics(
             per_method[method] = MetricSet(
                 **{**m.__dict__, "comparison": kind, "n_method": int((methods_arr == method).sum())}
             )
+        empty = compute_metrics(np.zeros(0, np.int64), np.zeros(0), threshold, n_boot, seed)
+        for method in all_methods:
+            if method not in per_method:
+                per_method[method] = MetricSet(**{**empty.__dict__, "comparison": "unscored", "n_method": 0})
+        per_method = dict(sorted(per_method.items()))
     return ScorerMetrics(overall, per_method)
 
 
@@ -260,7 +271,8 @@ def _metrics_for(
     labels = np.array([rows[i].row.label for i in keep], dtype=np.int64)
     values = np.array([scores[i] for i in keep], dtype=np.float64)
     methods = [rows[i].row.method or "(none)" for i in keep] if has_method else None
-    return scorer_metrics(labels, values, methods, threshold, n_boot, seed)
+    every_method = sorted({r.row.method or "(none)" for r in rows}) if has_method else []
+    return scorer_metrics(labels, values, methods, threshold, n_boot, seed, all_methods=every_method)
 
 
 def run_eval(

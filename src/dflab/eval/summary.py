@@ -6,7 +6,13 @@ import math
 
 from dflab.eval.runner import EvalResult, MetricSet
 
-COMPARISON_SHORT = {None: "", "within": "within", "vs_all_real": "vs all real", "vs_all_fake": "vs all fake"}
+COMPARISON_SHORT = {
+    None: "",
+    "within": "within",
+    "vs_all_real": "vs all real",
+    "vs_all_fake": "vs all fake",
+    "unscored": "none scored",
+}
 
 
 def fmt(value: float | None, digits: int = 3) -> str:

@@ -89,5 +89,5 @@ def score_histogram(labels: np.ndarray, scores: np.ndarray, threshold: float, n_
     ax.set_xlabel("score (probability of manipulation)")
     ax.set_ylabel("rows")
     ax.set_title("Scores per class")
-    ax.legend(fontsize=7)
+    ax.legend(loc="upper center", fontsize=7)
     return figure_to_data_uri(fig)

@@ -99,7 +99,7 @@ def render_eval_html(result: EvalResult) -> str:
 Accuracy counts a row as fake when its score is at least {result.threshold:g}.
 AUC intervals are 95% stratified bootstrap intervals.</p>
 {_table(header(result), table_rows(result))}
-<ul class="note">Per-method comparisons: {notes}</ul>
+<p class="note">Per-method figures compare:</p><ul class="note">{notes}</ul>
 <div class="figs">{figs_html}</div>
 {err_html}
 <details><summary>All {len(result.rows)} rows</summary>{row_table}</details>
