@@ -1,0 +1,244 @@
+"""`dflab ledger ...`: signed checkpoints, inclusion/consistency proofs and audits of the transparency ledger.
+
+    dflab ledger status [--json]
+    dflab ledger checkpoint [--json]
+    dflab ledger show RECORD [--json]
+    dflab ledger prove RECORD [--json] [--out PROOF.json]
+    dflab ledger consistency OLD_SIZE [NEW_SIZE] [--json]
+    dflab ledger verify PROOF.json [--key VERIFIER_KEY] [--json]     (offline: no database needed)
+    dflab ledger verify --all [--json]
+
+Every command takes --db PATH (default $DFLAB_HOME/ledger.sqlite).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from dflab.cli.common import print_json
+from dflab.errors import IntegrityError, LimitExceeded, NotFound, UsageError
+
+MAX_PROOF_FILE_BYTES = 8 * 1024 * 1024
+
+
+def register(subparsers) -> None:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", metavar="PATH", help="ledger database (default: $DFLAB_HOME/ledger.sqlite)")
+    common.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+    parser = subparsers.add_parser(
+        "ledger",
+        help="transparency ledger: checkpoints, proofs, audits",
+        description="The append-only Merkle transparency ledger of media records (RFC 9162 proofs, C2SP signed "
+        "checkpoints).",
+    )
+    verbs = parser.add_subparsers(dest="ledger_command", metavar="VERB")
+    parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
+
+    p = verbs.add_parser("status", parents=[common], help="size, root, latest checkpoint and verifier key")
+    p.set_defaults(func=cmd_status)
+
+    p = verbs.add_parser("checkpoint", parents=[common], help="sign, store and print a checkpoint of the tree")
+    p.set_defaults(func=cmd_checkpoint)
+
+    p = verbs.add_parser("show", parents=[common], help="print one record")
+    p.add_argument("record", metavar="RECORD", help="record id (leaf index)")
+    p.set_defaults(func=cmd_show)
+
+    p = verbs.add_parser("prove", parents=[common], help="inclusion proof of a record against a signed checkpoint")
+    p.add_argument("record", metavar="RECORD", help="record id (leaf index)")
+    p.add_argument("--out", metavar="FILE", help="also write the proof JSON to FILE (must not exist)")
+    p.set_defaults(func=cmd_prove)
+
+    p = verbs.add_parser("consistency", parents=[common], help="consistency proof between two tree sizes")
+    p.add_argument("old_size", metavar="OLD_SIZE")
+    p.add_argument("new_size", metavar="NEW_SIZE", nargs="?", help="default: the current size")
+    p.set_defaults(func=cmd_consistency)
+
+    p = verbs.add_parser(
+        "verify",
+        parents=[common],
+        help="check a proof file offline, or audit the whole ledger with --all",
+        description="With PROOF.json: check it against its signed checkpoint using only the public verifier key "
+        "(no database). With --all: recompute every leaf, node and root from the stored records and check every "
+        "stored checkpoint.",
+    )
+    p.add_argument("proof", metavar="PROOF.json", nargs="?")
+    p.add_argument("--all", action="store_true", help="audit the whole stored ledger")
+    p.add_argument("--key", metavar="VERIFIER_KEY", help="verifier key string or file (default: $DFLAB_HOME/keys)")
+    p.set_defaults(func=cmd_verify)
+
+
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _int_arg(value: str, what: str) -> int:
+    try:
+        number = int(value, 10)
+    except (TypeError, ValueError):
+        raise UsageError(f"{what} must be a non-negative integer, got {value!r}") from None
+    if number < 0:
+        raise UsageError(f"{what} must be a non-negative integer, got {value!r}")
+    return number
+
+
+def _open(args):
+    from dflab.provenance.ledger import open_ledger
+
+    return open_ledger(Path(args.db) if args.db else None)
+
+
+def cmd_status(args) -> int:
+    with _open(args) as ledger:
+        latest = ledger.latest_checkpoint()
+        info = {
+            "size": ledger.size,
+            "root": ledger.root().hex(),
+            "checkpoints": len(ledger.checkpoints()),
+            "latest_checkpoint_size": latest.tree_size if latest else None,
+            "verifier_key": ledger.verifier_key if ledger.key_path.exists() else None,
+        }
+    if args.json:
+        print_json(info)
+    else:
+        for key, value in info.items():
+            print(f"{key:24} {value if value is not None else '-'}")
+    return 0
+
+
+def cmd_checkpoint(args) -> int:
+    from dflab.provenance.ledger import open_checkpoint
+
+    with _open(args) as ledger:
+        note = ledger.checkpoint()
+        cp = open_checkpoint(note, ledger.signer.verifier)
+        vkey = ledger.verifier_key
+    if args.json:
+        print_json({"tree_size": cp.tree_size, "root": cp.root.hex(), "checkpoint": note, "verifier_key": vkey})
+    else:
+        print(note, end="")
+    return 0
+
+
+def cmd_show(args) -> int:
+    record_id = _int_arg(args.record, "RECORD")
+    with _open(args) as ledger:
+        record = ledger.get_json(record_id)
+        leaf_hash = ledger.leaf_hash(record_id).hex()
+    if args.json:
+        print_json({"record_id": record_id, "leaf_hash": leaf_hash, "record": record})
+    else:
+        print(f"record {record_id}  (leaf hash {leaf_hash})")
+        for key, value in record.items():
+            print(f"  {key:18} {json.dumps(value, ensure_ascii=False)}")
+    return 0
+
+
+def cmd_prove(args) -> int:
+    record_id = _int_arg(args.record, "RECORD")
+    out = None
+    if args.out:
+        from dflab.cli.common import new_output_path
+
+        out = new_output_path(args.out)
+    with _open(args) as ledger:
+        bundle = ledger.prove(record_id)
+    if out is not None:
+        _write_json_atomic(out, bundle)
+    if args.json:
+        print_json(bundle)
+    else:
+        print(
+            f"record {record_id} is leaf {bundle['index']} of {bundle['origin']} at tree size {bundle['tree_size']}"
+            f"\n  root   {bundle['root']}\n  proof  {len(bundle['proof'])} hashes"
+            + (f"\n  written to {out}" if out else "\n  (use --json or --out to get the proof file)")
+        )
+    return 0
+
+
+def cmd_consistency(args) -> int:
+    old_size = _int_arg(args.old_size, "OLD_SIZE")
+    new_size = None if args.new_size is None else _int_arg(args.new_size, "NEW_SIZE")
+    with _open(args) as ledger:
+        bundle = ledger.consistency(old_size, new_size)
+    if args.json:
+        print_json(bundle)
+    else:
+        print(
+            f"tree {bundle['old_size']} -> {bundle['new_size']}: {len(bundle['proof'])} proof hashes\n"
+            f"  old root {bundle['old_root']}\n  new root {bundle['new_root']}"
+        )
+    return 0
+
+
+def cmd_verify(args) -> int:
+    if args.all == bool(args.proof):
+        raise UsageError("give either a PROOF.json file or --all")
+    if args.all:
+        if args.key:
+            raise UsageError("--key is for proof files; --all checks with the ledger's own key")
+        with _open(args) as ledger:
+            summary = ledger.verify_all()
+        if args.json:
+            print_json(summary)
+        else:
+            print(
+                f"OK: {summary['records']} records, {summary['nodes_checked']} tree nodes and "
+                f"{summary['checkpoints']} checkpoints verified; root {summary['root']}"
+            )
+        return 0
+
+    from dflab.provenance.ledger import verify_proof
+    from dflab.provenance.ledger.signing import default_verifier, parse_verifier_arg
+
+    bundle = _read_proof_file(Path(args.proof))
+    verifier = parse_verifier_arg(args.key) if args.key else default_verifier()
+    summary = verify_proof(bundle, verifier)
+    if args.json:
+        print_json(summary)
+    elif summary["kind"] == "inclusion":
+        print(
+            f"OK: record {summary['index']} is in {summary['origin']} at tree size {summary['tree_size']} "
+            f"(checkpoint signed by {summary['key']})"
+        )
+    else:
+        signed = ", ".join(summary["signed"]) or "no"
+        print(f"OK: tree {summary['old_size']} is a prefix of tree {summary['new_size']} ({signed} signed checkpoints)")
+    return 0
+
+
+def _read_proof_file(path: Path):
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise NotFound(f"proof file {path} does not exist") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read proof file {path}: {exc.strerror}") from None
+    if size > MAX_PROOF_FILE_BYTES:
+        raise LimitExceeded(f"proof file {path} is {size} bytes; proofs are far smaller (limit {MAX_PROOF_FILE_BYTES})")
+    try:
+        return json.loads(path.read_bytes())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise IntegrityError(f"proof file {path} is not valid JSON ({exc})") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read proof file {path}: {exc.strerror}") from None
+
+
+def _write_json_atomic(path: Path, obj) -> None:
+    """Write to a temp file in the same directory, then rename: never a half-written proof file."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(obj, fh, indent=1, ensure_ascii=False)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
