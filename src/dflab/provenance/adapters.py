@@ -69,29 +69,40 @@ def _close(ledger) -> None:
         close()
 
 
-def ledger_append(record: dict) -> dict | None:
-    """Append `record` to the ledger; returns what the manifest embeds (record id, leaf hash, tree size, root).
+def ledger_append(fields: dict) -> dict | None:
+    """Append a record (the ledger's Record fields) and return what the manifest embeds.
 
-    None when no ledger package is installed (signing then simply has no ledger assertion).
+    The embedded dict names the record id, its leaf hash, and the tree size and root of the signed
+    checkpoint that proves it. None when no ledger package is installed (signing then has no ledger assertion).
     """
-    ledger = _open_ledger()
-    if ledger is None:
+    mod = _import("dflab.provenance.ledger")
+    if mod is None or not hasattr(mod, "open_ledger"):
         return None
+    record_cls = getattr(mod, "Record", None)
+    record = record_cls(**fields) if record_cls is not None else fields
+    ledger = mod.open_ledger()
     try:
         record_id = int(ledger.append(record))
-        out: dict[str, Any] = {"record": record_id}
-        entry = _try(lambda: ledger.get(record_id))
-        entry_d = _as_dict(entry) if entry is not None else {}
-        for key in ("leaf_hash", "index"):
-            if key in entry_d:
-                out[key] = entry_d[key]
+        out: dict[str, Any] = {"record": record_id, "action": fields.get("action")}
         proof = _try(lambda: ledger.prove(record_id))
-        proof_d = _as_dict(proof) if proof is not None else {}
-        for key in ("index", "tree_size", "leaf_hash", "root"):
-            if key in proof_d and key not in out:
-                out[key] = proof_d[key]
-        out["action"] = record.get("action")
+        if isinstance(proof, dict):
+            for key in ("leaf_hash", "tree_size", "root", "origin"):
+                if key in proof:
+                    out[key] = proof[key]
         return out
+    finally:
+        _close(ledger)
+
+
+def ledger_find(content_sha256: str) -> list[int]:
+    """Ids of ledger records for this exact content (to name signed parents by record id); [] without a ledger."""
+    mod = _import("dflab.provenance.ledger")
+    if mod is None or not hasattr(mod, "open_ledger"):
+        return []
+    ledger = mod.open_ledger()
+    try:
+        find = getattr(ledger, "find", None)
+        return list(find(content_sha256=content_sha256)) if callable(find) else []
     finally:
         _close(ledger)
 
@@ -120,7 +131,11 @@ def ledger_check(record_id: int) -> dict:
         if entry is None:
             return {"available": True, "record": record_id, "found": False, "verified": False,
                     "error": f"ledger has no record {record_id}"}
-        out: dict[str, Any] = {"available": True, "record": record_id, "found": True, "entry": _as_dict(entry)}
+        to_json = getattr(entry, "to_json", None)
+        out: dict[str, Any] = {
+            "available": True, "record": record_id, "found": True,
+            "entry": to_json() if callable(to_json) else _as_dict(entry),
+        }
         try:
             proof = ledger.prove(record_id)
             out["proof"] = _as_dict(proof)
@@ -144,7 +159,9 @@ def _verify_proof(ledger, proof: dict) -> dict:
     if callable(verify):
         result = verify(proof)
         if isinstance(result, dict):
-            return {"verified": bool(result.get("verified", True)), **{k: v for k, v in result.items() if k != "verified"}}
+            ok = result.get("ok", result.get("verified", True))
+            details = {k: v for k, v in result.items() if k not in ("ok", "verified")}
+            return {"verified": bool(ok), "checkpoint_checked": True, **details}
         return {"verified": True if result is None else bool(result), "checkpoint_checked": True}
     from dflab.provenance.ledger import merkle
 

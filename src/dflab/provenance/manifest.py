@@ -288,7 +288,11 @@ def _context(trust_anchor_pem: bytes | None):
     """A reader/builder context that never touches the network; optional user trust anchors."""
     import c2pa
 
-    settings: dict = {"verify": {"verify_trust": True, "remote_manifest_fetch": False, "ocsp_fetch": False}}
+    settings: dict = {
+        "verify": {"verify_trust": True, "remote_manifest_fetch": False, "ocsp_fetch": False},
+        # Thumbnails would add up to hundreds of KB per PNG; verification does not need them.
+        "builder": {"thumbnail": {"enabled": False}},
+    }
     if trust_anchor_pem:
         settings["trust"] = {"user_anchors": trust_anchor_pem.decode("ascii", "replace")}
     return c2pa.Context(c2pa.Settings.from_dict(settings))

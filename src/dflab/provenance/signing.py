@@ -8,7 +8,6 @@ refused command never leaves a record behind.
 
 from __future__ import annotations
 
-import datetime as _dt
 from pathlib import Path
 from typing import Sequence
 
@@ -60,17 +59,21 @@ def sign_and_record(
     ledger_entry = None
     if use_ledger:
         draft = build_definition(src.name, synthetic, None, len(parents), None, payload_hex)
-        record = {
+        parent_hashes = [sha256_file(Path(p)) for p in parents]
+        parent_ids = sorted({i for h in parent_hashes for i in adapters.ledger_find(h)})
+        fields = {
             "action": "sign",
             "content_sha256": sha256_file(src),
-            "manifest_hash": definition_hash(draft),
-            "synthetic": synthetic,
-            "parents_sha256": [sha256_file(Path(p)) for p in parents],
-            "watermark_payload": payload_hex,
+            "media_type": media_type_for(src).split("/")[0],
             "path": src.name,
-            "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "watermark_payload": payload_hex.lower() if payload_hex else None,
+            # The manifest embeds this record, so the record holds the hash of the manifest definition
+            # without the ledger assertion (the signed bytes cannot exist before the record does).
+            "manifest_sha256": definition_hash(draft),
+            "parents": tuple(parent_ids),
+            "extra": {"synthetic": synthetic, "parents_sha256": parent_hashes},
         }
-        ledger_entry = adapters.ledger_append(record)
+        ledger_entry = adapters.ledger_append(fields)
     summary = sign_file(
         src, dst, synthetic, ingredients=list(parents), ledger_record=ledger_entry,
         soft_binding=payload_hex, overwrite=overwrite,

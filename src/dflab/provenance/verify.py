@@ -146,9 +146,9 @@ def _synthetic(c2pa: dict, ledger: dict) -> bool | None:
         return bool(c2pa["synthetic"])
     for record in ledger.get("records") or []:
         entry = record.get("entry") or {}
-        data = entry.get("record") if isinstance(entry.get("record"), dict) else entry
-        if record.get("verified") and isinstance(data, dict) and data.get("synthetic") is not None:
-            return bool(data["synthetic"])
+        extra = entry.get("extra") if isinstance(entry.get("extra"), dict) else {}
+        if record.get("verified") and extra.get("synthetic") is not None:
+            return bool(extra["synthetic"])
     return None
 
 
