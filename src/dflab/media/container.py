@@ -16,6 +16,15 @@ ACCEPTED_DEMUXERS = frozenset(
 
 
 def not_media(path: Path) -> BadMedia:
+    """BadMedia for a file FFmpeg cannot open, naming the container when the first bytes show one."""
+    from dflab.media.sniff import container_hint, read_head
+
+    try:
+        hint = container_hint(read_head(path))
+    except OSError:
+        hint = None
+    if hint:
+        return BadMedia(f"{path} starts like {hint} but cannot be opened (truncated or corrupt)")
     return BadMedia(f"{path} is not a recognised image, video or audio file")
 
 

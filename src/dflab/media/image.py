@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +20,7 @@ def image_header(path: Path) -> dict:
     """Format, oriented width/height and EXIF orientation, read lazily (no pixel decode)."""
     from PIL import Image
 
-    with media_errors(path, "read the image header"), Image.open(path) as im:
+    with media_errors(path, "read the image header"), _quiet(), Image.open(path) as im:
         width, height = im.size
         orientation = _orientation(im)
         if orientation in _ROTATED_ORIENTATIONS:
@@ -41,7 +43,7 @@ def read_image_rgb(path: Path, limits: Limits = Limits()) -> tuple[np.ndarray, d
     """
     from PIL import Image, ImageOps
 
-    with media_errors(path, "decode the image"), Image.open(path) as im:
+    with media_errors(path, "decode the image"), _quiet(), Image.open(path) as im:
         check_pixels(path, im.size[0], im.size[1], limits)
         info = {
             "format": (im.format or "").lower(),
@@ -56,6 +58,14 @@ def read_image_rgb(path: Path, limits: Limits = Limits()) -> tuple[np.ndarray, d
         raise BadMedia(f"{path}: decoded to an unexpected shape {rgb.shape}")
     info["width"], info["height"] = int(rgb.shape[1]), int(rgb.shape[0])
     return rgb, info
+
+
+@contextmanager
+def _quiet():
+    """Pillow warns (DecompressionBombWarning, broken EXIF) on inputs we judge ourselves."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
 
 
 def _orientation(im) -> int:

@@ -166,6 +166,9 @@ def _load_video(
         meta["rotation_deg"] = decoder.rotation
     if decoder.capped:
         meta["frames_capped"] = True
+    width, height = facts.width, facts.height
+    if decoder.rotation in (90, 270):
+        width, height = height, width  # report the displayed (upright) size, as for EXIF-rotated images
     fps = facts.fps
     duration = facts.duration_s
     if decoder.truncated:
@@ -186,6 +189,6 @@ def _load_video(
             # The frames are fine; a broken audio track is reported, not fatal.
             meta["audio_error"] = str(exc)
     return Media(
-        path=path, media_type="video", frames=frames, fps=fps, duration_s=float(duration), width=facts.width,
-        height=facts.height, audio=audio, codec=facts.codec, scale=decoder.scale, meta=meta,
+        path=path, media_type="video", frames=frames, fps=fps, duration_s=float(duration), width=width,
+        height=height, audio=audio, codec=facts.codec, scale=decoder.scale, meta=meta,
     )  # fmt: skip

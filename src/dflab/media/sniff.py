@@ -45,3 +45,20 @@ def other_image_format(head: bytes) -> str | None:
         if head[offset : offset + len(magic)] == magic:
             return name
     return None
+
+
+def container_hint(head: bytes) -> str | None:
+    """A human name for the audio/video container the bytes start like (for error messages only)."""
+    if head[4:8] == b"ftyp" or head[4:8] in (b"moov", b"mdat", b"wide", b"free"):
+        return "an MP4/MOV file"
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        return "a Matroska/WebM file"
+    if head[:4] == b"RIFF" and head[8:12] in (b"WAVE", b"AVI "):
+        return "a WAV file" if head[8:12] == b"WAVE" else "an AVI file"
+    if head[:4] == b"fLaC":
+        return "a FLAC file"
+    if head[:4] == b"OggS":
+        return "an Ogg file"
+    if head[:3] == b"ID3":
+        return "an MP3 file"
+    return None

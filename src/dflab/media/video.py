@@ -137,6 +137,20 @@ class VideoDecoder:
             # Decided once from the first kept frame, so every analysis frame has the same size.
             self.scale = analysis_scale(width, height, self.max_side)
             self.kept_size = scaled_size(width, height, self.scale)
-            self.rotation = int(getattr(frame, "rotation", 0) or 0)
+            self.rotation = display_rotation(frame)
         with media_errors(self.path, "convert a video frame"):
-            return resize_area(frame_to_rgb(frame), self.kept_size)
+            rgb = resize_area(frame_to_rgb(frame), self.kept_size)
+        if self.rotation:
+            rgb = np.ascontiguousarray(np.rot90(rgb, k=self.rotation // 90))
+        return rgb
+
+
+def display_rotation(frame) -> int:
+    """Counter-clockwise degrees (0, 90, 180, 270) the frame must turn to display upright.
+
+    Phones store portrait video as landscape plus a display matrix; PyAV reports its angle
+    counter-clockwise, which np.rot90 (also counter-clockwise) applies directly. Checked against the
+    ffmpeg command line's autorotation on a clip tagged rotate=90.
+    """
+    angle = int(round(float(getattr(frame, "rotation", 0) or 0))) % 360
+    return angle if angle in (90, 180, 270) else 0
