@@ -1,0 +1,151 @@
+"""Lazy, cached loading of the face models (MediaPipe graphs and dlib networks), with their log spam muted.
+
+Everything heavy is imported inside functions so `import dflab.faces` stays cheap. Stateless models are
+built once per process and shared behind one lock (MediaPipe graphs must not run concurrently); the
+video FaceMesh keeps tracking state, so every analysed clip gets a fresh one from `new_video_mesh`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import threading
+import weakref
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from dflab.errors import NotFound
+
+MODEL_LOCK = threading.RLock()  # hold while calling any cached model (graphs are not re-entrant)
+_CACHE: dict[str, Any] = {}
+
+# Detector settings: the full-range BlazeFace finds faces down to ~20 px that FaceMesh's built-in
+# short-range detector misses (group photos, stage shots).
+DETECTION_CONFIDENCE = 0.5
+CROP_MESH_SIZE = 256  # side of the square crop that FaceMesh sees when we feed it one face
+
+
+def _quiet_env() -> None:
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+@contextmanager
+def silenced_stderr() -> Iterator[None]:
+    """Mute file descriptor 2 while MediaPipe/TFLite start up: they print straight from C++.
+
+    Only used around model construction and the first inference, so real errors later still show.
+    """
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # stderr replaced by an object without a descriptor
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _mp_solutions():
+    _quiet_env()
+    with silenced_stderr():
+        import mediapipe as mp  # noqa: PLC0415 (heavy, lazy on purpose)
+
+        try:
+            from absl import logging as absl_logging  # noqa: PLC0415
+
+            absl_logging.set_verbosity(absl_logging.ERROR)
+        except ImportError:  # pragma: no cover - absl ships with mediapipe
+            pass
+    return mp.solutions
+
+
+def _warm(graph: Any, side: int = 64) -> Any:
+    """Run one blank frame through a new graph so its start-up chatter happens while stderr is muted."""
+    import numpy as np  # noqa: PLC0415
+
+    graph.process(np.zeros((side, side, 3), np.uint8))
+    return graph
+
+
+def _build(name: str) -> Any:
+    if name == "detector":
+        mp = _mp_solutions()
+        with silenced_stderr():
+            return _warm(mp.face_detection.FaceDetection(model_selection=1, min_detection_confidence=DETECTION_CONFIDENCE))
+    if name == "crop_mesh":
+        # Two faces so that, when a neighbour shares the crop, we can pick the one in the middle.
+        mp = _mp_solutions()
+        with silenced_stderr():
+            return _warm(mp.face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True, max_num_faces=2))
+    if name.startswith("image_mesh:"):
+        mp = _mp_solutions()
+        with silenced_stderr():
+            return _warm(
+                mp.face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True, max_num_faces=int(name.split(":")[1]))
+            )
+    if name in ("dlib_shape5", "dlib_encoder"):
+        import dlib  # noqa: PLC0415
+
+        if name == "dlib_shape5":
+            return dlib.shape_predictor(str(dlib_model_path("shape_predictor_5_face_landmarks.dat")))
+        return dlib.face_recognition_model_v1(str(dlib_model_path("dlib_face_recognition_resnet_model_v1.dat")))
+    raise KeyError(name)
+
+
+def model(name: str) -> Any:
+    """The one loader: 'detector', 'crop_mesh', 'image_mesh:<max_faces>', 'dlib_shape5', 'dlib_encoder'."""
+    with MODEL_LOCK:
+        if name not in _CACHE:
+            _CACHE[name] = _build(name)
+        return _CACHE[name]
+
+
+def new_video_mesh(max_faces: int) -> Any:
+    """A fresh tracking-mode FaceMesh (stateful: one per clip, close it when done)."""
+    mp = _mp_solutions()
+    with silenced_stderr():
+        return _warm(mp.face_mesh.FaceMesh(static_image_mode=False, refine_landmarks=True, max_num_faces=max_faces))
+
+
+_SPOKEN: weakref.WeakSet = weakref.WeakSet()  # graphs that already printed their first-result warnings
+
+
+def run_graph(graph: Any, rgb: Any) -> Any:
+    """graph.process(rgb) under the model lock.
+
+    MediaPipe prints a one-off C++ warning the first time a graph produces landmarks (e.g. about
+    NORM_RECT projection), so stderr stays muted until a graph has returned a non-empty result once.
+    """
+    with MODEL_LOCK:
+        if graph in _SPOKEN:
+            return graph.process(rgb)
+        with silenced_stderr():
+            result = graph.process(rgb)
+        if getattr(result, "multi_face_landmarks", None) or getattr(result, "detections", None):
+            _SPOKEN.add(graph)
+        return result
+
+
+def dlib_model_path(filename: str) -> Path:
+    """Path of a model file shipped in the face-recognition-models wheel.
+
+    Located via importlib instead of importing the package: its __init__ needs pkg_resources,
+    which current setuptools no longer provides.
+    """
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise NotFound("face-recognition-models is not installed (pip install face-recognition-models==0.3.0)")
+    path = Path(list(spec.submodule_search_locations)[0]) / "models" / filename
+    if not path.is_file():
+        raise NotFound(f"dlib model file {path} is missing; reinstall face-recognition-models")
+    return path
