@@ -1,0 +1,104 @@
+"""Trace a file to the registered media it derives from.
+
+Each sampled query frame is hashed (whole frame only: the registry already holds crops of the originals) and
+looked up with a kNN search; hits within the match threshold vote for their record. For a video record the
+(query time, original time) pairs are fitted with parallel lines (align.py) to recover the speed factor and
+the matched time ranges; the gaps between ranges on the original's side are cuts.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dflab.provenance.registry.align import FramePair, fit_time_mapping
+from dflab.provenance.registry.frames import file_sha256, sample_media
+from dflab.provenance.registry.hashers import pdq_code
+
+TIE_MARGIN = 4  # bits: original frames this close to the best one are equally plausible positions in time
+
+
+def trace_media(registry, path: str | Path, top: int = 5, k: int = 64) -> dict[str, Any]:
+    """Best-first matches for `path` (see the module docstring). `registry` is an open Registry."""
+    config = registry.config
+    media = sample_media(path, config.video_fps, config.video_max_side, config.limits)
+    times, codes, qualities = [], [], []
+    for time_s, rgb in zip(media.times_s, media.frames):
+        code, quality = pdq_code(rgb)
+        times.append(float(time_s))
+        codes.append(code)
+        qualities.append(quality)
+    keep = [i for i, q in enumerate(qualities) if media.media_type == "image" or q >= config.min_video_quality]
+    if not keep:  # every frame is nearly flat: search anyway rather than report nothing silently
+        keep = list(range(len(codes)))
+    hits = registry.search([codes[i] for i in keep], k=max(k, top))
+
+    # record -> query time -> original time -> (distance, variant)
+    votes: dict[int, dict[float, dict[float, tuple[int, str]]]] = defaultdict(lambda: defaultdict(dict))
+    for i, frame_hits in zip(keep, hits):
+        for distance, row in frame_hits:
+            best = votes[row.record][times[i]].get(row.time_s)
+            if best is None or distance < best[0]:
+                votes[row.record][times[i]][row.time_s] = (distance, row.variant)
+
+    sha256 = file_sha256(Path(path))
+    matches = [_match(registry, record, per_query, media.media_type, sha256) for record, per_query in votes.items()]
+    matches = [m for m in matches if m is not None]
+    matches.sort(key=lambda m: (-m["matched_frames"], m["distance"], m["record"]))
+    matches = matches[:top]
+    for match in matches:
+        match["ledger"] = registry.record_source(match["record"])
+    return {
+        "path": str(path),
+        "media_type": media.media_type,
+        "sha256": sha256,
+        "frames": len(keep),
+        "threshold": config.match_threshold,
+        "matches": matches,
+    }
+
+
+def _match(registry, record_id: int, per_query: dict, query_type: str, sha256: str) -> dict[str, Any] | None:
+    row = registry.store.record(record_id)
+    if row is None:  # an index row without its record cannot happen with one transaction per record
+        return None
+    best_per_frame = {qt: min(per_orig.values()) for qt, per_orig in per_query.items()}
+    frame_distances = [d for d, _ in best_per_frame.values()]
+    variants = [v for _, v in best_per_frame.values()]
+    match: dict[str, Any] = {
+        "record": record_id,
+        "path": row.path,
+        "media_type": row.media_type,
+        "distance": int(min(frame_distances)) if query_type == "image" else int(round(float(np.median(frame_distances)))),
+        "best_distance": int(min(frame_distances)),
+        "matched_frames": len(best_per_frame),
+        "variant": max(set(variants), key=variants.count),  # e.g. crop80: the copy looks cropped
+        "exact": sha256 == row.sha256,
+        "time_ranges": [],
+        "speed_factor": None,
+    }
+    if row.media_type == "video" and query_type == "video":
+        # In a static shot one query frame is close to many original frames; only the nearest few (within
+        # TIE_MARGIN bits of the best) say where it really sits in time.
+        pairs = [
+            FramePair(qt, ot, d)
+            for qt, per_orig in per_query.items()
+            for ot, (d, _) in per_orig.items()
+            if d <= best_per_frame[qt][0] + TIE_MARGIN
+        ]
+        step = 1.0 / registry.config.video_fps
+        mapping = fit_time_mapping(pairs, registry.config.match_threshold, tolerance_s=0.7 * step, max_gap_s=4.0 * step)
+        match["speed_factor"] = None if mapping.speed is None else round(mapping.speed, 3)
+        match["time_ranges"] = [s.as_list() for s in mapping.segments]
+        if mapping.matched_frames:
+            match["aligned_frames"] = mapping.matched_frames
+    elif row.media_type == "video":  # a still taken from a registered video: where in the video it sits
+        best_time = min(per_query[0.0].items(), key=lambda item: item[1][0])[0] if 0.0 in per_query else 0.0
+        match["time_ranges"] = [[0.0, 0.0, round(best_time, 3), round(best_time, 3)]]
+    elif query_type == "video":  # a registered still shown inside a video: when it is on screen
+        query_times = sorted(per_query)
+        match["time_ranges"] = [[round(query_times[0], 3), round(query_times[-1], 3), 0.0, 0.0]]
+    return match
