@@ -98,7 +98,7 @@ class Registry:
                 return HashIndex.deserialize(self.index_path, self.config.index_kind)
             except IntegrityError:
                 pass  # unreadable or the wrong kind: rebuilt below from SQLite
-        return self.rebuild_index(save=False)
+        return self.rebuild_index()
 
     def _synced(self, index: HashIndex) -> HashIndex:
         """`index` caught up with SQLite, or a fresh one when it disagrees (SQLite wins)."""

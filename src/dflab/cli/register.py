@@ -1,0 +1,44 @@
+"""`dflab register FILE... [--json]`: hash media, append a ledger record, index the hashes for `dflab trace`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from dflab.cli.common import print_json
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "register",
+        help="record media in the ledger and the perceptual-hash registry",
+        description="Compute PDQ hashes (per frame at a fixed rate for video, plus centre crops), append a "
+        "'register' record to the ledger and index the hashes so `dflab trace` can find copies later. "
+        "Registering identical bytes again returns the existing record.",
+    )
+    parser.add_argument("files", nargs="+", metavar="FILE", help="images or videos to register")
+    parser.add_argument("--json", action="store_true", help="one JSON object per file on stdout")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from dflab.provenance.registry import open_registry
+
+    progress = _progress(args.files, disable=args.json)
+    with open_registry() as registry:
+        for path in progress:
+            result = registry.register(path)
+            if args.json:
+                print_json(result)
+            else:
+                again = " (already registered)" if result["existing"] else ""
+                print(f"{path}: record {result['record']}, {result['media_type']}, {result['hashes']} hashes{again}")
+    return 0
+
+
+def _progress(items, disable: bool):
+    if disable or len(items) < 2 or not sys.stderr.isatty():
+        return items
+    from tqdm import tqdm
+
+    return tqdm(items, desc="register", unit="file", file=sys.stderr)
