@@ -18,9 +18,12 @@ from dflab.faces.types import FaceTrack
 # 100-400 ms (Bentivoglio et al. 1997). Below ~2 per minute over a long stretch is unusual.
 NORMAL_RATE_PER_MIN = (8.0, 30.0)
 LOW_RATE_PER_MIN = 2.0
-HIGH_RATE_PER_MIN = 60.0
+HIGH_RATE_PER_MIN = 70.0  # talking raises the rate; above this the "blinks" are flicker of the eye region
 MAX_BLINK_S = 0.8  # a longer closure is a deliberate eye closure or looking down, not a blink
-DIP_FRACTION = 0.72  # a blink: EAR below 72 % of the open-eye level
+# Hysteresis: an eye closure spans the frames below 80 % of the open-eye EAR and is a blink if it dips
+# below 62 %, so landmark jitter around one threshold does not count as blinking twice.
+EDGE_FRACTION = 0.80
+DIP_FRACTION = 0.62
 MIN_TRACK_S = 4.0
 
 
@@ -47,28 +50,38 @@ def ear_series(track: FaceTrack) -> tuple[np.ndarray, np.ndarray]:
 
 
 def find_blinks(times: np.ndarray, ear: np.ndarray) -> tuple[float, list[tuple[float, float]]]:
-    """Blinks as (start_s, end_s): runs of frames whose EAR dips below DIP_FRACTION of the open level.
+    """Blinks as (start_s, end_s) of the closed part of each eye closure (at most one per closure).
 
-    The open level is a high percentile of the series, so it adapts to each face's eye shape and to the
-    landmark model's bias; runs longer than MAX_BLINK_S are not counted.
+    An episode is a run of frames below EDGE_FRACTION of the open-eye level (a new blink can only start
+    once the eye has reopened past it); it is a blink when it dips below DIP_FRACTION and that closed
+    part lasts at most MAX_BLINK_S. The open level is a high percentile of the series, so it adapts to
+    each face's eye shape and to the landmark model's bias.
     """
     valid = np.isfinite(ear)
     if valid.sum() < 3:
         return float("nan"), []
     open_level = float(np.percentile(ear[valid], 80))
-    closed = valid & (ear < DIP_FRACTION * open_level)
     dt = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
+    lowered = valid & (ear < EDGE_FRACTION * open_level)
+    closed = valid & (ear < DIP_FRACTION * open_level)
     blinks: list[tuple[float, float]] = []
-    start = None
-    for i, is_closed in enumerate(closed):
-        if is_closed and start is None:
-            start = i
-        if (not is_closed or i == len(closed) - 1) and start is not None:
-            end = i if is_closed else i - 1
-            t0, t1 = float(times[start]), float(times[end]) + dt
+    i = 0
+    while i < len(ear):
+        if not lowered[i]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < len(ear) and lowered[j + 1]:
+            j += 1
+        deep = np.flatnonzero(closed[i : j + 1]) + i
+        if len(deep):
+            last = deep[0]  # the closed part is the first contiguous run below the dip level
+            while last + 1 <= j and closed[last + 1]:
+                last += 1
+            t0, t1 = float(times[deep[0]]), float(times[last]) + dt
             if t1 - t0 <= MAX_BLINK_S:
                 blinks.append((t0, t1))
-            start = None
+        i = j + 1
     return open_level, blinks
 
 
