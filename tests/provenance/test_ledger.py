@@ -77,6 +77,7 @@ def test_record_json_round_trip_and_canonical_leaf(tmp_path) -> None:
         {"content_sha256": "ab" * 32, "parents": [-1]},
         {"content_sha256": "ab" * 32, "perceptual_hashes": ["not hex"]},
         {"content_sha256": "ab" * 32, "extra": {"x": float("nan")}},
+        {"content_sha256": "ab" * 32, "path": "undecodable-\udcff.jpg"},
     ],
 )
 def test_invalid_records_are_refused(fields) -> None:
@@ -260,8 +261,12 @@ def _raw(path, sql, *args) -> None:
 
 def test_changed_record_is_detected(sqlite_ledger_path) -> None:
     _raw(sqlite_ledger_path, "UPDATE leaves SET data = replace(data, '\"image\"', '\"video\"') WHERE idx = 13")
-    with open_ledger(sqlite_ledger_path) as led, pytest.raises(IntegrityError, match="record 13 was altered"):
-        led.verify_all()
+    with open_ledger(sqlite_ledger_path) as led:
+        with pytest.raises(IntegrityError, match="record 13 was altered"):
+            led.verify_all()
+        with pytest.raises(IntegrityError, match="record 13 was altered"):
+            led.prove(13)  # a proof is never handed out for an altered record
+        assert verify_proof(led.prove(12), led.verifier_key)["ok"]  # the others still prove fine
 
 
 def test_record_and_its_hashes_rewritten_is_caught_by_the_checkpoint(sqlite_ledger_path) -> None:

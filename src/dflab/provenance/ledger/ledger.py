@@ -12,6 +12,7 @@ Record ids are leaf indexes (0, 1, 2, ...). The signing key is only created when
 from __future__ import annotations
 
 import datetime as _dt
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -178,7 +179,10 @@ class Ledger:
             note = self.checkpoint()
             cp_parsed = open_checkpoint(note, self.signer.verifier)
             size, root = cp_parsed.tree_size, cp_parsed.root
+        leaf = self.store.get_leaf(record_id)
         leaf_hash = self.store.get_node(0, record_id)
+        if merkle.hash_leaf(leaf) != leaf_hash:
+            raise IntegrityError(f"ledger record {record_id} was altered: its content no longer matches its leaf hash")
         proof = merkle.inclusion_proof(record_id, size, self.store.get_nodes)
         merkle.verify_inclusion(record_id, size, leaf_hash, proof, root)  # never hand out a bad proof
         return {
@@ -190,7 +194,7 @@ class Ledger:
             "proof": [h.hex() for h in proof],
             "root": root.hex(),
             "checkpoint": note,
-            "record": self.get_json(record_id),
+            "record": json.loads(leaf),  # the stored leaf itself, so its canonical form hashes to leaf_hash
         }
 
     def consistency(self, old_size: int, new_size: int | None = None) -> dict[str, Any]:

@@ -173,5 +173,5 @@ def _validate(rec: Record) -> str | None:
             return f"parents must be non-negative record ids, got {parent!r}"
     if not all(isinstance(k, str) for k in rec.extra):
         return "extra must be a JSON object with string keys"
-    canonical_json(rec.extra)  # raises UsageError if extra is not plain JSON
+    canonical_json(rec.to_json())  # raises UsageError if anything is not plain JSON / valid UTF-8
     return None

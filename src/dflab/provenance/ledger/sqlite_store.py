@@ -40,8 +40,10 @@ class SQLiteStore:
         if synchronous not in ("FULL", "NORMAL", "EXTRA"):
             raise UsageError(f"synchronous must be FULL, NORMAL or EXTRA, got {synchronous!r}")
         self.path = Path(path)
-        if not self.path.parent.is_dir():
+        try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"cannot create the ledger directory {self.path.parent}: {exc.strerror}") from None
         self._busy_timeout_s = busy_timeout_s
         try:
             self._db = sqlite3.connect(str(self.path), timeout=busy_timeout_s, isolation_level=None)
@@ -172,9 +174,8 @@ class _Transaction:
             try:
                 self._db.execute("COMMIT")
                 return
-            except sqlite3.Error:
-                self._db.execute("ROLLBACK")
-                raise
+            except sqlite3.Error as commit_error:
+                exc = commit_error
         try:
             self._db.execute("ROLLBACK")
         except sqlite3.Error:
