@@ -19,6 +19,12 @@ def analysed(path: Path) -> AnalysedMedia:
     return AnalysedMedia(media, analyse(media))
 
 
+@pytest.fixture(scope="session")
+def analyse_file():
+    """Decode a file and find its faces, as the scanner does."""
+    return analysed
+
+
 def _key_points(points: np.ndarray) -> np.ndarray:
     left, right = lm.eye_centers(points)
     return np.float32([left, right, points[lm.NOSE_TIP, :2], points[lm.MOUTH_LEFT, :2], points[lm.MOUTH_RIGHT, :2]])
