@@ -87,7 +87,7 @@ def find_observations(
 def analyse(
     media: Media,
     max_faces: int = 4,
-    embed_every_s: float = 1.0,
+    embed_every_s: float | None = 1.0,
     min_track_len: int = 1,
     *,
     max_gap_s: float = MAX_GAP_S,
@@ -98,12 +98,12 @@ def analyse(
 
     Landmarks are (478, 3) pixels of the analysis frames. Each track gets 128-d dlib identity
     embeddings at its first and last observation and every `embed_every_s` seconds in between
-    (embed_every_s=0 embeds every observation; pass a huge value for first/last only).
+    (embed_every_s=0 embeds every observation, math.inf first/last only, None none at all).
     Media without frames (audio) has no faces: [].
     """
     if max_faces < 1:
         raise UsageError("max_faces must be at least 1")
-    if not embed_every_s >= 0:  # also rejects NaN
+    if embed_every_s is not None and not embed_every_s >= 0:  # also rejects NaN
         raise UsageError("embed_every_s must be >= 0 seconds")
     if min_track_len < 1:
         raise UsageError("min_track_len must be at least 1")
@@ -114,7 +114,7 @@ def analyse(
     linked = [obs for obs in link_tracks(per_frame, max_gap_s, cuts) if len(obs) >= min_track_len]
     linked.sort(key=lambda obs: (-len(obs), obs[0].frame_pos))
     tracks = [FaceTrack(track_id=i, observations=obs) for i, obs in enumerate(linked)]
-    for track in tracks:
+    for track in tracks if embed_every_s is not None else []:
         times = [o.time_s for o in track.observations]
         for i in embedding_positions(times, embed_every_s):
             obs = track.observations[i]

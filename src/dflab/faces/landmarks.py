@@ -56,17 +56,21 @@ FOREHEAD_TOP = 10
 
 # Head pose: the six points of the classic generic-model solvePnP recipe, in this order ...
 POSE_POINTS: tuple[int, ...] = (NOSE_TIP, CHIN, LEFT_EYE_OUTER, RIGHT_EYE_OUTER, MOUTH_LEFT, MOUTH_RIGHT)
-# ... and the matching generic 3-D face (arbitrary units, ~mm x 1/0.4), in OpenCV camera axes: x to the
-# image right, y down, z away from the camera. A face looking straight at the camera therefore gives the
-# identity rotation. Values are the widely used generic model (nose tip at the origin).
+# ... and the matching generic 3-D face (arbitrary units, inter-ocular distance 450), in OpenCV camera
+# axes: x to the image right, y down, z away from the camera, so a face looking straight at the camera
+# gives the identity rotation. It is the widely used generic six-point model with its vertical
+# proportions moved to where MediaPipe puts these points (eye corners ~0.47 x inter-ocular distance above
+# the nose tip, chin ~0.85 below, mouth half-width ~0.3; measured on frontal portraits); the original
+# numbers read frontal MediaPipe faces as pitched up by ~25 degrees. Solve with cv2.SOLVEPNP_SQPNP:
+# the default iterative solver can land on the mirrored (180 degree) solution with six points.
 CANONICAL_POSE_MODEL_3D: np.ndarray = np.array(
     [
         [0.0, 0.0, 0.0],  # nose tip
-        [0.0, 330.0, 65.0],  # chin
-        [-225.0, -170.0, 135.0],  # image-left eye outer corner
-        [225.0, -170.0, 135.0],  # image-right eye outer corner
-        [-150.0, 150.0, 125.0],  # image-left mouth corner
-        [150.0, 150.0, 125.0],  # image-right mouth corner
+        [0.0, 380.0, 65.0],  # chin
+        [-225.0, -210.0, 135.0],  # image-left eye outer corner
+        [225.0, -210.0, 135.0],  # image-right eye outer corner
+        [-135.0, 150.0, 125.0],  # image-left mouth corner
+        [135.0, 150.0, 125.0],  # image-right mouth corner
     ],
     dtype=np.float64,
 )

@@ -38,13 +38,13 @@ def silenced_stderr() -> Iterator[None]:
 
     Only used around model construction and the first inference, so real errors later still show.
     """
+    fd = 2  # the C++ side writes to descriptor 2 whatever Python's sys.stderr currently is
     try:
-        fd = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):  # stderr replaced by an object without a descriptor
+        sys.stderr.flush()
+        saved = os.dup(fd)
+    except (OSError, ValueError, AttributeError):  # no descriptor 2 (e.g. a detached daemon): nothing to mute
         yield
         return
-    sys.stderr.flush()
-    saved = os.dup(fd)
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, fd)
