@@ -6,11 +6,12 @@ import os
 import time
 
 import pytest
-from media_helpers import SMALL, png_declaring, write_audio_only
 
-from dflab.config import Limits
+from dflab.config import Limits, SamplingPolicy
 from dflab.errors import BadMedia, DflabError, LimitExceeded, NotFound, Unsupported
 from dflab.media import iter_frames, load, load_audio, load_image_rgb, probe
+
+SMALL = SamplingPolicy(max_side=96)  # tests that only count frames keep memory and resize cost tiny
 
 
 def _refused(path, error: type[DflabError], match: str, **kwargs) -> DflabError:
@@ -74,16 +75,16 @@ def test_faststart_mp4_cut_before_any_frame(tmp_path, driving):
     _refused(cut, BadMedia, "no video frame could be decoded")
 
 
-def test_png_declaring_30000_by_30000(tmp_path):
+def test_png_declaring_30000_by_30000(tmp_path, synth):
     bomb = tmp_path / "bomb.png"
-    bomb.write_bytes(png_declaring(30000, 30000))
+    bomb.write_bytes(synth.png_declaring(30000, 30000))
     assert bomb.stat().st_size < 200
     _refused(bomb, LimitExceeded, "pixels")
 
 
-def test_png_over_our_pixel_limit_but_under_pillows(tmp_path):
+def test_png_over_our_pixel_limit_but_under_pillows(tmp_path, synth):
     big = tmp_path / "big.png"
-    big.write_bytes(png_declaring(8000, 8000))  # 64 Mpx: Pillow would only warn; our 50 Mpx limit refuses
+    big.write_bytes(synth.png_declaring(8000, 8000))  # 64 Mpx: Pillow would only warn; our 50 Mpx limit refuses
     _refused(big, LimitExceeded, "over the limit")
     _refused(big, LimitExceeded, "over the limit", limits=Limits(max_pixels=1000))
 
@@ -95,8 +96,8 @@ def test_video_over_pixel_duration_and_size_limits(driving):
     _refused(clip, LimitExceeded, "bytes", limits=Limits(max_file_bytes=100_000))
 
 
-def test_mp4_with_only_audio(tmp_path):
-    only_audio = write_audio_only(tmp_path / "voice.mp4", "aac", seconds=1.5)
+def test_mp4_with_only_audio(tmp_path, synth):
+    only_audio = synth.write_audio_only(tmp_path / "voice.mp4", "aac", seconds=1.5)
     media = load(only_audio)
     assert media.media_type == "audio" and media.frames == []
     assert media.audio is not None and media.audio.duration_s == pytest.approx(1.5, abs=0.1)

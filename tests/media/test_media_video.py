@@ -7,10 +7,11 @@ import subprocess
 
 import numpy as np
 import pytest
-from media_helpers import SMALL, gradient_frames
 
 from dflab.config import Limits, SamplingPolicy
 from dflab.media import iter_frames, load, probe, write_video
+
+SMALL = SamplingPolicy(max_side=96)  # tests that only count frames keep memory and resize cost tiny
 
 
 def _assert_monotonic(media) -> None:
@@ -116,8 +117,8 @@ def test_iter_frames_matches_load(driving):
 
 
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs the ffmpeg command to tag a rotation")
-def test_display_rotation_is_applied(tmp_path):
-    plain = write_video(tmp_path / "plain.mp4", gradient_frames(4), 10)
+def test_display_rotation_is_applied(tmp_path, synth):
+    plain = write_video(tmp_path / "plain.mp4", synth.gradient_frames(4), 10)
     rotated = tmp_path / "rotated.mp4"
     subprocess.run(
         ["ffmpeg", "-loglevel", "error", "-y", "-i", str(plain), "-c", "copy", "-metadata:s:v:0", "rotate=90", str(rotated)],

@@ -88,6 +88,12 @@ def audio_stream(container):
     return None
 
 
+def codec_name(ctx) -> str:
+    """The format's name ("av1"), not the decoder library's ("libdav1d")."""
+    codec = getattr(ctx, "codec", None)
+    return (getattr(codec, "canonical_name", None) or ctx.name or "") if codec is not None else (ctx.name or "")
+
+
 def stream_facts(path: Path, container) -> StreamFacts:
     with media_errors(path, "read the container"):
         video = video_stream(container)
@@ -100,7 +106,7 @@ def stream_facts(path: Path, container) -> StreamFacts:
             ctx = video.codec_context
             rate = video.average_rate or video.guessed_rate or video.base_rate
             facts.update(
-                codec=ctx.name or "",
+                codec=codec_name(ctx),
                 width=int(ctx.width or 0),
                 height=int(ctx.height or 0),
                 fps=float(rate) if rate else 0.0,
@@ -109,12 +115,12 @@ def stream_facts(path: Path, container) -> StreamFacts:
         if audio is not None:
             ctx = audio.codec_context
             facts.update(
-                audio_codec=ctx.name or "",
+                audio_codec=codec_name(ctx),
                 audio_sample_rate=int(ctx.sample_rate or 0),
                 audio_channels=int(ctx.channels or 0),
             )
             if video is None:
-                facts["codec"] = ctx.name or ""
+                facts["codec"] = codec_name(ctx)
         return StreamFacts(duration_s=duration, **facts)
 
 

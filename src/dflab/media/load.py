@@ -164,6 +164,9 @@ def _load_video(
                   "declared_frames": facts.declared_frames, "sampled_rate_fps": decoder.rate_fps}  # fmt: skip
     if decoder.rotation:
         meta["rotation_deg"] = decoder.rotation
+    if decoder.decode_errors:
+        meta["decode_errors"] = decoder.decode_errors
+        meta["decode_error"] = decoder.error
     if decoder.capped:
         meta["frames_capped"] = True
     width, height = facts.width, facts.height

@@ -16,6 +16,8 @@ from dflab.media.types import Frame
 
 # Fewer decoded frames than declared by more than this many means the file ends early.
 _TRUNCATION_SLACK_FRAMES = 2
+# Damaged packets skipped before the rest of the stream is given up as garbage.
+_MAX_DECODE_ERRORS = 25
 
 
 def frame_to_rgb(frame) -> np.ndarray:
@@ -44,8 +46,8 @@ class VideoDecoder:
     """Iterates the analysed frames of one video stream.
 
     After iteration, `decoded` is the number of source frames decoded, `truncated` says whether the file
-    ended before its declared length (or decoding failed part-way), and `last_time_s` is the last
-    timestamp seen. It raises BadMedia when not a single frame decodes.
+    ended before its declared length (or the container broke off), `decode_errors` counts damaged
+    packets that were skipped, and `last_time_s` is the last timestamp seen. It raises BadMedia when not a single frame decodes.
     """
 
     def __init__(self, path: Path, facts: StreamFacts, policy: SamplingPolicy, limits: Limits) -> None:
@@ -69,6 +71,7 @@ class VideoDecoder:
         self.capped = False
         self.last_time_s = 0.0
         self.error = ""
+        self.decode_errors = 0
         self.rotation = 0
 
     def __iter__(self) -> Iterator[Frame]:
@@ -90,15 +93,25 @@ class VideoDecoder:
         packets = container.demux(stream)  # ends with empty packets that flush the decoder
         while True:
             try:
-                with media_errors(self.path, "decode the video"):
+                with media_errors(self.path, "read the video"):
                     packet = next(packets, None)
-                    if packet is None:
-                        break
-                    frames = packet.decode()
             except BadMedia as exc:
-                # Corrupt data after some good frames: keep what decoded, remember why it stopped.
+                # The container breaks off (cut or corrupt file): keep what decoded, say why it stopped.
                 self.truncated, self.error = True, one_line(exc)
                 break
+            if packet is None:
+                break
+            try:
+                with media_errors(self.path, "decode the video"):
+                    frames = packet.decode()
+            except BadMedia as exc:
+                # A damaged packet: the decoder resynchronises at the next one, as players do.
+                self.decode_errors += 1
+                self.error = one_line(exc)
+                if self.decode_errors > _MAX_DECODE_ERRORS:
+                    self.truncated = True
+                    break
+                continue
             for frame in frames:
                 index = self.decoded
                 self.decoded += 1

@@ -6,6 +6,7 @@ directory and moved into place with os.replace, so a crash never leaves a half-w
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -89,26 +90,36 @@ def write_video(
     first = _check_frame(first, 0)
     height, width = first.shape[0] - first.shape[0] % 2, first.shape[1] - first.shape[1] % 2
     options = {"movflags": "+faststart"} if container_format in ("mp4", "mov") else {}
-    with atomic_output(path) as tmp, media_errors(path, "encode the video"):
-        with av.open(str(tmp), mode="w", format=container_format, options=options) as container:
-            video = container.add_stream("libx264", rate=rate)
-            video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-            video.options = {"crf": str(int(crf)), "preset": preset}
-            audio_out = _add_audio_stream(container, audio) if audio is not None and audio.samples.size else None
-            count = 0
+    with atomic_output(path) as tmp:
+        with media_errors(path, "open the video output"):
+            container = av.open(str(tmp), mode="w", format=container_format, options=options)
+        try:
+            with media_errors(path, "set up the encoder"):
+                video = container.add_stream("libx264", rate=rate)
+                video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+                video.options = {"crf": str(int(crf)), "preset": preset}
+                has_audio = audio is not None and audio.samples.size > 0
+                audio_out = _add_audio_stream(container, audio) if has_audio else None
+            # Frames are pulled outside media_errors: a failing producer keeps its own exception.
             for index, rgb in enumerate(_chain(first, iterator)):
                 rgb = _check_frame(rgb, index)
                 if rgb.shape[:2] != first.shape[:2]:
                     raise UsageError(
                         f"frame {index} is {rgb.shape[1]}x{rgb.shape[0]}, the first was {first.shape[1]}x{first.shape[0]}"
                     )
-                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb[:height, :width]), format="rgb24")
-                frame.pts = index
-                container.mux(video.encode(frame))
-                count += 1
-            container.mux(video.encode(None))
-            if audio_out is not None:
-                _encode_audio(container, audio_out, audio)
+                with media_errors(path, "encode the video"):
+                    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb[:height, :width]), format="rgb24")
+                    frame.pts = index
+                    container.mux(video.encode(frame))
+            with media_errors(path, "finish the video"):
+                container.mux(video.encode(None))
+                if audio_out is not None:
+                    _encode_audio(container, audio_out, audio)
+                container.close()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                container.close()
+            raise
     return path
 
 
