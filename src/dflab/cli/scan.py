@@ -74,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
             result = scan_file(path, options)
         except DflabError as exc:
             failures += 1
-            print(f"dflab scan: error: {path}: {exc}", file=sys.stderr)
+            message = str(exc) if str(path) in str(exc) else f"{path}: {exc}"
+            print(f"dflab scan: error: {message}", file=sys.stderr)
             if args.json:
                 print_json({"path": str(path), "error": str(exc)})
             continue

@@ -16,6 +16,7 @@ from dflab.detect.evidence import Evidence, Verdict, not_applicable
 from dflab.detect.fusion import FusionModel
 from dflab.detect.registry import create_detector, list_detectors
 from dflab.detect.verdict import verdict_for
+from dflab.errors import Unsupported
 
 
 @dataclass
@@ -116,6 +117,10 @@ def scan_file(path: str | Path, options: ScanOptions | None = None) -> ScanResul
     notify("decode")
     with watch.time("decode"):
         media = load(Path(path), policy=options.policy, limits=options.limits)
+    detectors = applicable_detectors(media.media_type, options.detectors)
+    if not detectors:
+        what = "only an audio stream" if media.media_type == "audio" else f"media type {media.media_type}"
+        raise Unsupported(f"{path} has {what}, and no selected detector examines that")
     subject = AnalysedMedia(media)
     if media.frames:
         notify("faces")
@@ -123,7 +128,7 @@ def scan_file(path: str | Path, options: ScanOptions | None = None) -> ScanResul
             subject.tracks = analyse(media, max_faces=options.max_faces)
 
     evidence: list[Evidence] = []
-    for detector in applicable_detectors(media.media_type, options.detectors):
+    for detector in detectors:
         notify(detector.name)
         with watch.time(detector.name):
             if detector.needs_faces and not subject.tracks:
