@@ -79,12 +79,26 @@ class ScanResult:
             "frames_analysed": len(media.frames) if media else 0,
             "faces": [t.to_json() for t in self.faces],
             "evidence": [e.to_json() for e in self.evidence],
+            "shallow": shallow_summary(self.evidence),
             "timeline": {
                 "times": [round(float(t), 3) for t in self.timeline_times[::step]],
                 "scores": [round(float(s), 4) for s in self.timeline_scores[::step]],
             },
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
         }
+
+
+def shallow_summary(evidence: list[Evidence]) -> dict:
+    """Speed and cut findings gathered from whichever detectors report them (null when none ran).
+
+    Detectors publish them in their details: `speed_factor` and `speed_confidence` (playback speed,
+    1.0 = natural) and `cuts` (seconds on the file's own timeline)."""
+    out: dict = {"speed_factor": None, "speed_confidence": None, "cuts": None}
+    for ev in evidence:
+        for key in out:
+            if ev.details.get(key) is not None and out[key] is None:
+                out[key] = ev.details[key]
+    return out
 
 
 class _Stopwatch:
