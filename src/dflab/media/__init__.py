@@ -8,11 +8,9 @@
     write_video / write_image    atomic H.264+AAC and JPEG/PNG/WebP writers
 """
 
-from dflab.media.audio import load_audio
-from dflab.media.load import iter_frames, load, load_image_rgb, probe
+from dflab.media.load import iter_frames, load, load_audio, load_image_rgb, probe
 from dflab.media.types import Audio, Frame, Media, MediaType
 from dflab.media.write import write_image, write_video
-
 
 __all__ = [
     "Audio", "Frame", "Media", "MediaType", "iter_frames", "load", "load_audio", "load_image_rgb", "probe",

@@ -9,7 +9,7 @@ import numpy as np
 from dflab.config import Limits
 from dflab.errors import BadMedia, LimitExceeded, Unsupported, UsageError
 from dflab.media.container import audio_stream, open_container
-from dflab.media.guards import check_file, media_errors, one_line
+from dflab.media.guards import media_errors, one_line
 from dflab.media.types import Audio
 
 DEFAULT_SAMPLE_RATE = 16_000
@@ -67,10 +67,3 @@ def decode_audio(path: Path, sample_rate: int = DEFAULT_SAMPLE_RATE, limits: Lim
     samples = np.clip(np.concatenate(chunks), -1.0, 1.0).astype(np.float32, copy=False)
     return Audio(samples=samples, sample_rate=sample_rate), truncated
 
-
-def load_audio(path: str | Path, sample_rate: int = DEFAULT_SAMPLE_RATE, limits: Limits = Limits()) -> Audio:
-    """Mono float32 audio of any audio or video file with an audio track."""
-    path = Path(path)
-    check_file(path, limits)
-    audio, _ = decode_audio(path, sample_rate, limits)
-    return audio

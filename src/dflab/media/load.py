@@ -8,12 +8,12 @@ from pathlib import Path
 from dflab.config import Limits, SamplingPolicy
 from dflab.errors import BadMedia, Unsupported
 from dflab.media.audio import DEFAULT_SAMPLE_RATE, decode_audio
-from dflab.media.container import StreamFacts, not_media, open_container, stream_facts
+from dflab.media.container import StreamFacts, open_container, stream_facts
 from dflab.media.guards import check_duration, check_file, check_pixels, media_errors
 from dflab.media.image import image_header, read_image_rgb
 from dflab.media.sampling import analysis_scale, scaled_size
 from dflab.media.sniff import SUPPORTED_IMAGE_FORMATS, image_format, other_image_format, read_head
-from dflab.media.types import Frame, Media
+from dflab.media.types import Audio, Frame, Media
 from dflab.media.video import VideoDecoder, resize_area
 
 
@@ -72,6 +72,19 @@ def load_image_rgb(path: str | Path, limits: Limits = Limits()):
     if _sniff(path, limits) is None:
         raise Unsupported(f"{path} is not a JPEG, PNG or WebP image")
     return read_image_rgb(path, limits)[0]
+
+
+def load_audio(path: str | Path, sample_rate: int = DEFAULT_SAMPLE_RATE, limits: Limits = Limits()) -> Audio:
+    """Mono float32 audio (16 kHz by default) of any audio file or video with an audio track."""
+    path = Path(path)
+    if _sniff(path, limits) is not None:
+        raise Unsupported(f"{path} is an image; it has no audio")
+    facts = _container_facts(path)
+    check_duration(path, facts.duration_s, limits)
+    if not facts.has_audio:
+        raise Unsupported(f"{path} has no audio stream")
+    audio, _ = decode_audio(path, sample_rate, limits)
+    return audio
 
 
 def _check_video_limits(path: Path, facts: StreamFacts, limits: Limits) -> None:
