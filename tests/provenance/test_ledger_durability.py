@@ -95,8 +95,12 @@ def test_sigkill_mid_append_keeps_acknowledged_records(tmp_path, writer_script) 
                 break
     finally:
         proc.send_signal(signal.SIGKILL)
-        rest, err = proc.communicate(timeout=30)
-    lines.extend(rest.splitlines(keepends=True))  # lines written before the kill are acknowledged too
+        # Drain through the same buffered reader that readline() used (communicate() would skip what it
+        # already buffered): lines written before the kill are acknowledged too.
+        rest = proc.stdout.read()
+        err = proc.stderr.read()
+        proc.wait(timeout=30)
+    lines.extend(rest.splitlines(keepends=True))
     assert proc.returncode == -signal.SIGKILL, err
     ids, cps = _parse(lines)
     assert len(ids) >= 150 and len(cps) >= 2, f"writer too slow or failed: {err[-2000:]}"
