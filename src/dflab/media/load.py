@@ -14,7 +14,7 @@ from dflab.media.image import image_header, read_image_rgb
 from dflab.media.sampling import analysis_scale, scaled_size
 from dflab.media.sniff import SUPPORTED_IMAGE_FORMATS, image_format, other_image_format, read_head
 from dflab.media.types import Audio, Frame, Media
-from dflab.media.video import VideoDecoder, resize_area
+from dflab.media.video import FrameArena, VideoDecoder, resize_area
 
 
 def _sniff(path: Path, limits: Limits) -> str | None:
@@ -169,7 +169,7 @@ def _load_video(
     path: Path, facts: StreamFacts, policy: SamplingPolicy, limits: Limits, with_audio: bool, sample_rate: int
 ) -> Media:
     _check_video_limits(path, facts, limits)
-    decoder = VideoDecoder(path, facts, policy, limits)
+    decoder = VideoDecoder(path, facts, policy, limits, arena=FrameArena())
     frames = list(decoder)
     if not frames:
         raise BadMedia(f"{path}: no video frame could be decoded")
