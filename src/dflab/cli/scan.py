@@ -28,6 +28,9 @@ def register(subparsers) -> None:
         "--all-frames-up-to", type=float, metavar="SEC", help="analyse every frame of clips up to SEC long (default 20)"
     )
     p.add_argument("--max-faces", type=int, default=4, help="faces tracked per frame (default 4)")
+    p.add_argument(
+        "--reference", metavar="VOICE", help="a recording of the expected speaker: adds speaker_match evidence"
+    )
     p.set_defaults(func=run)
 
 
@@ -43,7 +46,11 @@ def _options(args):
     if args.max_faces < 1:
         raise UsageError("--max-faces must be at least 1")
     detectors = [d.strip() for d in args.detectors.split(",") if d.strip()] if args.detectors else None
-    return ScanOptions(detectors=detectors, policy=SamplingPolicy(**policy_args), max_faces=args.max_faces)
+    reference = Path(args.reference) if getattr(args, "reference", None) else None
+    if reference is not None and not reference.is_file():
+        raise UsageError(f"--reference {reference} is not a file")
+    return ScanOptions(detectors=detectors, policy=SamplingPolicy(**policy_args), max_faces=args.max_faces,
+                       reference_voice=reference)
 
 
 def run(args: argparse.Namespace) -> int:

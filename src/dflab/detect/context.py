@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -15,6 +16,7 @@ class AnalysedMedia:
     media: Media
     tracks: list[FaceTrack] = field(default_factory=list)
     cache: dict = field(default_factory=dict)  # shared intermediate results (e.g. aligned face crops)
+    reference_voice: Path | None = None  # `scan --reference`: a recording of the voice the file should carry
 
     @property
     def media_type(self) -> str:

@@ -27,6 +27,7 @@ class ScanOptions:
     max_faces: int = 4
     fusion: FusionModel = field(default_factory=FusionModel)
     progress: Callable[[str], None] | None = None  # called with each stage name, for progress bars
+    reference_voice: Path | None = None  # compared with the file's voice by the speaker_match detector
 
 
 @dataclass
@@ -135,7 +136,7 @@ def scan_file(path: str | Path, options: ScanOptions | None = None) -> ScanResul
     if not detectors:
         what = "only an audio stream" if media.media_type == "audio" else f"media type {media.media_type}"
         raise Unsupported(f"{path} has {what}, and no selected detector examines that")
-    subject = AnalysedMedia(media)
+    subject = AnalysedMedia(media, reference_voice=options.reference_voice)
     if media.frames:
         notify("faces")
         with watch.time("faces"):
