@@ -23,8 +23,32 @@ def test_heatmap_points_at_the_seam(seam_pair):
     assert x0 - 20 <= np.median(xs) <= x1 + 20 and y0 - 20 <= np.median(ys) <= y1 + 20
 
 
-def test_skin_tone_measures_a_finite_difference(seam_pair):
-    real, fake = seam_pair
-    for subject in (real, fake):
-        ev = SkinToneDetector().detect(subject)
-        assert ev.confidence > 0 and np.isfinite(ev.details["median_delta_e"])
+def test_skin_tone_flags_a_recoloured_inner_face(seam_pair, analyse_file, tmp_path):
+    """A swap with poor colour correction, made explicit: the inner face shifted in chroma, the forehead kept."""
+    import cv2
+
+    from dflab.media import write_image
+
+    real, _ = seam_pair
+    obs = real.tracks[0].observations[0]
+    rgb = real.media.frames[0].rgb
+    lab = cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+    mask = np.zeros(rgb.shape[:2], np.uint8)
+    xy = obs.landmarks[:, :2]
+    inner = xy[xy[:, 1] >= xy[[70, 63, 105, 66, 107, 336, 296, 334, 293, 300], 1].min()].astype(np.int32)
+    cv2.fillConvexPoly(mask, cv2.convexHull(inner), 1)
+    lab[..., 1] += 12.0 * mask  # redder inner face
+    recoloured = np.clip(cv2.cvtColor(lab, cv2.COLOR_LAB2RGB) * 255 + 0.5, 0, 255).astype(np.uint8)
+    write_image(tmp_path / "recoloured.png", recoloured)
+    fake = analyse_file(tmp_path / "recoloured.png")
+
+    real_ev, fake_ev = SkinToneDetector().detect(real), SkinToneDetector().detect(fake)
+    assert real_ev.confidence > 0 and fake_ev.confidence > 0
+    assert fake_ev.details["median_chroma_difference"] > real_ev.details["median_chroma_difference"] + 6
+    assert fake_ev.score > 0.5 > real_ev.score
+
+
+def test_skin_tone_abstains_when_the_forehead_is_not_bare_skin(seam_pair):
+    # In the pasted photo the seam crosses the forehead patch: not bare skin, so no colour verdict.
+    _, fake = seam_pair
+    assert SkinToneDetector().detect(fake).confidence == 0

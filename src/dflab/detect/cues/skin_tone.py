@@ -1,6 +1,7 @@
 """Skin-tone mismatch. A swapped face is colour-corrected towards the target only approximately, so the
 inner face (cheeks) can disagree in tone with the skin around it that the swap leaves alone (the
-forehead above the eyebrows). Measured as the CIE76 colour difference between median Lab colours."""
+forehead above the eyebrows). Measured as the distance between the median chroma (CIELAB a*, b*) of the
+two regions: lightness is left out because lighting alone makes foreheads brighter than cheeks."""
 
 from __future__ import annotations
 
@@ -15,7 +16,10 @@ from dflab.detect.timeline import flagged_ranges, sigmoid
 
 LEFT_CHEEK, RIGHT_CHEEK, MID_FOREHEAD = 50, 280, 151
 PATCH_RADIUS = 7  # px in the 128 px crop
-DELTA_E_CENTRE, DELTA_E_SCALE = 12.0, 3.0  # logistic over the median delta E; set on development clips
+# Logistic over the median chroma difference. On the development clips unedited faces measured 1-9
+# (make-up and coloured light reach the top of that range), so the cue is weak and says so.
+DELTA_E_CENTRE, DELTA_E_SCALE = 10.0, 2.5
+MAX_FOREHEAD_TEXTURE = 6.0  # std of L* on the forehead patch; above it the patch is hair or an occlusion
 
 
 def _lab(crop: np.ndarray) -> np.ndarray:
@@ -37,9 +41,10 @@ def regions(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def delta_e(lab: np.ndarray, inner: np.ndarray, outer: np.ndarray) -> float:
-    if inner.sum() < 10 or outer.sum() < 10:
+    """Chroma difference between two skin regions; NaN when one is missing or is not bare skin."""
+    if inner.sum() < 10 or outer.sum() < 10 or lab[outer][:, 0].std() > MAX_FOREHEAD_TEXTURE:
         return float("nan")
-    return float(np.linalg.norm(np.median(lab[inner], axis=0) - np.median(lab[outer], axis=0)))
+    return float(np.linalg.norm(np.median(lab[inner][:, 1:], axis=0) - np.median(lab[outer][:, 1:], axis=0)))
 
 
 @register_detector("skin_tone")
@@ -58,7 +63,7 @@ class SkinToneDetector:
             per_track[track.track_id] = (aligned, idx, values)
         measured = {tid: v for tid, v in per_track.items() if np.isfinite(v[2]).any()}
         if not measured:
-            return not_applicable(self.name, "The cheeks and forehead were not both visible.")
+            return not_applicable(self.name, "The cheeks and bare forehead skin were not both visible.")
         main = max(measured, key=lambda tid: len(measured[tid][0].times))
         aligned, idx, values = measured[main]
         finite = np.isfinite(values)
@@ -68,7 +73,8 @@ class SkinToneDetector:
         key = int(idx[np.nanargmax(values)])
         lab = _lab(aligned.crops[key])
         _, forehead = regions(aligned.points[key])
-        de_map = np.linalg.norm(lab - np.median(lab[forehead], axis=0), axis=2) * swap_region_mask(aligned.points[key])
+        chroma = lab[:, :, 1:]
+        de_map = np.linalg.norm(chroma - np.median(chroma[forehead], axis=0), axis=2) * swap_region_mask(aligned.points[key])
         frame = media.frame(int(aligned.frame_pos[key]))
         inverse = cv2.invertAffineTransform(aligned.matrices[key])
         heat = cv2.warpAffine(de_map.astype(np.float32), inverse, (frame.shape[1], frame.shape[0]))
@@ -76,14 +82,14 @@ class SkinToneDetector:
         return Evidence(
             name=self.name,
             score=score,
-            confidence=float(min(0.7, 0.2 + 0.1 * finite.sum())),
-            summary=f"Cheeks and forehead differ in colour by delta E {median_de:.1f} (median over "
+            confidence=float(min(0.4, 0.2 + 0.05 * finite.sum())),
+            summary=f"Cheeks and forehead differ in skin tone by {median_de:.1f} chroma units (median over "
             f"{finite.sum()} frame(s)): {judgement}.",
             time_ranges=flagged_ranges(aligned.times[idx], frame_score >= 0.6),
             times=aligned.times[idx],
             series={"score": frame_score, "delta_e": values},
             track_scores={tid: float(sigmoid((np.nanmedian(v[2]) - DELTA_E_CENTRE) / DELTA_E_SCALE)) for tid, v in measured.items()},
-            heatmap=np.clip(heat / 30.0, 0, 1),
+            heatmap=np.clip(heat / 20.0, 0, 1),
             heatmap_frame=int(aligned.frame_pos[key]),
-            details={"median_delta_e": round(median_de, 3)},
+            details={"median_chroma_difference": round(median_de, 3)},
         )

@@ -1,0 +1,95 @@
+"""Playback speed: was the clip slowed down or sped up (with or without pitch correction), and by how much?
+
+Two estimators, fused: the audio one (speaking rate, pitch, spectrum and time-stretch smearing against
+natural speech; dflab.audio.speed) and the video one (repeated or blended frames; dflab.shallow.speed_video),
+which can only see slowing. The scan JSON's `shallow` block reads `speed_factor` and `speed_confidence`
+from this evidence's details.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dflab.detect.context import AnalysedMedia
+from dflab.detect.evidence import Evidence, not_applicable
+from dflab.detect.registry import register_detector
+
+MIN_AUDIO_S = 3.0
+FULL_CONFIDENCE_S = 8.0  # the model was calibrated on 10 s clips
+
+
+def _consecutive_frames(media) -> bool:
+    return media.fps > 0 and len(media.frames) > 1 and abs(media.sampled_fps - media.fps) < 0.05 * media.fps
+
+
+@register_detector("speed")
+class SpeedDetector:
+    media_types = ("audio", "video")
+    needs_faces = False
+
+    def __init__(self, weights: str | None = None) -> None:
+        self.weights = weights
+
+    def detect(self, media: AnalysedMedia) -> Evidence:
+        from dflab.audio.speed import DEFAULT_WEIGHTS, SpeedModel, estimate_speed
+        from dflab.errors import BadMedia
+        from dflab.shallow.speed_video import estimate_video_speed
+
+        m = media.media
+        audio_est, audio_conf, audio_note = None, 0.0, "no audio track"
+        if m.audio is not None and m.audio.duration_s >= MIN_AUDIO_S:
+            try:
+                audio_est = estimate_speed(m.audio.samples, m.audio.sample_rate, SpeedModel.load(self.weights or DEFAULT_WEIGHTS))
+                audio_conf = 0.8 * min(1.0, m.audio.duration_s / FULL_CONFIDENCE_S)
+                audio_note = ""
+            except BadMedia as exc:
+                audio_note = str(exc)
+        elif m.audio is not None:
+            audio_note = f"only {m.audio.duration_s:.1f} s of audio"
+        video = estimate_video_speed([f.rgb for f in m.frames]) if _consecutive_frames(m) else None
+
+        if audio_est is None and (video is None or video.confidence == 0):
+            why = audio_note if m.media_type == "audio" else f"{audio_note}; the frames show no sign of retiming either"
+            return not_applicable(self.name, f"Speed could not be judged: {why}.")
+
+        # Fuse as log-odds of "changed" and a confidence-weighted log-factor.
+        logit, weight, log_factor = 0.0, 0.0, 0.0
+        if audio_est is not None:
+            p = float(np.clip(audio_est.p_changed, 1e-4, 1 - 1e-4))
+            logit += audio_conf * np.log(p / (1 - p))
+            if audio_est.changed:
+                weight += audio_conf
+                log_factor += audio_conf * np.log2(audio_est.factor_estimate)
+        if video is not None and video.confidence > 0:
+            slowed = video.factor is not None
+            logit += video.confidence * (3.0 if slowed else -1.0)
+            if slowed:
+                weight += 2 * video.confidence  # frame counting is the more exact of the two when it fires
+                log_factor += 2 * video.confidence * np.log2(video.factor)
+        score = float(1.0 / (1.0 + np.exp(-logit)))
+        changed = score >= 0.5
+        factor = float(2 ** (log_factor / weight)) if changed and weight > 0 else 1.0
+        confidence = float(min(1.0, max(audio_conf, video.confidence if video else 0.0)))
+        parts = []
+        if audio_est is not None:
+            parts.append(f"audio: p(changed) {audio_est.p_changed:.2f}, factor ~{audio_est.factor_estimate:.2f}x")
+        if video is not None and video.confidence > 0:
+            parts.append(f"video: {100 * (video.repeat_fraction + video.blend_fraction):.0f}% repeated/blended frames")
+        lead = f"Playback looks {'changed to about ' + format(factor, '.2f') + 'x' if changed else 'natural (1.0x)'}"
+        duration = m.duration_s or (m.audio.duration_s if m.audio else 0.0)
+        return Evidence(
+            name=self.name,
+            score=score,
+            confidence=confidence,
+            summary=f"{lead} ({'; '.join(parts)}).",
+            time_ranges=[(0.0, float(duration))] if changed else [],
+            details={
+                "speed_factor": round(factor, 3),
+                "speed_confidence": round(confidence * abs(2 * score - 1), 3),
+                "audio_p_changed": round(audio_est.p_changed, 4) if audio_est else None,
+                "audio_factor_estimate": round(audio_est.factor_estimate, 3) if audio_est else None,
+                "video_factor": round(video.factor, 3) if video and video.factor else None,
+                "video_repeat_fraction": round(video.repeat_fraction, 3) if video else None,
+                "video_blend_fraction": round(video.blend_fraction, 3) if video else None,
+            },
+        )
