@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import sqlite3
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,9 +30,9 @@ UPSTREAM_TOLERANCE = 16  # the upstream Python test accepts Hamming distance <= 
 
 
 def _expected_rows():
-    from tests.conftest import _shared_data_dir  # noqa: PLC0415  (same resolution as the fixture)
-
-    path = _shared_data_dir() / "pdq" / "expected_pdq_hashes.csv"
+    """Rows of the upstream table, read at collection time (same location rule as the shared_data fixture)."""
+    data = Path(os.environ.get("DFLAB_SHARED_DATA", Path(__file__).resolve().parents[2].parent / "shared" / "data"))
+    path = data / "pdq" / "expected_pdq_hashes.csv"
     if not path.exists():
         return [pytest.param(None, id="no-shared-data")]
     with open(path, newline="") as handle:

@@ -23,9 +23,9 @@ from dflab.provenance.registry.index import HashIndex
 from dflab.provenance.registry.ledger_link import RecordSink, RecordSource, ledger_sink, ledger_source
 from dflab.provenance.registry.store import HashRow, RecordRow, RegistryStore
 
-# Centre crops registered next to the full frame. Measured on 70 real photos (see the module docstring of
-# hashers.py): with a 5 % area ladder, crops keeping 70-90 % of the area match at distance <= 31 (median 0-16)
-# even after JPEG q50 and a 50 % downscale; a 10 % ladder misses about a quarter of in-between crops.
+# Centre crops registered next to the full frame (measurements in the hashers.py docstring): with a 5 % area
+# ladder, crops keeping 70-90 % of the area match at distance <= 31 even after JPEG q50 and a 50 % downscale;
+# a 10 % ladder misses about a quarter of the in-between crops.
 DEFAULT_CROPS = (0.9, 0.85, 0.8, 0.75, 0.7)
 
 

@@ -6,6 +6,12 @@ PDQ (Facebook) is compared with the Hamming distance; upstream calls two hashes 
 Plain PDQ of the whole frame drifts under crops (a crop keeping the central 80 % of the area moves most
 frequency bins), so the default hasher for registration also stores hashes of a few centre crops of the original.
 A cropped copy then lands near the crop variant of the same scale instead of near the full-frame hash.
+
+Measured on 70 real photos (cnndetection, dlib_faces, face_recognition): a centre crop keeping 80 % of the area
+is at median distance 88 (max 136) from the full-frame hash, but 0 from a registered 80 % crop, and 18 (max 34)
+after JPEG q50 + 50 % downscale on top. With crops at 90/80/70 % only, in-between crops (85 %, 75 %) were found
+at distance <= 31 for 64-77 % of photos; with a 5 % ladder (90..70 %) for 99-100 %. Crops below the ladder
+(60 %) are not found. Unrelated photos stay far: 1st percentile of the nearest variant at distance 102.
 """
 
 from __future__ import annotations

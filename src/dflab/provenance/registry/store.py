@@ -123,8 +123,8 @@ class RegistryStore:
         return [RecordRow(*row) for row in rows]
 
     def count_hashes(self, record: int | None = None) -> int:
-        if record is None:
-            return int(self._db.execute("SELECT COUNT(*) FROM hashes").fetchone()[0])
+        if record is None:  # ids are dense from 0, so MAX(id)+1 is the count, read off the rowid b-tree
+            return int(self._db.execute("SELECT COALESCE(MAX(id) + 1, 0) FROM hashes").fetchone()[0])
         return int(self._db.execute("SELECT COUNT(*) FROM hashes WHERE record=?", (int(record),)).fetchone()[0])
 
     def count_records(self) -> int:
