@@ -24,6 +24,8 @@ DEFAULT_WEIGHTS = {
     "head_pose": 0.6,
     "spectrum": 0.3,  # at chance on cnndetection (AUC 0.49): kept informative, barely weighted
     "identity_drift": 0.6,
+    "cuts": 0.8,
+    "lip_sync": 0.7,
     "synthetic_image": 0.8,  # learned; leave-one-generator-out AUC on cnndetection in its model meta
 }
 

@@ -32,6 +32,8 @@ BUILTIN_MODULES = [
     "dflab.detect.cues.spectrum",
     "dflab.detect.cues.identity_drift",
     "dflab.detect.cues.watermark",
+    "dflab.detect.cues.cuts",
+    "dflab.detect.cues.lip_sync",
     "dflab.detect.learned.synthetic_image",
 ]
 

@@ -1,0 +1,86 @@
+"""`dflab compare SUSPECT [--original FILE] [--json]`: what was done to a copy of a registered original."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from dflab.cli.common import print_json
+from dflab.errors import NotFound
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "compare",
+        help="align a suspect video with its original: speed, removed/inserted pieces, changed frames",
+        description="Align SUSPECT with the original it derives from (per-frame perceptual hashes, confirmed by "
+        "the audio) and report the speed factor, the pieces removed from or inserted into the original (times on "
+        "both timelines) and the frames whose content was changed. Without --original, the original is found "
+        "with `dflab trace` in the registry and read from its registered path.",
+    )
+    parser.add_argument("suspect", metavar="SUSPECT")
+    parser.add_argument("--original", metavar="FILE", help="the original video (default: trace SUSPECT in the registry)")
+    parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    parser.set_defaults(func=run)
+
+
+def find_original(suspect: str) -> tuple[Path, int]:
+    """(path, record) of the best registered video match of `suspect`."""
+    from dflab.provenance.registry import trace
+
+    result = trace(suspect, top=5)
+    videos = [m for m in result["matches"] if m["media_type"] == "video"]
+    if not videos:
+        raise NotFound(f"{suspect} does not trace to any registered video; pass --original FILE")
+    best = videos[0]
+    path = Path(best["path"])
+    if not path.is_file():
+        raise NotFound(f"{suspect} traces to record {best['record']} ({path}), but that file is no longer there; "
+                       "pass --original FILE")  # fmt: skip
+    return path, int(best["record"])
+
+
+def run(args: argparse.Namespace) -> int:
+    from dflab.shallow.compare import compare_files
+
+    suspect = args.suspect
+    if not Path(suspect).exists():
+        raise NotFound(f"{suspect} does not exist")
+    record = None
+    if args.original:
+        original = Path(args.original)
+        if not original.exists():
+            raise NotFound(f"{original} does not exist")
+    else:
+        original, record = find_original(suspect)
+    result = compare_files(suspect, original)
+    result["record"] = record
+    if args.json:
+        print_json(result)
+    else:
+        print(format_comparison(result))
+    return 0
+
+
+def format_comparison(result: dict) -> str:
+    head = f"{result['suspect']} vs {result['original']}" + (f" (record {result['record']})" if result.get("record") else "")
+    if not result.get("aligned"):
+        return f"{head}: {result['summary']}"
+    lines = [head, f"  {result['summary']}"]
+    if result.get("speed_factor") is not None:
+        lines.append(f"  speed x{result['speed_factor']:.3f}; {100 * result['matched_fraction']:.0f}% of the suspect matched")
+    for seg in result["segments"]:
+        audio = seg.get("audio")
+        tail = f"  audio corr {audio['correlation']:.2f}" if audio else ""
+        lines.append(f"  suspect {seg['suspect'][0]:7.2f}-{seg['suspect'][1]:7.2f} s  <-  original "
+                     f"{seg['original'][0]:7.2f}-{seg['original'][1]:7.2f} s{tail}")  # fmt: skip
+    for cut in result["removed"]:
+        lines.append(f"  removed at suspect {cut['suspect_s']:.2f} s: original {cut['original'][0]:.2f}-"
+                     f"{cut['original'][1]:.2f} s ({cut['duration_s']:.2f} s)")  # fmt: skip
+    for ins in result["inserted"]:
+        lines.append(f"  inserted at suspect {ins['suspect'][0]:.2f}-{ins['suspect'][1]:.2f} s ({ins['duration_s']:.2f} s)")
+    for change in result["changed"]:
+        lines.append(f"  changed content at suspect {change['suspect'][0]:.2f}-{change['suspect'][1]:.2f} s "
+                     f"(original {change['original'][0]:.2f}-{change['original'][1]:.2f} s), "
+                     f"dissimilarity {change['max_dissimilarity']:.2f}")  # fmt: skip
+    return "\n".join(lines)

@@ -1,0 +1,102 @@
+"""Cuts on real clips: a removed piece (jump cut), two clips joined (hard cut), re-encoding only (no cut)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dflab.detect.context import AnalysedMedia
+from dflab.detect.registry import create_detector
+from dflab.faces import analyse
+from dflab.media import load
+from dflab.media.types import Audio, Frame
+from dflab.shallow.audio_splice import audio_discontinuities, flux_series
+from dflab.shallow.cuts import find_cuts, local_ratio
+from dflab.shallow.edits import concatenate, remove_span, write_clip
+
+D6 = "liveportrait/assets/examples/driving/d6.mp4"
+D11 = "liveportrait/assets/examples/driving/d11.mp4"
+D20 = "liveportrait/assets/examples/driving/d20.mp4"
+
+
+def _analysed(path) -> AnalysedMedia:
+    media = load(path)
+    return AnalysedMedia(media, analyse(media, max_faces=1, embed_every_s=None))
+
+
+@pytest.fixture(scope="module")
+def edited(clip_reader, shallow_dir):
+    d6 = clip_reader(D6)
+    return {
+        "reencoded": _analysed(write_clip(shallow_dir / "d6_re.mp4", d6)),
+        "cut": _analysed(write_clip(shallow_dir / "d6_cut.mp4", remove_span(d6, 4.0, 5.0))),
+        "concat": _analysed(write_clip(shallow_dir / "d6_d20.mp4", concatenate(clip_reader(D6, 4.0), clip_reader(D20, 4.0)))),
+    }
+
+
+def test_removed_piece_is_a_jump_cut_at_the_splice(edited):
+    subject = edited["cut"]
+    cuts, _ = find_cuts(subject.media.frames, subject.tracks, subject.media.audio)
+    near = [c for c in cuts if abs(c.time_s - 4.0) <= 0.07]
+    assert near and near[0].kind == "jump", [c.to_json() for c in cuts]
+    assert len(cuts) == 1
+
+
+def test_joined_clips_give_one_hard_cut(edited):
+    subject = edited["concat"]
+    cuts, signals = find_cuts(subject.media.frames, subject.tracks, subject.media.audio)
+    assert [(round(c.time_s, 2), c.kind) for c in cuts] == [(4.0, "hard")]
+    assert cuts[0].audio_z > 6  # the soundtrack changes there too
+    assert signals.hist_distance.argmax() == int(np.argmin(np.abs(signals.times - 4.0)))
+
+
+def test_reencoding_alone_gives_no_cut(edited):
+    subject = edited["reencoded"]
+    cuts, _ = find_cuts(subject.media.frames, subject.tracks, subject.media.audio)
+    assert cuts == []
+
+
+def test_native_hard_cuts_of_the_hamilton_clip(shared_data):
+    media = load(shared_data / "face_recognition/examples/short_hamilton_clip.mp4")
+    cuts, _ = find_cuts(media.frames, [], media.audio)
+    found = [c for c in cuts if c.kind == "hard"]
+    truth = [20 / 29.97, 82 / 29.97, 211 / 29.97]  # frames verified in tests/faces/test_analyse.py
+    assert all(any(abs(c.time_s - t) < 0.05 for c in found) for t in truth), [c.to_json() for c in cuts]
+    assert len(cuts) == 3
+
+
+def test_detector_reports_cut_times_for_the_scan(edited):
+    evidence = create_detector("cuts").detect(edited["cut"])
+    assert evidence.details["cuts"] == pytest.approx([4.0], abs=0.07)
+    assert evidence.details["jump_cuts"] == 1 and evidence.score > 0.6
+    clean = create_detector("cuts").detect(edited["reencoded"])
+    assert clean.details["cuts"] == [] and clean.score < 0.5
+    assert len(evidence.series["score"]) == len(evidence.times)
+
+
+def test_spliced_soundtracks_are_an_audio_discontinuity(clip_reader):
+    # Two loud soundtracks (music) joined: the spectrum jumps at the splice. Joins of quiet speech
+    # (d11+d6, d6+d20) reach only z 6-7 there, below natural peaks (~12): audio alone misses those.
+    a = clip_reader("liveportrait/assets/examples/driving/d10.mp4", 4.0).audio
+    b = clip_reader("liveportrait/assets/examples/driving/d12.mp4", 4.0).audio
+    spliced = Audio(np.concatenate([a.samples, b.samples]), a.sample_rate)
+    found = audio_discontinuities(spliced)
+    assert any(abs(t - 4.0) <= 0.05 for t, _ in found), found
+    assert audio_discontinuities(a) == [] and audio_discontinuities(b) == []
+
+
+def test_local_ratio_ignores_duplicated_frames():
+    # Every other frame duplicated (difference 0), ordinary motion 0.01, one jump of 0.08.
+    values = np.tile([0.0, 0.01], 20)
+    values[21] = 0.08
+    ratio = local_ratio(values, floor=0.003)
+    assert ratio[21] == pytest.approx(8.0)
+    assert np.nanmax(np.delete(ratio, 21)) <= 1.0 + 1e-9
+
+
+def test_silence_and_tiny_inputs_say_nothing():
+    assert flux_series(Audio(np.zeros(16000, np.float32), 16000)) is None
+    assert audio_discontinuities(None) == []
+    frames = [Frame(i, i / 25, np.full((36, 64, 3), 128, np.uint8)) for i in range(3)]
+    cuts, signals = find_cuts(frames)
+    assert cuts == [] and len(signals.times) == 3
