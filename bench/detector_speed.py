@@ -1,0 +1,86 @@
+"""Face crops per second through the learned face-crop detector (target: >= 25 on the 2-core machine).
+
+Two figures per thread count and batch size: the network alone (aligned 160 px crops in, P(fake) out),
+and the whole detector on a decoded, face-analysed 720p clip (choose observations, align each face from
+its frame, batch, score), which is what a scan pays. Decoding and face finding are the scanner's other
+stages (bench/scan_speed.py). Run: .venv/bin/python bench/detector_speed.py [--repeats N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import print_table, shared_data, write_results  # noqa: E402
+
+CLIP = "ffpp/original_sequences/youtube/c23/videos/634.mp4"  # 1280x720 real
+
+
+def _subject():
+    from dflab.config import SamplingPolicy
+    from dflab.detect.context import AnalysedMedia
+    from dflab.faces import analyse
+    from dflab.media import load
+
+    data = shared_data()
+    if data is None:
+        return None
+    media = load(data / CLIP, policy=SamplingPolicy(all_frames_up_to_s=0, rate_fps=5))
+    return AnalysedMedia(media, analyse(media, embed_every_s=None))
+
+
+def _best(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--crops", type=int, default=64)
+    args = parser.parse_args()
+    import torch
+
+    from dflab.detect.learned.face_crop import FaceCropDetector
+    from dflab.detect.learned.face_crop_model import cached_model, predict_proba
+
+    model, meta = cached_model()
+    size = int(meta["crop_size"])
+    rng = np.random.default_rng(0)
+    crops = rng.integers(0, 256, (args.crops, size, size, 3), dtype=np.uint8)
+    subject = _subject()
+    rows = []
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        for batch in (1, 16, 32):
+            predict_proba(model, crops[:batch], batch)  # warm-up
+            seconds = _best(lambda: predict_proba(model, crops, batch), args.repeats)
+            rows.append({"what": "network", "threads": threads, "batch": batch, "crops": args.crops,
+                         "seconds": seconds, "crops_per_s": args.crops / seconds})
+        if subject is not None:
+            detector = FaceCropDetector(rate_per_s=5.0, max_per_track=10_000)
+            n = detector.detect(subject).details["crops_scored"]
+            seconds = _best(lambda: detector.detect(subject), args.repeats)
+            rows.append({"what": "detector (align+score)", "threads": threads, "batch": 32, "crops": n,
+                         "seconds": seconds, "crops_per_s": n / seconds})
+    print(f"face-crop detector, {size}px crops, os.cpu_count()={os.cpu_count()}, "
+          f"load average {os.getloadavg()[0]:.1f} (shared machine: other jobs run at the same time)")
+    print_table(rows, ["what", "threads", "batch", "crops", "seconds", "crops_per_s"])
+    best = max(r["crops_per_s"] for r in rows)
+    print(f"\nbest: {best:.1f} crops/s (target >= 25)")
+    write_results("detector_speed", {"crop_size": size, "load_average_1min": os.getloadavg()[0], "rows": rows,
+                                     "best_crops_per_s": best, "target_crops_per_s": 25})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,159 @@
+"""Training data for the face-crop detector: which files, and their aligned face crops (cached).
+
+The default data list (weights/face_crop_data.json) names files under the shared development data
+(../shared/data or $DFLAB_SHARED_DATA) with a label, a method and a *group*: files of one group are the
+same footage (an ffpp original and the fakes made from it), so leave-one-method-out holds the whole
+group out, never just the fake. A manifest CSV (path,label[,method,group]) can replace the list.
+
+Crops are aligned with dflab.faces.align (CROP_SIZE, PADDING) from frames sampled over the whole clip,
+and cached as .npz under $DFLAB_HOME/cache/face_crops (never in the repository: they show real people).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from dflab.config import dflab_home
+from dflab.errors import NotFound, UsageError
+
+MIN_FACE_PX = 64  # faces smaller than this in the frame would be upsampled blur, not evidence
+CACHE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class DataItem:
+    path: Path
+    label: int  # 1 = fake
+    method: str  # "real" sources carry their dataset name; ffpp fakes their manipulation method
+    group: str  # same footage = same group
+    role: str = "train"  # "train" or "heldout" (never trained on; kept for honest evaluation)
+
+
+@dataclass
+class CropSet:
+    crops: np.ndarray  # (N, S, S, 3) uint8 aligned RGB
+    points: np.ndarray  # (N, 478, 2) float32 landmarks in crop pixels
+    times: np.ndarray  # (N,) seconds (0 for images)
+    item: DataItem | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def shared_data_root(explicit: str | Path | None = None) -> Path:
+    """Where the development data lives: an explicit path, $DFLAB_SHARED_DATA, or ../shared/data."""
+    root = Path(explicit or os.environ.get("DFLAB_SHARED_DATA") or Path.cwd().parent / "shared" / "data")
+    if not root.is_dir():
+        raise NotFound(f"development data folder {root} not found (pass --data-root or set DFLAB_SHARED_DATA)")
+    return root.resolve()
+
+
+def default_data_list(root: Path) -> list[DataItem]:
+    """The shipped data list, resolved against `root`."""
+    spec = json.loads(resources.files("dflab.detect.learned.weights").joinpath("face_crop_data.json").read_text())
+    items = [
+        DataItem(root / e["path"], 1 if e["label"] == "fake" else 0, e["method"], e["group"], e.get("role", "train"))
+        for e in spec["items"]
+    ]
+    missing = [str(i.path) for i in items if not i.path.is_file()]
+    if missing:
+        raise NotFound(f"{len(missing)} listed training files are missing, e.g. {missing[0]}")
+    return items
+
+
+def manifest_data_list(paths: list[str | Path]) -> list[DataItem]:
+    """Data items from manifest CSVs (path,label[,method,group,role])."""
+    from dflab.eval.manifest import read_manifest
+
+    items = []
+    for path in paths:
+        for row in read_manifest(path).rows:
+            if not row.file.is_file():
+                raise NotFound(f"{path} line {row.line}: {row.file} does not exist")
+            role = row.extra.get("role", "train") or "train"
+            if role not in ("train", "heldout"):
+                raise UsageError(f"{path} line {row.line}: role must be train or heldout, not {role!r}")
+            items.append(DataItem(row.file, row.label, row.method or row.label_name,
+                                  row.extra.get("group") or str(row.file), role))
+    if not items:
+        raise UsageError("the training manifest lists no files")
+    return items
+
+
+def leave_out(items: list[DataItem], method: str) -> tuple[list[DataItem], list[DataItem]]:
+    """(kept, held out): every item of `method` and every item sharing a group with one of them."""
+    groups = {i.group for i in items if i.method == method}
+    if not groups:
+        raise UsageError(f"no training item has method {method!r}")
+    held = [i for i in items if i.group in groups]
+    return [i for i in items if i.group not in groups], held
+
+
+def _cache_path(path: Path, frames: int, size: int, padding: float) -> Path:
+    stat = path.stat()
+    key = f"{CACHE_VERSION}|{path.resolve()}|{stat.st_size}|{int(stat.st_mtime)}|{frames}|{size}|{padding}"
+    digest = hashlib.sha1(key.encode()).hexdigest()[:20]
+    return dflab_home() / "cache" / "face_crops" / f"{digest}.npz"
+
+
+def sample_times(duration_s: float, frames: int) -> float:
+    """The sampling rate (fps) that spreads about `frames` analysed frames over a clip."""
+    return max(0.05, frames / max(duration_s, 1e-3))
+
+
+def extract_crops(path: Path, frames: int = 12, size: int = 160, padding: float = 0.25, max_faces: int = 4) -> CropSet:
+    """Aligned crops of the faces in a file: every large enough face of an image, the longest track of a
+    video at about `frames` instants spread over the clip. Cached per (file, settings)."""
+    cache = _cache_path(path, frames, size, padding)
+    if cache.is_file():
+        with np.load(cache) as data:
+            return CropSet(data["crops"], data["points"], data["times"])
+    from dflab.config import SamplingPolicy
+    from dflab.faces import align, analyse
+    from dflab.faces.align import transform_points
+    from dflab.media import load, probe
+
+    info = probe(path)
+    duration = float(info.get("duration") or 0.0)
+    policy = SamplingPolicy(all_frames_up_to_s=0.0, rate_fps=sample_times(duration, frames))
+    media = load(path, policy=policy, with_audio=False)
+    tracks = analyse(media, max_faces=max_faces if media.media_type == "image" else 1, embed_every_s=None)
+    # Video frames are sampled far apart, so one face may be cut into several tracks (the tracker's gap
+    # limit); with max_faces=1 every observation is the clip's main face, whichever track holds it.
+    observations = sorted((o for t in tracks for o in t.observations), key=lambda o: o.frame_pos)
+    crops, points, times = [], [], []
+    for obs in observations:
+        if obs.box[2] - obs.box[0] < MIN_FACE_PX:
+            continue
+        crop, matrix = align(media.frames[obs.frame_pos].rgb, obs.landmarks, size, padding)
+        crops.append(crop)
+        points.append(transform_points(obs.landmarks, matrix).astype(np.float32))
+        times.append(obs.time_s)
+    result = CropSet(
+        np.stack(crops) if crops else np.zeros((0, size, size, 3), np.uint8),
+        np.stack(points) if points else np.zeros((0, 478, 2), np.float32),
+        np.asarray(times, dtype=np.float64),
+    )
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_suffix(f".{os.getpid()}.tmp.npz")
+    np.savez(tmp, crops=result.crops, points=result.points, times=result.times)
+    os.replace(tmp, cache)
+    return result
+
+
+def load_crop_sets(items: list[DataItem], frames: int, size: int, padding: float, progress=None) -> list[CropSet]:
+    """Crops of every item (items with no usable face are dropped, and reported in `extra`)."""
+    sets = []
+    for n, item in enumerate(items):
+        crop_set = extract_crops(item.path, frames, size, padding)
+        crop_set.item = item
+        if len(crop_set.crops):
+            sets.append(crop_set)
+        if progress is not None:
+            progress(n + 1, len(items), item.path.name)
+    return sets

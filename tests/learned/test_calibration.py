@@ -1,0 +1,79 @@
+"""Calibrated fusion: the logistic fit, its cross-validation, and the table shipped in the package."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dflab.detect import calibration
+from dflab.detect.evidence import Evidence
+from dflab.detect.fusion import DEFAULT_WEIGHTS, FusionModel
+from dflab.detect.timeline import sigmoid
+from dflab.errors import UsageError
+
+
+def test_logistic_fit_recovers_known_coefficients():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(4000, 2))
+    true_w, true_b = np.array([1.5, -0.7]), 0.4
+    y = (rng.random(4000) < sigmoid(x @ true_w + true_b)).astype(int)
+    w, b = calibration.fit_logistic(x, y, l2=1e-3)
+    assert np.allclose(w, true_w, atol=0.15) and abs(b - true_b) < 0.15
+    # A strong penalty shrinks the weights toward 0 (what protects a fit on a handful of files).
+    w_shrunk, _ = calibration.fit_logistic(x, y, l2=1e5)
+    assert np.abs(w_shrunk).max() < 0.1
+
+
+def _records(n_per_class: int, seed: int) -> list[dict]:
+    """Synthetic scans: 'good' separates the classes (with noise), 'noise' carries nothing."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(2 * n_per_class):
+        label = i % 2
+        good = float(np.clip(sigmoid(rng.normal(1.5 if label else -1.5, 1.0)), 0.01, 0.99))
+        noise = float(rng.uniform(0.05, 0.95))
+        out.append({"path": f"f{i}.mp4", "label": label, "group": f"g{i}", "tracks": [0],
+                    "evidence": [{"name": "good", "score": good, "confidence": 0.8, "track_scores": {"0": good}},
+                                 {"name": "noise", "score": noise, "confidence": 0.8, "track_scores": {}}]})
+    return out
+
+
+def test_fit_table_weights_the_informative_detector_and_reports_cv_figures():
+    table = calibration.fit_table(_records(20, 1), l2=0.5)
+    assert table["weights"]["good"] > 3 * abs(table["weights"]["noise"])
+    cv = table["meta"]["cross_validated"]
+    assert cv["auc"] > 0.8 and 0 <= cv["ece"] <= 1
+    assert len(table["meta"]["files"]) == 40
+    model = FusionModel(weights=table["weights"], bias=table["bias"])
+    fused = [model.fuse([Evidence("good", s, 1.0, "x."), Evidence("noise", 0.5, 1.0, "x.")]) for s in (0.01, 0.5, 0.99)]
+    assert fused[0] < fused[1] < fused[2] and all(0 <= f <= 1 for f in fused)
+
+
+def test_fit_table_needs_both_classes():
+    one_class = [r for r in _records(5, 2) if r["label"] == 1]
+    with pytest.raises(UsageError):
+        calibration.fit_table(one_class)
+
+
+def test_track_features_use_the_tracks_own_score():
+    evidence = [{"name": "a", "score": 0.5, "confidence": 1.0, "track_scores": {"0": 0.9, "1": 0.1}}]
+    x0 = calibration.track_features(evidence, ["a", "missing"], 0)
+    x1 = calibration.track_features(evidence, ["a", "missing"], 1)
+    assert x0[0] == pytest.approx(np.log(9)) and x1[0] == pytest.approx(-np.log(9)) and x0[1] == 0.0
+
+
+def test_packaged_table_is_loaded_by_default_with_hand_set_fallback():
+    table = calibration.packaged_table()
+    model = FusionModel.default()
+    if table is None:
+        assert model.weights == DEFAULT_WEIGHTS
+        pytest.skip("no fitted table in this checkout")
+    assert model.bias == pytest.approx(table["bias"])
+    for name, weight in table["weights"].items():
+        assert model.weights[name] == pytest.approx(weight)
+    meta = table["meta"]
+    assert meta["n_files"] >= 5 and 0 <= meta["cross_validated"]["ece"] <= 1
+    # Scores stay probabilities whatever the evidence.
+    for s in (0.0, 0.3, 1.0):
+        evs = [Evidence(name, s, 1.0, "x.") for name in table["weights"]]
+        assert 0.0 <= model.fuse(evs) <= 1.0

@@ -1,0 +1,136 @@
+"""The learned face-crop detector: shipped weights, SBI pseudo-fakes, the train command, the detector contract."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from dflab.cli.main import main
+from dflab.detect.learned import sbi
+from dflab.detect.learned.face_crop import FaceCropDetector, sample_observations
+from dflab.detect.learned.face_crop_data import extract_crops
+from dflab.detect.learned.face_crop_model import cached_model, predict_proba, read_weights, shipped_weights_path
+from dflab.errors import BadMedia, NotFound
+from dflab.faces.types import FaceObservation, FaceTrack
+
+HELDOUT_CLIP = "liveportrait/assets/examples/driving/d0.mp4"  # never trained on (role heldout in the data list)
+HELDOUT_PHOTO = "liveportrait/assets/examples/driving/d19.jpg"
+
+
+@pytest.fixture(scope="module")
+def real_faces(shared_data):
+    clip = extract_crops(shared_data / HELDOUT_CLIP, frames=4)
+    photo = extract_crops(shared_data / HELDOUT_PHOTO, frames=1)
+    crops = np.concatenate([clip.crops, photo.crops])
+    points = np.concatenate([clip.points, photo.points])
+    assert len(crops) >= 4
+    return crops, points
+
+
+def test_shipped_weights_load_offline_from_the_package():
+    path = shipped_weights_path()
+    assert path.stat().st_size < 10 * 1024**2
+    payload = read_weights(path)
+    assert payload["meta"]["crop_size"] == 160 and payload["meta"]["files"]
+    model, meta = cached_model()
+    assert cached_model()[0] is model  # loaded once, then cached
+    out = predict_proba(model, np.zeros((2, meta["crop_size"], meta["crop_size"], 3), np.uint8))
+    assert out.shape == (2,) and np.all((out >= 0) & (out <= 1))
+
+
+def test_self_blended_fakes_score_higher_than_their_real_faces(real_faces):
+    crops, points = real_faces
+    model, _ = cached_model()
+    fakes = np.stack([sbi.self_blend(c, p, np.random.default_rng(i))[0] for i, (c, p) in enumerate(zip(crops, points))])
+    real_p, fake_p = predict_proba(model, crops), predict_proba(model, fakes)
+    assert fake_p.mean() > real_p.mean() + 0.1, (real_p, fake_p)
+    assert (fake_p > real_p).mean() >= 0.6
+
+
+def test_self_blend_changes_only_the_masked_face(real_faces):
+    crops, points = real_faces
+    fake, mask = sbi.self_blend(crops[0], points[0], np.random.default_rng(1))
+    diff = np.abs(fake.astype(int) - crops[0].astype(int)).sum(-1)
+    assert fake.shape == crops[0].shape and fake.dtype == np.uint8
+    assert 0 < mask.max() <= 1.0 and mask[0, 0] == 0.0  # the corner is background
+    assert diff[mask < 1e-3].max() == 0  # outside the mask: untouched pixels
+    assert diff[mask > 0.5].mean() > 1.0
+
+
+def test_xray_blend_takes_another_face(real_faces):
+    crops, points = real_faces
+    fake, mask = sbi.xray_blend(crops[0], points[0], crops[-1], np.random.default_rng(2))
+    assert fake.shape == crops[0].shape and 0 < mask.max() <= 1.0
+    assert np.abs(fake.astype(int) - crops[0].astype(int))[mask > 0.5].mean() > 2.0
+
+
+def test_train_command_tiny_preset_loss_falls(shared_data, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("DFLAB_SHARED_DATA", str(shared_data))
+    out = tmp_path / "tiny.pt"
+    assert main(["train", "detector", "--preset", "tiny", "--out", str(out), "--json", "--threads", "1"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    losses = summary["losses"]
+    assert len(losses) == 5 and losses[-1] < losses[0]
+    card = json.loads((tmp_path / "tiny.json").read_text())
+    assert card["command"].startswith("dflab train detector") and card["files"]
+    # The trained file loads like the shipped one and the detector can use it.
+    assert read_weights(out)["meta"]["preset"]["steps"] == 5
+    # Refuses to overwrite without --overwrite: one line, exit 2, file untouched.
+    before = out.read_bytes()
+    assert main(["train", "detector", "--preset", "tiny", "--out", str(out)]) == 2
+    assert out.read_bytes() == before
+
+
+def test_train_command_rejects_bad_input(tmp_path, capsys):
+    assert main(["train", "detector", "--out", str(tmp_path / "x.pt"), "--steps", "0"]) == 2
+    bad = tmp_path / "m.csv"
+    bad.write_text("path,label\nnope.mp4,real\n")
+    assert main(["train", "detector", "--manifest", str(bad), "--out", str(tmp_path / "y.pt")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "x.pt").exists() and not (tmp_path / "y.pt").exists()
+
+
+def test_bad_weights_files_are_refused(tmp_path):
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a torch file")
+    with pytest.raises(BadMedia):
+        read_weights(junk)
+    with pytest.raises(NotFound):
+        read_weights(tmp_path / "missing.pt")
+
+
+def _track(times):
+    obs = [FaceObservation(i, t, (0, 0, 1, 1), np.zeros((478, 3))) for i, t in enumerate(times)]
+    return FaceTrack(0, obs)
+
+
+def test_sampling_spaces_and_caps_observations():
+    track = _track(np.arange(0, 10, 0.04))  # 25 fps for 10 s
+    chosen = sample_observations(track, rate_per_s=2.0, max_count=48)
+    times = np.array([track.observations[i].time_s for i in chosen])
+    assert len(chosen) == 20 and np.all(np.diff(times) >= 0.5 - 1e-6)
+    capped = sample_observations(track, rate_per_s=2.0, max_count=5)
+    assert len(capped) == 5 and capped[0] == 0 and capped[-1] == chosen[-1]
+    assert sample_observations(_track([0.0]), 2.0, 5) == [0]
+
+
+def test_detector_on_a_real_photo_and_its_fused_score(shared_data):
+    from dflab.detect.context import AnalysedMedia
+    from dflab.detect.evidence import Evidence
+    from dflab.detect.fusion import FusionModel
+    from dflab.faces import analyse
+    from dflab.media import load
+
+    media = load(shared_data / HELDOUT_PHOTO)
+    subject = AnalysedMedia(media, analyse(media))
+    evidence = FaceCropDetector().detect(subject)
+    assert isinstance(evidence, Evidence) and evidence.name == "face_crop"
+    assert 0 <= evidence.score <= 1 and set(evidence.track_scores) == {t.track_id for t in subject.tracks}
+    assert len(evidence.series["score"]) == len(evidence.times) == evidence.details["crops_scored"]
+    fusion = FusionModel.default()
+    for extreme in (0.0, 1.0):
+        fake_ev = Evidence("face_crop", extreme, 1.0, "x.", track_scores={0: extreme})
+        for fused in (fusion.fuse([evidence, fake_ev]), fusion.fuse([fake_ev], track_id=0)):
+            assert 0.0 <= fused <= 1.0 and np.isfinite(fused)
