@@ -61,7 +61,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--bootstrap must be >= 0")
     manifest = read_manifest(args.manifest)
     for name in args.baseline:
-        get_baseline(name)  # unknown names fail now, not after a long scan
+        scorer = get_baseline(name)  # unknown names fail now, not after a long scan
+        if callable(getattr(scorer, "ready", None)):
+            scorer.ready()  # so do baselines whose weights are missing (UsageError)
     # Check every output before scanning, so a long run never ends in "cannot write".
     scores_path = new_output_path(args.save_scores, overwrite=args.overwrite) if args.save_scores else None
     if args.report:
