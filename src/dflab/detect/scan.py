@@ -16,7 +16,7 @@ from dflab.detect.evidence import Evidence, Verdict, not_applicable
 from dflab.detect.fusion import FusionModel
 from dflab.detect.registry import create_detector, list_detectors
 from dflab.detect.verdict import verdict_for
-from dflab.errors import Unsupported
+from dflab.errors import DflabError, Unsupported
 
 
 @dataclass
@@ -25,7 +25,7 @@ class ScanOptions:
     policy: SamplingPolicy = field(default_factory=SamplingPolicy)
     limits: Limits = field(default_factory=Limits)
     max_faces: int = 4
-    fusion: FusionModel = field(default_factory=FusionModel)
+    fusion: FusionModel = field(default_factory=FusionModel.default)  # fitted table, hand-set fallback
     progress: Callable[[str], None] | None = None  # called with each stage name, for progress bars
     reference_voice: Path | None = None  # compared with the file's voice by the speaker_match detector
 
@@ -148,8 +148,11 @@ def scan_file(path: str | Path, options: ScanOptions | None = None) -> ScanResul
         with watch.time(detector.name):
             if detector.needs_faces and not subject.tracks:
                 evidence.append(not_applicable(detector.name, "No face found, so this face cue could not run."))
-            else:
+                continue
+            try:
                 evidence.append(detector.detect(subject))
+            except DflabError as exc:  # one cue that cannot run must not cost the user the whole scan
+                evidence.append(not_applicable(detector.name, f"Could not run: {exc}."))
 
     with watch.time("fusion"):
         result = _fuse(subject, evidence, options.fusion)
