@@ -26,6 +26,9 @@ def register(subparsers) -> None:
     from dflab.cli.train_detector import register as _register_detector  # the face-crop detector
 
     _register_detector(kinds)
+    from dflab.cli.train_speech import register as _register_speech  # the synthetic-speech detector
+
+    _register_speech(kinds)
 
 
 def _register_synthetic_image(kinds) -> None:

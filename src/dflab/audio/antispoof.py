@@ -1,0 +1,156 @@
+"""Synthetic-speech (TTS / voice-clone) detection: LFCC statistics and a logistic model.
+
+The model is deliberately small: 120 utterance-level LFCC statistics, standardised, and a logistic
+regression. With 85 synthetic utterances of one voice, anything larger learns the voice or the codec.
+Two guards against learning the wrong thing: every file is resampled to 16 kHz and loudness-normalised,
+and every training utterance (real and synthetic alike) is also seen re-encoded through MP3 and AAC,
+so a codec says nothing about the label.
+
+Weights are a JSON file (mean, scale, coefficients, bias, decision threshold) written by
+`dflab train synthetic-speech` and read with `SpoofModel.load`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from dflab.audio import SAMPLE_RATE
+from dflab.audio.lfcc import utterance_statistics
+from dflab.audio.signal import normalise_loudness
+from dflab.errors import NotFound, UsageError
+
+DEFAULT_WEIGHTS = Path(__file__).with_name("weights") / "synthetic_speech.json"
+FEATURE_ID = "lfcc20-dd-meanstd-v1"
+CODECS = ("mp3", "aac")
+CHUNK_S = 6.0
+
+
+@dataclass(frozen=True)
+class SpoofModel:
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    bias: float
+    threshold: float = 0.5  # probability at which a clip is called synthetic
+    meta: dict = field(default_factory=dict)
+
+    def probability(self, features: np.ndarray) -> np.ndarray:
+        z = (np.atleast_2d(features) - self.mean) / self.scale
+        return 1.0 / (1.0 + np.exp(-(z @ self.coef + self.bias)))
+
+    def score_audio(self, samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> float:
+        """Probability that the speech is synthetic (mean over 6 s chunks of a long clip)."""
+        chunks = split_chunks(normalise_loudness(samples, sample_rate), sample_rate)
+        feats = np.stack([utterance_statistics(c, sample_rate) for c in chunks])
+        return float(np.mean(self.probability(feats)))
+
+    def to_json(self) -> dict:
+        return {
+            "feature": FEATURE_ID, "mean": self.mean.tolist(), "scale": self.scale.tolist(),
+            "coef": self.coef.tolist(), "bias": self.bias, "threshold": self.threshold, "meta": self.meta,
+        }  # fmt: skip
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(json.dumps(self.to_json(), indent=1))
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path = DEFAULT_WEIGHTS) -> "SpoofModel":
+        path = Path(path)
+        if not path.exists():
+            raise NotFound(f"synthetic-speech weights not found at {path} (run `dflab train synthetic-speech`)")
+        data = json.loads(path.read_text())
+        if data.get("feature") != FEATURE_ID:
+            raise UsageError(f"{path}: weights are for features {data.get('feature')!r}, expected {FEATURE_ID!r}")
+        return cls(np.array(data["mean"]), np.array(data["scale"]), np.array(data["coef"]), float(data["bias"]),
+                   float(data.get("threshold", 0.5)), data.get("meta", {}))  # fmt: skip
+
+
+def split_chunks(samples: np.ndarray, sample_rate: int, chunk_s: float = CHUNK_S) -> list[np.ndarray]:
+    """Pieces of about chunk_s (the last one absorbs the remainder; short clips stay whole)."""
+    size = int(chunk_s * sample_rate)
+    n = max(1, len(samples) // size)
+    return [samples[i * size : (i + 1) * size if i < n - 1 else len(samples)] for i in range(n)]
+
+
+def codec_roundtrip(samples: np.ndarray, codec: str, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """The clip encoded with MP3 (48 kb/s) or AAC (64 kb/s) and decoded again, through ffmpeg pipes."""
+    encode = {"mp3": ["-c:a", "libmp3lame", "-b:a", "48k", "-f", "mp3"],
+              "aac": ["-c:a", "aac", "-b:a", "64k", "-f", "adts"]}[codec]  # fmt: skip
+    raw = ["-f", "f32le", "-ar", str(sample_rate), "-ac", "1"]
+    base = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin"]
+    enc = subprocess.run([*base, *raw, "-i", "pipe:0", *encode, "pipe:1"], input=samples.astype("<f4").tobytes(),
+                         capture_output=True, check=True)  # fmt: skip
+    dec = subprocess.run([*base, "-i", "pipe:0", *raw, "pipe:1"], input=enc.stdout, capture_output=True, check=True)
+    out = np.frombuffer(dec.stdout, dtype="<f4").astype(np.float32)
+    return out[: len(samples)] if len(out) >= len(samples) else np.pad(out, (0, len(samples) - len(out)))
+
+
+@dataclass
+class Utterance:
+    samples: np.ndarray  # 16 kHz, loudness-normalised
+    label: int  # 1 = synthetic
+    system: str  # TTS system (e.g. "tacotron2.v3") or "real"
+    vocoder: str  # GL / WNV_..., or the real corpus name
+    group: str  # sentence id for LJSpeech files, speaker / clip for other real speech
+
+
+def collect_corpus(data: str | Path) -> list[Utterance]:
+    """LJSpeech TTS renderings and ground truth, LibriSpeech utterances and LivePortrait clip audio."""
+    from dflab.media import load_audio
+
+    data = Path(data)
+    tts = data / "ljspeech_tts"
+    if not tts.is_dir():
+        raise NotFound(f"{tts} not found (point --data at the shared data folder)")
+    items = []
+    for wav in sorted(tts.glob("*/wav*/*.wav")):
+        system, vocoder = wav.parts[-3], wav.parts[-2].removeprefix("wav_") or "ground_truth"
+        label = 0 if system == "ground_truth" else 1
+        samples = normalise_loudness(load_audio(wav).samples, SAMPLE_RATE)
+        items.append(Utterance(samples, label, "real" if label == 0 else system,
+                               "ljspeech" if label == 0 else vocoder, wav.stem))  # fmt: skip
+    for flac in sorted((data / "librispeech").glob("*/*.flac")):
+        samples = normalise_loudness(load_audio(flac).samples, SAMPLE_RATE)
+        items.append(Utterance(samples, 0, "real", "librispeech", f"libri_{flac.parent.name}"))
+    from dflab.shallow.speed_testset import LIVEPORTRAIT_WITH_SPEECH
+
+    for name in LIVEPORTRAIT_WITH_SPEECH:
+        path = data / "liveportrait/assets/examples/driving" / f"{name}.mp4"
+        if path.exists():
+            samples = normalise_loudness(load_audio(path).samples, SAMPLE_RATE)
+            for chunk in split_chunks(samples, SAMPLE_RATE):
+                items.append(Utterance(chunk, 0, "real", "liveportrait", f"lp_{name}"))
+    return items
+
+
+def featurise(items: list[Utterance], augment: bool) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """(features, labels, index of the source item per row); with augment, each item also via MP3 and AAC."""
+    rows, labels, owners = [], [], []
+    for i, item in enumerate(items):
+        versions = [item.samples] + ([codec_roundtrip(item.samples, c) for c in CODECS] if augment else [])
+        for version in versions:
+            rows.append(utterance_statistics(version))
+            labels.append(item.label)
+            owners.append(i)
+    return np.array(rows), np.array(labels), owners
+
+
+def fit(features: np.ndarray, labels: np.ndarray, c: float = 0.05, meta: dict | None = None) -> SpoofModel:
+    """Class-balanced L2 logistic regression on standardised features."""
+    from sklearn.linear_model import LogisticRegression
+
+    mean = features.mean(axis=0)
+    scale = features.std(axis=0) + 1e-6
+    clf = LogisticRegression(C=c, class_weight="balanced", max_iter=5000)
+    clf.fit((features - mean) / scale, labels)
+    return SpoofModel(mean, scale, clf.coef_[0].copy(), float(clf.intercept_[0]), 0.5, meta or {})

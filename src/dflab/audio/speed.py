@@ -1,0 +1,123 @@
+"""Playback-speed estimation from one speech clip: is it natural speed, and if not, by what factor?
+
+The features (dflab.audio.speed_features) go through two small calibrated models stored as JSON:
+a classifier for "speed changed" and a regressor for log2(factor). Both are tiny MLPs (or linear
+models: an MLP without hidden layers), evaluated here in numpy; they are fitted by
+`python -m dflab.shallow.speed_calibrate` on the calibration speakers of the speed test set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from dflab.audio import SAMPLE_RATE
+from dflab.audio.speed_features import FEATURE_NAMES, feature_vector, speed_features
+from dflab.errors import NotFound, UsageError
+
+DEFAULT_WEIGHTS = Path(__file__).with_name("weights") / "speed.json"
+# Rates and spreads are compared on a log scale: a speed factor multiplies them.
+LOG_FEATURES = (
+    "syllable_rate", "articulation_rate", "pause_mean_s", "nucleus_gap_median_s", "modulation_centroid_hz",
+    "modulation_peak_hz", "f0_slope_st_per_s", "voiced_run_s", "onset_rate", "flatness_median",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Mlp:
+    layers: list[tuple[np.ndarray, np.ndarray]]  # (weights in x out, bias); ReLU between layers
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        for i, (w, b) in enumerate(self.layers):
+            x = x @ w + b
+            if i < len(self.layers) - 1:
+                x = np.maximum(x, 0.0)
+        return x[:, 0]
+
+    def to_json(self) -> list:
+        return [[w.tolist(), b.tolist()] for w, b in self.layers]
+
+    @classmethod
+    def from_json(cls, data: list) -> "Mlp":
+        return cls([(np.array(w, dtype=np.float64).reshape(len(w), -1), np.array(b, dtype=np.float64)) for w, b in data])
+
+
+def prepare(raw: np.ndarray, names: tuple[str, ...] = FEATURE_NAMES) -> np.ndarray:
+    """Log-transform the rate-like columns (raw: clips x features, NaN kept)."""
+    x = np.array(raw, dtype=np.float64, copy=True)
+    for name in LOG_FEATURES:
+        col = names.index(name)
+        x[:, col] = np.log2(np.maximum(x[:, col], 1e-4))
+    return x
+
+
+@dataclass(frozen=True)
+class SpeedModel:
+    impute: np.ndarray
+    mean: np.ndarray
+    scale: np.ndarray
+    classifier: Mlp  # logit of "speed changed"
+    regressor: Mlp  # log2 of the factor
+    meta: dict = field(default_factory=dict)
+
+    def standardise(self, raw: np.ndarray) -> np.ndarray:
+        x = prepare(np.atleast_2d(raw))
+        x = np.where(np.isfinite(x), x, self.impute)
+        return np.clip((x - self.mean) / self.scale, -8, 8)
+
+    def predict(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(probability the speed was changed, estimated factor) per row of raw features."""
+        z = self.standardise(raw)
+        p = 1.0 / (1.0 + np.exp(-self.classifier(z)))
+        factor = 2.0 ** np.clip(self.regressor(z), -2.0, 2.0)
+        return p, factor
+
+    def to_json(self) -> dict:
+        return {"features": list(FEATURE_NAMES), "log_features": list(LOG_FEATURES), "impute": self.impute.tolist(),
+                "mean": self.mean.tolist(), "scale": self.scale.tolist(), "classifier": self.classifier.to_json(),
+                "regressor": self.regressor.to_json(), "meta": self.meta}  # fmt: skip
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(json.dumps(self.to_json()))
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path = DEFAULT_WEIGHTS) -> "SpeedModel":
+        path = Path(path)
+        if not path.exists():
+            raise NotFound(f"speed model not found at {path} (run `python -m dflab.shallow.speed_calibrate`)")
+        data = json.loads(path.read_text())
+        if tuple(data["features"]) != FEATURE_NAMES or tuple(data["log_features"]) != LOG_FEATURES:
+            raise UsageError(f"{path} was fitted on other speed features; re-run the calibration")
+        return cls(np.array(data["impute"]), np.array(data["mean"]), np.array(data["scale"]),
+                   Mlp.from_json(data["classifier"]), Mlp.from_json(data["regressor"]), data.get("meta", {}))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SpeedEstimate:
+    p_changed: float
+    factor_estimate: float  # regression output, whatever the classifier says
+    features: dict[str, float]
+
+    @property
+    def changed(self) -> bool:
+        return self.p_changed >= 0.5
+
+    @property
+    def factor(self) -> float:
+        """The reported factor: 1.0 when the clip is judged natural, else the estimate."""
+        return self.factor_estimate if self.changed else 1.0
+
+
+def estimate_speed(samples: np.ndarray, sample_rate: int = SAMPLE_RATE, model: SpeedModel | None = None) -> SpeedEstimate:
+    model = model or SpeedModel.load()
+    features = speed_features(samples, sample_rate)
+    p, factor = model.predict(feature_vector(features)[None, :])
+    return SpeedEstimate(float(p[0]), float(factor[0]), features)

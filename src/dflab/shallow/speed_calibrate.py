@@ -1,0 +1,152 @@
+"""Fit and score the playback-speed model on the speed test set (dflab.shallow.speed_testset).
+
+    python -m dflab.shallow.speed_calibrate MANIFEST.csv [--fit-on calib|all] [--out speed.json]
+
+Features are cached next to the manifest (speed_features.npz). The committed weights
+(dflab/audio/weights/speed.json) come from `--fit-on calib`, so the "test" speakers stay unseen and the
+table printed for them is an honest held-out figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from dflab.audio.speed import DEFAULT_WEIGHTS, Mlp, SpeedModel, prepare
+from dflab.audio.speed_features import FEATURE_NAMES, feature_vector, speed_features
+
+HIDDEN: tuple[int, ...] = ()  # linear models: hidden layers overfit the few calibration speakers
+ALPHA = 1.0
+SEED = 0
+
+
+def read_rows(manifest: Path) -> list[dict]:
+    with open(manifest, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def extract_features(manifest: Path, progress: bool = False) -> tuple[np.ndarray, list[dict]]:
+    """(clips x features, rows) for every clip the features could be measured on (cached)."""
+    from dflab.errors import DflabError
+    from dflab.media import load_audio
+
+    rows = read_rows(manifest)
+    cache = manifest.with_name("speed_features.npz")
+    known: dict[str, np.ndarray] = {}
+    if cache.exists():
+        data = np.load(cache, allow_pickle=False)
+        if list(data["names"]) == list(FEATURE_NAMES):
+            known = dict(zip(data["paths"].tolist(), data["x"]))
+    kept, vectors = [], []
+    for i, row in enumerate(rows):
+        if row["path"] not in known:
+            try:
+                known[row["path"]] = feature_vector(speed_features(load_audio(manifest.parent / row["path"]).samples))
+            except DflabError as exc:
+                print(f"speed_calibrate: skipping {row['path']}: {exc}", file=sys.stderr)
+                continue
+        kept.append(row)
+        vectors.append(known[row["path"]])
+        if progress and i % 50 == 0:
+            print(f"speed_calibrate: features {i}/{len(rows)}", file=sys.stderr)
+    tmp = cache.with_name(".speed_features.tmp.npz")
+    np.savez(tmp, names=np.array(FEATURE_NAMES), paths=np.array(list(known)), x=np.array(list(known.values())))
+    tmp.replace(cache)
+    return np.array(vectors), kept
+
+
+def _mlp_layers(model) -> Mlp:
+    return Mlp([(w.copy(), b.copy()) for w, b in zip(model.coefs_, model.intercepts_)])
+
+
+def fit_speed_model(raw: np.ndarray, factors: np.ndarray, hidden: tuple[int, ...] = HIDDEN, seed: int = SEED,
+                    meta: dict | None = None) -> SpeedModel:  # fmt: skip
+    """Standardise, then fit the changed/natural classifier and the log2-factor regressor."""
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
+
+    x = prepare(raw)
+    impute = np.nanmedian(x, axis=0)
+    x = np.where(np.isfinite(x), x, impute)
+    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
+    z = np.clip((x - mean) / scale, -8, 8)
+    changed = (np.abs(factors - 1.0) > 1e-6).astype(int)
+    # natural clips are the minority (3 per source against 21 changed): weight them up by repetition
+    reps = np.where(changed == 0, max(1, int(round(changed.sum() / max(1, (1 - changed).sum())))), 1)
+    zc, yc = np.repeat(z, reps, axis=0), np.repeat(changed, reps)
+    clf = MLPClassifier(hidden_layer_sizes=hidden, alpha=ALPHA, max_iter=3000, random_state=seed).fit(zc, yc)
+    reg = MLPRegressor(hidden_layer_sizes=hidden, alpha=ALPHA, max_iter=3000, random_state=seed)
+    reg.fit(z, np.log2(factors))
+    return SpeedModel(impute, mean, scale, _mlp_layers(clf), _mlp_layers(reg), meta or {})
+
+
+def bucket(factor: float) -> str:
+    if factor < 1.0:
+        return "slow 0.5-0.9"
+    return "fast 1.1-2.0" if factor > 1.0 else "natural 1.0"
+
+
+def score_table(model: SpeedModel, raw: np.ndarray, rows: list[dict]) -> list[dict]:
+    """Accuracy (changed vs natural) and relative factor error per method and factor bucket, plus totals."""
+    p, estimate = model.predict(raw)
+    factors = np.array([float(r["factor"]) for r in rows])
+    methods = np.array([r["method"] for r in rows])
+    buckets = np.array([bucket(f) for f in factors])
+    truth = np.abs(factors - 1.0) > 1e-6
+    correct = (p >= 0.5) == truth
+    error = np.abs(estimate / factors - 1.0)
+    table = []
+    groups = [(m, b) for m in dict.fromkeys(methods) for b in dict.fromkeys(buckets[methods == m])]
+    for name, mask in [(f"{m} / {b}", (methods == m) & (buckets == b)) for m, b in groups] + [
+        ("all changed", truth), ("all natural", ~truth), ("all", np.ones(len(rows), bool))
+    ]:
+        if not mask.any():
+            continue
+        changed = mask & truth
+        table.append({
+            "group": name, "n": int(mask.sum()), "accuracy": float(correct[mask].mean()),
+            "factor_err_mean": float(error[changed].mean()) if changed.any() else None,
+            "factor_err_median": float(np.median(error[changed])) if changed.any() else None,
+            "within_5pct": float((error[changed] <= 0.05).mean()) if changed.any() else None,
+        })  # fmt: skip
+    return table
+
+
+def print_table(table: list[dict], title: str) -> None:
+    print(title)
+    print(f"{'group':28s} {'n':>4s} {'acc':>6s} {'err mean':>9s} {'err med':>8s} {'<=5%':>6s}")
+    for r in table:
+        fmt = lambda v: f"{100 * v:.1f}%" if v is not None else "-"  # noqa: E731
+        print(f"{r['group']:28s} {r['n']:4d} {fmt(r['accuracy']):>6s} {fmt(r['factor_err_mean']):>9s} "
+              f"{fmt(r['factor_err_median']):>8s} {fmt(r['within_5pct']):>6s}")  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dflab.shallow.speed_calibrate", description=__doc__.split("\n")[0])
+    parser.add_argument("manifest", metavar="MANIFEST.csv")
+    parser.add_argument("--fit-on", choices=("calib", "all"), default="calib")
+    parser.add_argument("--out", default=None, help=f"weights to write (default: none; the package's is {DEFAULT_WEIGHTS})")
+    args = parser.parse_args(argv)
+    manifest = Path(args.manifest)
+    raw, rows = extract_features(manifest, progress=True)
+    factors = np.array([float(r["factor"]) for r in rows])
+    fit_mask = np.array([args.fit_on == "all" or r["split"] == "calib" for r in rows])
+    model = fit_speed_model(raw[fit_mask], factors[fit_mask], meta={
+        "command": f"python -m dflab.shallow.speed_testset OUT && python -m dflab.shallow.speed_calibrate "
+                   f"OUT/manifest.csv --fit-on {args.fit_on} --out {DEFAULT_WEIGHTS.name}",
+        "fit_clips": int(fit_mask.sum()), "hidden": list(HIDDEN), "seed": SEED})  # fmt: skip
+    test = ~fit_mask if args.fit_on == "calib" else fit_mask
+    table = score_table(model, raw[test], [r for r, t in zip(rows, test) if t])
+    print_table(table, f"held-out speakers ({int(test.sum())} clips)" if args.fit_on == "calib" else "all clips (fit set!)")
+    if args.out:
+        model.save(args.out)
+        print(json.dumps({"weights": str(args.out)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,218 @@
+"""The speed test set: 10 s clips of real speech from ../shared/data, played back at other speeds.
+
+    python -m dflab.shallow.speed_testset OUTDIR [--data DIR] [--quick]
+
+writes OUTDIR/<source>/<name>.{wav,m4a,mp3} and OUTDIR/manifest.csv with the columns
+path,label,method,factor,speaker,split (label "fake" when the factor is not 1.0). Methods:
+
+    original      the clip as decoded (factor 1.0)
+    aac, mp3      re-encoded only (factor 1.0): codec change must not read as a speed change
+    stretch       pitch-preserving time stretch with librosa's phase vocoder (librosa.effects.time_stretch)
+    atempo        pitch-preserving WSOLA-style stretch by ffmpeg's atempo filter
+    resample      played faster/slower like tape: pitch and formants move by the factor
+
+Speed changes are made at the source's own sample rate (16 kHz LibriSpeech, 22.05 kHz LJSpeech, 44.1 kHz
+LivePortrait clip audio) and written at that rate, so a slowed 44.1 kHz source does not get the tell-tale
+band edge a 16 kHz source gets. The `split` column puts whole speakers in "calib" or "test".
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dflab.errors import UsageError
+
+FACTORS = (0.5, 0.75, 0.9, 1.1, 1.25, 1.5, 2.0)
+CHANGE_METHODS = ("stretch", "atempo", "resample")
+CLIP_S = 10.0
+# Whole speakers are held out: the speed model is calibrated on "calib" speakers and scored on the others.
+CALIB_SPEAKERS = {"1688", "1998", "2033", "2414", "2609", "lp_d20"}
+# LivePortrait clips whose audio is speech: d3, d18 and d19 are digitally silent, d9 is near-silent hiss,
+# and d10-d14 are loud and pause-free (music or heavily produced), so they are not speech norms.
+LIVEPORTRAIT_WITH_SPEECH = ("d6", "d20")
+
+
+@dataclass(frozen=True)
+class Source:
+    speaker: str
+    samples: np.ndarray  # mono float32 at `sample_rate`
+    sample_rate: int
+
+
+def _load(path: Path, sample_rate: int | None = None) -> tuple[np.ndarray, int]:
+    from dflab.media import load_audio, probe
+
+    rate = sample_rate or int(probe(path)["sample_rate"]) or 16_000
+    return load_audio(path, sample_rate=rate).samples, rate
+
+
+def collect_sources(data: Path, librispeech_speakers: list[str] | None = None, liveportrait: bool = True,
+                    ljspeech: bool = True) -> list[Source]:
+    """One long recording per speaker: LibriSpeech utterances concatenated in file order, LJSpeech's five
+    ground-truth sentences, and the audio of each LivePortrait talking-head clip."""
+    sources = []
+    libri = data / "librispeech"
+    speakers = librispeech_speakers or sorted(p.name for p in libri.iterdir() if p.is_dir())
+    for speaker in speakers:
+        parts = [_load(f, 16_000)[0] for f in sorted((libri / speaker).glob("*.flac"))]
+        if not parts:
+            raise UsageError(f"no LibriSpeech utterances for speaker {speaker} under {libri}")
+        sources.append(Source(speaker, np.concatenate(parts), 16_000))
+    if ljspeech:
+        parts = [_load(f, 22_050)[0] for f in sorted((data / "ljspeech_tts/ground_truth/wav").glob("*.wav"))]
+        if parts:
+            sources.append(Source("lj", np.concatenate(parts), 22_050))
+    if liveportrait:
+        for name in LIVEPORTRAIT_WITH_SPEECH:
+            path = data / "liveportrait/assets/examples/driving" / f"{name}.mp4"
+            if path.exists():
+                samples, rate = _load(path)
+                sources.append(Source(f"lp_{name}", samples, rate))
+    return sources
+
+
+def time_stretch(samples: np.ndarray, factor: float) -> np.ndarray:
+    import librosa
+
+    return librosa.effects.time_stretch(samples, rate=factor).astype(np.float32)
+
+
+def resample_speed(samples: np.ndarray, factor: float) -> np.ndarray:
+    """Tape-style speed change: every frequency is multiplied by the factor (band-limited resampling)."""
+    from fractions import Fraction
+
+    from scipy.signal import resample_poly
+
+    ratio = Fraction(1.0 / factor).limit_denominator(200)
+    return resample_poly(samples, ratio.numerator, ratio.denominator).astype(np.float32)
+
+
+def atempo(samples: np.ndarray, sample_rate: int, factor: float) -> np.ndarray:
+    """ffmpeg's atempo (pitch-preserving); each instance accepts 0.5..2.0 (100 with newer ffmpeg)."""
+    import soundfile as sf
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "in.wav", Path(tmp) / "out.wav"
+        sf.write(src, samples, sample_rate, subtype="FLOAT")
+        _ffmpeg(["-i", str(src), "-filter:a", f"atempo={factor}", "-c:a", "pcm_f32le", str(dst)])
+        out, _ = sf.read(dst, dtype="float32")
+    return out
+
+
+def _ffmpeg(args: list[str]) -> None:
+    cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y", *args]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise UsageError(f"ffmpeg failed: {done.stderr.strip()[:300]}")
+
+
+def write_audio(path: Path, samples: np.ndarray, sample_rate: int) -> None:
+    """WAV (PCM 16), or AAC (.m4a) / MP3 through ffmpeg; atomic (temp file, then rename)."""
+    import soundfile as sf
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    samples = np.clip(samples, -1.0, 1.0)
+    if path.suffix == ".wav":
+        sf.write(tmp, samples, sample_rate, subtype="PCM_16", format="WAV")
+    else:
+        with tempfile.TemporaryDirectory() as scratch:
+            wav = Path(scratch) / "in.wav"
+            sf.write(wav, samples, sample_rate, subtype="PCM_16")
+            codec = ["-c:a", "aac", "-b:a", "96k"] if path.suffix == ".m4a" else ["-c:a", "libmp3lame", "-b:a", "64k"]
+            _ffmpeg(["-i", str(wav), *codec, str(tmp)])
+    os.replace(tmp, path)
+
+
+def variants(source: Source, offset_s: float, factors=FACTORS, methods=CHANGE_METHODS):
+    """(method, factor, samples) for one 10 s output clip taken from `offset_s` of the source."""
+    rate = source.sample_rate
+    base = source.samples[int(offset_s * rate) :]
+    plain = base[: int(CLIP_S * rate)]
+    yield "original", 1.0, plain
+    yield "aac", 1.0, plain
+    yield "mp3", 1.0, plain
+    for factor in factors:
+        need = base[: int(CLIP_S * factor * rate) + rate // 10]  # enough input for 10 s of output
+        for method in methods:
+            if method == "stretch":
+                out = time_stretch(need, factor)
+            elif method == "resample":
+                out = resample_speed(need, factor)
+            elif method == "atempo":
+                out = atempo(need, rate, factor)
+            else:
+                raise UsageError(f"unknown speed method {method!r}")
+            yield method, factor, out[: int(CLIP_S * rate)]
+
+
+def build_testset(out_dir: str | Path, data: str | Path, bases_per_speaker: int = 2, factors=FACTORS,
+                  methods=CHANGE_METHODS, librispeech_speakers: list[str] | None = None,
+                  liveportrait: bool = True, ljspeech: bool = True, progress: bool = False) -> Path:
+    """Write the clips and OUTDIR/manifest.csv; returns the manifest path."""
+    out_dir, data = Path(out_dir), Path(data)
+    if not (data / "librispeech").is_dir():
+        raise UsageError(f"{data} does not look like the shared data folder (no librispeech/ inside)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = []
+    sources = collect_sources(data, librispeech_speakers, liveportrait, ljspeech)
+    for source in sources:
+        total_s = len(source.samples) / source.sample_rate
+        # non-overlapping bases of up to 2 x 10 s (a 2x speed-up consumes 20 s of source)
+        span = 2 * CLIP_S + 1
+        offsets = [i * span for i in range(bases_per_speaker) if i == 0 or i * span + CLIP_S <= total_s]
+        for base_i, offset in enumerate(offsets):
+            for method, factor, samples in variants(source, offset, factors, methods):
+                if len(samples) < 2 * source.sample_rate:
+                    continue
+                ext = {"aac": ".m4a", "mp3": ".mp3"}.get(method, ".wav")
+                rel = Path(source.speaker) / f"{source.speaker}_b{base_i}_{method}_{factor:.2f}{ext}"
+                write_audio(out_dir / rel, samples, source.sample_rate)
+                rows.append({
+                    "path": rel.as_posix(), "label": "real" if factor == 1.0 else "fake", "method": method,
+                    "factor": f"{factor:.2f}", "speaker": source.speaker,
+                    "split": "calib" if source.speaker in CALIB_SPEAKERS else "test",
+                })  # fmt: skip
+        if progress:
+            print(f"speed test set: {source.speaker} done ({len(rows)} clips)", file=sys.stderr)
+    manifest = out_dir / "manifest.csv"
+    tmp = manifest.with_suffix(".csv.tmp")
+    with open(tmp, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["path", "label", "method", "factor", "speaker", "split"])
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, manifest)
+    return manifest
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("DFLAB_SHARED_DATA", Path(__file__).resolve().parents[3].parent / "shared" / "data"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dflab.shallow.speed_testset", description=__doc__.split("\n")[0])
+    parser.add_argument("out_dir", metavar="OUTDIR")
+    parser.add_argument("--data", default=None, help="the shared data folder (default ../shared/data)")
+    parser.add_argument("--bases", type=int, default=2, help="10 s clips per speaker (default 2)")
+    args = parser.parse_args(argv)
+    try:
+        manifest = build_testset(args.out_dir, args.data or default_data_dir(), bases_per_speaker=args.bases,
+                                 progress=True)
+    except UsageError as exc:
+        print(f"speed_testset: error: {exc}", file=sys.stderr)
+        return 2
+    print(manifest)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
