@@ -7,8 +7,8 @@
    repeated one (offset shrinks); suspect time on no segment is inserted footage.
 2. Audio: the speech-band energy of the suspect, mapped through each segment's line, is cross-correlated with the
    original's (+-AUDIO_SEARCH_S) to confirm the alignment with an independent signal and refine the offset.
-3. Content: each suspect frame is set against the original frame at its mapped time (the best of the nearest
-   few, to absorb a frame of timing error) and compared by local SSIM on a coarse grid of blocks. A block that
+3. Content: each suspect frame is set against the original frame at its mapped time (the best within
+   +-SEARCH_S, to absorb timing error) and compared by local SSIM on a coarse grid of blocks. A block that
    differs far more than the clip's own re-encoding noise while the rest of the frame matches is changed content
    (a swapped or blurred face, an inserted object).
 """
@@ -26,6 +26,7 @@ from dflab.errors import UsageError
 ALIGN_FPS = 10.0
 CONTENT_FPS = 25.0  # frames compared per second in clips longer than ALL_FRAMES_UP_TO_S
 ALL_FRAMES_UP_TO_S = 120.0
+SEARCH_S = 0.15  # how far from the mapped time the matching original frame is looked for
 MIN_CHANGED_FRAMES = 2  # a single odd frame is usually a timing mismatch during fast motion
 THUMB_SIDE = 160  # grey thumbnails for the content comparison
 GRID = 8  # SSIM blocks per side
@@ -158,7 +159,11 @@ def content_changes(suspect: Footage, original: Footage, mapping) -> tuple[np.nd
         on = (suspect.times >= seg.query_start - 0.05) & (suspect.times <= seg.query_end + 0.05)
         for i in np.nonzero(on)[0]:
             t_orig = speed * suspect.times[i] + offset
-            near = np.argsort(np.abs(original.times - t_orig))[:3]
+            # The fitted line can be a few frames off at a segment's end (a speed error of 1 % over 8 s is
+            # 80 ms), so every original frame within SEARCH_S is a candidate and the best-matching one wins.
+            near = np.nonzero(np.abs(original.times - t_orig) <= SEARCH_S)[0]
+            if len(near) == 0:
+                near = np.argsort(np.abs(original.times - t_orig))[:1]
             blocks = min((_block_dissimilarity(suspect.thumbs[i], original.thumbs[j]) for j in near),
                          key=lambda blk: float(np.median(blk)))  # fmt: skip
             times.append(float(suspect.times[i]))

@@ -74,11 +74,15 @@ def remove_span(clip: Clip, start_s: float, end_s: float) -> Clip:
 
 
 def concatenate(first: Clip, second: Clip) -> Clip:
-    """`second` appended to `first` (resized to its frame size, played at its frame rate): a hard cut."""
+    """`second` appended to `first` (resized to its frame size, re-sampled to its frame rate): a hard cut.
+
+    Frames of `second` are picked at first.fps, so its own timing (and its soundtrack) is kept."""
     import cv2
 
     height, width = first.frames[0].shape[:2]
-    resized = [cv2.resize(f, (width, height), interpolation=cv2.INTER_AREA) for f in second.frames]
+    n_out = int(round(second.duration_s * first.fps))
+    picks = np.minimum(np.round(np.arange(n_out) * second.fps / first.fps).astype(int), len(second.frames) - 1)
+    resized = [cv2.resize(second.frames[i], (width, height), interpolation=cv2.INTER_AREA) for i in picks]
     frames = first.frames + resized
     duration = len(frames) / first.fps
     if first.audio is None and second.audio is None:
