@@ -62,13 +62,14 @@ def peak_features(gray: np.ndarray) -> np.ndarray:
     """How far the 2-D residual spectrum rises, at the up-sampling grid frequencies, above its local floor.
 
     For each fraction f in PEAK_FRACTIONS: the largest log-power excess at the points (f, 0), (0, f), (f, f)
-    over the median of a 7x7 neighbourhood; then the mean of the 20 largest excesses anywhere (a generic
+    over the mean of its 7x7 neighbourhood; then the mean of the 20 largest excesses anywhere (a generic
     "spikiness" that does not depend on where the grid lies)."""
     residual = high_pass(gray)
     side = residual.shape[0]
     window = np.outer(np.hanning(side), np.hanning(side))
     power = np.log10(np.abs(np.fft.fft2(residual * window)) ** 2 + 1e-8)
-    floor = ndimage.median_filter(power, size=7, mode="wrap")
+    floor = ndimage.uniform_filter(power, size=7, mode="wrap")  # the mean, not the median: 50x faster, and a
+    # single peak moves a 49-point mean of log-powers by a 49th of its height only
     excess = power - floor
     out = []
     for fraction in PEAK_FRACTIONS:
@@ -113,7 +114,7 @@ def residual_features(rgb: np.ndarray) -> np.ndarray:
         [
             np.log(cooc_first + 1e-4),
             np.log(cooc_second + 1e-4),
-            [energy, np.log(kurtosis), *corr, np.log(clipped + 1e-4), saturation.mean(), np.mean(saturation > 0.8)],
+            [energy, np.log(kurtosis + 1e-12), *corr, np.log(clipped + 1e-4), saturation.mean(), np.mean(saturation > 0.8)],
         ]
     )
 
