@@ -22,8 +22,10 @@ def frame_rms_db(samples: np.ndarray, sample_rate: int, frame_s: float = FRAME_S
     return 10.0 * np.log10(power + 1e-12)
 
 
-def active_mask(level_db: np.ndarray, floor_db: float = -55.0, below_peak_db: float = 35.0) -> np.ndarray:
-    """Frames that carry signal: above an absolute floor and within `below_peak_db` of the loud frames."""
+def active_mask(level_db: np.ndarray, floor_db: float = -90.0, below_peak_db: float = 35.0) -> np.ndarray:
+    """Frames that carry signal: within `below_peak_db` of the loud frames, and above digital silence.
+
+    Relative, so that the same speech recorded 30 dB quieter selects the same frames."""
     if len(level_db) == 0:
         return np.zeros(0, dtype=bool)
     peak = np.percentile(level_db, 95)

@@ -62,10 +62,13 @@ class SpeedDetector:
                 log_factor += audio_conf * np.log2(audio_est.factor_estimate)
         if video is not None and video.confidence > 0:
             slowed = video.factor is not None
-            logit += video.confidence * (3.0 if slowed else -1.0)
-            if slowed:
-                weight += 2 * video.confidence  # frame counting is the more exact of the two when it fires
-                log_factor += 2 * video.confidence * np.log2(video.factor)
+            # Repeated frames also come from frame-rate conversion, so they only nudge the decision; without
+            # audio they are all there is.
+            logit += video.confidence * ((1.0 if audio_est is not None else 2.0) if slowed else -0.5)
+            audio_slowed = audio_est is None or (audio_est.changed and audio_est.factor_estimate < 1.0)
+            if slowed and audio_slowed:
+                weight += video.confidence
+                log_factor += video.confidence * np.log2(video.factor)
         score = float(1.0 / (1.0 + np.exp(-logit)))
         changed = score >= 0.5
         factor = float(2 ** (log_factor / weight)) if changed and weight > 0 else 1.0
