@@ -1,0 +1,65 @@
+"""Playback-speed detection on the project's speed test set: accuracy and factor error, held-out speakers.
+
+    .venv/bin/python bench/speed_accuracy.py [--set DIR] [--bases N]
+
+Builds the test set (dflab.shallow.speed_testset: LibriSpeech speakers, LJSpeech ground truth and
+LivePortrait clip speech at 0.5-2x by phase-vocoder stretch, ffmpeg atempo and tape-style resampling,
+plus AAC/MP3 re-encodes at 1.0x) into DIR unless it is there, fits the speed model on the calibration
+speakers and scores the others. The committed weights (dflab/audio/weights/speed.json) are this fit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import print_table, shared_data, write_results  # noqa: E402
+
+
+def main() -> int:
+    from dflab.shallow.speed_calibrate import extract_features, fit_speed_model, score_table
+    from dflab.shallow.speed_testset import build_testset
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--set", default=str(Path(tempfile.gettempdir()) / "dflab_speed_testset"))
+    parser.add_argument("--bases", type=int, default=2, help="10 s clips per speaker when building (default 2)")
+    args = parser.parse_args()
+    data = shared_data()
+    if data is None:
+        print("shared data not found: set DFLAB_SHARED_DATA", file=sys.stderr)
+        return 2
+    out = Path(args.set)
+    manifest = out / "manifest.csv"
+    if not manifest.exists():
+        print(f"building the test set in {out} ...", file=sys.stderr)
+        build_testset(out, data, bases_per_speaker=args.bases, progress=True)
+    raw, rows = extract_features(manifest, progress=True)
+    factors = np.array([float(r["factor"]) for r in rows])
+    calib = np.array([r["split"] == "calib" for r in rows])
+    model = fit_speed_model(raw[calib], factors[calib])
+    test_rows = [r for r, c in zip(rows, calib) if not c]
+    table = score_table(model, raw[~calib], test_rows)
+    speakers = sorted({r["speaker"] for r in test_rows})
+    print(f"held-out speakers: {', '.join(speakers)} ({len(test_rows)} clips; fit on {int(calib.sum())} clips)\n")
+    print_table(table, ["group", "n", "accuracy", "factor_err_mean", "factor_err_median", "within_5pct"])
+    by_source = []
+    for name, pick in [("librispeech", lambda s: s[0].isdigit()), ("ljspeech", lambda s: s == "lj"),
+                       ("liveportrait", lambda s: s.startswith("lp_"))]:  # fmt: skip
+        mask = np.array([pick(r["speaker"]) for r in test_rows])
+        if mask.any():
+            total = score_table(model, raw[~calib][mask], [r for r, m in zip(test_rows, mask) if m])
+            by_source.append({"source": name, **{k: v for k, v in total[-1].items() if k != "group"}})
+    print()
+    print_table(by_source, ["source", "n", "accuracy", "factor_err_mean", "factor_err_median", "within_5pct"])
+    write_results("speed_accuracy", {"test_set": str(out), "held_out_speakers": speakers, "table": table,
+                                     "by_source": by_source})  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
