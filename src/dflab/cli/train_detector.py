@@ -49,6 +49,7 @@ def write_card(path: Path, card: dict) -> Path:
     with os.fdopen(fd, "w") as fh:
         json.dump(card, fh, indent=1)
         fh.write("\n")
+    os.chmod(tmp, 0o644)
     os.replace(tmp, card_path)
     return card_path
 

@@ -30,6 +30,7 @@ DEFAULT_WEIGHTS = {
     "cuts": 0.8,
     "lip_sync": 0.7,
     "synthetic_image": 0.8,  # learned; leave-one-generator-out AUC on cnndetection in its model meta
+    "face_crop": 1.2,  # learned (EfficientNet-Lite0 + self-blended images); see detect/learned/weights
 }
 
 
@@ -38,6 +39,18 @@ class FusionModel:
     weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     bias: float = 0.0
     default_weight: float = 0.5  # for detectors the table does not know yet
+
+    @classmethod
+    def default(cls) -> "FusionModel":
+        """The fitted table shipped in the package (detect/calibration.py), else the hand-set one.
+
+        Detectors the fitted table does not cover keep their hand-set weight."""
+        from dflab.detect.calibration import packaged_table
+
+        table = packaged_table()
+        if table is None:
+            return cls()
+        return cls(weights={**DEFAULT_WEIGHTS, **table["weights"]}, bias=float(table.get("bias", 0.0)))
 
     @classmethod
     def load(cls, path: str | Path) -> "FusionModel":

@@ -54,16 +54,17 @@ class FaceCropDetector:
     def _crops(self, media: AnalysedMedia, size: int, padding: float):
         from dflab.faces import align
 
-        crops, owners, times, positions = [], [], [], []
+        crops, owners, times, positions, matrices = [], [], [], [], []
         for track in media.tracks:
             for i in sample_observations(track, self.rate_per_s, self.max_per_track):
                 obs = track.observations[i]
-                crop, _ = align(media.frame(obs.frame_pos), obs.landmarks, size, padding)
+                crop, matrix = align(media.frame(obs.frame_pos), obs.landmarks, size, padding)
                 crops.append(crop)
+                matrices.append(matrix)
                 owners.append(track.track_id)
                 times.append(obs.time_s)
                 positions.append(obs.frame_pos)
-        return crops, np.array(owners), np.array(times, dtype=np.float64), np.array(positions)
+        return crops, np.array(owners), np.array(times, dtype=np.float64), np.array(positions), matrices
 
     def detect(self, media: AnalysedMedia) -> Evidence:
         from dflab.detect.learned.face_crop_model import cached_model, predict_proba
@@ -71,7 +72,7 @@ class FaceCropDetector:
         if not media.tracks:
             return not_applicable(self.name, "No face to examine.")
         model, meta = cached_model(self.weights)
-        crops, owners, times, positions = self._crops(media, int(meta["crop_size"]), float(meta["padding"]))
+        crops, owners, times, positions, matrices = self._crops(media, int(meta["crop_size"]), float(meta["padding"]))
         probs = predict_proba(model, np.stack(crops), self.batch_size)
         track_scores = {int(t): float(np.mean(probs[owners == t])) for t in np.unique(owners)}
         counts = {t: int((owners == t).sum()) for t in track_scores}
@@ -83,6 +84,8 @@ class FaceCropDetector:
         main_times, main_probs = times[mine][order], probs[mine][order]
         score = float(np.clip(track_scores[main], 0.0, 1.0))
         key = int(np.argmax(main_probs))
+        key_index = int(np.flatnonzero(mine)[order][key])  # the most suspicious crop of the main track
+        heatmap = self._heatmap(media, model, crops[key_index], matrices[key_index], int(positions[key_index]))
         verdict = "looks blended (a sign of a swapped or edited face)" if score >= 0.6 else (
             "looks like an unedited face" if score < 0.4 else "is inconclusive")
         return Evidence(
@@ -95,6 +98,20 @@ class FaceCropDetector:
             times=main_times,
             series={"score": main_probs},
             track_scores=track_scores,
-            details={"crops_scored": int(len(probs)), "main_track": main,
-                     "key_frame": int(positions[mine][order][key]), "max_crop_score": round(float(main_probs.max()), 4)},
+            heatmap=heatmap,
+            heatmap_frame=int(positions[key_index]),
+            details={"crops_scored": int(len(probs)), "main_track": main, "max_crop_score": round(float(main_probs.max()), 4)},
         )
+
+    @staticmethod
+    def _heatmap(media: AnalysedMedia, model, crop: np.ndarray, matrix: np.ndarray, frame_pos: int) -> np.ndarray:
+        """The Grad-CAM of the key crop, warped back onto its frame."""
+        import cv2
+
+        from dflab.detect.learned.face_crop_model import grad_cam
+
+        frame = media.frame(frame_pos)
+        cam = grad_cam(model, crop)
+        inverse = cv2.invertAffineTransform(matrix)
+        full = cv2.warpAffine(cam, inverse, (frame.shape[1], frame.shape[0]), flags=cv2.INTER_LINEAR)
+        return np.clip(full / (full.max() + 1e-6), 0.0, 1.0)

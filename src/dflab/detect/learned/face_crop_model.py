@@ -177,3 +177,23 @@ def predict_proba(model, crops: np.ndarray, batch_size: int = 32) -> np.ndarray:
             logits = model(to_tensor(crops[start : start + batch_size]))
             out.append(torch.sigmoid(logits[:, 0]).double().numpy())
     return np.concatenate(out) if out else np.zeros(0)
+
+
+def grad_cam(model, crop: np.ndarray) -> np.ndarray:
+    """Grad-CAM (Selvaraju et al. 2017) of the fake logit on the last feature map, upsampled to the crop:
+    where in the face the evidence sits. One forward and one backward pass on a single crop."""
+    import cv2
+    import torch
+
+    x = to_tensor(crop[None]).requires_grad_(True)  # the weights are frozen; the graph must still exist
+    with torch.enable_grad():
+        features = model.extract_features(x)
+        features.retain_grad()
+        logit = model._fc(model._avg_pooling(features).flatten(1))[0, 0]
+        logit.backward()
+    weights = features.grad.mean(dim=(2, 3), keepdim=True)
+    cam = torch.relu((weights * features).sum(1))[0].detach().numpy()
+    model.zero_grad(set_to_none=True)
+    cam = cv2.resize(cam.astype(np.float32), (crop.shape[1], crop.shape[0]), interpolation=cv2.INTER_CUBIC)
+    cam = np.clip(cam, 0, None)
+    return cam / (cam.max() + 1e-6)
