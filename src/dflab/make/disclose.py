@@ -1,0 +1,152 @@
+"""Disclosure, always on: the only way a generated image or video leaves dflab's maker.
+
+There is no switch to turn it off. Every output gets, in this order:
+  1. a ledger record, reserved first: action "generate", parents = ledger records of the source media (sources
+     never seen before are registered, so the chain names them), extra = model, method, synthetic=true;
+  2. the robust invisible watermark whose payload is payload_for_record(record id), on the image or on every
+     frame of the video (the watermark module's own video path, which copies the audio packets unchanged);
+  3. a C2PA manifest (digitalSourceType trainedAlgorithmicMedia, the source media as ingredients, the ledger
+     record and the watermark payload as assertions), signed with the local keys (created on first use);
+  4. the output's perceptual hashes in the registry, filed under the same record id.
+Why this order: the watermark and the manifest both name the record, so the record must exist before either;
+the watermark changes the pixels, so it goes before the signature (which hashes the final bytes) and before the
+perceptual hashes (taken from exactly what is published). The record cannot hold the hash of bytes that
+contain its own id, so its content_sha256 is that of the unmarked render (extra.content_hash_of says so), and
+the registry ties the published bytes to the record. All three sources (manifest, watermark, registry) then
+name one record, which `dflab verify` reports as consistent.
+Everything that can fail on bad input (paths, formats, sizes, keys) is checked before the ledger is touched;
+intermediate files live beside the output under hidden temporary names and are always removed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dflab.errors import NotFound, Unsupported, UsageError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov")
+MIN_SIDE = 112  # the watermark's minimum (provenance/watermark/embed.py MIN_EMBED_SHORT_SIDE)
+DISCLOSURE_VERSION = 1
+
+
+def _check_output(out: Path, suffixes: tuple[str, ...]) -> None:
+    if out.exists():
+        raise UsageError(f"output {out} already exists (choose another path)")
+    if not out.parent.is_dir():
+        raise UsageError(f"output directory {out.parent} does not exist")
+    if out.suffix.lower() not in suffixes:
+        raise UsageError(f"{out.name}: output must end in one of {', '.join(suffixes)}")
+
+
+def ensure_keys() -> None:
+    """Create the local signing keys on first use (and say so), so disclosure can never be skipped."""
+    from dflab.provenance.keys import init_keys, keys_dir, load_signing_material
+
+    try:
+        load_signing_material()
+    except NotFound:
+        init_keys()
+        print(f"dflab: created signing keys in {keys_dir()} (first disclosed output)", file=sys.stderr)
+
+
+def _temp_beside(out: Path, tag: str) -> Path:
+    fd, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}.{tag}.", suffix=out.suffix)
+    os.close(fd)
+    return Path(name)
+
+
+def source_records(sources: Sequence[str | Path]) -> list[int]:
+    """Ledger ids of the source files: an existing record with the same bytes, else a new registration."""
+    from dflab.provenance.ledger import open_ledger
+    from dflab.provenance.ledger.record import sha256_file
+    from dflab.provenance.registry import register
+
+    ids: list[int] = []
+    for src in sources:
+        path = Path(src)
+        if not path.is_file():
+            continue  # a source that is gone (e.g. a deleted training video) is named in extra only
+        with open_ledger() as ledger:
+            found = ledger.find(content_sha256=sha256_file(path))
+        ids.append(int(found[0]) if found else int(register(path)["record"]))
+    return sorted(set(ids))
+
+
+def _disclose_file(render: Path, out: Path, media_type: str, sources: Sequence[str | Path], model: str, method: str,
+                   extra: dict[str, Any] | None) -> dict:  # fmt: skip
+    """Steps 1-4 for a rendered file (unmarked, no manifest) that becomes `out`."""
+    from dflab.provenance import adapters
+    from dflab.provenance.ledger.record import sha256_file
+    from dflab.provenance.manifest import media_type_for, sign_file
+    from dflab.provenance.payload import payload_for_record
+    from dflab.provenance.registry import open_registry
+    from dflab.provenance.watermark import embed_file
+
+    ensure_keys()
+    ingredients = [Path(s) for s in sources if Path(s).is_file()]
+    for ingredient in ingredients:
+        media_type_for(ingredient)  # an unsignable ingredient fails here, before the ledger is touched
+    parents = source_records(ingredients)
+    fields = {
+        "action": "generate", "content_sha256": sha256_file(render), "media_type": media_type, "path": out.name,
+        "parents": tuple(parents),
+        "extra": {"synthetic": True, "model": model, "method": method, "disclosure": DISCLOSURE_VERSION,
+                  "content_hash_of": "the render before watermark and manifest", **(extra or {})},
+    }  # fmt: skip
+    entry = adapters.ledger_append(fields)
+    if entry is None:
+        raise Unsupported("the ledger is not available; dflab does not release generated media without a record")
+    record = int(entry["record"])
+    payload = payload_for_record(record)
+    marked = _temp_beside(out, "marked")
+    try:
+        marked.unlink()
+        embed_file(render, marked, payload)
+        signed = sign_file(marked, out, synthetic=True, ingredients=ingredients, ledger_record=entry,
+                           soft_binding=payload.hex())  # fmt: skip
+    finally:
+        marked.unlink(missing_ok=True)
+    with open_registry(record_sink=lambda _fields: record) as registry:
+        registered = registry.register(out, parents=tuple(parents))
+    return {
+        "output": str(out), "record": record, "payload": payload.hex(), "parents": parents,
+        "ingredients": [str(p) for p in ingredients], "manifest_sha256": signed["manifest_sha256"],
+        "registry_hashes": registered["hashes"], "synthetic": True,
+    }  # fmt: skip
+
+
+def disclose_image(rgb: np.ndarray, out: str | Path, *, sources: Sequence[str | Path] = (), model: str = "",
+                   method: str = "", extra: dict[str, Any] | None = None) -> dict:  # fmt: skip
+    """Write a generated RGB image to `out` (PNG/JPEG/WebP) with all four disclosures; returns a summary."""
+    from dflab.media import write_image
+
+    out = Path(out)
+    _check_output(out, IMAGE_SUFFIXES)
+    if not isinstance(rgb, np.ndarray) or rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise UsageError("a generated image must be an HxWx3 uint8 RGB array")
+    if min(rgb.shape[:2]) < MIN_SIDE:
+        raise Unsupported(f"a {rgb.shape[1]}x{rgb.shape[0]} image is too small to carry the watermark (min side {MIN_SIDE})")
+    render = _temp_beside(out, "render")
+    try:
+        write_image(render, rgb, quality=98)
+        return _disclose_file(render, out, "image", sources, model, method, extra)
+    finally:
+        render.unlink(missing_ok=True)
+
+
+def disclose_video(render: str | Path, out: str | Path, *, sources: Sequence[str | Path] = (), model: str = "",
+                   method: str = "", extra: dict[str, Any] | None = None) -> dict:  # fmt: skip
+    """Turn a rendered (unmarked) H.264 file into the disclosed video `out`; the render is left to the caller."""
+    out = Path(out)
+    _check_output(out, VIDEO_SUFFIXES)
+    if Path(out).suffix.lower() != Path(render).suffix.lower():
+        raise UsageError("the render and the output must be the same container format")
+    return _disclose_file(Path(render), out, "video", sources, model, method, extra)
