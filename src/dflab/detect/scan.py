@@ -102,6 +102,9 @@ def shallow_summary(evidence: list[Evidence]) -> dict:
     return out
 
 
+VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v"})
+
+
 class _Stopwatch:
     def __init__(self) -> None:
         self.timings: dict[str, float] = {}
@@ -132,6 +135,13 @@ def scan_file(path: str | Path, options: ScanOptions | None = None) -> ScanResul
     notify("decode")
     with watch.time("decode"):
         media = load(Path(path), policy=options.policy, limits=options.limits)
+    if media.media_type == "audio" and Path(path).suffix.lower() in VIDEO_SUFFIXES:
+        # A file sold as video with no picture is broken or mislabelled; say so rather than quietly
+        # scanning only its voice (an .m4a/.wav of the same audio is scanned as audio).
+        raise Unsupported(
+            f"{path} is a {Path(path).suffix} file with only an audio stream: no video to scan "
+            "(save the audio as .m4a or .wav to check the voice)"
+        )
     detectors = applicable_detectors(media.media_type, options.detectors)
     if not detectors:
         what = "only an audio stream" if media.media_type == "audio" else f"media type {media.media_type}"
