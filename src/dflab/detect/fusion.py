@@ -24,7 +24,7 @@ DEFAULT_WEIGHTS = {
     "head_pose": 0.6,
     "spectrum": 0.3,  # at chance on cnndetection (AUC 0.49): kept informative, barely weighted
     "identity_drift": 0.6,
-    "speed": 0.8,  # held-out accuracy ~81 % (86 % on changed, 45 % on natural clips): see bench/speed_accuracy.py
+    "speed": 0.8,  # held-out accuracy 75 % (80 % on changed, 46 % on natural clips): bench/speed_accuracy.py
     "synthetic_speech": 1.0,
     "speaker_match": 0.5,  # a voice that is not the claimed person's is suspicious, not proof of a fake
     "cuts": 0.8,
