@@ -66,3 +66,11 @@ def test_video_repeats_give_the_slowdown_factor(shared_data, factor):
 def test_video_still_picture_gives_no_opinion():
     frames = [np.full((64, 64, 3), 90, np.uint8)] * 60
     assert estimate_video_speed(frames).confidence == 0.0
+
+
+def test_testset_script_refuses_a_folder_without_the_data(tmp_path, capsys):
+    from dflab.shallow.speed_testset import main
+
+    assert main([str(tmp_path / "out"), "--data", str(tmp_path)]) == 2
+    assert "does not look like the shared data folder" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "manifest.csv").exists()
