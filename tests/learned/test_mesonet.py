@@ -60,7 +60,7 @@ def test_deepfake_models_label_the_authors_test_images_as_upstream(variant, test
 
 def test_face2face_model_still_ranks_deepfakes_higher(test_images):
     """Meso4_F2F was trained on Face2Face, not deepfakes: weaker, but it still ranks these deepfakes above
-    the reals (measured P(fake) 0.18/0.30 vs 0.12/0.05). MesoInception_F2F gives ~0 to all four.."""
+    the reals (measured P(fake) 0.18/0.30 vs 0.12/0.05). MesoInception_F2F gives ~0 to all four."""
     names = sorted(test_images)
     probs = dict(zip(names, mesonet.p_fake(np.stack([test_images[n][1] for n in names]), "meso4_f2f")))
     fakes = [probs[n] for n in names if test_images[n][0] == "fake"]
