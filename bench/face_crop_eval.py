@@ -143,7 +143,7 @@ def main() -> None:
 
     table = fit_table(calibration_records(records))
     meta = table["meta"]
-    print(f"\ncalibrated fusion on {meta['n_files']} files ({meta['n_fake']} fake), leave-one-group-out:")
+    print(f"\ncalibrated fusion ({meta['chosen']}; CV Brier {meta['cv_brier']}) on {meta['n_files']} files ({meta['n_fake']} fake), leave-one-group-out:")
     print_table([{"table": k, **meta[k]} for k in ("cross_validated", "in_sample", "hand_set")],
                 ["table", "auc", "ece", "brier"])
     print("weights:", table["weights"], "bias:", table["bias"])

@@ -63,11 +63,19 @@ def test_track_features_use_the_tracks_own_score():
 
 
 def test_packaged_table_is_loaded_by_default_with_hand_set_fallback():
+    import json
+    from importlib import resources
+
+    shipped = resources.files("dflab.detect").joinpath(calibration.PACKAGED_NAME)
+    assert shipped.is_file()  # the fitted table ships in the package
+    fitted = json.loads(shipped.read_text())
+    assert fitted["meta"]["n_files"] >= 5 and 0 <= fitted["meta"]["cross_validated"]["ece"] <= 1
     table = calibration.packaged_table()
     model = FusionModel.default()
-    if table is None:
-        assert model.weights == DEFAULT_WEIGHTS
-        pytest.skip("no fitted table in this checkout")
+    if table is None:  # the fit lost to the hand-set table in cross-validation: hand-set stays the default
+        assert not fitted["meta"]["use_by_default"]
+        assert model.weights == DEFAULT_WEIGHTS and model.bias == 0.0
+        return
     assert model.bias == pytest.approx(table["bias"])
     for name, weight in table["weights"].items():
         assert model.weights[name] == pytest.approx(weight)

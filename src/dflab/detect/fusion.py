@@ -30,7 +30,7 @@ DEFAULT_WEIGHTS = {
     "cuts": 0.8,
     "lip_sync": 0.7,
     "synthetic_image": 0.8,  # learned; leave-one-generator-out AUC on cnndetection in its model meta
-    "face_crop": 1.2,  # learned (EfficientNet-Lite0 + self-blended images); see detect/learned/weights
+    "face_crop": 0.6,  # learned (EfficientNet-Lite0 + SBI); leave-one-method-out AUC on ffpp is weak (bench/results/face_crop_eval.json)
 }
 
 
