@@ -14,11 +14,13 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "scan",
         help="detect manipulated faces in images and videos, with the evidence",
-        description="Scan files for signs of face manipulation. Each file gets a probability of manipulation "
+        description="Scan files for signs of face or voice manipulation. Each file gets a probability of manipulation "
         "(0..1), a verdict (authentic / suspicious / manipulated) and the evidence behind it.",
         epilog="Exit code 0 when every file was scanned, 2 when any file could not be read.",
     )
-    p.add_argument("files", nargs="+", metavar="FILE", help="images (JPEG/PNG/WebP), videos (mp4/mov/webm/mkv)")
+    p.add_argument(
+        "files", nargs="*", metavar="FILE", help="images (JPEG/PNG/WebP), videos (mp4/mov/webm/mkv), audio (wav/mp3/m4a/flac)"
+    )
     p.add_argument("--json", action="store_true", help="one JSON object per line per file on stdout")
     p.add_argument("--report", metavar="DIR", help="write an HTML report (and its JSON) per file into DIR")
     p.add_argument("--detectors", metavar="A,B", help="comma-separated detector names (default: all)")
@@ -62,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
             det = create_detector(name)
             print(f"{name:16s} {','.join(det.media_types)}")
         return 0
+    if not args.files:
+        raise UsageError("give at least one FILE to scan (or --list-detectors)")
     options = _options(args)
     for name in options.detectors or []:
         create_detector(name)  # unknown names fail before any work is done

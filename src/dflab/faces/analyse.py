@@ -8,7 +8,7 @@ the detector path, plus ~58 ms per identity embedding (so embeddings are sparse:
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -18,7 +18,7 @@ from dflab.faces.identity import embed
 from dflab.faces.shots import is_cut, thumbnail
 from dflab.faces.track import MAX_GAP_S, link_tracks
 from dflab.faces.types import FaceObservation, FaceTrack
-from dflab.media.types import Media
+from dflab.media.types import Frame, Media
 
 
 def _check_frame(rgb: np.ndarray, pos: int) -> None:
@@ -58,12 +58,23 @@ def find_observations(
 
     Frame positions where a new shot starts are added to `cuts` when a set is given.
     """
+    return _find_in_frames(media.frames, media.media_type, max_faces, max_side, progress, cuts, len(media.frames))
+
+
+def _find_in_frames(
+    frames: Iterable[Frame],
+    media_type: str,
+    max_faces: int,
+    max_side: int,
+    progress: Callable[[int, int], None] | None,
+    cuts: set[int] | None,
+    total: int | None,
+) -> list[list[FaceObservation]]:
     per_frame: list[list[FaceObservation]] = []
-    total = len(media.frames)
-    finder = VideoFaceFinder(max_faces, max_side=max_side) if media.media_type != "image" else None
+    finder = VideoFaceFinder(max_faces, max_side=max_side) if media_type != "image" else None
     previous_thumb = None
     try:
-        for pos, frame in enumerate(media.frames):
+        for pos, frame in enumerate(frames):
             _check_frame(frame.rgb, pos)
             h, w = frame.rgb.shape[:2]
             if finder is None:
@@ -77,7 +88,7 @@ def find_observations(
                 faces = finder(frame.rgb, frame.time_s, cut=cut)
             per_frame.append([_observation(f, pos, frame.time_s, w, h) for f in faces])
             if progress is not None:
-                progress(pos + 1, total)
+                progress(pos + 1, total or 0)
     finally:
         if finder is not None:
             finder.close()
@@ -101,16 +112,43 @@ def analyse(
     (embed_every_s=0 embeds every observation, math.inf first/last only, None none at all).
     Media without frames (audio) has no faces: [].
     """
+    return analyse_frames(
+        media.frames, media.media_type, max_faces, embed_every_s, min_track_len,
+        max_gap_s=max_gap_s, max_side=max_side, progress=progress, total=len(media.frames),
+    )  # fmt: skip
+
+
+def analyse_frames(
+    frames: Iterable[Frame],
+    media_type: str,
+    max_faces: int = 4,
+    embed_every_s: float | None = 1.0,
+    min_track_len: int = 1,
+    *,
+    max_gap_s: float = MAX_GAP_S,
+    max_side: int = DEFAULT_MAX_SIDE,
+    progress: Callable[[int, int], None] | None = None,
+    total: int | None = None,
+) -> list[FaceTrack]:
+    """`analyse` over frames that arrive one at a time (e.g. while a video is still decoding).
+
+    The frames are consumed once; frame_pos in the result counts them from 0.
+    """
     if max_faces < 1:
         raise UsageError("max_faces must be at least 1")
     if embed_every_s is not None and not embed_every_s >= 0:  # also rejects NaN
         raise UsageError("embed_every_s must be >= 0 seconds")
     if min_track_len < 1:
         raise UsageError("min_track_len must be at least 1")
-    if not media.frames:
-        return []
+    seen: list[Frame] = []
+
+    def remember(stream: Iterable[Frame]) -> Iterable[Frame]:
+        for frame in stream:
+            seen.append(frame)  # the identity embeddings below need a few of them again
+            yield frame
+
     cuts: set[int] = set()
-    per_frame = find_observations(media, max_faces, max_side, progress, cuts)
+    per_frame = _find_in_frames(remember(frames), media_type, max_faces, max_side, progress, cuts, total)
     linked = [obs for obs in link_tracks(per_frame, max_gap_s, cuts) if len(obs) >= min_track_len]
     linked.sort(key=lambda obs: (-len(obs), obs[0].frame_pos))
     tracks = [FaceTrack(track_id=i, observations=obs) for i, obs in enumerate(linked)]
@@ -118,5 +156,5 @@ def analyse(
         times = [o.time_s for o in track.observations]
         for i in embedding_positions(times, embed_every_s):
             obs = track.observations[i]
-            track.embeddings[obs.frame_pos] = embed(media.frames[obs.frame_pos].rgb, obs.box)
+            track.embeddings[obs.frame_pos] = embed(seen[obs.frame_pos].rgb, obs.box)
     return tracks

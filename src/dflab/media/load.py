@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from dflab.config import Limits, SamplingPolicy
@@ -120,11 +120,14 @@ def load(
     with_audio: bool = True,
     require_video: bool = False,
     sample_rate: int = DEFAULT_SAMPLE_RATE,
+    frame_sink: Callable[[Frame], None] | None = None,
 ) -> Media:
     """Decode an image, video or audio file into Media.
 
     require_video=True refuses audio-only files with Unsupported (for callers that need frames; images
-    are still accepted). Every failure is a DflabError: NotFound, BadMedia, Unsupported, LimitExceeded.
+    are still accepted). `frame_sink` sees each video frame as soon as it is decoded, so a caller can
+    start work on it while the rest decodes (images and audio never call it).
+    Every failure is a DflabError: NotFound, BadMedia, Unsupported, LimitExceeded.
     """
     path = Path(path)
     fmt = _sniff(path, limits)
@@ -135,7 +138,7 @@ def load(
         if require_video:
             raise Unsupported(f"{path} has no video stream (audio only)")
         return _load_audio_only(path, facts, limits, sample_rate)
-    return _load_video(path, facts, policy, limits, with_audio, sample_rate)
+    return _load_video(path, facts, policy, limits, with_audio, sample_rate, frame_sink)
 
 
 def _load_image(path: Path, policy: SamplingPolicy, limits: Limits) -> Media:
@@ -166,11 +169,21 @@ def _load_audio_only(path: Path, facts: StreamFacts, limits: Limits, sample_rate
 
 
 def _load_video(
-    path: Path, facts: StreamFacts, policy: SamplingPolicy, limits: Limits, with_audio: bool, sample_rate: int
+    path: Path,
+    facts: StreamFacts,
+    policy: SamplingPolicy,
+    limits: Limits,
+    with_audio: bool,
+    sample_rate: int,
+    frame_sink: Callable[[Frame], None] | None = None,
 ) -> Media:
     _check_video_limits(path, facts, limits)
     decoder = VideoDecoder(path, facts, policy, limits, arena=FrameArena())
-    frames = list(decoder)
+    frames = []
+    for frame in decoder:
+        frames.append(frame)
+        if frame_sink is not None:
+            frame_sink(frame)
     if not frames:
         raise BadMedia(f"{path}: no video frame could be decoded")
     meta: dict = {"container": facts.container, "decoded_frames": decoder.decoded,

@@ -64,8 +64,8 @@ class WatermarkDetector:
                    "sync_z": round(float(result.sync_z), 2), "frames_used": result.frames_used}  # fmt: skip
         if record is None:
             return Evidence(name=self.name, score=0.5, confidence=0.0, details=details,
-                            summary="no dflab watermark found (its absence says nothing about manipulation)")  # fmt: skip
+                            summary="No dflab watermark found (its absence says nothing about manipulation).")  # fmt: skip
         return Evidence(
             name=self.name, score=1.0, confidence=1.0, decisive=True, details=details,
-            summary=f"carries the dflab watermark: made by dflab, ledger record {record}",
+            summary=f"Carries the dflab watermark: made by dflab (synthetic), ledger record {record}.",
         )  # fmt: skip
