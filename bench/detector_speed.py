@@ -68,7 +68,7 @@ def main() -> None:
             rows.append({"what": "network", "threads": threads, "batch": batch, "crops": args.crops,
                          "seconds": seconds, "crops_per_s": args.crops / seconds})
         if subject is not None:
-            detector = FaceCropDetector(rate_per_s=5.0, max_per_track=10_000)
+            detector = FaceCropDetector(rate_per_s=5.0, max_per_track=10_000, threads=threads)
             n = detector.detect(subject).details["crops_scored"]
             seconds = _best(lambda: detector.detect(subject), args.repeats)
             rows.append({"what": "detector (align+score)", "threads": threads, "batch": 32, "crops": n,

@@ -40,8 +40,10 @@ class FaceCropDetector:
     media_types = ("image", "video")
     needs_faces = True
 
+    # One torch thread: on the shared 2-core machine it scored 75 crops/s against 24 with two threads
+    # (bench/results/detector_speed.json); the other core keeps decoding and face tracking busy.
     def __init__(self, weights: str | None = None, rate_per_s: float = 2.0, max_per_track: int = 48,
-                 batch_size: int = 32):
+                 batch_size: int = 32, threads: int | None = 1):
         from dflab.errors import UsageError
 
         if not rate_per_s > 0 or max_per_track < 1 or batch_size < 1:
@@ -50,6 +52,7 @@ class FaceCropDetector:
         self.rate_per_s = rate_per_s
         self.max_per_track = max_per_track
         self.batch_size = batch_size
+        self.threads = threads
 
     def _crops(self, media: AnalysedMedia, size: int, padding: float):
         from dflab.faces import align
@@ -73,7 +76,7 @@ class FaceCropDetector:
             return not_applicable(self.name, "No face to examine.")
         model, meta = cached_model(self.weights)
         crops, owners, times, positions, matrices = self._crops(media, int(meta["crop_size"]), float(meta["padding"]))
-        probs = predict_proba(model, np.stack(crops), self.batch_size)
+        probs = predict_proba(model, np.stack(crops), self.batch_size, self.threads)
         track_scores = {int(t): float(np.mean(probs[owners == t])) for t in np.unique(owners)}
         counts = {t: int((owners == t).sum()) for t in track_scores}
         # The file is as suspicious as its most suspicious face with enough crops to judge by.

@@ -167,12 +167,26 @@ def cached_model(path: str | None = None):
     return load_model(path or shipped_weights_path())
 
 
-def predict_proba(model, crops: np.ndarray, batch_size: int = 32) -> np.ndarray:
+@contextlib.contextmanager
+def torch_threads(n: int | None):
+    """Run with `n` torch threads, then restore the previous setting (None: leave it alone)."""
+    import torch
+
+    before = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def predict_proba(model, crops: np.ndarray, batch_size: int = 32, threads: int | None = None) -> np.ndarray:
     """P(fake) per crop, float64 (N,)."""
     import torch
 
     out = []
-    with torch.inference_mode():
+    with torch_threads(threads), torch.inference_mode():
         for start in range(0, len(crops), batch_size):
             logits = model(to_tensor(crops[start : start + batch_size]))
             out.append(torch.sigmoid(logits[:, 0]).double().numpy())
