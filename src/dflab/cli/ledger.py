@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
 from pathlib import Path
 
+from dflab.atomic import write_text_atomic
 from dflab.cli.common import print_json
 from dflab.errors import IntegrityError, LimitExceeded, NotFound, UsageError
 
@@ -148,7 +147,7 @@ def cmd_prove(args) -> int:
     with _open(args) as ledger:
         bundle = ledger.prove(record_id)
     if out is not None:
-        _write_json_atomic(out, bundle)
+        write_text_atomic(out, json.dumps(bundle, indent=1, ensure_ascii=False) + "\n")
     if args.json:
         print_json(bundle)
     else:
@@ -226,19 +225,3 @@ def _read_proof_file(path: Path):
         raise IntegrityError(f"proof file {path} is not valid JSON ({exc})") from None
     except OSError as exc:
         raise UsageError(f"cannot read proof file {path}: {exc.strerror}") from None
-
-
-def _write_json_atomic(path: Path, obj) -> None:
-    """Write to a temp file in the same directory, then rename: never a half-written proof file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(obj, fh, indent=1, ensure_ascii=False)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise

@@ -11,7 +11,7 @@ import io
 import os
 from pathlib import Path
 
-from dflab.eval.atomic import write_text_atomic
+from dflab.atomic import write_text_atomic
 from dflab.eval.runner import EvalResult
 
 

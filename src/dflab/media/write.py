@@ -7,42 +7,20 @@ directory and moved into place with os.replace, so a crash never leaves a half-w
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
 from dflab.errors import UsageError
+from dflab.atomic import atomic_output  # noqa: F401  (re-exported: other modules import it from here)
 from dflab.media.guards import media_errors
 from dflab.media.types import Audio
 
 _VIDEO_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 _IMAGE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"}
 _AAC_FRAME = 1024  # samples per AAC frame
-
-
-@contextmanager
-def atomic_output(path: str | Path) -> Iterator[Path]:
-    """Yields a temporary path beside `path` (same extension); it replaces `path` only on success."""
-    final = Path(path)
-    if not final.parent.is_dir():
-        raise UsageError(f"output directory {final.parent} does not exist")
-    fd, tmp_name = tempfile.mkstemp(dir=final.parent, prefix=f".{final.stem}.", suffix=f".tmp{final.suffix}")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        yield tmp
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual file mode
-        os.replace(tmp, final)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _fps_fraction(fps: float) -> Fraction:

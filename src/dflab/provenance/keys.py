@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from dflab.atomic import write_bytes_atomic
 from dflab.config import dflab_home
 from dflab.errors import IntegrityError, NotFound, UsageError
 
@@ -70,19 +70,6 @@ class SigningMaterial:
 
 def keys_dir(home: Path | None = None) -> Path:
     return (home or dflab_home()) / "keys"
-
-
-def _write_private(path: Path, data: bytes, mode: int) -> None:
-    """Write atomically with the final mode set before the bytes land (no window where a key is world-readable)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _name(common_name: str):
@@ -192,7 +179,7 @@ def init_keys(force: bool = False, home: Path | None = None) -> KeyPaths:
     os.chmod(paths.root, 0o700)
     material = make_key_set()
     for name, data in material.items():
-        _write_private(paths.root / name, data, 0o600 if name.endswith(".key.pem") else 0o644)
+        write_bytes_atomic(paths.root / name, data, 0o600 if name.endswith(".key.pem") else 0o644)
     return paths
 
 

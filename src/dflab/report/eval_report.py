@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from dflab.errors import UsageError
-from dflab.eval.atomic import write_text_atomic
+from dflab.atomic import write_text_atomic
 from dflab.eval.runner import COMPARISON_NOTES, EvalResult, method_subsets
 from dflab.eval.summary import fmt, header, table_rows
 

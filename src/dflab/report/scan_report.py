@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import html
 import json
-import os
-import tempfile
 from pathlib import Path
 
+from dflab.atomic import write_text_atomic
 from dflab.report import scan_plots
 
 VERDICT_COLOURS = {"authentic": "#2e7d32", "suspicious": "#ef6c00", "manipulated": "#c62828"}
@@ -21,24 +20,13 @@ figcaption{font-size:.8em;color:#555}.muted{color:#757575;font-size:.85em}
 """
 
 
-def write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_scan_report(result, report_dir: Path) -> Path:
     report_dir = Path(report_dir)
     stem = Path(result.path).name
     data = result.to_json()
-    write_atomic(report_dir / f"{stem}.json", json.dumps(data, indent=2, default=str))
+    write_text_atomic(report_dir / f"{stem}.json", json.dumps(data, indent=2, default=str))
     html_path = report_dir / f"{stem}.html"
-    write_atomic(html_path, render(result, data))
+    write_text_atomic(html_path, render(result, data))
     return html_path
 
 

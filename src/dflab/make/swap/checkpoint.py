@@ -12,26 +12,14 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from dflab.atomic import write_bytes_atomic
 from dflab.errors import IntegrityError, NotFound, UsageError
 
 FORMAT = "dflab-swap-v1"
 CKPT_NAME, META_NAME = "checkpoint.pt", "checkpoint.json"
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_checkpoint(model_dir: Path, state: dict[str, Any], fmt: str = FORMAT) -> Path:
@@ -41,12 +29,12 @@ def save_checkpoint(model_dir: Path, state: dict[str, Any], fmt: str = FORMAT) -
     torch.save({"format": fmt, **state}, buffer)
     data = buffer.getvalue()
     model_dir.mkdir(parents=True, exist_ok=True)
-    _atomic_write(model_dir / CKPT_NAME, data)
+    write_bytes_atomic(model_dir / CKPT_NAME, data)
     meta = {
         "format": fmt, "iteration": int(state.get("iteration", 0)), "config": state.get("config"),
         "names": state.get("names"), "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
     }  # fmt: skip
-    _atomic_write(model_dir / META_NAME, json.dumps(meta, indent=1).encode())
+    write_bytes_atomic(model_dir / META_NAME, json.dumps(meta, indent=1).encode())
     return model_dir / CKPT_NAME
 
 
