@@ -13,13 +13,13 @@ Weights are a JSON file (mean, scale, coefficients, bias, decision threshold) wr
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from dflab.atomic import write_text_atomic
 from dflab.audio import SAMPLE_RATE
 from dflab.audio.lfcc import utterance_statistics
 from dflab.audio.signal import normalise_loudness
@@ -57,11 +57,7 @@ class SpoofModel:
         }  # fmt: skip
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=1))
-        os.replace(tmp, path)
-        return path
+        return write_text_atomic(path, json.dumps(self.to_json(), indent=1))
 
     @classmethod
     def load(cls, path: str | Path = DEFAULT_WEIGHTS) -> "SpoofModel":

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
+
+from dflab.atomic import write_text_atomic
 
 
 def pair_scores(embeddings: np.ndarray, speakers: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -54,9 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         from dflab.audio.speaker import THRESHOLD_FILE
 
         payload = {**result, "command": "python -m dflab.audio.speaker_eer --write"}
-        tmp = THRESHOLD_FILE.with_name(".speaker_verification.json.tmp")
-        tmp.write_text(json.dumps(payload, indent=1))
-        os.replace(tmp, THRESHOLD_FILE)
+        write_text_atomic(THRESHOLD_FILE, json.dumps(payload, indent=1))
     return 0
 
 

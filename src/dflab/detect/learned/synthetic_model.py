@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
+from dflab.atomic import write_text_atomic
 from dflab.errors import BadMedia, NotFound, Unsupported, UsageError
 
 FORMAT = "dflab-synthetic-image-v1"
@@ -56,17 +55,7 @@ class SyntheticImageModel:
 
     def save(self, path: str | Path) -> Path:
         """Write atomically (temp file in the same folder, then rename): never a half-written model."""
-        out = Path(path)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=out.parent)
-        try:
-            with os.fdopen(fd, "w") as handle:
-                json.dump(self.to_json(), handle, indent=1)
-                handle.write("\n")
-            os.replace(tmp, out)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return out
+        return write_text_atomic(path, json.dumps(self.to_json(), indent=1) + "\n")
 
     @classmethod
     def load(cls, path: str | Path) -> "SyntheticImageModel":

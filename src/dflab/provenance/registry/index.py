@@ -6,13 +6,12 @@ Index position i is row i of the SQLite hash table (ids are dense, starting at 0
 
 from __future__ import annotations
 
-import os
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
+from dflab.atomic import atomic_output
 from dflab.errors import IntegrityError, UsageError
 from dflab.provenance.registry.hashers import HASH_BITS, HASH_BYTES
 
@@ -76,14 +75,8 @@ class HashIndex:
 
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        try:
-            faiss.write_index_binary(self._index, tmp)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_output(path) as tmp:
+            faiss.write_index_binary(self._index, str(tmp))
 
     @classmethod
     def deserialize(cls, path: str | Path, kind: str) -> "HashIndex":
