@@ -23,6 +23,7 @@ class SyntheticSpeechDetector:
     def detect(self, media: AnalysedMedia) -> Evidence:
         from dflab.audio.antispoof import DEFAULT_WEIGHTS, SpoofModel, split_chunks
         from dflab.audio.lfcc import utterance_statistics
+        from dflab.audio.presence import sounds_like_speech
         from dflab.audio.signal import normalise_loudness
         from dflab.errors import BadMedia
 
@@ -35,6 +36,8 @@ class SyntheticSpeechDetector:
             samples = normalise_loudness(audio.samples, audio.sample_rate)
         except BadMedia:
             return not_applicable(self.name, "The audio track is silent.")
+        if not sounds_like_speech(samples, audio.sample_rate):
+            return not_applicable(self.name, "The audio does not sound like speech (no syllable rhythm).")
         model = SpoofModel.load(self.weights or DEFAULT_WEIGHTS)
         chunks = split_chunks(samples, audio.sample_rate)
         probs = model.probability(np.stack([utterance_statistics(c, audio.sample_rate) for c in chunks]))

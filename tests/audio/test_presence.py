@@ -1,0 +1,20 @@
+import numpy as np
+
+from dflab.audio.presence import sounds_like_speech, syllabic_modulation
+from dflab.media import load_audio
+
+
+def test_tone_and_noise_are_not_speech():
+    t = np.arange(16000 * 4) / 16000
+    assert not sounds_like_speech(0.3 * np.sin(2 * np.pi * 440 * t), 16000)
+    assert not sounds_like_speech(0.05 * np.random.default_rng(0).standard_normal(16000 * 4), 16000)
+
+
+def test_real_speech_is_speech(shared_data):
+    for path in [
+        shared_data / "liveportrait/assets/examples/driving/d6.mp4",
+        *sorted((shared_data / "ljspeech_tts/ground_truth").rglob("*.wav"))[:2],
+        *sorted((shared_data / "librispeech").rglob("*.flac"))[:2],
+    ]:
+        audio = load_audio(path)
+        assert syllabic_modulation(audio.samples, audio.sample_rate) > 0.3, path
