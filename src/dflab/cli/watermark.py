@@ -29,7 +29,7 @@ def register(subparsers) -> None:
     p.add_argument("input", metavar="IN", help="image (JPEG/PNG/WebP) or video")
     p.add_argument("output", metavar="OUT", help="output path (must not exist unless --overwrite)")
     p.add_argument("--payload", required=True, metavar="HEX", help="64-bit payload as 16 hex digits")
-    p.add_argument("--psnr", type=float, default=40.5, metavar="DB", help="distortion budget in dB (default 40.5)")
+    p.add_argument("--psnr", type=float, default=40.75, metavar="DB", help="distortion budget in dB (default 40.75)")
     p.add_argument("--quality", type=int, default=95, metavar="Q", help="JPEG/WebP quality of image output (95)")
     p.add_argument("--crf", type=int, default=18, metavar="N", help="H.264 CRF of video output (default 18)")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")

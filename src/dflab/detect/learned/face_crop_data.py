@@ -94,9 +94,11 @@ def leave_out(items: list[DataItem], method: str) -> tuple[list[DataItem], list[
     return [i for i in items if i.group not in groups], held
 
 
-def _cache_path(path: Path, frames: int, size: int, padding: float) -> Path:
+def _cache_path(path: Path, frames: int, size: int, padding: float, rate_fps: float | None = None) -> Path:
     stat = path.stat()
     key = f"{CACHE_VERSION}|{path.resolve()}|{stat.st_size}|{int(stat.st_mtime)}|{frames}|{size}|{padding}"
+    if rate_fps is not None:  # (the old key stays valid for frame-count sampling)
+        key += f"|fps={rate_fps}"
     digest = hashlib.sha1(key.encode()).hexdigest()[:20]
     return dflab_home() / "cache" / "face_crops" / f"{digest}.npz"
 
@@ -106,10 +108,12 @@ def sample_times(duration_s: float, frames: int) -> float:
     return max(0.05, frames / max(duration_s, 1e-3))
 
 
-def extract_crops(path: Path, frames: int = 12, size: int = 160, padding: float = 0.25, max_faces: int = 4) -> CropSet:
-    """Aligned crops of the faces in a file: every large enough face of an image, the longest track of a
-    video at about `frames` instants spread over the clip. Cached per (file, settings)."""
-    cache = _cache_path(path, frames, size, padding)
+def extract_crops(path: Path, frames: int = 12, size: int = 160, padding: float = 0.25, max_faces: int = 4,
+                  rate_fps: float | None = None) -> CropSet:
+    """Aligned crops of the faces in a file: every large enough face of an image, the main face of a
+    video at about `frames` instants spread over the clip (or, with `rate_fps`, at that rate over the
+    whole clip, so long clips give more crops). Cached per (file, settings)."""
+    cache = _cache_path(path, frames, size, padding, rate_fps)
     if cache.is_file():
         with np.load(cache) as data:
             return CropSet(data["crops"], data["points"], data["times"])
@@ -120,7 +124,8 @@ def extract_crops(path: Path, frames: int = 12, size: int = 160, padding: float 
 
     info = probe(path)
     duration = float(info.get("duration") or 0.0)
-    policy = SamplingPolicy(all_frames_up_to_s=0.0, rate_fps=sample_times(duration, frames))
+    fps = rate_fps if rate_fps is not None else sample_times(duration, frames)
+    policy = SamplingPolicy(all_frames_up_to_s=0.0, rate_fps=fps)
     media = load(path, policy=policy, with_audio=False)
     tracks = analyse(media, max_faces=max_faces if media.media_type == "image" else 1, embed_every_s=None)
     # Video frames are sampled far apart, so one face may be cut into several tracks (the tracker's gap
@@ -146,11 +151,12 @@ def extract_crops(path: Path, frames: int = 12, size: int = 160, padding: float 
     return result
 
 
-def load_crop_sets(items: list[DataItem], frames: int, size: int, padding: float, progress=None) -> list[CropSet]:
-    """Crops of every item (items with no usable face are dropped, and reported in `extra`)."""
+def load_crop_sets(items: list[DataItem], frames: int, size: int, padding: float, progress=None,
+                   rate_fps: float | None = None) -> list[CropSet]:
+    """Crops of every item (items with no usable face are dropped)."""
     sets = []
     for n, item in enumerate(items):
-        crop_set = extract_crops(item.path, frames, size, padding)
+        crop_set = extract_crops(item.path, frames, size, padding, rate_fps=rate_fps)
         crop_set.item = item
         if len(crop_set.crops):
             sets.append(crop_set)

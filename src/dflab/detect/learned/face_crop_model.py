@@ -25,7 +25,7 @@ from dflab.errors import BadMedia, NotFound
 
 CROP_SIZE = 160  # px: enough to see blending seams, ~2x cheaper than 224
 PADDING = 0.25  # dflab.faces.align's default: forehead, jaw line and some background stay in the crop
-FIRST_TRAINED_BLOCK = 8  # blocks 0-7 (and the stem) stay frozen at their ImageNet weights
+FIRST_TRAINED_BLOCK = 5  # blocks 0-4 (and the stem) stay frozen at their ImageNet weights
 WEIGHTS_PACKAGE = "dflab.detect.learned.weights"
 WEIGHTS_NAME = "face_crop_effnet_lite0.pt"
 FORMAT_VERSION = 1

@@ -1,6 +1,6 @@
 """Embedding: tile the payload's +-1 pattern over the working grid, weight by texture, upsample, add to luma.
 
-The residual is scaled to an exact distortion budget (`target_psnr`, default 40.5 dB so that rounding and
+The residual is scaled to an exact distortion budget (`target_psnr`, default 40.75 dB so that rounding and
 clipping still leave >= 40 dB), so every picture gets the strongest mark its budget allows. Only luma changes
 (R, G and B move together), because chroma is subsampled and quantised hardest by JPEG and H.264.
 """
@@ -21,7 +21,7 @@ MIN_EMBED_SHORT_SIDE = 112  # below this the detector's period search (<= 2.6 ti
 
 @dataclass(frozen=True)
 class EmbedConfig:
-    target_psnr: float = 40.5  # dB, of the luma change (RGB PSNR is the same: all channels move together)
+    target_psnr: float = 40.75  # dB, of the luma change (RGB PSNR is the same: all channels move together)
     texture_gamma: float = 0.4  # 0 = uniform strength; higher = more concentrated in textured regions
     key: str = DEFAULT_KEY
     chip_px: float = 2.5  # minimum source pixels per chip; video uses 4 (it must survive downscale + H.264)

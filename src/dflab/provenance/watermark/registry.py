@@ -61,7 +61,7 @@ class DflabV1:
     payload_bytes = 8
     media_types = ("image", "video")
 
-    def __init__(self, target_psnr: float = 40.5, texture_gamma: float = 0.4, key: str | None = None) -> None:
+    def __init__(self, target_psnr: float = 40.75, texture_gamma: float = 0.4, key: str | None = None) -> None:
         from dflab.provenance.watermark.embed import EmbedConfig
         from dflab.provenance.watermark.pattern import DEFAULT_KEY
 
