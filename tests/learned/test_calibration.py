@@ -56,10 +56,15 @@ def test_fit_table_needs_both_classes():
 
 
 def test_track_features_use_the_tracks_own_score():
-    evidence = [{"name": "a", "score": 0.5, "confidence": 1.0, "track_scores": {"0": 0.9, "1": 0.1}}]
+    evidence = [{"name": "a", "score": 0.5, "confidence": 1.0, "track_scores": {"0": 0.9, "1": 0.4}}]
     x0 = calibration.track_features(evidence, ["a", "missing"], 0)
     x1 = calibration.track_features(evidence, ["a", "missing"], 1)
-    assert x0[0] == pytest.approx(np.log(9)) and x1[0] == pytest.approx(-np.log(9)) and x0[1] == 0.0
+    assert x0[0] == pytest.approx(np.log(9)) and x1[0] == pytest.approx(np.log(0.4 / 0.6)) and x0[1] == 0.0
+
+
+def test_track_features_clip_like_the_fusion():
+    evidence = [{"name": "a", "score": 0.01, "confidence": 1.0}]
+    assert calibration.track_features(evidence, ["a"], None)[0] == pytest.approx(calibration.CLIP.min_log_odds)
 
 
 def test_packaged_table_is_loaded_by_default_with_hand_set_fallback():

@@ -21,7 +21,10 @@ from importlib import resources
 
 import numpy as np
 
+from dflab.detect.fusion import FusionModel
 from dflab.detect.timeline import logit, sigmoid
+
+CLIP = FusionModel()  # the log-odds range every fused cue is held to
 from dflab.errors import UsageError
 
 PACKAGED_NAME = "fusion_fitted.json"
@@ -47,7 +50,8 @@ def packaged_table() -> dict | None:
 
 
 def track_features(evidence: list[dict], names: list[str], track: int | None) -> np.ndarray:
-    """x_d = confidence * logit(score) for each detector name (0 when the detector did not run)."""
+    """x_d = confidence * logit(score) for each detector name (0 when the detector did not run), with the
+    logit clipped exactly as FusionModel clips it, so a fitted weight means the same thing there."""
     by_name = {e["name"]: e for e in evidence}
     x = np.zeros(len(names))
     for j, name in enumerate(names):
@@ -56,7 +60,7 @@ def track_features(evidence: list[dict], names: list[str], track: int | None) ->
             continue
         scores = {int(k): v for k, v in (e.get("track_scores") or {}).items()}
         score = scores.get(track, e["score"]) if track is not None else e["score"]
-        x[j] = float(e["confidence"]) * float(logit(score))
+        x[j] = float(e["confidence"]) * float(np.clip(logit(score), CLIP.min_log_odds, CLIP.max_log_odds))
     return x
 
 

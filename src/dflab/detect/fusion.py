@@ -1,9 +1,12 @@
 """Fusing evidence into one probability per face track and per file.
 
 Each evidence contributes `weight * confidence * logit(score)` to a log-odds sum (a naive-Bayes style
-combination: a cue at 0.5 or with confidence 0 adds nothing). The weights are data, not code: the default
-table below was set by hand from the development clips; `FusionModel.load(path)` takes a fitted table
-(issue: calibrated fusion) with the same shape.
+combination: a cue at 0.5 or with confidence 0 adds nothing). The logit is clipped asymmetrically: each
+cue looks for one kind of artefact and a given fake may simply not have it, so "found nothing" is weak
+evidence of authenticity (at most logit 0.27) while a found artefact can speak loudly. Without the floor,
+six cues that each see nothing out-vote one that sees a blended face. The weights are data, not code:
+the default table below was set by hand from the development clips; `FusionModel.load(path)` takes a
+fitted table (issue: calibrated fusion) with the same shape.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ class FusionModel:
     weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     bias: float = 0.0
     default_weight: float = 0.5  # for detectors the table does not know yet
+    min_log_odds: float = -1.0  # "no artefact here" counts for at most p = 0.27 per cue
+    max_log_odds: float = 4.6  # p = 0.99
 
     @classmethod
     def default(cls) -> "FusionModel":
@@ -57,9 +62,10 @@ class FusionModel:
         data = json.loads(Path(path).read_text())
         return cls(weights=dict(data["weights"]), bias=float(data.get("bias", 0.0)))
 
-    def _log_odds(self, evidence: Evidence, score: float) -> float:
+    def _log_odds(self, evidence: Evidence, score):
+        """This evidence's share of the log-odds, for one score or an array of per-frame scores."""
         weight = self.weights.get(evidence.name, self.default_weight)
-        return weight * evidence.confidence * float(logit(score))
+        return weight * evidence.confidence * np.clip(logit(score), self.min_log_odds, self.max_log_odds)
 
     def fuse(self, evidences: list[Evidence], track_id: int | None = None) -> float:
         """Probability of manipulation from a set of evidence, optionally using per-track scores."""
@@ -69,7 +75,7 @@ class FusionModel:
         total = self.bias
         for evidence in evidences:
             score = evidence.track_scores.get(track_id, evidence.score) if track_id is not None else evidence.score
-            total += self._log_odds(evidence, score)
+            total += float(self._log_odds(evidence, score))
         return float(sigmoid(total))
 
     def fuse_series(self, evidences: list[Evidence], times: np.ndarray) -> np.ndarray:
@@ -80,7 +86,5 @@ class FusionModel:
             if series is None or evidence.times is None or len(evidence.times) == 0:
                 total += self._log_odds(evidence, evidence.score)  # constant over time
                 continue
-            per_frame = np.interp(times, evidence.times, series)
-            weight = self.weights.get(evidence.name, self.default_weight)
-            total += weight * evidence.confidence * logit(per_frame)
+            total += self._log_odds(evidence, np.interp(times, evidence.times, series))
         return sigmoid(total)
