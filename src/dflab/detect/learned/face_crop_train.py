@@ -48,6 +48,7 @@ class TrainPreset:
     max_items: int | None = None  # use only the first N data items (the tiny preset)
     repeat_batch: bool = False  # the tiny preset fits one fixed batch: its loss must fall (a wiring check)
     seed: int = 0
+    max_seconds: float | None = None  # a wall-clock budget for the training loop (a shared, busy CPU)
 
 
 PRESETS: dict[str, TrainPreset] = {
@@ -66,6 +67,14 @@ class TrainResult:
     n_fake_crops: int
     seconds: float
     meta: dict
+
+
+def lr_factor(done: float, warmup: float = 0.05, floor: float = 0.02) -> float:
+    """Learning-rate multiplier at a fraction `done` of training: linear warm-up, then cosine to `floor`."""
+    if done < warmup:
+        return max(done / warmup, 0.05)
+    t = min(1.0, (done - warmup) / (1.0 - warmup))
+    return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * t))
 
 
 def sample_augmentation(rng: np.random.Generator) -> dict:
@@ -164,12 +173,23 @@ class BatchMaker:
         return np.stack(crops), np.array(labels, dtype=np.float32)
 
 
+def _shown_path(path: Path, root: Path | None) -> str:
+    """A data file as the model card names it: relative to the shared data folder when under it."""
+    if root is not None:
+        try:
+            return path.resolve().relative_to(Path(root).resolve()).as_posix()
+        except ValueError:
+            pass
+    return str(path)
+
+
 def train_detector(
     items: list[DataItem],
     out: str | Path,
     preset: TrainPreset,
     progress: Callable[[str, int, int, float | None], None] | None = None,
     extra_meta: dict | None = None,
+    data_root: Path | None = None,
 ) -> TrainResult:
     """Train on the `train`-role items and write weights (+ meta) to `out`. Returns the loss history."""
     import torch
@@ -190,18 +210,25 @@ def train_detector(
     model = build_model(CROP_SIZE, pretrained=True)
     params = freeze_early(model, preset.first_block)
     optimiser = torch.optim.AdamW(params, lr=preset.lr, weight_decay=preset.weight_decay)
-    warmup = max(1, preset.steps // 20)
+    loop_started = time.perf_counter()
 
-    def lr_at(step: int) -> float:  # linear warm-up over 5 %, then cosine decay to 2 %
-        if step < warmup:
-            return (step + 1) / warmup
-        return 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, preset.steps - warmup)))
+    def fraction_done(step: int) -> float:
+        """How far through the schedule: by steps, or by the time budget when that runs out first (the
+        cosine then still decays to its floor instead of stopping at a high learning rate)."""
+        by_steps = step / preset.steps
+        if preset.max_seconds is None:
+            return by_steps
+        return max(by_steps, (time.perf_counter() - loop_started) / preset.max_seconds)
 
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, lr_at)
     loss_fn = torch.nn.BCEWithLogitsLoss()
     losses: list[float] = []
     fixed = maker.batch() if preset.repeat_batch else None
     for step in range(preset.steps):
+        done = fraction_done(step)
+        if done >= 1.0:
+            break
+        for group in optimiser.param_groups:
+            group["lr"] = preset.lr * lr_factor(done)
         set_train_mode(model, preset.first_block)
         crops, labels = fixed if fixed is not None else maker.batch()
         logits = model(to_tensor(crops))[:, 0]
@@ -209,7 +236,6 @@ def train_detector(
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
-        scheduler.step()
         losses.append(float(loss.detach()))
         if progress:
             progress("train", step + 1, preset.steps, losses[-1])
@@ -221,8 +247,10 @@ def train_detector(
         "preset": asdict(preset),
         "train_seconds": round(seconds, 1),
         "torch_threads": torch.get_num_threads(),
-        "files": [{"path": str(s.item.path), "label": s.item.label, "method": s.item.method, "crops": len(s.crops)}
-                  for s in sets if s.item is not None],
+        "files": [{"path": _shown_path(s.item.path, data_root), "label": s.item.label, "method": s.item.method,
+                   "crops": len(s.crops)} for s in sets if s.item is not None],
+        "steps_run": len(losses),
+        "stopped_by_time_budget": len(losses) < preset.steps,
         "final_loss_mean_last10": round(float(np.mean(losses[-10:])), 4) if losses else None,
         **(extra_meta or {}),
     }
