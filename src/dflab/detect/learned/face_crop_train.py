@@ -1,9 +1,15 @@
-"""Training the face-crop detector on this CPU: real crops vs pseudo-fakes made on the fly, plus ffpp fakes.
+"""Training the face-crop detector on this CPU, the Self-Blended Images way: real faces only.
 
-Each batch is half real crops and half fakes; a fake is a self-blended image of a real crop (SBI), a
-face X-ray style blend of two real crops, or (when the data list has any) a crop of a real manipulated
-clip. Reals and fakes then go through the same augmentation (mirror, JPEG re-compression, brightness),
-so compression or resolution never tells the classes apart; only the blending traces do.
+Each batch is pairs: a real aligned crop and a pseudo-fake made from it - usually a self-blended image
+(sbi.self_blend_pair: the paper's source-target augmentation, affine shift, landmark-hull mask variants,
+elastic deformation, blur, random blend ratio), sometimes a face X-ray style blend of another real face.
+Both halves of a pair then go through the *same* augmentation draw (mirror, colour, a small zoom/shift,
+downscale, JPEG quality 40-100), so compression, resolution or colour never tell the classes apart; only
+the blending traces do. No deepfake is needed (listed fake clips are used only if a preset asks for them),
+which is what lets the model generalise to manipulation methods it never saw.
+
+The stem and blocks 0-4 keep their ImageNet weights; blocks 5-15, the head convolution and the classifier
+are fine-tuned with AdamW under a warm-up + cosine schedule, which can be tied to a wall-clock budget.
 """
 
 from __future__ import annotations
