@@ -1,0 +1,1 @@
+"""The classic face swap: faceset extraction, shared-encoder model, training, conversion."""
