@@ -102,7 +102,9 @@ def run(args: argparse.Namespace) -> int:
 
     command = "dflab train detector " + " ".join(sys.argv[3:]) if len(sys.argv) > 3 else "dflab train detector"
     extra = {"command": command, "leave_out": args.leave_out,
-             "held_out_files": [str(i.path) for i in held]}
+             "held_out_files": [str(i.path) for i in held],
+             "not_trained_on": [str(i.path.relative_to(data_root)) if data_root else str(i.path)
+                                for i in items if i.role == "heldout"]}
     result = train_detector(items, out, preset, progress=progress, extra_meta=extra, data_root=data_root)
     for bar in bars.values():
         bar.close()
