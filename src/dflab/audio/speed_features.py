@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from dflab.audio import SAMPLE_RATE
+from dflab.audio.artefacts import ARTEFACT_NAMES, artefact_features
 from dflab.audio.pitch import pitch_statistics, yin
 from dflab.audio.rate import rate_statistics, speech_band_envelope
 from dflab.audio.signal import active_mask, normalise_loudness, require_duration
@@ -20,7 +21,7 @@ SCALAR_NAMES = (
     "frame_similarity_80ms", "flux_median_db", "flux_p95_over_median", "fine_change_db", "flatness_median",
     "onset_slope_db_per_5ms", "onset_slope_p90", "onset_rate",
 )  # fmt: skip
-FEATURE_NAMES = SCALAR_NAMES + tuple(f"ltas_{i}" for i in range(N_BANDS))
+FEATURE_NAMES = SCALAR_NAMES + tuple(f"ltas_{i}" for i in range(N_BANDS)) + ARTEFACT_NAMES
 
 
 def speed_features(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> dict[str, float]:
@@ -47,6 +48,7 @@ def speed_features(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> dict[
     out.update(onset_sharpness(samples, sample_rate))
     for i, value in enumerate(ltas_bands(spec, active)):
         out[f"ltas_{i}"] = float(value)
+    out.update(artefact_features(samples, sample_rate))  # phase-vocoder phasiness, WSOLA repeats
     return out
 
 

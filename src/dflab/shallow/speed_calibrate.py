@@ -17,11 +17,15 @@ from pathlib import Path
 
 import numpy as np
 
-from dflab.audio.speed import DEFAULT_WEIGHTS, Mlp, SpeedModel, prepare
+from dflab.audio.speed import CLASSIFIER_FEATURES, DEFAULT_WEIGHTS, Mlp, SpeedModel, columns, prepare
 from dflab.audio.speed_features import FEATURE_NAMES, feature_vector, speed_features
 
-HIDDEN: tuple[int, ...] = ()  # linear models: hidden layers overfit the few calibration speakers
-ALPHA = 1.0
+# Chosen by leave-one-speaker-out CV over all 13 sources (natural kept / changed caught, balanced accuracy):
+# linear on the short list 68/58 %, (16,) alpha 3 on it 79/78 %, (8,)-(32,) on all 48 features 32-57 / 87-93 %.
+HIDDEN: tuple[int, ...] = (16,)
+ALPHA = 3.0
+REG_HIDDEN: tuple[int, ...] = (32,)
+REG_ALPHA = 1.0
 SEED = 0
 
 
@@ -78,9 +82,11 @@ def fit_speed_model(raw: np.ndarray, factors: np.ndarray, hidden: tuple[int, ...
     # natural clips are the minority (3 per source against 21 changed): weight them up by repetition
     reps = np.where(changed == 0, max(1, int(round(changed.sum() / max(1, (1 - changed).sum())))), 1)
     zc, yc = np.repeat(z, reps, axis=0), np.repeat(changed, reps)
-    clf = MLPClassifier(hidden_layer_sizes=hidden, alpha=ALPHA, max_iter=3000, random_state=seed).fit(zc, yc)
-    reg = MLPRegressor(hidden_layer_sizes=hidden, alpha=ALPHA, max_iter=3000, random_state=seed)
-    reg.fit(z, np.log2(factors))
+    clf = MLPClassifier(hidden_layer_sizes=hidden, alpha=ALPHA, max_iter=3000, random_state=seed)
+    clf.fit(zc[:, columns(CLASSIFIER_FEATURES)], yc)
+    # the factor is only reported for clips judged changed, so the regressor learns from changed clips only
+    reg = MLPRegressor(hidden_layer_sizes=REG_HIDDEN, alpha=REG_ALPHA, max_iter=3000, random_state=seed)
+    reg.fit(z[changed == 1], np.log2(factors[changed == 1]))
     return SpeedModel(impute, mean, scale, _mlp_layers(clf), _mlp_layers(reg), meta or {})
 
 
@@ -138,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     model = fit_speed_model(raw[fit_mask], factors[fit_mask], meta={
         "command": f"python -m dflab.shallow.speed_testset OUT && python -m dflab.shallow.speed_calibrate "
                    f"OUT/manifest.csv --fit-on {args.fit_on} --out {DEFAULT_WEIGHTS.name}",
-        "fit_clips": int(fit_mask.sum()), "hidden": list(HIDDEN), "seed": SEED})  # fmt: skip
+        "fit_clips": int(fit_mask.sum()), "hidden": list(HIDDEN), "alpha": ALPHA,
+        "regressor_hidden": list(REG_HIDDEN), "seed": SEED})  # fmt: skip
     test = ~fit_mask if args.fit_on == "calib" else fit_mask
     table = score_table(model, raw[test], [r for r, t in zip(rows, test) if t])
     print_table(table, f"held-out speakers ({int(test.sum())} clips)" if args.fit_on == "calib" else "all clips (fit set!)")
