@@ -18,3 +18,18 @@ def test_real_speech_is_speech(shared_data):
     ]:
         audio = load_audio(path)
         assert syllabic_modulation(audio.samples, audio.sample_rate) > 0.3, path
+
+
+def test_voice_detectors_abstain_on_a_tone(tmp_path):
+    """A clip whose soundtrack is a steady tone: nothing to say about the voice or its playback speed."""
+    from dflab.detect.context import AnalysedMedia
+    from dflab.detect.registry import create_detector
+    from dflab.media import Audio, Media
+
+    t = np.arange(16000 * 6) / 16000
+    tone = Audio((0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 16000)
+    media = Media(path=tmp_path / "tone.wav", media_type="audio", frames=[], fps=0.0, duration_s=6.0,
+                  width=0, height=0, audio=tone)  # fmt: skip
+    for name in ("synthetic_speech", "speed"):
+        evidence = create_detector(name).detect(AnalysedMedia(media))
+        assert evidence.confidence == 0, (name, evidence.summary)

@@ -33,13 +33,16 @@ class SpeedDetector:
         self.weights = weights
 
     def detect(self, media: AnalysedMedia) -> Evidence:
+        from dflab.audio.presence import sounds_like_speech
         from dflab.audio.speed import DEFAULT_WEIGHTS, SpeedModel, estimate_speed
         from dflab.errors import BadMedia
         from dflab.shallow.speed_video import estimate_video_speed
 
         m = media.media
         audio_est, audio_conf, audio_note = None, 0.0, "no audio track"
-        if m.audio is not None and m.audio.duration_s >= MIN_AUDIO_S:
+        if m.audio is not None and m.audio.duration_s >= MIN_AUDIO_S and not sounds_like_speech(m.audio.samples, m.audio.sample_rate):
+            audio_note = "the audio does not sound like speech (no syllable rhythm)"
+        elif m.audio is not None and m.audio.duration_s >= MIN_AUDIO_S:
             try:
                 audio_est = estimate_speed(m.audio.samples, m.audio.sample_rate, SpeedModel.load(self.weights or DEFAULT_WEIGHTS))
                 # held-out: 77 % overall, 85 % of natural clips kept, pitch-kept +-10 % changes mostly missed (bench/speed_accuracy.py)
