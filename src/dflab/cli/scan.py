@@ -80,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
     for path in args.files:
         bar = _progress_bar(path) if show_progress else None
         if bar is not None:
-            options.progress = lambda stage, bar=bar: (bar.set_postfix_str(stage), bar.update(1))
+            options.progress = lambda stage, bar=bar: bar.set_postfix_str(stage)
+            options.frame_done = lambda bar=bar: bar.update(1)
         try:
             result = scan_file(path, options)
         except DflabError as exc:
@@ -104,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
 def _progress_bar(path: str):
     from tqdm import tqdm
 
-    return tqdm(total=None, desc=Path(path).name[:30], unit="stage", file=sys.stderr, leave=False)
+    return tqdm(total=None, desc=Path(path).name[:30], unit="frame", file=sys.stderr, leave=False)
 
 
 def _write_report(result, report_dir: Path) -> Path:

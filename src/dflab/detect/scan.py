@@ -29,6 +29,7 @@ class ScanOptions:
     max_faces: int = 4
     fusion: FusionModel = field(default_factory=FusionModel.default)  # fitted table, hand-set fallback
     progress: Callable[[str], None] | None = None  # called with each stage name, for progress bars
+    frame_done: Callable[[], None] | None = None  # called once per analysed frame (decode + faces)
     reference_voice: Path | None = None  # compared with the file's voice by the speaker_match detector
 
 
@@ -152,7 +153,8 @@ def decode_and_find_faces(path: Path, options: ScanOptions, watch: _Stopwatch):
     worker.start()
     try:
         with watch.time("faces"):
-            tracks = analyse_frames(stream(), "video", max_faces=options.max_faces)
+            tick = (lambda done, total: options.frame_done()) if options.frame_done else None
+            tracks = analyse_frames(stream(), "video", max_faces=options.max_faces, progress=tick)
     finally:
         stop.set()
         worker.join()
