@@ -70,7 +70,7 @@ def pan_frames(rgb: np.ndarray, seconds: float = CLIP_SECONDS, fps: int = CLIP_F
     face_cx, face_cy = (FACE_BOX[0] + FACE_BOX[2]) / 2, (FACE_BOX[1] + FACE_BOX[3]) / 2
     for i in range(n):
         t = i / max(1, n - 1)
-        ease = t * t * (3 - 2 * t)  # smoothstep: the move starts and ends gently
+        ease = t  # a steady move, like a slow dolly shot
         view_w = img_w * (1.0 - 0.45 * ease)  # source width shown, 512 -> ~282 px
         view_h = view_w * out_h / out_w
         cx = (1 - ease) * img_w / 2 + ease * face_cx

@@ -7,6 +7,8 @@ from dflab.media import load_audio
 def test_tone_and_noise_are_not_speech():
     t = np.arange(16000 * 4) / 16000
     assert not sounds_like_speech(0.3 * np.sin(2 * np.pi * 440 * t), 16000)
+    faded = np.minimum(1, np.minimum(t, 4 - t) / 0.3)  # a fade in and out is not syllable rhythm
+    assert not sounds_like_speech(0.2 * faded * np.sin(2 * np.pi * 440 * t), 16000)
     assert not sounds_like_speech(0.05 * np.random.default_rng(0).standard_normal(16000 * 4), 16000)
 
 
@@ -18,6 +20,7 @@ def test_real_speech_is_speech(shared_data):
     ]:
         audio = load_audio(path)
         assert syllabic_modulation(audio.samples, audio.sample_rate) > 0.3, path
+        assert sounds_like_speech(audio.samples, audio.sample_rate), path
 
 
 def test_voice_detectors_abstain_on_a_tone(tmp_path):

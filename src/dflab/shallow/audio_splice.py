@@ -19,7 +19,7 @@ HOP_S = 0.010
 WIN_S = 0.025
 N_BANDS = 24
 CONTEXT_S = 1.0  # each flux value is judged against +-1 s around it
-EDGE_S = 0.15  # encoder priming and trailing padding make the first/last frames jump: not judged
+EDGE_S = 0.3  # encoder priming, padding and fades make the first/last moments jump: not judged
 MIN_RMS = 3e-3  # below this (about -50 dBFS) the track is silence or hiss and says nothing
 
 
