@@ -10,7 +10,6 @@ contribute only that person; in a photo the largest face. Which frames are dropp
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Callable
 
@@ -18,6 +17,7 @@ import numpy as np
 
 from dflab.errors import NoFace, NotFound, UsageError
 from dflab.make.swap.faceset import FACESET_PADDING, write_faceset
+from dflab.provenance.ledger.record import sha256_file
 
 BLUR_FRACTION = 0.3
 PROFILE_LIMIT = 0.22  # nose-tip position between the cheeks must lie in [0.22, 0.78]
@@ -44,14 +44,6 @@ def sharpness(crop: np.ndarray, mask: np.ndarray) -> float:
     lap = cv2.Laplacian(grey, cv2.CV_32F)
     inside = mask > 0.5
     return float(lap[inside].var()) if inside.sum() > 16 else 0.0
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _inputs(path: Path) -> list[Path]:
@@ -119,7 +111,7 @@ def extract_faceset(
             src_idx.append(n)
             sharp.append(sharpness(crop, mask))
             kept_here += 1
-        sources.append({"path": str(file.resolve()), "sha256": _sha256(file), "media_type": media.media_type,
+        sources.append({"path": str(file.resolve()), "sha256": sha256_file(file), "media_type": media.media_type,
                         "frames": len(media.frames), "faces": kept_here})
         if progress is not None:
             progress(n + 1, len(files))

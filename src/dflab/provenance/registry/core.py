@@ -13,14 +13,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from dflab.config import Limits, dflab_home
 from dflab.errors import IntegrityError, UsageError
-from dflab.provenance.registry.frames import SampledMedia, file_sha256, sample_media
+from dflab.provenance.ledger.record import sha256_file
+from dflab.provenance.registry.frames import SampledMedia, sample_media
 from dflab.provenance.registry.hashers import PDQ_MATCH_THRESHOLD, create_hasher
 from dflab.provenance.registry.index import HashIndex
-from dflab.provenance.registry.ledger_link import RecordSink, RecordSource, ledger_sink, ledger_source
+from dflab.provenance.registry.ledger_link import (
+    RecordSink,
+    RecordSource,
+    ledger_sink,
+    ledger_source,
+)
 from dflab.provenance.registry.store import HashRow, RecordRow, RegistryStore
 
 # Centre crops registered next to the full frame (measurements in the hashers.py docstring): with a 5 % area
@@ -129,13 +133,13 @@ class Registry:
         """Hash a file, append its ledger record, index its hashes. Re-registering identical bytes returns the
         existing record (`existing: true`) instead of a second one."""
         path = Path(path)
-        sha256 = file_sha256(path) if path.is_file() else ""
+        sha256 = sha256_file(path) if path.is_file() else ""
         if sha256:
             for row in self.store.records_by_sha256(sha256):
                 if row.hasher == self.hasher.name and row.video_fps == self.config.video_fps:
                     return self._register_result(row, self.store.count_hashes(row.record), existing=True)
         media = sample_media(path, self.config.video_fps, self.config.video_max_side, self.config.limits)
-        sha256 = sha256 or file_sha256(path)
+        sha256 = sha256 or sha256_file(path)
         rows = self._hash_rows(media)
         full = [row for row in rows if row.variant == "full"]
         fields = {

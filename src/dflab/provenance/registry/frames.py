@@ -7,7 +7,6 @@ only saves time because PDQ works on a 64x64 reduction anyway.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,17 +27,6 @@ class SampledMedia:
     duration_s: float
     width: int
     height: int
-
-
-def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as handle:
-            while block := handle.read(chunk):
-                digest.update(block)
-    except OSError as exc:
-        raise BadMedia(f"{path}: cannot read ({exc.strerror or exc})") from None
-    return digest.hexdigest()
 
 
 def shrink(rgb: np.ndarray, max_side: int | None) -> np.ndarray:

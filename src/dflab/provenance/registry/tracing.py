@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from dflab.provenance.ledger.record import sha256_file
 from dflab.provenance.registry.align import FramePair, fit_time_mapping
-from dflab.provenance.registry.frames import file_sha256, sample_media
+from dflab.provenance.registry.frames import sample_media
 from dflab.provenance.registry.hashers import pdq_code
 
 TIE_MARGIN = 4  # bits: original frames this close to the best one are equally plausible positions in time
@@ -44,7 +45,7 @@ def trace_media(registry, path: str | Path, top: int = 5, k: int = 64) -> dict[s
             if best is None or distance < best[0]:
                 votes[row.record][times[i]][row.time_s] = (distance, row.variant)
 
-    sha256 = file_sha256(Path(path))
+    sha256 = sha256_file(Path(path))
     matches = [_match(registry, record, per_query, media.media_type, sha256) for record, per_query in votes.items()]
     matches = [m for m in matches if m is not None]
     matches.sort(key=lambda m: (-m["matched_frames"], m["distance"], m["record"]))
