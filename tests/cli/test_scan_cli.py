@@ -4,6 +4,7 @@ import json
 import struct
 import subprocess
 import sys
+import time
 import zlib
 
 import numpy as np
@@ -117,3 +118,24 @@ def test_several_files_one_bad_still_scans_the_rest(shared_data, bad_inputs):
     assert result.returncode == 2
     lines = [json.loads(l) for l in result.stdout.splitlines()]
     assert "error" in lines[0] and lines[1]["media_type"] == "image"
+
+
+def test_a_failing_face_stage_stops_the_decoder(shared_data, monkeypatch):
+    """If face finding fails mid-video, the decoder thread must stop too (no hang, the error surfaces)."""
+    import importlib
+
+    from dflab.detect import scan as scan_module
+    from dflab.errors import BadMedia
+
+    analyse_module = importlib.import_module("dflab.faces.analyse")  # the module, not the function
+
+    def failing(frames, *args, **kwargs):
+        for i, _ in enumerate(frames):
+            if i == 3:
+                time.sleep(1.0)  # let the decoder fill its queue and wait to hand over more
+                raise BadMedia("frame 3 is broken")
+        return []
+
+    monkeypatch.setattr(analyse_module, "analyse_frames", failing)
+    with pytest.raises(BadMedia, match="frame 3"):
+        scan_module.scan_file(shared_data / "liveportrait/assets/examples/driving/d6.mp4")

@@ -127,14 +127,19 @@ def decode_and_find_faces(path: Path, options: ScanOptions, watch: _Stopwatch):
     stop = threading.Event()
     outcome: dict = {}
 
-    def sink(frame) -> None:
+    def hand_over(item) -> bool:
+        """Queue an item unless the face stage has stopped listening (then nobody would take it)."""
         while not stop.is_set():
             try:
-                frames.put(frame, timeout=0.1)
-                return
+                frames.put(item, timeout=0.1)
+                return True
             except queue.Full:
                 continue
-        raise _Cancelled
+        return False
+
+    def sink(frame) -> None:
+        if not hand_over(frame):
+            raise _Cancelled
 
     def decode() -> None:
         with watch.time("decode"):
@@ -143,7 +148,7 @@ def decode_and_find_faces(path: Path, options: ScanOptions, watch: _Stopwatch):
             except BaseException as exc:  # handed to the caller's thread below
                 outcome["error"] = exc
             finally:
-                frames.put(_END)
+                hand_over(_END)
 
     def stream():
         while (frame := frames.get()) is not _END:
