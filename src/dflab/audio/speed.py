@@ -14,12 +14,12 @@ the short list keeps about 80 %. The regressor uses every feature.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from dflab.atomic import write_text_atomic
 from dflab.audio import SAMPLE_RATE
 from dflab.audio.speed_features import FEATURE_NAMES, feature_vector, speed_features
 from dflab.errors import NotFound, UsageError
@@ -102,11 +102,7 @@ class SpeedModel:
                 "regressor": self.regressor.to_json(), "meta": self.meta}  # fmt: skip
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(self.to_json()))
-        os.replace(tmp, path)
-        return path
+        return write_text_atomic(path, json.dumps(self.to_json()))
 
     @classmethod
     def load(cls, path: str | Path = DEFAULT_WEIGHTS) -> "SpeedModel":

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
+
+from dflab.atomic import write_text_atomic
 
 SHIPPED_COMMAND = ("nice -n 10 dflab train detector --data-root ../shared/data --preset full --threads 2 "
                    "--max-minutes 40 --out src/dflab/detect/learned/weights/face_crop_effnet_lite0.pt --overwrite")
@@ -48,13 +48,7 @@ def register(kinds) -> None:
 def write_card(path: Path, card: dict) -> Path:
     """The model card beside the weights, written atomically."""
     card_path = path.with_suffix(path.suffix + ".json") if path.suffix != ".pt" else path.with_suffix(".json")
-    fd, tmp = tempfile.mkstemp(dir=card_path.parent, prefix=f".{card_path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(card, fh, indent=1)
-        fh.write("\n")
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, card_path)
-    return card_path
+    return write_text_atomic(card_path, json.dumps(card, indent=1) + "\n", mode=0o644)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,7 +57,12 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from dflab.cli.common import new_output_path, print_json
-    from dflab.detect.learned.face_crop_data import default_data_list, leave_out, manifest_data_list, shared_data_root
+    from dflab.detect.learned.face_crop_data import (
+        default_data_list,
+        leave_out,
+        manifest_data_list,
+        shared_data_root,
+    )
     from dflab.detect.learned.face_crop_train import PRESETS, train_detector
     from dflab.errors import UsageError
 

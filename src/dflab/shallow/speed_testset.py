@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dflab.atomic import atomic_output
 from dflab.errors import UsageError
 
 FACTORS = (0.5, 0.75, 0.9, 1.1, 1.25, 1.5, 2.0)
@@ -185,12 +186,10 @@ def build_testset(out_dir: str | Path, data: str | Path, bases_per_speaker: int 
         if progress:
             print(f"speed test set: {source.speaker} done ({len(rows)} clips)", file=sys.stderr)
     manifest = out_dir / "manifest.csv"
-    tmp = manifest.with_suffix(".csv.tmp")
-    with open(tmp, "w", newline="") as handle:
+    with atomic_output(manifest) as tmp, open(tmp, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=["path", "label", "method", "factor", "speaker", "split"])
         writer.writeheader()
         writer.writerows(rows)
-    os.replace(tmp, manifest)
     return manifest
 
 

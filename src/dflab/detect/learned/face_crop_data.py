@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dflab.atomic import atomic_output
 from dflab.config import dflab_home
 from dflab.errors import NotFound, UsageError
 
@@ -145,9 +146,8 @@ def extract_crops(path: Path, frames: int = 12, size: int = 160, padding: float 
         np.asarray(times, dtype=np.float64),
     )
     cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(f".{os.getpid()}.tmp.npz")
-    np.savez(tmp, crops=result.crops, points=result.points, times=result.times)
-    os.replace(tmp, cache)
+    with atomic_output(cache) as tmp:  # the temporary name keeps .npz, so savez adds nothing to it
+        np.savez(tmp, crops=result.crops, points=result.points, times=result.times)
     return result
 
 

@@ -15,13 +15,13 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import tempfile
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
+from dflab.atomic import atomic_output
 from dflab.errors import BadMedia, NotFound
 
 CROP_SIZE = 160  # px: enough to see blending seams, ~2x cheaper than 224
@@ -98,7 +98,7 @@ def to_tensor(crops: np.ndarray):
 
 
 def save_weights(model, path: str | Path, meta: dict, first_block: int = FIRST_TRAINED_BLOCK) -> Path:
-    """Write the trained tensors (float16) and `meta` atomically: temp file, then os.replace."""
+    """Write the trained tensors (float16) and `meta` atomically (dflab.atomic)."""
     import torch
 
     prefixes = trained_prefixes(first_block, len(model._blocks))
@@ -106,16 +106,8 @@ def save_weights(model, path: str | Path, meta: dict, first_block: int = FIRST_T
              for k, v in model.state_dict().items() if k.startswith(prefixes)}
     payload = {"format": FORMAT_VERSION, "meta": {**meta, "first_trained_block": first_block}, "state": state}
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_output(path, mode=0o644) as tmp:  # weights are meant to be shared
         torch.save(payload, tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; weights are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
     return path
 
 

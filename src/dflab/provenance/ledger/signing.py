@@ -13,6 +13,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from dflab.atomic import write_text_atomic
 from dflab.config import dflab_home
 from dflab.errors import IntegrityError, NotFound, UsageError
 from dflab.provenance.ledger.note import NoteSigner, NoteVerifier
@@ -71,12 +72,8 @@ def _write_vkey(path: Path, vkey: str) -> None:
     try:
         if path.exists() and path.read_text().strip() == vkey:
             return
-        fd, tmp = tempfile.mkstemp(prefix=".ledger_vkey.", dir=path.parent)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(vkey + "\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except OSError:
+        write_text_atomic(path, vkey + "\n", mode=0o644)
+    except (OSError, UsageError):
         pass  # the public key file is a convenience; the private key is what matters
 
 
