@@ -92,26 +92,25 @@ def detect_residual(residual: np.ndarray, media_type: str = "image", frames_used
     attempts = 0
     tried: list[Alignment] = []
     raw: dict[int, bytes] = {}
-    found: tuple[Alignment, bytes, int] | None = None
-    for px, py in period_candidates(residual):
-        alignment = align(residual, px, py, layout, polish=False)
+
+    def attempt(px: float, py: float, polish: bool) -> tuple[Alignment, bytes, int] | None:
+        nonlocal attempts
+        alignment = align(residual, px, py, layout, polish=polish)
         tried.append(alignment)
         attempts += 1
         payload, errors, raw[id(alignment)] = _decode(alignment, key)
-        if payload is not None and alignment.sync_z >= MIN_SYNC_Z:
-            found = (alignment, payload, errors)
+        return (alignment, payload, errors) if payload is not None and alignment.sync_z >= MIN_SYNC_Z else None
+
+    found = None
+    for px, py in period_candidates(residual):
+        if found := attempt(px, py, polish=False):
             break
     if found is None:
         # The cheap pass failed: polish the period of the most promising guesses (costs ~30 folds each).
         for rough in sorted(tried, key=lambda a: -a.sync_z)[:POLISHED_CANDIDATES]:
             if attempts >= MAX_DECODE_ATTEMPTS:
                 break
-            alignment = align(residual, rough.period_x, rough.period_y, layout, polish=True)
-            tried.append(alignment)
-            attempts += 1
-            payload, errors, raw[id(alignment)] = _decode(alignment, key)
-            if payload is not None and alignment.sync_z >= MIN_SYNC_Z:
-                found = (alignment, payload, errors)
+            if found := attempt(rough.period_x, rough.period_y, polish=True):
                 break
     if found is None:
         best = max(tried, key=lambda a: a.sync_z) if tried else None
