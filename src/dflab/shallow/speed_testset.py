@@ -7,9 +7,12 @@ path,label,method,factor,speaker,split (label "fake" when the factor is not 1.0)
 
     original      the clip as decoded (factor 1.0)
     aac, mp3      re-encoded only (factor 1.0): codec change must not read as a speed change
+    cut           natural speed with a few jump cuts (pieces of 0.3-2 s removed, joined with and without a
+                  10 ms crossfade; factor 1.0): an edit that is not a speed change
     stretch       pitch-preserving time stretch with librosa's phase vocoder (librosa.effects.time_stretch)
     atempo        pitch-preserving WSOLA-style stretch by ffmpeg's atempo filter
-    resample      played faster/slower like tape: pitch and formants move by the factor
+    resample      played faster/slower like tape: pitch and formants move by the factor (not pitch-corrected,
+                  so beyond the issue's wording: reported as its own row)
 
 Speed changes are made at the source's own sample rate (16 kHz LibriSpeech, 22.05 kHz LJSpeech, 44.1 kHz
 LivePortrait clip audio) and written at that rate, so a slowed 44.1 kHz source does not get the tell-tale
@@ -24,6 +27,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +38,11 @@ from dflab.errors import UsageError
 
 FACTORS = (0.5, 0.75, 0.9, 1.1, 1.25, 1.5, 2.0)
 CHANGE_METHODS = ("stretch", "atempo", "resample")
+NATURAL_METHODS = ("original", "aac", "mp3", "cut")
 CLIP_S = 10.0
+CUTS_PER_CLIP = 3
+CUT_RANGE_S = (0.3, 2.0)
+CROSSFADE_S = 0.010
 # Whole speakers are held out: the speed model is calibrated on "calib" speakers and scored on the others.
 CALIB_SPEAKERS = {"1688", "1998", "2033", "2414", "2609", "lp_d20"}
 # LivePortrait clips whose audio is speech: d3, d18 and d19 are digitally silent, d9 is near-silent hiss,
@@ -109,6 +117,32 @@ def atempo(samples: np.ndarray, sample_rate: int, factor: float) -> np.ndarray:
     return out
 
 
+def jump_cuts(samples: np.ndarray, sample_rate: int, seed: int, n_cuts: int = CUTS_PER_CLIP) -> np.ndarray:
+    """Natural-speed audio with `n_cuts` pieces of 0.3-2 s removed; every other join gets a short crossfade.
+
+    The cuts are spread over the first 10 s of output so each clip holds all of them."""
+    rng = np.random.default_rng(seed)
+    lengths = (rng.uniform(*CUT_RANGE_S, n_cuts) * sample_rate).astype(int)
+    # cut points in the output, one in each of n_cuts equal stretches (away from the clip's ends)
+    edges = np.linspace(0.5, CLIP_S - 0.5, n_cuts + 1)
+    points = (np.array([rng.uniform(a, b) for a, b in zip(edges[:-1], edges[1:])]) * sample_rate).astype(int)
+    fade = int(CROSSFADE_S * sample_rate)
+    out, pos, made = [], 0, 0  # pos: read position in the input; made: output samples so far
+    for i, (point, length) in enumerate(zip(points, lengths)):
+        keep = point - made
+        piece = samples[pos : pos + keep].astype(np.float32)
+        pos += keep + length
+        if i % 2 == 1 and out and fade > 0:  # crossfade this join with the previous piece's tail
+            ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)
+            tail = out[-1][-fade:] * (1 - ramp) + piece[:fade] * ramp
+            out[-1] = np.concatenate([out[-1][:-fade], tail])
+            piece = piece[fade:]
+        out.append(piece)
+        made += len(piece)
+    out.append(samples[pos : pos + int(CLIP_S * sample_rate) - made].astype(np.float32))
+    return np.concatenate(out)
+
+
 def _ffmpeg(args: list[str]) -> None:
     cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y", *args]
     done = subprocess.run(cmd, capture_output=True, text=True)
@@ -134,7 +168,7 @@ def write_audio(path: Path, samples: np.ndarray, sample_rate: int) -> None:
     os.replace(tmp, path)
 
 
-def variants(source: Source, offset_s: float, factors=FACTORS, methods=CHANGE_METHODS):
+def variants(source: Source, offset_s: float, factors=FACTORS, methods=CHANGE_METHODS, seed: int = 0):
     """(method, factor, samples) for one 10 s output clip taken from `offset_s` of the source."""
     rate = source.sample_rate
     base = source.samples[int(offset_s * rate) :]
@@ -142,6 +176,7 @@ def variants(source: Source, offset_s: float, factors=FACTORS, methods=CHANGE_ME
     yield "original", 1.0, plain
     yield "aac", 1.0, plain
     yield "mp3", 1.0, plain
+    yield "cut", 1.0, jump_cuts(base, rate, seed)
     for factor in factors:
         need = base[: int(CLIP_S * factor * rate) + rate // 10]  # enough input for 10 s of output
         for method in methods:
@@ -172,7 +207,8 @@ def build_testset(out_dir: str | Path, data: str | Path, bases_per_speaker: int 
         span = 2 * CLIP_S + 1
         offsets = [i * span for i in range(bases_per_speaker) if i == 0 or i * span + CLIP_S <= total_s]
         for base_i, offset in enumerate(offsets):
-            for method, factor, samples in variants(source, offset, factors, methods):
+            seed = zlib.crc32(f"{source.speaker}/{base_i}".encode())
+            for method, factor, samples in variants(source, offset, factors, methods, seed):
                 if len(samples) < 2 * source.sample_rate:
                     continue
                 ext = {"aac": ".m4a", "mp3": ".mp3"}.get(method, ".wav")
