@@ -70,17 +70,20 @@ def cmd_embed(args: argparse.Namespace) -> int:
 def cmd_detect(args: argparse.Namespace) -> int:
     from dflab.cli.common import print_json
     from dflab.errors import UsageError
-    from dflab.provenance.watermark import detect_file
+    from dflab.provenance.watermark.lineage import file_lineage
 
     if args.max_frames < 1:
         raise UsageError(f"--max-frames must be at least 1, got {args.max_frames}")
-    result = detect_file(args.input, max_frames=args.max_frames)
+    lineage = file_lineage(args.input, max_frames=args.max_frames)
+    result = lineage.newest  # media made from dflab media carries one mark per generation; the newest names it
     if args.json:
-        print_json({"path": args.input, **result.to_json()})
+        print_json({"path": args.input, **result.to_json(), "lineage": lineage.to_json()})
     elif result.detected:
+        older = [m["payload"] for m in lineage.to_json()[:-1]]
         print(
             f"{args.input}: watermark found, payload {result.payload_hex} (confidence {result.confidence:.3f}, "
             f"{result.bit_errors_corrected} coded-bit errors corrected)"
+            + (f"; older marks of earlier generations: {', '.join(older)}" if older else "")
         )
     else:
         print(f"{args.input}: no dflab watermark found (confidence {result.confidence:.3f})")

@@ -14,6 +14,10 @@ perceptual hashes (taken from exactly what is published). The record cannot hold
 contain its own id, so its content_sha256 is that of the unmarked render (extra.content_hash_of says so), and
 the registry ties the published bytes to the record. All three sources (manifest, watermark, registry) then
 name one record, which `dflab verify` reports as consistent.
+Media made from dflab media (a swap of a disclosed video, a crop of a generated face) already carries our mark:
+the render is read first, the marks it carries are noted in the new record, and the new mark goes on with the
+next generation's key (provenance/watermark/lineage.py), so the old mark and the new one both stay readable and the
+newest names this output.
 Everything that can fail on bad input (paths, formats, sizes, keys) is checked before the ledger is touched;
 intermediate files live beside the output under hidden temporary names and are always removed.
 """
@@ -88,18 +92,25 @@ def _disclose_file(render: Path, out: Path, media_type: str, sources: Sequence[s
     from dflab.provenance.manifest import media_type_for, sign_file
     from dflab.provenance.payload import payload_for_record
     from dflab.provenance.registry import open_registry
-    from dflab.provenance.watermark import embed_file
+    from dflab.provenance.watermark import EmbedConfig, embed_file
+    from dflab.provenance.watermark.lineage import GENERATION_KEYS, file_lineage
 
     ensure_keys()
     ingredients = [Path(s) for s in sources if Path(s).is_file()]
     for ingredient in ingredients:
         media_type_for(ingredient)  # an unsignable ingredient fails here, before the ledger is touched
+    inherited = file_lineage(render)
+    generation = inherited.next_generation()  # refuses a fourth generation before the ledger is touched
     parents = source_records(ingredients)
     fields = {
         "action": "generate", "content_sha256": sha256_file(render), "media_type": media_type, "path": out.name,
         "parents": tuple(parents),
         "extra": {"synthetic": True, "model": model, "method": method, "disclosure": DISCLOSURE_VERSION,
-                  "content_hash_of": "the render before watermark and manifest", **(extra or {})},
+                  "content_hash_of": "the render before watermark and manifest",
+                  "watermark_generation": generation,
+                  # a record id is only meaningful in the ledger that issued it, so inherited marks are
+                  # noted here rather than linked as parents
+                  "inherited_watermarks": inherited.to_json(), **(extra or {})},
     }  # fmt: skip
     entry = adapters.ledger_append(fields)
     if entry is None:
@@ -109,7 +120,7 @@ def _disclose_file(render: Path, out: Path, media_type: str, sources: Sequence[s
     marked = _temp_beside(out, "marked")
     try:
         marked.unlink()
-        embed_file(render, marked, payload)
+        embed_file(render, marked, payload, EmbedConfig(key=GENERATION_KEYS[generation - 1]))
         signed = sign_file(marked, out, synthetic=True, ingredients=ingredients, ledger_record=entry,
                            soft_binding=payload.hex())  # fmt: skip
     finally:
@@ -118,6 +129,7 @@ def _disclose_file(render: Path, out: Path, media_type: str, sources: Sequence[s
         registered = registry.register(out, parents=tuple(parents))
     return {
         "output": str(out), "record": record, "payload": payload.hex(), "parents": parents,
+        "watermark_generation": generation,
         "ingredients": [str(p) for p in ingredients], "manifest_sha256": signed["manifest_sha256"],
         "registry_hashes": registered["hashes"], "synthetic": True,
     }  # fmt: skip

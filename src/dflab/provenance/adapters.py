@@ -178,26 +178,25 @@ def _verify_proof(ledger, proof: dict) -> dict:
 
 
 def watermark_check(path: Path) -> dict:
-    """Watermark detection on `path`, with the ledger record its payload points to (see payload.py)."""
+    """Watermark detection on `path`, with the ledger record its payload points to (see payload.py).
+
+    Media made from dflab media carries one mark per generation (watermark/lineage.py): the newest names this
+    file's record, `lineage` lists every mark found, oldest first."""
     from dflab.provenance.payload import record_from_payload
 
-    mod = _import("dflab.provenance.watermark")
-    detect = getattr(mod, "detect_file", None) if mod else None
-    if detect is None:
+    mod = _import("dflab.provenance.watermark.lineage")
+    if mod is None:
         return {"available": False, "detected": None, "payload": None, "confidence": None, "record": None,
                 "reason": "watermark module not installed"}
-    result = detect(path)
-    payload = getattr(result, "payload", None)
-    if isinstance(payload, (bytes, bytearray)):
-        payload = bytes(payload).hex()
-    detected = bool(getattr(result, "detected", False))
-    confidence = getattr(result, "confidence", None)
+    lineage = mod.file_lineage(path)
+    result = lineage.newest
     return {
         "available": True,
-        "detected": detected,
-        "payload": payload if detected else None,
-        "confidence": float(confidence) if confidence is not None else None,
-        "record": record_from_payload(payload) if detected else None,
+        "detected": bool(result.detected),
+        "payload": result.payload_hex if result.detected else None,
+        "confidence": float(result.confidence),
+        "record": record_from_payload(result.payload) if result.detected else None,
+        "lineage": lineage.to_json(),
     }
 
 

@@ -3,7 +3,9 @@
 Fast on purpose (the scan stays near real time): an image is checked once on its analysis frame; a video on
 the whitened luma residuals of up to FRAMES_PER_VIDEO analysis frames, averaged, the way the watermark's own
 video detector works (the mark is static while the picture moves). A mark counts only with a valid dflab
-payload (tag 0xDF01, provenance/payload.py); the ledger record it names is reported.
+payload (tag 0xDF01, provenance/payload.py); the ledger record it names is reported. Media made from dflab media
+carries one mark per generation (provenance/watermark/lineage.py): the newest names the file, the older ones
+its ancestors.
 """
 
 from __future__ import annotations
@@ -21,9 +23,8 @@ def _luma(rgb: np.ndarray) -> np.ndarray:
     return rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
-def video_result(frames: list[np.ndarray]):
-    """WatermarkResult for the mean whitened residual of a few frames (provenance/watermark/video.py's method)."""
-    from dflab.provenance.watermark.detect import detect_residual
+def video_residual(frames: list[np.ndarray]) -> tuple[np.ndarray, int]:
+    """(mean whitened residual of a few frames, frames used): provenance/watermark/video.py's method."""
     from dflab.provenance.watermark.grid import DETECT_SHORT_SIDE, resize_luma, scaled_hw, whiten
 
     acc, used = None, 0
@@ -37,7 +38,7 @@ def video_result(frames: list[np.ndarray]):
         else:
             continue
         used += 1
-    return detect_residual(acc / used, media_type="video", frames_used=used)
+    return acc / used, used
 
 
 @register_detector("watermark")
@@ -46,8 +47,7 @@ class WatermarkDetector:
     needs_faces = False
 
     def detect(self, media: AnalysedMedia) -> Evidence:
-        from dflab.provenance.payload import record_from_payload
-        from dflab.provenance.watermark import detect_image
+        from dflab.provenance.watermark.lineage import image_lineage, read_lineage
 
         frames = media.media.frames
         if not frames:
@@ -55,17 +55,22 @@ class WatermarkDetector:
         if min(frames[0].rgb.shape[:2]) < 64:
             return not_applicable(self.name, "too small to carry the dflab watermark")
         if media.media_type == "image" or len(frames) == 1:
-            result = detect_image(frames[0].rgb)
+            lineage = image_lineage(frames[0].rgb)
         else:
             picks = np.unique(np.linspace(0, len(frames) - 1, min(FRAMES_PER_VIDEO, len(frames))).round().astype(int))
-            result = video_result([frames[i].rgb for i in picks])
-        record = record_from_payload(result.payload) if result.detected else None
+            residual, used = video_residual([frames[i].rgb for i in picks])
+            lineage = read_lineage(residual, media_type="video", frames_used=used)
+        result, records = lineage.newest, lineage.records
+        record = records[-1] if records else None  # the newest mark that names a dflab ledger record
         details = {"detected": bool(result.detected), "payload": result.payload_hex, "record": record,
-                   "sync_z": round(float(result.sync_z), 2), "frames_used": result.frames_used}  # fmt: skip
+                   "sync_z": round(float(result.sync_z), 2), "frames_used": result.frames_used,
+                   "lineage": lineage.to_json()}  # fmt: skip
         if record is None:
             return Evidence(name=self.name, score=0.5, confidence=0.0, details=details,
                             summary="No dflab watermark found (its absence says nothing about manipulation).")  # fmt: skip
+        earlier = records[:-1]
+        ancestry = f"; made from dflab media (earlier record{'s' if len(earlier) > 1 else ''} {', '.join(map(str, earlier))})" if earlier else ""
         return Evidence(
             name=self.name, score=1.0, confidence=1.0, decisive=True, details=details,
-            summary=f"Carries the dflab watermark: made by dflab (synthetic), ledger record {record}.",
+            summary=f"Carries the dflab watermark: made by dflab (synthetic), ledger record {record}{ancestry}.",
         )  # fmt: skip

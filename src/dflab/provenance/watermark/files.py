@@ -12,7 +12,7 @@ from dflab.provenance.watermark.pattern import DEFAULT_KEY
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
 
-def _media_type(path: Path) -> str:
+def media_type_of(path: Path) -> str:
     from dflab.media.load import probe
 
     if not path.exists():
@@ -49,7 +49,7 @@ def embed_file(
         raise UsageError(f"output directory {dst.parent} does not exist")
     if dst.resolve() == src.resolve():
         raise UsageError("output must differ from the input")
-    kind = _media_type(src)
+    kind = media_type_of(src)
     summary: dict = {"media_type": kind, "payload": payload.hex(), "output": str(dst)}
     if kind == "image":
         from dflab.media.load import load_image_rgb
@@ -74,7 +74,7 @@ def embed_file(
 def detect_file(path: str | Path, key: str = DEFAULT_KEY, max_frames: int = 90) -> WatermarkResult:
     """Detect in an image (full resolution) or a video (residuals averaged over up to `max_frames` frames)."""
     path = Path(path)
-    kind = _media_type(path)
+    kind = media_type_of(path)
     if kind == "image":
         from dflab.media.load import load_image_rgb
 

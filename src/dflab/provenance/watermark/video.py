@@ -125,8 +125,8 @@ def _progress(total: int | None, enabled: bool):
     return tqdm(total=total, unit="frame", desc="watermark", leave=False)
 
 
-def detect_video(path: Path, max_frames: int = 90, key: str = DEFAULT_KEY) -> WatermarkResult:
-    """Average the whitened residuals of up to `max_frames` frames spread over the clip, then detect once."""
+def mean_residual(path: Path, max_frames: int = 90) -> tuple[np.ndarray, int]:
+    """(mean whitened luma residual of up to `max_frames` frames from the start, frames used)."""
     from dflab.media.container import open_container, video_stream
     from dflab.media.guards import media_errors
 
@@ -154,6 +154,12 @@ def detect_video(path: Path, max_frames: int = 90, key: str = DEFAULT_KEY) -> Wa
                     break
         if acc is None:
             raise Unsupported(f"{path}: no video frames could be decoded")
-        return detect_residual(acc / used, media_type="video", frames_used=used, key=key)
+        return acc / used, used
     finally:
         inp.close()
+
+
+def detect_video(path: Path, max_frames: int = 90, key: str = DEFAULT_KEY) -> WatermarkResult:
+    """Average the whitened residuals of up to `max_frames` frames spread over the clip, then detect once."""
+    residual, used = mean_residual(path, max_frames)
+    return detect_residual(residual, media_type="video", frames_used=used, key=key)

@@ -1,0 +1,85 @@
+"""Media made from dflab media: one mark per generation, each readable, the newest naming the file."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from dflab.errors import Unsupported
+from dflab.provenance.payload import payload_for_record
+from dflab.provenance.watermark import EmbedConfig, embed_image
+from dflab.provenance.watermark.lineage import GENERATION_KEYS, image_lineage
+
+
+@pytest.fixture(scope="module")
+def photo() -> np.ndarray:
+    from skimage import data
+
+    return cv2.resize(data.astronaut(), (1024, 1024), interpolation=cv2.INTER_AREA)
+
+
+def _mark(rgb: np.ndarray, records: list[int]) -> np.ndarray:
+    for generation, record in enumerate(records):
+        rgb = embed_image(rgb, payload_for_record(record), EmbedConfig(key=GENERATION_KEYS[generation]))
+    return rgb
+
+
+def _jpeg(rgb: np.ndarray, quality: int = 50) -> np.ndarray:
+    ok, buf = cv2.imencode(".jpg", rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert ok
+    return cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
+
+
+def _attacked(rgb: np.ndarray) -> np.ndarray:
+    """JPEG 50 after a 50 % downscale of an 80 % centre crop: the watermark benchmark's combined attack."""
+    h, w = rgb.shape[:2]
+    crop = rgb[h // 10 : h - h // 10, w // 10 : w - w // 10]
+    return _jpeg(cv2.resize(crop, (crop.shape[1] // 2, crop.shape[0] // 2), interpolation=cv2.INTER_AREA))
+
+
+def test_two_generations_both_read_after_the_combined_attack(photo):
+    marked = _mark(photo, [12, 14])
+    for picture in (marked, _attacked(marked)):
+        lineage = image_lineage(picture)
+        assert lineage.generations == [1, 2]
+        assert lineage.records == [12, 14]
+        assert lineage.newest.payload == payload_for_record(14)
+    assert lineage.next_generation() == 3
+
+
+def test_unmarked_media_has_no_lineage_and_the_third_generation_is_the_last(photo):
+    assert image_lineage(photo).generations == []
+    assert image_lineage(photo).next_generation() == 1
+    third = _mark(photo, [3, 4, 5])
+    lineage = image_lineage(third)
+    assert lineage.records == [3, 4, 5]
+    with pytest.raises(Unsupported, match="generations"):
+        lineage.next_generation()
+    # The combined attack may take the older marks, never the newest one.
+    assert image_lineage(_attacked(third)).records[-1] == 5
+
+
+def test_disclosing_an_edit_of_a_disclosed_image_names_the_new_record(photo, tmp_path):
+    """The README-strip bug: a crop of disclosed media used to read its parent's record."""
+    from dflab.detect.context import AnalysedMedia
+    from dflab.detect.cues.watermark import WatermarkDetector
+    from dflab.make.disclose import disclose_image
+    from dflab.media import load
+    from dflab.media.load import load_image_rgb
+    from dflab.provenance.verify import verify_file
+
+    first = disclose_image(photo, tmp_path / "first.png", model="test", method="test")
+    edited = load_image_rgb(tmp_path / "first.png")[64:-64, 64:-64].copy()
+    edited[300:420, 300:420] = edited[300:420, 300:420][::-1]  # an edit, so it is not the same picture
+    second = disclose_image(edited, tmp_path / "second.png", sources=[tmp_path / "first.png"], model="test", method="test")
+    assert second["watermark_generation"] == 2 and second["record"] != first["record"]
+
+    result = verify_file(tmp_path / "second.png")
+    assert result["watermark"]["record"] == second["record"]
+    assert [m["record"] for m in result["watermark"]["lineage"]] == [first["record"], second["record"]]
+    assert result["ledger"]["consistent"] is True and result["synthetic"] is True
+
+    evidence = WatermarkDetector().detect(AnalysedMedia(load(tmp_path / "second.png")))
+    assert evidence.decisive and evidence.details["record"] == second["record"]
+    assert f"earlier record {first['record']}" in evidence.summary
