@@ -29,6 +29,9 @@ def register(subparsers) -> None:
     from dflab.cli.train_speech import register as _register_speech  # the synthetic-speech detector
 
     _register_speech(kinds)
+    from dflab.cli.train_fusion import register as _register_fusion  # the calibrated fusion table
+
+    _register_fusion(kinds)
 
 
 def _register_synthetic_image(kinds) -> None:

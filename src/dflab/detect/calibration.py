@@ -136,11 +136,17 @@ def hand_set_scores(records: list[dict], names: list[str], weights: dict[str, fl
     return file_scores(x, owner, np.array([weights.get(n, 0.5) for n in names]), 0.0, len(records))
 
 
-def fit_table(records: list[dict], names: list[str] | None = None, l2: float = DEFAULT_L2) -> dict:
-    """The fitted FusionModel table plus its cross-validated figures (and the hand-set table's, to compare)."""
+def fit_table(records: list[dict], names: list[str] | None = None, l2: float = DEFAULT_L2,
+              media_type: str | None = None) -> dict:
+    """The fitted FusionModel table plus its cross-validated figures (and the hand-set table's, to compare).
+
+    With `media_type` only that type's records are used and the table says it is for that type only
+    (FusionModel.for_media keeps the hand-set table for the others)."""
     from dflab.detect.fusion import DEFAULT_WEIGHTS
     from dflab.eval import metrics
 
+    if media_type is not None:
+        records = [r for r in records if r.get("media_type", media_type) == media_type]
     if names is None:
         names = sorted({e["name"] for r in records for e in r["evidence"] if not e.get("decisive")})
     labels = np.array([int(r["label"]) for r in records])
@@ -167,17 +173,21 @@ def fit_table(records: list[dict], names: list[str] | None = None, l2: float = D
                 "ece": round(metrics.expected_calibration_error(labels, scores), 4),
                 "brier": round(float(np.mean((scores - labels) ** 2)), 4)}
 
+    cv_figures, hand_figures = figures(cv), figures(hand)
     return {
         "weights": {n: round(float(w), 4) for n, w in zip(names, weights)},
         "bias": round(bias, 4),
+        **({"media_types": [media_type]} if media_type is not None else {}),
         "meta": {
             "method": "L2 logistic regression over confidence*logit(score) per detector, per face track; "
                       "file = max over tracks; leave-one-group-out cross-validation. 'platt' keeps the "
                       "hand-set weights and fits one scale and a bias; the fit with the lower "
                       "cross-validated Brier score is shipped.",
             "chosen": chosen,
-            # Shipped as the default only if held-out ranking is no worse than the hand-set table's.
-            "use_by_default": bool(figures(cv)["auc"] >= figures(hand)["auc"]),
+            # Shipped as the default only if, held out, it ranks no worse than the hand-set table and its
+            # probabilities are better (lower Brier score, a proper scoring rule).
+            "use_by_default": bool(cv_figures["auc"] >= hand_figures["auc"]
+                                   and cv_figures["brier"] < hand_figures["brier"]),
             "cv_brier": {k: round(v, 4) for k, v in brier.items()},
             "cross_validated_other": figures(alternative),
             "platt_scale": round(float(scale), 4),
@@ -185,10 +195,12 @@ def fit_table(records: list[dict], names: list[str] | None = None, l2: float = D
             "l2": l2,
             "n_files": len(records),
             "n_fake": int(labels.sum()),
-            "n_tracks": int(len(y)),
-            "cross_validated": figures(cv),
+            "n_tracks": len(y),
+            "n_groups": len({r["group"] for r in records}),
+            "prior_fake": round(float(labels.mean()), 4),
+            "cross_validated": cv_figures,
             "in_sample": figures(fitted_in_sample),
-            "hand_set": figures(hand),
+            "hand_set": hand_figures,
             "files": [{"path": r["path"], "label": int(r["label"]), "group": r["group"],
                        "cv_score": round(float(s), 4)} for r, s in zip(records, cv)],
         },

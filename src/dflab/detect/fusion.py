@@ -6,7 +6,9 @@ cue looks for one kind of artefact and a given fake may simply not have it, so "
 evidence of authenticity (at most logit 0.27) while a found artefact can speak loudly. Without the floor,
 six cues that each see nothing out-vote one that sees a blended face. The weights are data, not code:
 the default table below was set by hand from the development clips; `FusionModel.load(path)` takes a
-fitted table (issue: calibrated fusion) with the same shape.
+fitted table (issue: calibrated fusion) with the same shape. A fitted table may name the media types it
+was fitted on (`media_types`, e.g. only video): `for_media` then gives that table to those media and the
+hand-set one to the rest, since images and audio are judged by other detectors than videos.
 """
 
 from __future__ import annotations
@@ -44,23 +46,40 @@ class FusionModel:
     default_weight: float = 0.5  # for detectors the table does not know yet
     min_log_odds: float = -1.0  # "no artefact here" counts for at most p = 0.27 per cue
     max_log_odds: float = 4.6  # p = 0.99
+    # media type -> (weights, bias) of a table fitted for that type only; other types use weights/bias above
+    per_media: dict[str, tuple[dict[str, float], float]] = field(default_factory=dict)
 
     @classmethod
-    def default(cls) -> "FusionModel":
+    def default(cls) -> FusionModel:
         """The fitted table shipped in the package (detect/calibration.py), else the hand-set one.
 
         Detectors the fitted table does not cover keep their hand-set weight."""
         from dflab.detect.calibration import packaged_table
 
         table = packaged_table()
-        if table is None:
-            return cls()
-        return cls(weights={**DEFAULT_WEIGHTS, **table["weights"]}, bias=float(table.get("bias", 0.0)))
+        return cls() if table is None else cls.from_table(table)
 
     @classmethod
-    def load(cls, path: str | Path) -> "FusionModel":
-        data = json.loads(Path(path).read_text())
-        return cls(weights=dict(data["weights"]), bias=float(data.get("bias", 0.0)))
+    def from_table(cls, table: dict) -> FusionModel:
+        """A fitted table (weights, bias, optional media_types) over the hand-set defaults."""
+        weights = {**DEFAULT_WEIGHTS, **{k: float(v) for k, v in table["weights"].items()}}
+        bias = float(table.get("bias", 0.0))
+        media_types = table.get("media_types")
+        if not media_types:  # a table for every media type
+            return cls(weights=weights, bias=bias)
+        return cls(per_media={str(m): (weights, bias) for m in media_types})
+
+    @classmethod
+    def load(cls, path: str | Path) -> FusionModel:
+        return cls.from_table(json.loads(Path(path).read_text()))
+
+    def for_media(self, media_type: str) -> FusionModel:
+        """The model that fuses evidence of this media type (a fitted per-media table, else this one)."""
+        if media_type not in self.per_media:
+            return self
+        weights, bias = self.per_media[media_type]
+        return FusionModel(weights=dict(weights), bias=bias, default_weight=self.default_weight,
+                           min_log_odds=self.min_log_odds, max_log_odds=self.max_log_odds)
 
     def _log_odds(self, evidence: Evidence, score):
         """This evidence's share of the log-odds, for one score or an array of per-frame scores."""

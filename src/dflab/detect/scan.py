@@ -231,6 +231,7 @@ def scan_file(path: str | Path, options: ScanOptions | None = None) -> ScanResul
 
 def _fuse(subject: AnalysedMedia, evidence: list[Evidence], fusion: FusionModel) -> ScanResult:
     media = subject.media
+    fusion = fusion.for_media(media.media_type)  # a table fitted for this media type, if there is one
     tracks = []
     for track in subject.tracks:
         score = fusion.fuse(evidence, track_id=track.track_id)

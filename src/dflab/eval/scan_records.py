@@ -1,0 +1,101 @@
+"""Scan every file of a labelled manifest once and keep its evidence as a record for fitting the fusion.
+
+A record is what dflab.detect.calibration fits on: the file's label, its CV group, its media type, its
+face tracks and every detector's score, confidence and per-track scores. Records are cached per file
+content (sha256) and scanner fingerprint under a cache folder, so refitting, or rescanning after a
+fusion change (the fusion does not enter the record), costs nothing; a new detector or new weights
+change the fingerprint and rescan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from dflab.atomic import write_text_atomic
+from dflab.errors import DflabError
+from dflab.eval.manifest import read_manifest
+
+RECORD_VERSION = 1
+
+
+def scanner_fingerprint() -> str:
+    """Changes when the detectors or their shipped weights change (then cached records are stale)."""
+    from importlib import resources
+
+    from dflab.detect.registry import list_detectors
+
+    digest = hashlib.sha256(f"v{RECORD_VERSION}:{','.join(sorted(list_detectors()))}".encode())
+    weights = resources.files("dflab.detect.learned").joinpath("weights")
+    for ref in sorted(weights.iterdir(), key=lambda r: r.name) if weights.is_dir() else []:
+        if ref.is_file():
+            digest.update(ref.name.encode())
+            digest.update(hashlib.sha256(ref.read_bytes()).digest())
+    return digest.hexdigest()[:16]
+
+
+def record_from_scan(result_json: dict) -> dict:
+    """The part of a scan's JSON the fit needs (no timeline, no summaries)."""
+    return {
+        "media_type": result_json["media_type"],
+        "tracks": [f["track_id"] for f in result_json["faces"]],
+        "evidence": [{k: e[k] for k in ("name", "score", "confidence", "track_scores", "decisive")}
+                     for e in result_json["evidence"]],
+        "score_at_scan": result_json["score"],
+    }
+
+
+def scan_manifest(manifest_path: str | Path, cache_dir: str | Path,
+                  progress: Callable[[int, int, str], None] | None = None) -> tuple[list[dict], list[str]]:
+    """(records, errors): one record per scannable row, with label (0/1), group and method.
+
+    The group is the manifest's `group` column, else its `source` column, else the file name: rows of
+    one group are left out of a fit together."""
+    from dflab.detect.fusion import FusionModel
+    from dflab.detect.scan import ScanOptions, scan_file
+    from dflab.provenance.ledger.record import sha256_file
+
+    manifest = read_manifest(manifest_path)
+    cache = Path(cache_dir)
+    cache.mkdir(parents=True, exist_ok=True)
+    fingerprint = scanner_fingerprint()
+    options = ScanOptions(fusion=FusionModel())
+    records, errors = [], []
+    for n, row in enumerate(manifest.rows):
+        if progress is not None:
+            progress(n, len(manifest.rows), row.path)
+        try:
+            key = f"{sha256_file(row.file)[:32]}_{fingerprint}.json"
+            cached = cache / key
+            if cached.is_file():
+                record = json.loads(cached.read_text())
+            else:
+                record = record_from_scan(scan_file(row.file, options).to_json())
+                write_text_atomic(cached, json.dumps(record))
+        except (DflabError, OSError) as exc:
+            errors.append(f"{row.path}: {exc}")
+            continue
+        group = row.extra.get("group") or row.extra.get("source") or Path(row.path).stem
+        records.append({"path": row.path, "label": row.label, "method": row.method or "", "group": group,
+                        **record})
+    if progress is not None:
+        progress(len(manifest.rows), len(manifest.rows), "")
+    return records, errors
+
+
+def fused_score(record: dict, model) -> float:
+    """The file score `model` (a FusionModel) gives a record: exactly the scanner's fusion (per track, the
+    most suspicious track wins; without tracks the file-level evidence), without rescanning."""
+    from dflab.detect.evidence import Evidence
+
+    fusion = model.for_media(record["media_type"])
+    evidence = [Evidence(e["name"], float(e["score"]), float(e["confidence"]), "from a cached scan.",
+                         track_scores={int(k): float(v) for k, v in (e.get("track_scores") or {}).items()},
+                         decisive=bool(e.get("decisive")))
+                for e in record["evidence"]]
+    tracks = record.get("tracks") or []
+    if not tracks:
+        return fusion.fuse(evidence)
+    return max(fusion.fuse(evidence, track_id=t) for t in tracks)
