@@ -198,9 +198,11 @@ def build_segment(out_dir: Path, clip: Clip, seg: tuple[int, int], index: int, d
     offset = int(rng.integers(int(1.0 * clip.fps), max(int(1.0 * clip.fps) + 1, len(clip.frames) - int(1.0 * clip.fps))))
     fakes.append(("expr", "expression", clip.name, _expression_frames(clip, start, stop, offset, bool(rng.integers(2)))))
     fakes.append(("sbi", "sbi", clip.name, _sbi_frames(clip, start, stop, int(rng.integers(2**31)))))
-    # As many fakes as reals: the set's prior stays 50 % fake; with fewer slots than kinds, rotate kinds.
-    turn = index % len(fakes)
-    fakes = fakes[turn:] + fakes[:turn]
+    # As many fakes as reals: the set's prior stays 50 % fake. With fewer slots than kinds the kinds take
+    # turns; otherwise every kind keeps its slot and the re-publications rotate over the segments.
+    if len(degradations) < len(fakes):
+        turn = index % len(fakes)
+        fakes = fakes[turn:] + fakes[:turn]
     for k, (tag, method, source, frames) in enumerate(fakes[: max(len(degradations), 1)]):
         how = F.DEGRADATIONS[(index + k) % len(F.DEGRADATIONS)] if len(degradations) > 1 else degradations[0]
         rows.append(Row(_write(out_dir, f"{stem}_{tag}", frames, clip, start, stop, how), "fake", method,
