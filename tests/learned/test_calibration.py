@@ -114,3 +114,14 @@ def test_fit_for_one_media_type_leaves_the_others_hand_set():
     assert model.for_media("video").weights["good"] == pytest.approx(table["weights"]["good"])
     strong = [Evidence("good", 0.95, 1.0, "x.")]
     assert model.for_media("video").fuse(strong) != pytest.approx(model.for_media("image").fuse(strong))
+
+
+def test_nonnegative_fit_never_turns_a_fake_finding_into_authenticity():
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(3000, 3))
+    # Feature 0 is informative; feature 1 anti-correlates with the label (an accident of a dev set).
+    y = (rng.random(3000) < sigmoid(1.2 * x[:, 0] - 0.8 * x[:, 1])).astype(int)
+    free, _ = calibration.fit_logistic(x, y, l2=1.0, fit_bias=False)
+    assert free[1] < -0.5  # the unconstrained fit would use it backwards
+    w, b = calibration.fit_nonnegative(x, y, l2=1.0, fit_bias=False)
+    assert w[0] > 0.8 and w[1] == 0.0 and w.min() >= 0.0 and b == pytest.approx(0.0, abs=1e-6)

@@ -101,6 +101,27 @@ def fit_logistic(
     return theta[:-1], float(theta[-1])
 
 
+def fit_nonnegative(x: np.ndarray, y: np.ndarray, l2: float = DEFAULT_L2,
+                    fit_bias: bool = True) -> tuple[np.ndarray, float]:
+    """fit_logistic with every weight >= 0: a cue that says "fake" may count for little, never against.
+
+    On a development set a cue can anti-correlate with the label by accident of how the fakes were made
+    (a negative weight would turn its real finding into evidence of authenticity on other media), so
+    features that come out negative are dropped one at a time, most negative first, and the rest refitted."""
+    x = np.asarray(x, dtype=np.float64)
+    active = list(range(x.shape[1]))
+    weights = np.zeros(x.shape[1])
+    bias = 0.0
+    while active:
+        w, bias = fit_logistic(x[:, active], y, l2, fit_bias=fit_bias)
+        if w.min() >= 0:
+            weights[active] = w
+            return weights, bias
+        active.pop(int(np.argmin(w)))
+    _, bias = fit_logistic(np.zeros((len(y), 1)), y, l2, fit_bias=fit_bias)
+    return weights, bias
+
+
 def file_scores(x: np.ndarray, owner: np.ndarray, weights: np.ndarray, bias: float, n_files: int) -> np.ndarray:
     """Per file: the highest fused track score (files without tracks keep their single row)."""
     track_p = sigmoid(x @ weights + bias)
@@ -125,7 +146,7 @@ def cross_validated(records: list[dict], names: list[str], l2: float = DEFAULT_L
         train = groups != group
         if len(set(y[train])) < 2:
             raise UsageError(f"leaving out {group!r} leaves only one class to fit on")
-        w, b = fit_logistic(x[train], y[train], l2, fit_bias=FIT_BIAS)
+        w, b = fit_nonnegative(x[train], y[train], l2, fit_bias=FIT_BIAS)
         for i in {int(o) for o in owner[~train]}:
             out[i] = sigmoid(x[owner == i] @ w + b).max()
     return out
@@ -156,9 +177,9 @@ def fit_table(records: list[dict], names: list[str] | None = None, l2: float = D
     # Two candidate fits, judged by cross-validated Brier score (a proper scoring rule):
     # "logistic": one weight per detector; "platt": the hand-set table, rescaled (2 parameters).
     hand_vector = np.array([DEFAULT_WEIGHTS.get(n, 0.5) for n in names])
-    weights, bias = fit_logistic(x, y, l2, fit_bias=FIT_BIAS)
+    weights, bias = fit_nonnegative(x, y, l2, fit_bias=FIT_BIAS)
     cv = cross_validated(records, names, l2)
-    (scale,), platt_bias = fit_logistic(x @ hand_vector[:, None], y, l2, fit_bias=FIT_BIAS)
+    (scale,), platt_bias = fit_nonnegative(x @ hand_vector[:, None], y, l2, fit_bias=FIT_BIAS)
     cv_platt = cross_validated(records, names, l2, project=hand_vector)
     hand = hand_set_scores(records, names, DEFAULT_WEIGHTS)
     brier = {"logistic": float(np.mean((cv - labels) ** 2)), "platt": float(np.mean((cv_platt - labels) ** 2))}
