@@ -24,16 +24,32 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import print_table, shared_data, write_results  # noqa: E402
+from _common import print_table, shared_data, write_results
+
+
+def _has_every_method(manifest: Path) -> bool:
+    """False for a set built before a method was added (it is rebuilt)."""
+    import csv
+
+    from dflab.shallow.speed_testset import CHANGE_METHODS, NATURAL_METHODS
+
+    with open(manifest, newline="") as handle:
+        return set(NATURAL_METHODS + CHANGE_METHODS) <= {row["method"] for row in csv.DictReader(handle)}
 
 
 def main() -> int:
-    from dflab.shallow.speed_calibrate import extract_features, fit_speed_model, score_table
+    from dflab.shallow.speed_calibrate import (
+        extract_features,
+        fit_speed_model,
+        leave_one_speaker_out,
+        score_predictions,
+        score_table,
+    )
     from dflab.shallow.speed_testset import build_testset
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--set", default=str(Path(tempfile.gettempdir()) / "dflab_speed_testset"))
-    parser.add_argument("--bases", type=int, default=2, help="10 s clips per speaker when building (default 2)")
+    parser.add_argument("--bases", type=int, default=4, help="10 s clips per speaker when building (default 4)")
     args = parser.parse_args()
     data = shared_data()
     if data is None:
@@ -41,13 +57,14 @@ def main() -> int:
         return 2
     out = Path(args.set)
     manifest = out / "manifest.csv"
-    if not manifest.exists():
+    if not manifest.exists() or not _has_every_method(manifest):
         print(f"building the test set in {out} ...", file=sys.stderr)
         build_testset(out, data, bases_per_speaker=args.bases, progress=True)
     raw, rows = extract_features(manifest, progress=True)
     factors = np.array([float(r["factor"]) for r in rows])
     calib = np.array([r["split"] == "calib" for r in rows])
-    model = fit_speed_model(raw[calib], factors[calib])
+    methods = np.array([r["method"] for r in rows])
+    model = fit_speed_model(raw[calib], factors[calib], methods=methods[calib])
     test_rows = [r for r, c in zip(rows, calib) if not c]
     table = score_table(model, raw[~calib], test_rows)
     speakers = sorted({r["speaker"] for r in test_rows})
@@ -59,11 +76,15 @@ def main() -> int:
         mask = np.array([pick(r["speaker"]) for r in test_rows])
         if mask.any():
             total = score_table(model, raw[~calib][mask], [r for r, m in zip(test_rows, mask) if m])
-            by_source.append({"source": name, **{k: v for k, v in total[-1].items() if k != "group"}})
+            issue = next(t for t in total if t["group"] == "issue set: all")
+            by_source.append({"source": name, **{k: v for k, v in issue.items() if k != "group"}})
     print()
     print_table(by_source, ["source", "n", "accuracy", "factor_err_mean", "factor_err_median", "within_5pct"])
+    loso = score_predictions(*leave_one_speaker_out(raw, rows), rows)
+    print(f"\nleave-one-speaker-out over all {len({r['speaker'] for r in rows})} sources ({len(rows)} clips)\n")
+    print_table(loso, ["group", "n", "accuracy", "factor_err_mean", "factor_err_median", "within_5pct"])
     write_results("speed_accuracy", {"test_set": str(out), "held_out_speakers": speakers, "table": table,
-                                     "by_source": by_source})  # fmt: skip
+                                     "by_source": by_source, "leave_one_speaker_out": loso})  # fmt: skip
     return 0
 
 

@@ -5,10 +5,12 @@ a classifier for "speed changed" and a regressor for log2(factor). Both are tiny
 models: an MLP without hidden layers), evaluated here in numpy; they are fitted by
 `python -m dflab.shallow.speed_calibrate` on the calibration speakers of the speed test set.
 
-The classifier sees only CLASSIFIER_FEATURES: the method artefacts (dflab.audio.artefacts) plus a few
-rate, pitch and band-limit measures. Given all 48 features it learnt the calibration speakers' voices and
-called most natural clips of new speakers "changed" (held-out-speaker CV: 33-57 % of natural clips kept);
-the short list keeps about 80 %. The regressor uses every feature.
+The classifier sees only CLASSIFIER_FEATURES, traces of the two pitch-preserving methods that do not
+depend on who speaks: the phase vocoder's loss of glottal pulses in the LPC residual (kurtosis) and its
+smeared onsets, and WSOLA's crossfade grid (dflab.audio.artefacts.grid_lines, measured at the clip's own
+sample rate). Speaker norms (rate, pitch) in the classifier made a quarter of natural clips of new speakers
+read as changed; they stay in the regressor, which uses every feature. Tape-style resampling leaves no such
+trace and is not learnt by the classifier (see bench/speed_accuracy.py for what that costs).
 """
 
 from __future__ import annotations
@@ -29,13 +31,13 @@ DEFAULT_WEIGHTS = Path(__file__).with_name("weights") / "speed.json"
 LOG_FEATURES = (
     "syllable_rate", "articulation_rate", "pause_mean_s", "nucleus_gap_median_s", "modulation_centroid_hz",
     "modulation_peak_hz", "f0_slope_st_per_s", "voiced_run_s", "onset_rate", "flatness_median",
+    "line_wsola_hop", "line_wsola_window",
 )  # fmt: skip
 # Kurtosis near 0 (phase vocoder) against 1-10 (natural pulses): log-scaled, with an offset since it can be < 0.
 SHIFTED_LOG_FEATURES = {"residual_kurtosis": 0.05}
 CLASSIFIER_FEATURES = (
-    "residual_kurtosis", "residual_kurtosis_p25", "residual_crest", "repeat_corr_median", "repeat_corr_p90",
-    "repeat_share", "cutoff_log2_hz", "f0_median_st", "syllable_rate", "articulation_rate",
-    "modulation_centroid_hz", "onset_slope_db_per_5ms",
+    "residual_kurtosis", "residual_kurtosis_p25", "line_wsola_hop", "line_wsola_window", "onset_slope_db_per_5ms",
+    "onset_slope_p90",
 )  # fmt: skip
 
 
@@ -54,7 +56,7 @@ class Mlp:
         return [[w.tolist(), b.tolist()] for w, b in self.layers]
 
     @classmethod
-    def from_json(cls, data: list) -> "Mlp":
+    def from_json(cls, data: list) -> Mlp:
         return cls([(np.array(w, dtype=np.float64).reshape(len(w), -1), np.array(b, dtype=np.float64)) for w, b in data])
 
 
@@ -68,6 +70,17 @@ def prepare(raw: np.ndarray, names: tuple[str, ...] = FEATURE_NAMES) -> np.ndarr
         col = names.index(name)
         x[:, col] = np.log2(np.maximum(x[:, col], 0.0) + offset)
     return x
+
+
+def load_clip(path: str | Path) -> tuple[np.ndarray, tuple[np.ndarray, int] | None]:
+    """(16 kHz samples, (native samples, native rate) or None when the file is 16 kHz) for estimate_speed."""
+    from dflab.media import load_audio
+    from dflab.media.load import NATIVE_RATE
+
+    native = load_audio(path, NATIVE_RATE)
+    if native.sample_rate == SAMPLE_RATE:
+        return native.samples, None
+    return load_audio(path).samples, (native.samples, native.sample_rate)
 
 
 def columns(names: tuple[str, ...]) -> np.ndarray:
@@ -105,7 +118,7 @@ class SpeedModel:
         return write_text_atomic(path, json.dumps(self.to_json()))
 
     @classmethod
-    def load(cls, path: str | Path = DEFAULT_WEIGHTS) -> "SpeedModel":
+    def load(cls, path: str | Path = DEFAULT_WEIGHTS) -> SpeedModel:
         path = Path(path)
         if not path.exists():
             raise NotFound(f"speed model not found at {path} (run `python -m dflab.shallow.speed_calibrate`)")
@@ -134,8 +147,10 @@ class SpeedEstimate:
         return self.factor_estimate if self.changed else 1.0
 
 
-def estimate_speed(samples: np.ndarray, sample_rate: int = SAMPLE_RATE, model: SpeedModel | None = None) -> SpeedEstimate:
+def estimate_speed(samples: np.ndarray, sample_rate: int = SAMPLE_RATE, model: SpeedModel | None = None,
+                   native: tuple[np.ndarray, int] | None = None) -> SpeedEstimate:
+    """`samples` at 16 kHz; `native` = (samples, rate) of the same clip at its own rate, for the artefacts."""
     model = model or SpeedModel.load()
-    features = speed_features(samples, sample_rate)
+    features = speed_features(samples, sample_rate, native)
     p, factor = model.predict(feature_vector(features)[None, :])
     return SpeedEstimate(float(p[0]), float(factor[0]), features)

@@ -9,7 +9,13 @@ from dflab.audio.artefacts import ARTEFACT_NAMES, artefact_features
 from dflab.audio.pitch import pitch_statistics, yin
 from dflab.audio.rate import rate_statistics, speech_band_envelope
 from dflab.audio.signal import active_mask, normalise_loudness, require_duration
-from dflab.audio.spectral import N_BANDS, ltas_bands, onset_sharpness, power_spectrogram, spectral_statistics
+from dflab.audio.spectral import (
+    N_BANDS,
+    ltas_bands,
+    onset_sharpness,
+    power_spectrogram,
+    spectral_statistics,
+)
 
 MIN_SECONDS = 3.0
 
@@ -24,8 +30,13 @@ SCALAR_NAMES = (
 FEATURE_NAMES = SCALAR_NAMES + tuple(f"ltas_{i}" for i in range(N_BANDS)) + ARTEFACT_NAMES
 
 
-def speed_features(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> dict[str, float]:
-    """Named features of a speech clip at 16 kHz (NaN where a feature could not be measured)."""
+def speed_features(samples: np.ndarray, sample_rate: int = SAMPLE_RATE,
+                   native: tuple[np.ndarray, int] | None = None) -> dict[str, float]:
+    """Named features of a speech clip at 16 kHz (NaN where a feature could not be measured).
+
+    `native` is the same clip at its own sample rate (samples, rate): the method artefacts are measured on
+    it, since time-scale methods work on a grid of whole samples at that rate. Without it they are measured
+    on the 16 kHz samples (exact for 16 kHz sources only)."""
     if sample_rate != SAMPLE_RATE:
         raise ValueError(f"speed features expect {SAMPLE_RATE} Hz audio, got {sample_rate}")
     require_duration(samples, sample_rate, MIN_SECONDS, "speed estimation")
@@ -48,7 +59,9 @@ def speed_features(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> dict[
     out.update(onset_sharpness(samples, sample_rate))
     for i, value in enumerate(ltas_bands(spec, active)):
         out[f"ltas_{i}"] = float(value)
-    out.update(artefact_features(samples, sample_rate))  # phase-vocoder phasiness, WSOLA repeats
+    if native is not None:
+        native = (normalise_loudness(native[0], native[1]), native[1])
+    out.update(artefact_features(samples, sample_rate, native))  # phasiness, WSOLA repeats, grid lines
     return out
 
 

@@ -12,7 +12,12 @@ from dflab.media.container import StreamFacts, open_container, stream_facts
 from dflab.media.guards import check_duration, check_file, check_pixels, media_errors
 from dflab.media.image import image_header, read_image_rgb
 from dflab.media.sampling import analysis_scale, scaled_size
-from dflab.media.sniff import SUPPORTED_IMAGE_FORMATS, image_format, other_image_format, read_head
+from dflab.media.sniff import (
+    SUPPORTED_IMAGE_FORMATS,
+    image_format,
+    other_image_format,
+    read_head,
+)
 from dflab.media.types import Audio, Frame, Media
 from dflab.media.video import FrameArena, VideoDecoder, resize_area
 
@@ -74,8 +79,12 @@ def load_image_rgb(path: str | Path, limits: Limits = Limits()):
     return read_image_rgb(path, limits)[0]
 
 
+NATIVE_RATE = 0  # load_audio(path, NATIVE_RATE): keep the stream's own sample rate
+
+
 def load_audio(path: str | Path, sample_rate: int = DEFAULT_SAMPLE_RATE, limits: Limits = Limits()) -> Audio:
-    """Mono float32 audio (16 kHz by default) of any audio file or video with an audio track."""
+    """Mono float32 audio (16 kHz by default, the stream's own rate with NATIVE_RATE) of any audio file or video
+    with an audio track."""
     path = Path(path)
     if _sniff(path, limits) is not None:
         raise Unsupported(f"{path} is an image; it has no audio")
@@ -83,6 +92,8 @@ def load_audio(path: str | Path, sample_rate: int = DEFAULT_SAMPLE_RATE, limits:
     check_duration(path, facts.duration_s, limits)
     if not facts.has_audio:
         raise Unsupported(f"{path} has no audio stream")
+    if sample_rate == NATIVE_RATE:
+        sample_rate = facts.audio_sample_rate or DEFAULT_SAMPLE_RATE
     audio, _ = decode_audio(path, sample_rate, limits)
     return audio
 
@@ -187,6 +198,7 @@ def _load_video(
     if not frames:
         raise BadMedia(f"{path}: no video frame could be decoded")
     meta: dict = {"container": facts.container, "decoded_frames": decoder.decoded,
+                  "source_sample_rate": facts.audio_sample_rate,
                   "declared_frames": facts.declared_frames, "sampled_rate_fps": decoder.rate_fps}  # fmt: skip
     if decoder.rotation:
         meta["rotation_deg"] = decoder.rotation

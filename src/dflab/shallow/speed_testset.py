@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import os
 import subprocess
 import sys
@@ -125,7 +126,7 @@ def jump_cuts(samples: np.ndarray, sample_rate: int, seed: int, n_cuts: int = CU
     lengths = (rng.uniform(*CUT_RANGE_S, n_cuts) * sample_rate).astype(int)
     # cut points in the output, one in each of n_cuts equal stretches (away from the clip's ends)
     edges = np.linspace(0.5, CLIP_S - 0.5, n_cuts + 1)
-    points = (np.array([rng.uniform(a, b) for a, b in zip(edges[:-1], edges[1:])]) * sample_rate).astype(int)
+    points = (np.array([rng.uniform(a, b) for a, b in itertools.pairwise(edges)]) * sample_rate).astype(int)
     fade = int(CROSSFADE_S * sample_rate)
     out, pos, made = [], 0, 0  # pos: read position in the input; made: output samples so far
     for i, (point, length) in enumerate(zip(points, lengths)):
@@ -191,7 +192,7 @@ def variants(source: Source, offset_s: float, factors=FACTORS, methods=CHANGE_ME
             yield method, factor, out[: int(CLIP_S * rate)]
 
 
-def build_testset(out_dir: str | Path, data: str | Path, bases_per_speaker: int = 2, factors=FACTORS,
+def build_testset(out_dir: str | Path, data: str | Path, bases_per_speaker: int = 4, factors=FACTORS,
                   methods=CHANGE_METHODS, librispeech_speakers: list[str] | None = None,
                   liveportrait: bool = True, ljspeech: bool = True, progress: bool = False) -> Path:
     """Write the clips and OUTDIR/manifest.csv; returns the manifest path."""
@@ -237,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dflab.shallow.speed_testset", description=__doc__.split("\n")[0])
     parser.add_argument("out_dir", metavar="OUTDIR")
     parser.add_argument("--data", default=None, help="the shared data folder (default ../shared/data)")
-    parser.add_argument("--bases", type=int, default=2, help="10 s clips per speaker (default 2)")
+    parser.add_argument("--bases", type=int, default=4, help="10 s clips per speaker (default 4)")
     args = parser.parse_args(argv)
     try:
         manifest = build_testset(args.out_dir, args.data or default_data_dir(), bases_per_speaker=args.bases,
