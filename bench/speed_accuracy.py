@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import print_table, shared_data, write_results
+from _common import print_table, shared_data, write_results  # noqa: E402
 
 
 def _has_every_method(manifest: Path) -> bool:
