@@ -23,12 +23,16 @@ VIDEO_CONFIDENCE = 0.6
 def _native_audio(media) -> tuple[np.ndarray, int] | None:
     """The audio at its own sample rate when that is not the scan's 16 kHz: the time-scale artefacts sit on a
     grid of whole samples at that rate. Re-decoded here so no other detector pays for it."""
+    from dflab.errors import DflabError
     from dflab.media.audio import decode_audio
 
     rate = int(media.meta.get("source_sample_rate") or 0)
     if rate <= 0 or rate == media.audio.sample_rate or media.path is None:
         return None
-    audio, _ = decode_audio(media.path, rate)
+    try:
+        audio, _ = decode_audio(media.path, rate)
+    except DflabError:
+        return None  # the 16 kHz track decoded, so judge on that (exact only for 16 kHz sources)
     return audio.samples, audio.sample_rate
 
 
