@@ -17,9 +17,9 @@ each way of changing speed damages the signal in its own way:
   power of two >= sr/24 every W/2 samples. Crossfading two unrelated noise segments halves their power
   mid-way, so the high-band envelope carries a spectral line at that hop; `grid_lines` measures it (on the
   speed test set's 156 natural, re-encoded and cut clips: median 0.7, at most 3.6; above 5 for 62 % of atempo
-  clips at 1.1x, 82 % at 2.0x, 90-100 % at the other factors). The grid is a whole number of samples only at the clip's own
-  rate, so the grid measures need the NATIVE-rate samples (a 44.1 kHz clip resampled to 16 kHz moves
-  atempo's 1024-sample hop to 371.5 samples).
+  clips at 1.1x, 82 % at 2.0x, 90-100 % at the other factors). The grid is a whole number of samples only
+  at the clip's own rate, so the grid measures need the NATIVE-rate samples (a 44.1 kHz clip resampled to
+  16 kHz moves atempo's 1024-sample hop to 371.5 samples).
 
 All functions take mono float at any rate (the residual measure is tuned for 16 kHz) and return plain floats
 (NaN where nothing could be measured).
