@@ -3,8 +3,8 @@
 A record is what dflab.detect.calibration fits on: the file's label, its CV group, its media type, its
 face tracks and every detector's score, confidence and per-track scores. Records are cached per file
 content (sha256) and scanner fingerprint under a cache folder, so refitting, or rescanning after a
-fusion change (the fusion does not enter the record), costs nothing; a new detector or new weights
-change the fingerprint and rescan.
+fusion change (the fusion does not enter the record), costs nothing; any change to the scanner's code
+or weights changes the fingerprint and rescans.
 """
 
 from __future__ import annotations
@@ -21,18 +21,25 @@ from dflab.eval.manifest import read_manifest
 RECORD_VERSION = 1
 
 
+SCANNER_PARTS = ("detect", "faces", "audio", "shallow", "media", "config.py")
+NOT_SCANNER = frozenset({"fusion.py", "calibration.py", "fusion_fitted.json", "verdict.py"})  # fusion only
+
+
 def scanner_fingerprint() -> str:
-    """Changes when the detectors or their shipped weights change (then cached records are stale)."""
-    from importlib import resources
+    """Changes when any code or weights file the scan runs on changes (then cached records are stale):
+    every file under the scanner's subpackages, by content."""
+    import dflab
 
-    from dflab.detect.registry import list_detectors
-
-    digest = hashlib.sha256(f"v{RECORD_VERSION}:{','.join(sorted(list_detectors()))}".encode())
-    weights = resources.files("dflab.detect.learned").joinpath("weights")
-    for ref in sorted(weights.iterdir(), key=lambda r: r.name) if weights.is_dir() else []:
-        if ref.is_file():
-            digest.update(ref.name.encode())
-            digest.update(hashlib.sha256(ref.read_bytes()).digest())
+    root = Path(dflab.__file__).resolve().parent
+    digest = hashlib.sha256(f"v{RECORD_VERSION}".encode())
+    for part in SCANNER_PARTS:
+        base = root / part
+        files = [base] if base.is_file() else sorted(p for p in base.rglob("*") if p.is_file())
+        for path in files:
+            if "__pycache__" in path.parts or path.name in NOT_SCANNER:
+                continue
+            digest.update(str(path.relative_to(root)).encode())
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()[:16]
 
 
