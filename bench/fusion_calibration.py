@@ -35,6 +35,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--table", type=Path, default=REPO / "src" / "dflab" / "detect" / "fusion_fitted.json")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/dflab_scan_cache"))
+    parser.add_argument("--scanner", metavar="FINGERPRINT",
+                        help="evaluate the cached records of this scanner version (default: the fitted table's, "
+                        "so the fit and the held-out figures come from the same detectors)")
     args = parser.parse_args()
     from dflab.detect.fusion import FusionModel
     from dflab.eval.scan_records import fused_score, scan_manifest
@@ -42,13 +45,14 @@ def main() -> int:
     table = json.loads(args.table.read_text())
     meta = table["meta"]
     fitted, hand = FusionModel.from_table(table), FusionModel()
+    scanner = args.scanner or meta.get("scanner")
     rows = [{"set": f"dev set, {meta['n_files']} files, cross-validated", "table": f"fitted ({meta['chosen']})",
              **meta["cross_validated"]},
             {"set": f"dev set, {meta['n_files']} files", "table": "hand-set", **meta["hand_set"]}]
     held_out = {}
     data = shared_data()
     for name in HELD_OUT if data else ():
-        records, errors = scan_manifest(data / "manifests" / name, args.cache)
+        records, errors = scan_manifest(data / "manifests" / name, args.cache, fingerprint=scanner)
         labels = np.array([r["label"] for r in records], dtype=np.int64)
         entry = {"errors": errors}
         for tag, model in (("hand-set", hand), ("fitted", fitted)):
@@ -58,7 +62,7 @@ def main() -> int:
             rows.append({"set": name, "table": tag, **{k: v for k, v in entry[tag].items() if k != "scores"}})
         held_out[name] = entry
     print_table(rows, ["set", "table", "auc", "ece", "brier"])
-    write_results("fusion_calibration", {"table": str(args.table.relative_to(REPO) if args.table.is_relative_to(REPO) else args.table),
+    write_results("fusion_calibration", {"scanner": scanner,"table": str(args.table.relative_to(REPO) if args.table.is_relative_to(REPO) else args.table),
                                          "use_by_default": meta["use_by_default"], "dev_set": meta.get("trained_on"),
                                          "rows": rows, "held_out": held_out})
     return 0

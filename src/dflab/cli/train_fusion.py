@@ -66,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
     media_type = None if args.media_type == "all" else args.media_type
     table = fit_table(records, l2=l2, media_type=media_type)
     table["meta"]["trained_on"] = Path(args.manifest).name
+    table["meta"]["scanner"] = records[0]["scanner"] if records else None  # the detectors' code and weights
     table["meta"]["command"] = (f"dflab train fusion {Path(args.manifest).name} --out {out.name} "
                                 f"--media-type {args.media_type}" + (f" --l2 {l2}" if args.l2 is not None else ""))
     table["meta"]["seconds"] = round(time.perf_counter() - started, 1)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dflab.atomic import write_text_atomic
-from dflab.errors import DflabError
+from dflab.errors import DflabError, NotFound
 from dflab.eval.manifest import read_manifest
 
 RECORD_VERSION = 1
@@ -55,11 +55,13 @@ def record_from_scan(result_json: dict) -> dict:
 
 
 def scan_manifest(manifest_path: str | Path, cache_dir: str | Path,
-                  progress: Callable[[int, int, str], None] | None = None) -> tuple[list[dict], list[str]]:
+                  progress: Callable[[int, int, str], None] | None = None,
+                  fingerprint: str | None = None) -> tuple[list[dict], list[str]]:
     """(records, errors): one record per scannable row, with label (0/1), group and method.
 
     The group is the manifest's `group` column, else its `source` column, else the file name: rows of
-    one group are left out of a fit together."""
+    one group are left out of a fit together. With `fingerprint` the records of that (earlier) scanner
+    version are read from the cache and nothing is scanned: a file missing there is an error."""
     from dflab.detect.fusion import FusionModel
     from dflab.detect.scan import ScanOptions, scan_file
     from dflab.provenance.ledger.record import sha256_file
@@ -67,7 +69,8 @@ def scan_manifest(manifest_path: str | Path, cache_dir: str | Path,
     manifest = read_manifest(manifest_path)
     cache = Path(cache_dir)
     cache.mkdir(parents=True, exist_ok=True)
-    fingerprint = scanner_fingerprint()
+    cached_only = fingerprint is not None
+    fingerprint = fingerprint or scanner_fingerprint()
     options = ScanOptions(fusion=FusionModel())
     records, errors = [], []
     for n, row in enumerate(manifest.rows):
@@ -78,6 +81,8 @@ def scan_manifest(manifest_path: str | Path, cache_dir: str | Path,
             cached = cache / key
             if cached.is_file():
                 record = json.loads(cached.read_text())
+            elif cached_only:
+                raise NotFound(f"no cached scan for scanner version {fingerprint}")
             else:
                 record = record_from_scan(scan_file(row.file, options).to_json())
                 write_text_atomic(cached, json.dumps(record))
@@ -86,7 +91,7 @@ def scan_manifest(manifest_path: str | Path, cache_dir: str | Path,
             continue
         group = row.extra.get("group") or row.extra.get("source") or Path(row.path).stem
         records.append({"path": row.path, "label": row.label, "method": row.method or "", "group": group,
-                        **record})
+                        "scanner": fingerprint, **record})
     if progress is not None:
         progress(len(manifest.rows), len(manifest.rows), "")
     return records, errors
