@@ -32,6 +32,9 @@ def register(kinds) -> None:
     p.add_argument("--cache", metavar="DIR", help="scan-record cache (default: .scan_cache beside the manifest)")
     p.add_argument("--media-type", default="video", choices=["video", "image", "audio", "all"],
                    help="fit on files of this type only; the table is used for that type only (default video)")
+    p.add_argument("--scanner", metavar="FINGERPRINT",
+                   help="fit on the cached records of this earlier scanner version instead of scanning "
+                   "(the table's meta.scanner names the version it was fitted on)")
     p.add_argument("--l2", type=float, default=None, help="L2 penalty of the logistic fit (default 1.0)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.add_argument("--json", action="store_true", help="print the fitted table's figures as one JSON object")
@@ -59,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         bar.total = total
         bar.update(done - bar.n)
 
-    records, errors = scan_manifest(args.manifest, cache, progress=progress)
+    records, errors = scan_manifest(args.manifest, cache, progress=progress, fingerprint=args.scanner)
     bar.close()
     for err in errors:
         print(f"skipped {err}", file=sys.stderr)
