@@ -9,8 +9,12 @@ The classifier sees only CLASSIFIER_FEATURES, traces of the two pitch-preserving
 depend on who speaks: the phase vocoder's loss of glottal pulses in the LPC residual (kurtosis) and its
 smeared onsets, and WSOLA's crossfade grid (dflab.audio.artefacts.grid_lines, measured at the clip's own
 sample rate). Speaker norms (rate, pitch) in the classifier made a quarter of natural clips of new speakers
-read as changed; they stay in the regressor, which uses every feature. Tape-style resampling leaves no such
-trace and is not learnt by the classifier (see bench/speed_accuracy.py for what that costs).
+read as changed; they stay in the regressor, which uses every feature.
+
+Tape-style resampling leaves no such trace: pitch, formants and rate all move by the factor, and a slowed clip
+loses its top band (dflab.audio.band_edge). A second classifier on RESAMPLE_FEATURES judges "pitch/rate
+moved"; it is calibrated apart (its bias is shifted so that 0.5 sits just above every natural calibration
+clip's score), and a clip counts as changed when either classifier says so.
 """
 
 from __future__ import annotations
@@ -38,6 +42,12 @@ SHIFTED_LOG_FEATURES = {"residual_kurtosis": 0.05}
 CLASSIFIER_FEATURES = (
     "residual_kurtosis", "residual_kurtosis_p25", "line_wsola_hop", "line_wsola_window", "onset_slope_db_per_5ms",
     "onset_slope_p90",
+)  # fmt: skip
+# Pitch, formants (spectral centroid/rolloff), rate and the band edge: leave-one-speaker-out on the issue-6 set
+# this kept natural false alarms within 1-2 points, where adding f0 spread or the modulation spectrum did not.
+RESAMPLE_FEATURES = (
+    "f0_median_st", "centroid_log2_hz", "rolloff_log2_hz", "syllable_rate", "articulation_rate",
+    "band_edge_fraction", "band_edge_drop_db",
 )  # fmt: skip
 
 
@@ -94,6 +104,7 @@ class SpeedModel:
     scale: np.ndarray
     classifier: Mlp  # logit of "speed changed", on the CLASSIFIER_FEATURES columns
     regressor: Mlp  # log2 of the factor, on every column
+    resample: Mlp  # logit of "pitch/rate moved" (tape-style), on the RESAMPLE_FEATURES columns, 0 at its threshold
     meta: dict = field(default_factory=dict)
 
     def standardise(self, raw: np.ndarray) -> np.ndarray:
@@ -101,18 +112,25 @@ class SpeedModel:
         x = np.where(np.isfinite(x), x, self.impute)
         return np.clip((x - self.mean) / self.scale, -8, 8)
 
-    def predict(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(probability the speed was changed, estimated factor) per row of raw features."""
+    def predict_parts(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(p method trace, p pitch/rate moved, estimated factor) per row of raw features."""
         z = self.standardise(raw)
-        p = 1.0 / (1.0 + np.exp(-self.classifier(z[:, columns(CLASSIFIER_FEATURES)])))
+        p_method = _sigmoid(self.classifier(z[:, columns(CLASSIFIER_FEATURES)]))
+        p_resampled = _sigmoid(self.resample(z[:, columns(RESAMPLE_FEATURES)]))
         factor = 2.0 ** np.clip(self.regressor(z), -2.0, 2.0)
-        return p, factor
+        return p_method, p_resampled, factor
+
+    def predict(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(probability the speed was changed, estimated factor) per row: changed when either signal says so."""
+        p_method, p_resampled, factor = self.predict_parts(raw)
+        return np.maximum(p_method, p_resampled), factor
 
     def to_json(self) -> dict:
         return {"features": list(FEATURE_NAMES), "log_features": list(LOG_FEATURES),
-                "shifted_log_features": SHIFTED_LOG_FEATURES, "classifier_features": list(CLASSIFIER_FEATURES), "impute": self.impute.tolist(),
+                "shifted_log_features": SHIFTED_LOG_FEATURES, "classifier_features": list(CLASSIFIER_FEATURES),
+                "resample_features": list(RESAMPLE_FEATURES), "impute": self.impute.tolist(),
                 "mean": self.mean.tolist(), "scale": self.scale.tolist(), "classifier": self.classifier.to_json(),
-                "regressor": self.regressor.to_json(), "meta": self.meta}  # fmt: skip
+                "regressor": self.regressor.to_json(), "resample": self.resample.to_json(), "meta": self.meta}  # fmt: skip
 
     def save(self, path: str | Path) -> Path:
         return write_text_atomic(path, json.dumps(self.to_json()))
@@ -125,17 +143,25 @@ class SpeedModel:
         data = json.loads(path.read_text())
         if (tuple(data["features"]) != FEATURE_NAMES or tuple(data["log_features"]) != LOG_FEATURES
                 or data.get("shifted_log_features") != SHIFTED_LOG_FEATURES
-                or tuple(data.get("classifier_features", ())) != CLASSIFIER_FEATURES):
+                or tuple(data.get("classifier_features", ())) != CLASSIFIER_FEATURES
+                or tuple(data.get("resample_features", ())) != RESAMPLE_FEATURES):
             raise UsageError(f"{path} was fitted on other speed features; re-run the calibration")
         return cls(np.array(data["impute"]), np.array(data["mean"]), np.array(data["scale"]),
-                   Mlp.from_json(data["classifier"]), Mlp.from_json(data["regressor"]), data.get("meta", {}))  # fmt: skip
+                   Mlp.from_json(data["classifier"]), Mlp.from_json(data["regressor"]), Mlp.from_json(data["resample"]),
+                   data.get("meta", {}))  # fmt: skip
+
+
+def _sigmoid(logit: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(logit, -50.0, 50.0)))
 
 
 @dataclass(frozen=True)
 class SpeedEstimate:
-    p_changed: float
-    factor_estimate: float  # regression output, whatever the classifier says
+    p_changed: float  # the larger of the two signals below
+    factor_estimate: float  # regression output, whatever the classifiers say
     features: dict[str, float]
+    p_method: float = float("nan")  # pitch-preserving method traces (phase vocoder, WSOLA)
+    p_resampled: float = float("nan")  # pitch/rate moved together (tape-style)
 
     @property
     def changed(self) -> bool:
@@ -152,5 +178,6 @@ def estimate_speed(samples: np.ndarray, sample_rate: int = SAMPLE_RATE, model: S
     """`samples` at 16 kHz; `native` = (samples, rate) of the same clip at its own rate, for the artefacts."""
     model = model or SpeedModel.load()
     features = speed_features(samples, sample_rate, native)
-    p, factor = model.predict(feature_vector(features)[None, :])
-    return SpeedEstimate(float(p[0]), float(factor[0]), features)
+    p_method, p_resampled, factor = model.predict_parts(feature_vector(features)[None, :])
+    p_changed = max(float(p_method[0]), float(p_resampled[0]))
+    return SpeedEstimate(p_changed, float(factor[0]), features, float(p_method[0]), float(p_resampled[0]))

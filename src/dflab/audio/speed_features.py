@@ -6,6 +6,7 @@ import numpy as np
 
 from dflab.audio import SAMPLE_RATE
 from dflab.audio.artefacts import ARTEFACT_NAMES, artefact_features
+from dflab.audio.band_edge import EDGE_NAMES, band_edge
 from dflab.audio.pitch import pitch_statistics, yin
 from dflab.audio.rate import rate_statistics, speech_band_envelope
 from dflab.audio.signal import active_mask, normalise_loudness, require_duration
@@ -27,7 +28,7 @@ SCALAR_NAMES = (
     "frame_similarity_80ms", "flux_median_db", "flux_p95_over_median", "fine_change_db", "flatness_median",
     "onset_slope_db_per_5ms", "onset_slope_p90", "onset_rate",
 )  # fmt: skip
-FEATURE_NAMES = SCALAR_NAMES + tuple(f"ltas_{i}" for i in range(N_BANDS)) + ARTEFACT_NAMES
+FEATURE_NAMES = SCALAR_NAMES + tuple(f"ltas_{i}" for i in range(N_BANDS)) + ARTEFACT_NAMES + EDGE_NAMES
 
 
 def speed_features(samples: np.ndarray, sample_rate: int = SAMPLE_RATE,
@@ -62,6 +63,7 @@ def speed_features(samples: np.ndarray, sample_rate: int = SAMPLE_RATE,
     if native is not None:
         native = (normalise_loudness(native[0], native[1]), native[1])
     out.update(artefact_features(samples, sample_rate, native))  # phasiness, WSOLA repeats, grid lines
+    out.update(band_edge(*(native or (samples, sample_rate))))  # resampling moves the edge: own rate only
     return out
 
 

@@ -1,7 +1,8 @@
 """Playback speed: was the clip slowed down or sped up (with or without pitch correction), and by how much?
 
 Two estimators, fused: the audio one (method traces of phase vocoders and WSOLA at the clip's own sample
-rate, speaking rate, pitch and spectrum against natural speech; dflab.audio.speed) and the video one (repeated or blended frames; dflab.shallow.speed_video),
+rate, or pitch, formants, rate and band edge moved together by tape-style resampling; speaking rate, pitch and
+spectrum against natural speech for the factor; dflab.audio.speed) and the video one (repeated or blended frames; dflab.shallow.speed_video),
 which can only see slowing. The scan JSON's `shallow` block reads `speed_factor` and `speed_confidence`
 from this evidence's details.
 """
@@ -62,8 +63,9 @@ class SpeedDetector:
             try:
                 model = SpeedModel.load(self.weights or DEFAULT_WEIGHTS)
                 audio_est = estimate_speed(m.audio.samples, m.audio.sample_rate, model, native=_native_audio(m))
-                # leave-one-speaker-out on the issue-6 set: 94 % of natural clips kept, 97 % of pitch-corrected
-                # slowing and 91 % of speed-ups caught; factor error median 9 % (bench/speed_accuracy.py)
+                # leave-one-speaker-out on the issue-6 set: 93 % of natural clips kept, 97 % of pitch-corrected
+                # slowing and 94 % of speed-ups caught, 55 % of tape-style (resampled) changes; factor error
+                # median 10 % (bench/speed_accuracy.py)
                 audio_conf = AUDIO_CONFIDENCE * min(1.0, m.audio.duration_s / FULL_CONFIDENCE_S)
                 audio_note = ""
             except BadMedia as exc:
@@ -100,7 +102,8 @@ class SpeedDetector:
         confidence = float(min(1.0, max(audio_conf, video_conf)))
         parts = []
         if audio_est is not None:
-            parts.append(f"audio: p(changed) {audio_est.p_changed:.2f}, factor ~{audio_est.factor_estimate:.2f}x")
+            parts.append(f"audio: p(changed) {audio_est.p_changed:.2f} (method traces {audio_est.p_method:.2f}, "
+                         f"pitch/rate moved {audio_est.p_resampled:.2f}), factor ~{audio_est.factor_estimate:.2f}x")
         if video is not None and video.confidence > 0:
             parts.append(f"video: {100 * (video.repeat_fraction + video.blend_fraction):.0f}% repeated/blended frames")
         lead = f"Playback looks {'changed to about ' + format(factor, '.2f') + 'x' if changed else 'natural (1.0x)'}"
@@ -115,6 +118,7 @@ class SpeedDetector:
                 "speed_factor": round(factor, 3),
                 "speed_confidence": round(confidence * abs(2 * score - 1), 3),
                 "audio_p_changed": round(audio_est.p_changed, 4) if audio_est else None,
+                "audio_p_resampled": round(audio_est.p_resampled, 4) if audio_est else None,
                 "audio_factor_estimate": round(audio_est.factor_estimate, 3) if audio_est else None,
                 "video_factor": round(video.factor, 3) if video and video.factor else None,
                 "video_repeat_fraction": round(video.repeat_fraction, 3) if video else None,
