@@ -125,3 +125,28 @@ def test_nonnegative_fit_never_turns_a_fake_finding_into_authenticity():
     assert free[1] < -0.5  # the unconstrained fit would use it backwards
     w, b = calibration.fit_nonnegative(x, y, l2=1.0, fit_bias=False)
     assert w[0] > 0.8 and w[1] == 0.0 and w.min() >= 0.0 and b == pytest.approx(0.0, abs=1e-6)
+
+
+def test_default_uses_a_shipped_table_marked_for_default_use(monkeypatch):
+    """The shipped fit (real scans of the development set) drives FusionModel.default() once its meta
+    says it beat the hand-set table: for videos only, images and audio keep the hand-set weights."""
+    import json
+    from importlib import resources
+
+    shipped = json.loads(resources.files("dflab.detect").joinpath(calibration.PACKAGED_NAME).read_text())
+    assert shipped["media_types"] == ["video"] and shipped["meta"]["prior_fake"] == pytest.approx(0.5, abs=0.05)
+    assert set(shipped["meta"]["hand_set_cues"]).isdisjoint(shipped["weights"])  # those keep hand-set weights
+    assert min(shipped["weights"].values()) >= 0.0
+    marked = {**shipped, "meta": {**shipped["meta"], "use_by_default": True}}
+    monkeypatch.setattr(calibration, "packaged_table", lambda: marked)
+    model = FusionModel.default()
+    video, image = model.for_media("video"), model.for_media("image")
+    assert image.weights == DEFAULT_WEIGHTS
+    for name, weight in shipped["weights"].items():
+        assert video.weights[name] == pytest.approx(weight)
+    for name in shipped["meta"]["hand_set_cues"]:
+        assert video.weights[name] == DEFAULT_WEIGHTS[name]
+    # A blended-looking face now counts as the fitted weight says, in the scanner's own fusion.
+    face = [Evidence("face_crop", 0.95, 0.8, "x.")]
+    expected = sigmoid(shipped["bias"] + shipped["weights"]["face_crop"] * 0.8 * np.log(0.95 / 0.05))
+    assert video.fuse(face) == pytest.approx(expected)
