@@ -4,9 +4,11 @@ FusionModel scores a face track as sigmoid(bias + sum_d w_d * confidence_d * log
 logistic regression over the features x_d = confidence_d * logit(score_d) (per detector d, using the
 detector's score for that track) fits exactly its table: the coefficients are the weights, the intercept
 the bias. We fit per face track (every track labelled with its file's label) and read the file score as
-the highest track score, as the scanner does. With a handful of development files the fit is strongly
-L2-regularised and judged by leave-one-group-out cross-validation (files of the same footage are one
-group), reporting AUC and expected calibration error of the held-out predictions.
+the highest track score, as the scanner does. The fit is L2-regularised, keeps every weight >= 0, and is
+judged by leave-one-group-out cross-validation (files of the same footage are one group) against the
+hand-set table: AUC, expected calibration error and Brier score of the held-out predictions. A Platt
+rescaling of the hand-set table (one scale) is the alternative that keeps its ranking. The development
+set (dflab.eval.devset) is half fakes, so the fitted probabilities assume a 50 % prior.
 
     records: [{"path", "label" (0/1), "group", "evidence": [{"name", "score", "confidence",
                "track_scores": {track_id: score}}], "tracks": [track_id, ...]}]
