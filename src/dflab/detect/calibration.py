@@ -32,7 +32,7 @@ from dflab.errors import UsageError
 PACKAGED_NAME = "fusion_fitted.json"
 DEFAULT_L2 = 1.0
 # The bias stays 0: Evidence at 0.5 means "no information", and a file on which no cue has anything to
-# say must stay at 0.5 rather than inherit the development set's share of fakes (4 of 11 files).
+# say must stay at 0.5 rather than inherit the development set's share of fakes.
 FIT_BIAS = False
 # Cues for manipulations the development set does not contain (its files are never cut, re-timed, given
 # another voice): the fit cannot learn what their findings are worth, only their false alarms, so they
