@@ -5,9 +5,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from dflab.detect.verdict import MANIPULATED_AT, SUSPICIOUS_AT
 from dflab.report.figures import figure_to_data_uri, image_to_data_uri, new_figure
 
-VERDICT_BANDS = ((0.0, 0.4, "#e8f5e9"), (0.4, 0.7, "#fff8e1"), (0.7, 1.0, "#ffebee"))
+VERDICT_BANDS = ((0.0, SUSPICIOUS_AT, "#e8f5e9"), (SUSPICIOUS_AT, MANIPULATED_AT, "#fff8e1"), (MANIPULATED_AT, 1.0, "#ffebee"))
 
 
 def score_timeline(result) -> str | None:
