@@ -1,6 +1,7 @@
 """`dflab train fusion`: fit the fusion table on a labelled development manifest (dflab.detect.calibration).
 
     dflab train fusion MANIFEST.csv --out fusion_fitted.json [--cache DIR] [--media-type video] [--l2 X] [--json]
+    dflab train fusion IMAGES.csv --out fusion_fitted.json --media-type image --merge   (the image slot)
 
 Registered as a kind of the `train` verb group (dflab/cli/train.py calls `register`).
 """
@@ -15,6 +16,8 @@ from pathlib import Path
 
 SHIPPED_COMMAND = ("python -m dflab.eval.devset /tmp/devset && "
                    "dflab train fusion /tmp/devset/manifest.csv --out src/dflab/detect/fusion_fitted.json --overwrite")
+SHIPPED_IMAGE_COMMAND = ("python -m dflab.eval.devset_images /tmp/imgdev && dflab train fusion "
+                         "/tmp/imgdev/manifest.csv --out src/dflab/detect/fusion_fitted.json --media-type image --merge")
 
 
 def register(kinds) -> None:
@@ -25,7 +28,8 @@ def register(kinds) -> None:
         "each file's evidence in a cache (a rerun only refits), and fit the fusion table by L2 logistic "
         "regression over confidence x logit(score) per detector, judged by leave-one-group-out "
         "cross-validation against the hand-set table. The table is marked for default use only if it beats "
-        f"the hand-set one held out. The shipped table comes from `{SHIPPED_COMMAND}`.",
+        f"the hand-set one held out. The shipped table comes from `{SHIPPED_COMMAND}`; its image slot from "
+        f"`{SHIPPED_IMAGE_COMMAND}`.",
     )
     p.add_argument("manifest", metavar="MANIFEST.csv", help="labelled files; a `group` column keeps footage together")
     p.add_argument("--out", required=True, metavar="FILE", help="where to write the fitted table (JSON)")
@@ -37,6 +41,9 @@ def register(kinds) -> None:
                    "(the table's meta.scanner names the version it was fitted on)")
     p.add_argument("--l2", type=float, default=None, help="L2 penalty of the logistic fit (default 1.0)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    p.add_argument("--merge", action="store_true",
+                   help="put the table into the existing --out file's slot for --media-type, keeping the tables "
+                   "of the other media types there")
     p.add_argument("--json", action="store_true", help="print the fitted table's figures as one JSON object")
     p.set_defaults(func=run)
 
@@ -46,14 +53,16 @@ def run(args: argparse.Namespace) -> int:
 
     from dflab.atomic import write_text_atomic
     from dflab.cli.common import new_output_path, print_json
-    from dflab.detect.calibration import DEFAULT_L2, fit_table
+    from dflab.detect.calibration import DEFAULT_L2, fit_table, merge_table
     from dflab.errors import UsageError
     from dflab.eval.scan_records import scan_manifest
 
     l2 = DEFAULT_L2 if args.l2 is None else args.l2
     if not l2 > 0:
         raise UsageError("--l2 must be > 0")
-    out = new_output_path(args.out, overwrite=args.overwrite)
+    if args.merge and (args.media_type == "all" or not Path(args.out).is_file()):
+        raise UsageError("--merge needs one --media-type and an existing --out table to merge into")
+    out = new_output_path(args.out, overwrite=args.overwrite or args.merge)
     cache = Path(args.cache) if args.cache else Path(args.manifest).resolve().parent / ".scan_cache"
     started = time.perf_counter()
     bar = tqdm(desc="scan", unit="file", file=sys.stderr, disable=args.json or not sys.stderr.isatty(), leave=False)
@@ -71,9 +80,11 @@ def run(args: argparse.Namespace) -> int:
     table["meta"]["trained_on"] = Path(args.manifest).name
     table["meta"]["scanner"] = records[0]["scanner"] if records else None  # the detectors' code and weights
     table["meta"]["command"] = (f"dflab train fusion {Path(args.manifest).name} --out {out.name} "
-                                f"--media-type {args.media_type}" + (f" --l2 {l2}" if args.l2 is not None else ""))
+                                f"--media-type {args.media_type}" + (f" --l2 {l2}" if args.l2 is not None else "")
+                                + (" --merge" if args.merge else ""))
     table["meta"]["seconds"] = round(time.perf_counter() - started, 1)
-    write_text_atomic(out, json.dumps(table, indent=1) + "\n")
+    written = merge_table(json.loads(out.read_text()), table) if args.merge else table
+    write_text_atomic(out, json.dumps(written, indent=1) + "\n")
     meta = table["meta"]
     summary = {"out": str(out), "n_files": meta["n_files"], "n_fake": meta["n_fake"], "chosen": meta["chosen"],
                "use_by_default": meta["use_by_default"], "cross_validated": meta["cross_validated"],

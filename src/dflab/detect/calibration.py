@@ -47,12 +47,32 @@ def packaged_table() -> dict | None:
     if not ref.is_file():
         return None
     table = json.loads(ref.read_text())
+    # Per-media slots (e.g. the image table beside the video one) count only if they beat hand-set too.
+    slots = {m: t for m, t in (table.get("tables") or {}).items() if usable(t)}
+    if usable(table):
+        return {**table, "tables": slots}
+    return {"tables": slots} if slots else None
+
+
+def usable(table: dict) -> bool:
+    """A fitted table marked for default use (it beat the hand-set table in cross-validation) whose
+    weights are all finite numbers."""
     if not table.get("meta", {}).get("use_by_default", True):
-        return None  # fitted, but it did not beat the hand-set table in cross-validation
+        return False  # fitted, but it did not beat the hand-set table in cross-validation
     weights = table.get("weights")
-    if not isinstance(weights, dict) or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in weights.values()):
-        return None
-    return table
+    return isinstance(weights, dict) and all(isinstance(v, (int, float)) and math.isfinite(v) for v in weights.values())
+
+
+def merge_table(existing: dict, table: dict) -> dict:
+    """`existing` (a shipped fusion_fitted.json) with `table` (fitted for one media type) in that type's
+    slot: it replaces the top-level table when that one is for the same type, else it goes under
+    "tables"; the other types' tables are kept as they are."""
+    media_types = table.get("media_types")
+    if not media_types or len(media_types) != 1:
+        raise UsageError("only a table fitted for one media type can be merged into another")
+    if existing.get("media_types") == media_types:
+        return {**table, "tables": existing.get("tables") or {}}
+    return {**existing, "tables": {**(existing.get("tables") or {}), media_types[0]: table}}
 
 
 def track_features(evidence: list[dict], names: list[str], track: int | None) -> np.ndarray:

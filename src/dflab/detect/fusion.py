@@ -8,7 +8,8 @@ six cues that each see nothing out-vote one that sees a blended face. The weight
 the default table below was set by hand from the development clips; `FusionModel.load(path)` takes a
 fitted table (issue: calibrated fusion) with the same shape. A fitted table may name the media types it
 was fitted on (`media_types`, e.g. only video): `for_media` then gives that table to those media and the
-hand-set one to the rest, since images and audio are judged by other detectors than videos.
+hand-set one to the rest, since images and audio are judged by other detectors than videos; further
+tables for other media types ride along under "tables" (the image slot beside the video table).
 """
 
 from __future__ import annotations
@@ -61,13 +62,22 @@ class FusionModel:
 
     @classmethod
     def from_table(cls, table: dict) -> FusionModel:
-        """A fitted table (weights, bias, optional media_types) over the hand-set defaults."""
-        weights = {**DEFAULT_WEIGHTS, **{k: float(v) for k, v in table["weights"].items()}}
-        bias = float(table.get("bias", 0.0))
-        media_types = table.get("media_types")
-        if not media_types:  # a table for every media type
-            return cls(weights=weights, bias=bias)
-        return cls(per_media={str(m): (weights, bias) for m in media_types})
+        """A fitted table (weights, bias, optional media_types) over the hand-set defaults, plus the
+        tables of other media types it carries under "tables" (e.g. {"image": {weights, bias, ...}})."""
+        def parsed(t: dict) -> tuple[dict[str, float], float]:
+            return {**DEFAULT_WEIGHTS, **{k: float(v) for k, v in t["weights"].items()}}, float(t.get("bias", 0.0))
+
+        base, per_media = cls(), {}
+        if "weights" in table:
+            media_types = table.get("media_types")
+            if not media_types:  # a table for every media type
+                weights, bias = parsed(table)
+                base = cls(weights=weights, bias=bias)
+            else:
+                per_media.update({str(m): parsed(table) for m in media_types})
+        for slot in (table.get("tables") or {}).values():
+            per_media.update({str(m): parsed(slot) for m in slot.get("media_types") or []})
+        return cls(weights=base.weights, bias=base.bias, per_media=per_media)
 
     @classmethod
     def load(cls, path: str | Path) -> FusionModel:
