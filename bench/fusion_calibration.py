@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python bench/fusion_calibration.py [--table src/dflab/detect/fusion_fitted.json] [--cache DIR]
 Reads the cross-validated development-set figures from the fitted table's meta (written by `dflab train
-fusion`), then scans the held-out manifests of ../shared/data/manifests once (records cached under --cache,
+fusion`; the video table and its image slot, each with its own development set), then scans the held-out manifests of ../shared/data/manifests once (records cached under --cache,
 default /tmp/dflab_scan_cache) and fuses each file with both tables: AUC, ECE, Brier before (hand-set) and
 after (fitted). Prints the table and writes bench/results/fusion_calibration.json.
 """
@@ -46,13 +46,22 @@ def main() -> int:
     meta = table["meta"]
     fitted, hand = FusionModel.from_table(table), FusionModel()
     scanner = args.scanner or meta.get("scanner")
-    rows = [{"set": f"dev set, {meta['n_files']} files, cross-validated", "table": f"fitted ({meta['chosen']})",
-             **meta["cross_validated"]},
-            {"set": f"dev set, {meta['n_files']} files", "table": "hand-set", **meta["hand_set"]}]
+    # Each media type's table was fitted on its own development set and scanner version (the image slot).
+    slots = {"video": table, **(table.get("tables") or {})}
+    scanners = {m: args.scanner or t["meta"].get("scanner") for m, t in slots.items()}
+    rows = []
+    for media_type, slot in slots.items():
+        m = slot["meta"]
+        shipped = "" if m["use_by_default"] else ", not shipped"
+        rows += [{"set": f"{media_type} dev set, {m['n_files']} files, cross-validated",
+                  "table": f"fitted ({m['chosen']}{shipped})", **m["cross_validated"]},
+                 {"set": f"{media_type} dev set, {m['n_files']} files", "table": "hand-set", **m["hand_set"]}]
     held_out = {}
     data = shared_data()
     for name in HELD_OUT if data else ():
-        records, errors = scan_manifest(data / "manifests" / name, args.cache, fingerprint=scanner)
+        media_type = "image" if "image" in name else "video"
+        records, errors = scan_manifest(data / "manifests" / name, args.cache,
+                                        fingerprint=scanners.get(media_type, scanner))
         labels = np.array([r["label"] for r in records], dtype=np.int64)
         entry = {"errors": errors}
         for tag, model in (("hand-set", hand), ("fitted", fitted)):
@@ -62,8 +71,11 @@ def main() -> int:
             rows.append({"set": name, "table": tag, **{k: v for k, v in entry[tag].items() if k != "scores"}})
         held_out[name] = entry
     print_table(rows, ["set", "table", "auc", "ece", "brier"])
-    write_results("fusion_calibration", {"scanner": scanner,"table": str(args.table.relative_to(REPO) if args.table.is_relative_to(REPO) else args.table),
+    write_results("fusion_calibration", {"scanner": scanner, "scanners": scanners, "table": str(args.table.relative_to(REPO) if args.table.is_relative_to(REPO) else args.table),
                                          "use_by_default": meta["use_by_default"], "dev_set": meta.get("trained_on"),
+                                         "slots": {m: {"use_by_default": t["meta"]["use_by_default"],
+                                                       "dev_set": t["meta"].get("trained_on")}
+                                                   for m, t in slots.items()},
                                          "rows": rows, "held_out": held_out})
     return 0
 

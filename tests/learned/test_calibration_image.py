@@ -66,6 +66,9 @@ def test_the_shipped_image_slot_drives_image_fusion_only():
     assert meta["cross_validated"]["brier"] < meta["hand_set"]["brier"]
     for name, weight in slot["weights"].items():
         assert image.weights[name] == pytest.approx(weight)
+    # No wholly generated picture in the development set: the GAN detector keeps its hand-set weight.
+    assert "synthetic_image" in meta["hand_set_cues"] and "synthetic_image" not in slot["weights"]
+    assert image.weights["synthetic_image"] == DEFAULT_WEIGHTS["synthetic_image"]
     for name, weight in shipped["weights"].items():  # the video table is untouched by the image slot
         assert model.for_media("video").weights[name] == pytest.approx(weight)
     face = [Evidence("face_crop", 0.95, 0.8, "x.")]
