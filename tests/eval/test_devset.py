@@ -23,14 +23,22 @@ def test_sources_never_include_the_held_out_ffpp_set(shared_data):
     assert sources and not any("ffpp" in p.parts for p in sources)
 
 
-def test_builder_makes_both_labels_and_a_readable_manifest(shared_data, tmp_path):
+@pytest.fixture(scope="module")
+def built(shared_data, tmp_path_factory):
+    """A 4-clip development set (one real and one fake segment of two clips), built once for the module."""
+    out = tmp_path_factory.mktemp("devset")
+    sources = [_driving(shared_data, "d20"), _driving(shared_data, "d18")]
+    rows = devset.build(sources, out, seconds=2.0, min_s=1.5, max_segments=1,
+                        degradations=(DEGRADATIONS[0],), max_source_s=2.2, log=lambda msg: None)
+    return out, rows
+
+
+def test_builder_makes_both_labels_and_a_readable_manifest(built):
     from dflab.faces.detect import find_faces_in_image
     from dflab.media.load import load
 
-    sources = [_driving(shared_data, "d20"), _driving(shared_data, "d18")]
-    rows = devset.build(sources, tmp_path, seconds=2.0, min_s=1.5, max_segments=1,
-                        degradations=(DEGRADATIONS[0],), max_source_s=2.2, log=lambda msg: None)
-    manifest = read_manifest(tmp_path / "manifest.csv")
+    out, rows = built
+    manifest = read_manifest(out / "manifest.csv")
     assert len(manifest.rows) == len(rows) == 4
     assert sorted(r.label for r in manifest.rows) == [0, 0, 1, 1]  # as many fakes as reals
     assert {r.extra["group"] for r in manifest.rows} == {"g0", "g1"}
@@ -55,3 +63,27 @@ def test_degradations_crop_and_downscale():
     rgb = np.zeros((100, 200, 3), np.uint8)
     assert degrade(rgb, DEGRADATIONS[2]).shape == (50, 100, 3)  # half size
     assert degrade(rgb, DEGRADATIONS[3]).shape == (80, 160, 3)  # 80 % central crop
+
+
+def test_train_fusion_scans_once_and_writes_a_table_for_video(built, tmp_path, capsys):
+    """`dflab train fusion` end to end on the built set: a table with figures, a cached rerun, bad input -> 2."""
+    import json
+
+    from dflab.cli.main import main
+
+    out, _ = built
+    args = ["train", "fusion", str(out / "manifest.csv"), "--cache", str(tmp_path / "cache"), "--json"]
+    assert main([*args, "--out", str(tmp_path / "a.json")]) == 0
+    first = json.loads(capsys.readouterr().out)
+    table = json.loads((tmp_path / "a.json").read_text())
+    assert first["n_files"] == 4 and first["n_fake"] == 2 and first["skipped"] == 0
+    assert table["media_types"] == ["video"] and table["weights"]["face_crop"] >= 0
+    assert table["meta"]["n_groups"] == 2 and len(table["meta"]["files"]) == 4
+    cached = len(list((tmp_path / "cache").iterdir()))
+    assert cached >= 4
+    assert main([*args, "--out", str(tmp_path / "b.json")]) == 0  # refit from the cache: nothing rescanned
+    assert json.loads(capsys.readouterr().out)["n_files"] == 4
+    assert len(list((tmp_path / "cache").iterdir())) == cached
+    assert main([*args, "--out", str(tmp_path / "a.json")]) == 2  # exists: no overwrite without --overwrite
+    assert main(["train", "fusion", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "c.json")]) == 2
+    assert not (tmp_path / "c.json").exists()
