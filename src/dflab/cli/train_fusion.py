@@ -25,9 +25,9 @@ def register(kinds) -> None:
         "fusion",
         help="the calibrated fusion table: logistic regression over every detector's evidence, per face track",
         description="Scan every file of MANIFEST.csv (path,label[,method,group]) with the whole scanner, keep "
-        "each file's evidence in a cache (a rerun only refits), and fit the fusion table by L2 logistic "
-        "regression over confidence x logit(score) per detector, judged by leave-one-group-out "
-        "cross-validation against the hand-set table. The table is marked for default use only if it beats "
+        "each file's evidence in a cache (a rerun only refits), and fit the fusion table over confidence x "
+        "logit(score) per detector: per-cue L2 logistic weights, or Platt scaling of the hand-set table, "
+        "judged by leave-one-group-out cross-validation against the hand-set table. The table is marked for default use only if it beats "
         f"the hand-set one held out. The shipped table comes from `{SHIPPED_COMMAND}`; its image slot from "
         f"`{SHIPPED_IMAGE_COMMAND}`.",
     )
