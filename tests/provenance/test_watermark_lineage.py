@@ -67,7 +67,7 @@ def test_disclosing_an_edit_of_a_disclosed_image_names_the_new_record(photo, tmp
     from dflab.make.disclose import disclose_image
     from dflab.media import load
     from dflab.media.load import load_image_rgb
-    from dflab.provenance.verify import verify_file
+    from dflab.provenance.verify import render_text, verify_file
 
     first = disclose_image(photo, tmp_path / "first.png", model="test", method="test")
     edited = load_image_rgb(tmp_path / "first.png")[64:-64, 64:-64].copy()
@@ -79,6 +79,7 @@ def test_disclosing_an_edit_of_a_disclosed_image_names_the_new_record(photo, tmp
     assert result["watermark"]["record"] == second["record"]
     assert [m["record"] for m in result["watermark"]["lineage"]] == [first["record"], second["record"]]
     assert result["ledger"]["consistent"] is True and result["synthetic"] is True
+    assert f"earlier generations: payload {first['payload']} -> record {first['record']}" in render_text(result)
 
     evidence = WatermarkDetector().detect(AnalysedMedia(load(tmp_path / "second.png")))
     assert evidence.decisive and evidence.details["record"] == second["record"]

@@ -231,6 +231,10 @@ def render_text(result: dict) -> str:
             f"  watermark: detected, payload {wm['payload']} -> ledger record {wm['record']} (confidence {wm['confidence']:.2f})"
             if wm.get("detected") else "  watermark: not detected"
         )
+        earlier = (wm.get("lineage") or [])[:-1]  # made from dflab media: the marks of earlier generations
+        if earlier:
+            lines.append("             earlier generations: " + ", ".join(
+                f"payload {m['payload']} -> record {m['record']}" for m in earlier))
     if not reg.get("available") or not reg.get("applicable", True):
         lines.append(f"  registry:  unavailable ({reg.get('reason')})")
     else:
