@@ -23,30 +23,13 @@ def _luma(rgb: np.ndarray) -> np.ndarray:
     return rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
-def video_residual(frames: list[np.ndarray]) -> tuple[np.ndarray, int]:
-    """(mean whitened residual of a few frames, frames used): provenance/watermark/video.py's method."""
-    from dflab.provenance.watermark.grid import DETECT_SHORT_SIDE, resize_luma, scaled_hw, whiten
-
-    acc, used = None, 0
-    for rgb in frames:
-        y = _luma(rgb)
-        residual = whiten(resize_luma(y, scaled_hw(y.shape, DETECT_SHORT_SIDE)))
-        if acc is None:
-            acc = residual
-        elif residual.shape == acc.shape:
-            acc = acc + residual
-        else:
-            continue
-        used += 1
-    return acc / used, used
-
-
 @register_detector("watermark")
 class WatermarkDetector:
     media_types = ("image", "video")
     needs_faces = False
 
     def detect(self, media: AnalysedMedia) -> Evidence:
+        from dflab.provenance.watermark.grid import mean_residual_of
         from dflab.provenance.watermark.lineage import image_lineage, read_lineage
 
         frames = media.media.frames
@@ -58,7 +41,7 @@ class WatermarkDetector:
             lineage = image_lineage(frames[0].rgb)
         else:
             picks = np.unique(np.linspace(0, len(frames) - 1, min(FRAMES_PER_VIDEO, len(frames))).round().astype(int))
-            residual, used = video_residual([frames[i].rgb for i in picks])
+            residual, used = mean_residual_of(_luma(frames[i].rgb) for i in picks)
             lineage = read_lineage(residual, media_type="video", frames_used=used)
         result, records = lineage.newest, lineage.records
         record = records[-1] if records else None  # the newest mark that names a dflab ledger record

@@ -59,6 +59,24 @@ def detector_residual(gray: np.ndarray) -> np.ndarray:
     return whiten(resize_luma(gray, scaled_hw(gray.shape[:2], DETECT_SHORT_SIDE)))
 
 
+def mean_residual_of(lumas) -> tuple[np.ndarray | None, int]:
+    """(mean of detector residuals, pictures used) over full-size luma pictures, e.g. a video's frames: the
+    mark is static while the picture moves, so it adds up and the content does not. Pictures whose detection
+    grid differs from the first one's (a size change mid-stream) are left out of both the sum and the count."""
+    acc: np.ndarray | None = None
+    used = 0
+    for luma in lumas:
+        residual = detector_residual(luma)
+        if acc is None:
+            acc = residual
+        elif residual.shape == acc.shape:
+            acc += residual
+        else:
+            continue
+        used += 1
+    return (acc / used if acc is not None else None), used
+
+
 def texture_mask(luma_small: np.ndarray, gamma: float = 0.4) -> np.ndarray:
     """Relative embedding strength per working pixel: more in texture, less in flat sky and skin.
 

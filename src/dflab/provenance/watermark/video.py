@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from fractions import Fraction
+from itertools import islice, takewhile
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ import numpy as np
 from dflab.errors import Unsupported, UsageError
 from dflab.provenance.watermark.detect import WatermarkResult, detect_residual
 from dflab.provenance.watermark.embed import EmbedConfig, check_payload, embed_luma_plane
-from dflab.provenance.watermark.grid import DETECT_SHORT_SIDE, resize_luma, scaled_hw, whiten
+from dflab.provenance.watermark.grid import mean_residual_of
 from dflab.provenance.watermark.pattern import DEFAULT_KEY
 
 VIDEO_CHIP_PX = 4.0  # coarser chips than images: the mark must survive a 50 % downscale *and* H.264 at CRF 28
@@ -137,24 +138,12 @@ def mean_residual(path: Path, max_frames: int = 90) -> tuple[np.ndarray, int]:
             raise Unsupported(f"{path} has no video stream")
         # Every frame from the start: the mark is on every frame, and a declared frame count cannot be trusted
         # for striding (edited files often copy it from their source).
-        acc: np.ndarray | None = None
-        used = 0
         with media_errors(Path(path), "decode"):
-            for frame in inp.decode(vin):
-                y, _ = _y_plane(frame)
-                if min(y.shape) < 16:
-                    break
-                residual = whiten(resize_luma(y, scaled_hw(y.shape, DETECT_SHORT_SIDE)))
-                if acc is None:
-                    acc = residual
-                elif residual.shape == acc.shape:
-                    acc += residual
-                used += 1
-                if used >= max_frames:
-                    break
-        if acc is None:
+            lumas = takewhile(lambda y: min(y.shape) >= 16, (_y_plane(frame)[0] for frame in inp.decode(vin)))
+            mean, used = mean_residual_of(islice(lumas, max_frames))
+        if mean is None:
             raise Unsupported(f"{path}: no video frames could be decoded")
-        return acc / used, used
+        return mean, used
     finally:
         inp.close()
 
