@@ -12,14 +12,17 @@ from dflab.errors import NotFound
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "compare",
-        help="align a suspect video with its original: speed, removed/inserted pieces, changed frames",
+        help="align a suspect video or audio with its original: speed, removed/inserted pieces, changed frames",
         description="Align SUSPECT with the original it derives from (per-frame perceptual hashes, confirmed by "
         "the audio) and report the speed factor, the pieces removed from or inserted into the original (times on "
-        "both timelines) and the frames whose content was changed. Without --original, the original is found "
-        "with `dflab trace` in the registry and read from its registered path.",
+        "both timelines) and the frames whose content was changed. When either file has no video stream, the "
+        "audio alone is aligned (spectral frames; speed with or without pitch correction, removed and inserted "
+        "pieces). Without --original, the original is found with `dflab trace` in the registry and read from its "
+        "registered path.",
     )
     parser.add_argument("suspect", metavar="SUSPECT")
-    parser.add_argument("--original", metavar="FILE", help="the original video (default: trace SUSPECT in the registry)")
+    parser.add_argument("--original", metavar="FILE",
+                        help="the original video or audio (default: trace SUSPECT in the registry)")  # fmt: skip
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
     parser.set_defaults(func=run)
 
@@ -79,7 +82,7 @@ def format_comparison(result: dict) -> str:
                      f"{cut['original'][1]:.2f} s ({cut['duration_s']:.2f} s)")  # fmt: skip
     for ins in result["inserted"]:
         lines.append(f"  inserted at suspect {ins['suspect'][0]:.2f}-{ins['suspect'][1]:.2f} s ({ins['duration_s']:.2f} s)")
-    for change in result["changed"]:
+    for change in result.get("changed", []):  # audio-only comparisons do not judge content
         lines.append(f"  changed content at suspect {change['suspect'][0]:.2f}-{change['suspect'][1]:.2f} s "
                      f"(original {change['original'][0]:.2f}-{change['original'][1]:.2f} s), "
                      f"dissimilarity {change['max_dissimilarity']:.2f}")  # fmt: skip

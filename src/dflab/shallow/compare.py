@@ -174,9 +174,17 @@ def content_changes(suspect: Footage, original: Footage, mapping) -> tuple[np.nd
 
 
 def compare_files(suspect_path: str | Path, original_path: str | Path, limits: Limits | None = None) -> dict:
-    """The full comparison as a JSON-ready dict (see the module docstring)."""
+    """The full comparison as a JSON-ready dict (see the module docstring); audio-only when either file has
+    no video stream (compare_audio_files)."""
     from dflab.detect.timeline import flagged_ranges
+    from dflab.media import probe
 
+    kinds = [probe(path, limits or Limits())["type"] for path in (suspect_path, original_path)]
+    if "image" in kinds:
+        raise UsageError(f"{suspect_path if kinds[0] == 'image' else original_path}: comparing needs a video or "
+                         "audio file, not an image")  # fmt: skip
+    if "audio" in kinds:
+        return compare_audio_files(suspect_path, original_path, limits)
     suspect = load_footage(suspect_path, limits)
     original = load_footage(original_path, limits)
     mapping = align(suspect, original)
@@ -236,10 +244,43 @@ def compare_files(suspect_path: str | Path, original_path: str | Path, limits: L
     }  # fmt: skip
 
 
-def _summary(speed, removed, inserted, changed) -> str:
+def compare_audio_files(suspect_path: str | Path, original_path: str | Path, limits: Limits | None = None) -> dict:
+    """Audio-only comparison (dflab.shallow.audio_align): speed, pitch handling, removed and inserted pieces."""
+    from dflab.media import load_audio
+    from dflab.shallow.audio_align import align_audio, edits_from_segments
+
+    suspect = load_audio(suspect_path, limits=limits or Limits())
+    original = load_audio(original_path, limits=limits or Limits())
+    head = {"suspect": str(suspect_path), "original": str(original_path), "mode": "audio",
+            "suspect_duration_s": round(suspect.duration_s, 3), "original_duration_s": round(original.duration_s, 3)}  # fmt: skip
+    alignment = align_audio(suspect, original)
+    if alignment is None or not alignment.mapping.segments:
+        return {**head, "aligned": False,
+                "summary": "The suspect's audio does not match the original's anywhere, at any speed from "
+                           "0.45x to 2.2x."}  # fmt: skip
+    mapping, fit = alignment.mapping, alignment.fit
+    speed = mapping.speed if mapping.speed is not None else fit.factor
+    segments = sorted(mapping.segments, key=lambda s: s.query_start)
+    removed, inserted = edits_from_segments(segments, speed, min_jump_s=MIN_REMOVED_S)
+    covered = sum(s.query_end - s.query_start for s in segments)
+    return {
+        **head, "aligned": True, "speed_factor": round(speed, 3),
+        "pitch_follows_speed": fit.pitch_follows_speed if abs(speed - 1.0) >= 0.02 else None,
+        "audio_correlation": round(fit.ncc, 3),
+        "matched_fraction": round(covered / max(suspect.duration_s, 1e-6), 3),
+        "segments": [{"suspect": [round(s.query_start, 3), round(s.query_end, 3)],
+                      "original": [round(s.orig_start, 3), round(s.orig_end, 3)], "frames": s.frames}
+                     for s in segments],
+        "removed": removed, "inserted": inserted,
+        "summary": _summary(speed, removed, inserted, [], pitch_follows=fit.pitch_follows_speed),
+    }  # fmt: skip
+
+
+def _summary(speed, removed, inserted, changed, pitch_follows: bool | None = None) -> str:
     parts = []
     if speed is not None and abs(speed - 1.0) >= 0.02:
-        parts.append(f"played at {speed:.2f}x")
+        pitch = {True: " (pitch moved with it, tape-style)", False: " (pitch kept)"}.get(pitch_follows, "")
+        parts.append(f"played at {speed:.2f}x{pitch}")
     if removed:
         parts.append(f"{len(removed)} piece(s) removed ({sum(r['duration_s'] for r in removed):.1f} s of the original)")
     if inserted:
