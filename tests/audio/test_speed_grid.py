@@ -12,7 +12,7 @@ from dflab.shallow.speed_testset import atempo, jump_cuts, time_stretch
 
 @pytest.fixture(scope="module")
 def d6_speech(shared_data):
-    """10 s of 44.1 kHz speech from a LivePortrait clip the shipped speed model never saw (split "test")."""
+    """10 s of 44.1 kHz voice over music from a LivePortrait clip the shipped speed model never saw."""
     from dflab.media import load_audio
     from dflab.media.load import NATIVE_RATE
 
@@ -76,9 +76,13 @@ def test_scan_catches_atempo_at_441_khz_and_phase_vocoder_at_16_khz(speaker_audi
     sf.write(atempo_path, atempo(at_441, 44_100, 0.75)[: 10 * 44_100], 44_100, subtype="PCM_16")
     sf.write(stretch_path, time_stretch(speech, 0.75)[: 10 * 16_000], 16_000, subtype="PCM_16")
     sf.write(natural_path, speech[: 10 * 16_000], 16_000, subtype="PCM_16")
+    grids = {}
     for path in (atempo_path, stretch_path):
         shallow, evidence = _scan_speed(capsys, path)
         assert evidence["score"] > 0.5, (path.name, evidence["summary"])
         assert 0.5 <= shallow["speed_factor"] < 0.95, (path.name, shallow)
+        grids[path] = evidence["details"]["audio_p_grid"]
     shallow, evidence = _scan_speed(capsys, natural_path)
     assert evidence["score"] < 0.5 and shallow["speed_factor"] == 1.0
+    # the grid test names WSOLA (atempo) only: the phase vocoder and the natural clip leave no line at atempo's hop
+    assert grids[atempo_path] > 0.5 > max(grids[stretch_path], evidence["details"]["audio_p_grid"])

@@ -102,8 +102,9 @@ class SpeedDetector:
         confidence = float(min(1.0, max(audio_conf, video_conf)))
         parts = []
         if audio_est is not None:
-            parts.append(f"audio: p(changed) {audio_est.p_changed:.2f} (method traces {audio_est.p_method:.2f}, "
-                         f"pitch/rate moved {audio_est.p_resampled:.2f}), factor ~{audio_est.factor_estimate:.2f}x")
+            parts.append(f"audio: p(changed) {audio_est.p_changed:.2f} (phase-vocoder traces {audio_est.p_method:.2f}, "
+                         f"WSOLA crossfade grid {audio_est.p_grid:.2f}, pitch/rate moved {audio_est.p_resampled:.2f}), "
+                         f"factor ~{audio_est.factor_estimate:.2f}x")
         if video is not None and video.confidence > 0:
             parts.append(f"video: {100 * (video.repeat_fraction + video.blend_fraction):.0f}% repeated/blended frames")
         lead = f"Playback looks {'changed to about ' + format(factor, '.2f') + 'x' if changed else 'natural (1.0x)'}"
@@ -119,6 +120,7 @@ class SpeedDetector:
                 "speed_confidence": round(confidence * abs(2 * score - 1), 3),
                 "audio_p_changed": round(audio_est.p_changed, 4) if audio_est else None,
                 "audio_p_resampled": round(audio_est.p_resampled, 4) if audio_est else None,
+                "audio_p_grid": round(audio_est.p_grid, 4) if audio_est else None,
                 "audio_factor_estimate": round(audio_est.factor_estimate, 3) if audio_est else None,
                 "video_factor": round(video.factor, 3) if video and video.factor else None,
                 "video_repeat_fraction": round(video.repeat_fraction, 3) if video else None,
