@@ -7,14 +7,14 @@ LivePortrait clip speech; natural, AAC/MP3 re-encoded and jump-cut clips at 1.0x
 atempo and tape-style resampling at 0.5-2x) into DIR unless it is there with every method, then prints
 (1) the model fitted on the calibration speakers, scored on the others, per source (the committed weights,
 dflab/audio/weights/speed.json, are fitted on every source but speaker 3080: with 6 sources the resample
-classifier's speaker norms keep only 59.5 % of natural clips), and (2) leave-one-speaker-out over all sources.
+classifier's speaker norms keep too few natural clips), and (2) leave-one-speaker-out over all sources.
 Groups: method x slowed/sped up/natural, totals over the issue's set (stretch, atempo against original, aac,
 mp3, cut) and tape-style resampling on its own.
 
-Leave-one-speaker-out, issue set (975-clip set, 702 in the issue's set): natural kept 92.9 %, slowed caught
-97.4 %, sped up 93.6 %, factor error median 10.0 %, 27.1 % within 5 %; resample caught 54.7 % (slow) / 55.1 %
-(fast). The previous round (method traces only, no resample classifier) kept 94.2 % of natural clips and caught
-12.0 % / 4.5 % of resampled ones.
+Leave-one-speaker-out, issue set (925-clip set, 12 sources, 666 in the issue's set): natural kept 96.6 %, slowed
+caught 98.6 %, sped up 95.6 %, factor error median 9.8 %, 28.4 % within 5 %; resample caught 59.5 % (slow) / 56.8 %
+(fast). Session 2 (WSOLA grid line inside the classifier, LivePortrait d6 in the set): natural 92.9 %, slowed
+97.4 %, sped up 93.6 %.
 """
 
 from __future__ import annotations
