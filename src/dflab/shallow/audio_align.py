@@ -8,12 +8,15 @@ frequency by f, which on a log-frequency axis is a shift by log2(f) octaves. So 
    bands for the original at 220-3500 Hz and for the suspect at the same bands times p, p = 1 (pitch kept) or
    p = f (pitch moved). For every f on a 1 % log grid the suspect's frames are re-timed onto the original's
    clock and cross-correlated with it over all lags, normalised over the overlap (a sped-up copy covers more
-   than the original clip, a slowed one less). The best (f, p, lag) wins; a parabola through the grid refines f.
+   than the original clip, a slowed one less) and scaled down where the overlap is short. The best few peaks of
+   (f, p, lag) go on to step 2, since with jump cuts the strongest global peak can be a wrong speed; a parabola
+   through the grid refines each f.
 2. Local votes: the re-timed suspect is cut into 0.5 s patches every 0.1 s; each patch votes for the original
    times where it correlates best. The registry's line fitter (dflab.provenance.registry.align.fit_time_mapping,
    which the video path feeds with PDQ votes) turns the votes into one least-squares speed and parallel
-   segments; an offset jump between segments is a removed (or repeated) piece, suspect time between segments
-   that the original does not continue across is inserted material.
+   segments; the candidate whose segments explain the most suspect time (less a cost per segment) wins. An
+   offset jump between segments is a removed (or repeated) piece, suspect time between segments that the
+   original does not continue across is inserted material; a cut is placed where the frames switch from fitting one line to the next.
 """
 
 from __future__ import annotations
@@ -51,6 +54,9 @@ MIN_PATCH_NCC = 0.7
 ACTIVE_DB = 30.0  # a frame is sound (not a pause) when its loudest band is within this of the file's peak
 MIN_ACTIVE = 0.5  # patches that are mostly pause match any other pause (floored spectra are all alike): skipped
 TIE_NCC = 0.04
+CANDIDATES = 3  # global fits tried by local votes: with jump cuts the strongest global peak can be a wrong speed
+CANDIDATE_SEPARATION = 0.03
+SEGMENT_COST_S = 0.5
 MIN_DURATION_S = 1.0
 
 
@@ -66,6 +72,28 @@ class GlobalFit:
 class AudioAlignment:
     fit: GlobalFit
     mapping: TimeMapping  # suspect seconds -> original seconds, from fit_time_mapping
+    suspect_bands: np.ndarray  # band features of the suspect (pitch hypothesis applied), its own clock
+    original_bands: np.ndarray
+
+    def locate_cut(self, speed: float, q_lo: float, q_hi: float, offset_before: float, offset_after: float) -> float:
+        """Suspect time in [q_lo, q_hi] where the mapping switches from one offset to the next.
+
+        Each frame is matched against the original under both offsets; the switch is where the frames before
+        it fit the first line and those after it the second best (least total spectral distance)."""
+        frames = np.arange(int(np.ceil(q_lo / HOP_S)), int(q_hi / HOP_S) + 1)
+        frames = frames[(frames >= 0) & (frames < self.suspect_bands.shape[1])]
+        if len(frames) < 2:
+            return 0.5 * (q_lo + q_hi)
+        costs = []
+        for offset in (offset_before, offset_after):
+            target = np.clip(np.round((speed * frames * HOP_S + offset) / HOP_S).astype(int), 0,
+                             self.original_bands.shape[1] - 1)  # fmt: skip
+            costs.append(np.linalg.norm(self.suspect_bands[:, frames] - self.original_bands[:, target], axis=0))
+        # total cost of switching before frame k: first line up to k-1, second line from k on
+        before = np.concatenate([[0.0], np.cumsum(costs[0])])
+        after = np.concatenate([np.cumsum(costs[1][::-1])[::-1], [0.0]])
+        k = int(np.argmin(before + after))
+        return float(frames[min(k, len(frames) - 1)] * HOP_S) if k < len(frames) else float(q_hi)
 
 
 def fine_log_spectrum(audio: Audio) -> np.ndarray:
@@ -126,15 +154,18 @@ def overlap_ncc(a: np.ndarray, b: np.ndarray, min_overlap: int) -> tuple[np.ndar
     ok = overlap >= min_overlap
     denom = np.sqrt((ea[a_hi] - ea[a_lo]) * (eb[a_hi + lags] - eb[a_lo + lags]))
     ncc = np.where(ok & (denom > 0), num / np.maximum(denom, 1e-9), -1.0)
-    return lags, ncc
+    # A short overlap correlates well by chance more easily than a long one: scale by the square root of the
+    # share of the shorter signal that overlaps (1 wherever one lies wholly inside the other).
+    return lags, ncc * np.sqrt(overlap / min(na, nb))
 
 
 def factor_grid(lo: float = FACTOR_RANGE[0], hi: float = FACTOR_RANGE[1], step: float = GRID_STEP) -> np.ndarray:
     return np.exp(np.arange(np.log(lo), np.log(hi) + 1e-9, step))
 
 
-def global_fit(suspect_fine: np.ndarray, original_fine: np.ndarray) -> GlobalFit | None:
-    """The best (factor, pitch hypothesis, offset) over the factor grid; None when nothing overlaps enough."""
+def global_candidates(suspect_fine: np.ndarray, original_fine: np.ndarray, count: int = CANDIDATES) -> list[GlobalFit]:
+    """The best (factor, pitch hypothesis, offset) fits over the factor grid, strongest first: the peaks of the
+    score over the grid, at least CANDIDATE_SEPARATION apart in log factor. Empty when nothing overlaps enough."""
     original = band_features(original_fine, 1.0)
     kept = band_features(suspect_fine, 1.0)
     grid = factor_grid()
@@ -152,16 +183,26 @@ def global_fit(suspect_fine: np.ndarray, original_fine: np.ndarray) -> GlobalFit
             lags, ncc = overlap_ncc(warped, original, min(min_overlap, original.shape[1]))
             best = int(np.argmax(ncc))
             scores[int(moved), i], lags_at[int(moved), i] = ncc[best], lags[best]
-    moved, i = np.unravel_index(int(np.argmax(scores)), scores.shape)
-    if scores[moved, i] <= -1.0:
-        return None
-    factor = float(grid[i])
-    if 0 < i < len(grid) - 1:  # parabola through the neighbours on the log-factor axis
-        left, mid, right = scores[moved, i - 1], scores[moved, i], scores[moved, i + 1]
-        curve = left - 2 * mid + right
-        if curve < 0:
-            factor *= float(np.exp(0.5 * (left - right) / curve * GRID_STEP))
-    return GlobalFit(factor, bool(moved), float(lags_at[moved, i] * HOP_S), float(scores[moved, i]))
+    fits: list[GlobalFit] = []
+    for flat in np.argsort(-scores, axis=None):
+        moved, i = np.unravel_index(int(flat), scores.shape)
+        if scores[moved, i] <= -1.0 or len(fits) >= count:
+            break
+        factor = float(grid[i])
+        if any(abs(np.log(factor / f.factor)) < CANDIDATE_SEPARATION for f in fits):
+            continue
+        if 0 < i < len(grid) - 1:  # parabola through the neighbours on the log-factor axis
+            left, mid, right = scores[moved, i - 1], scores[moved, i], scores[moved, i + 1]
+            curve = left - 2 * mid + right
+            if curve < 0:
+                factor *= float(np.exp(np.clip(0.5 * (left - right) / curve, -1.0, 1.0) * GRID_STEP))
+        fits.append(GlobalFit(factor, bool(moved), float(lags_at[moved, i] * HOP_S), float(scores[moved, i])))
+    # Natural speed is always tried too (as the line fitter always tries slope 1): several jump cuts split the
+    # copy into pieces at different lags, and no single lag of the global correlation then stands out.
+    unit = int(np.argmin(np.abs(np.log(grid))))
+    if fits and not any(abs(np.log(f.factor)) < CANDIDATE_SEPARATION for f in fits) and scores[0, unit] > -1.0:
+        fits.append(GlobalFit(1.0, False, float(lags_at[0, unit] * HOP_S), float(scores[0, unit])))
+    return fits
 
 
 def local_votes(suspect_fine: np.ndarray, original_fine: np.ndarray, fit: GlobalFit) -> list[FramePair]:
@@ -209,23 +250,37 @@ def align_audio(suspect: Audio, original: Audio) -> AudioAlignment | None:
         if not np.any(np.abs(audio.samples) > 1e-4):
             raise UsageError(f"the {role} audio is silent; there is nothing to align")
     suspect_fine, original_fine = fine_log_spectrum(suspect), fine_log_spectrum(original)
-    fit = global_fit(suspect_fine, original_fine)
-    if fit is None or fit.ncc < MIN_GLOBAL_NCC:
+    best: tuple[float, GlobalFit, TimeMapping] | None = None
+    for fit in global_candidates(suspect_fine, original_fine):
+        if fit.ncc < MIN_GLOBAL_NCC:
+            continue
+        pairs = local_votes(suspect_fine, original_fine, fit)
+        threshold = round(100 * (1 - MIN_PATCH_NCC))
+        mapping = fit_time_mapping(pairs, threshold, tolerance_s=0.06, max_gap_s=2.0, min_segment_frames=5,
+                                   speed_range=(fit.factor * 0.95, fit.factor * 1.05))  # fmt: skip
+        # The candidate whose segments explain the most suspect time wins (patches are PATCH_STEP_S apart on
+        # the original's clock, PATCH_STEP_S / factor on the suspect's); a wrong speed explains some time too,
+        # but only in many short pieces, so every segment after the first costs SEGMENT_COST_S.
+        explained = mapping.matched_frames * PATCH_STEP_S / fit.factor
+        explained -= SEGMENT_COST_S * max(0, len(mapping.segments) - 1)
+        if best is None or explained > best[0]:
+            best = (explained, fit, mapping)
+    if best is None or not best[2].segments:
         return None
-    pairs = local_votes(suspect_fine, original_fine, fit)
-    threshold = round(100 * (1 - MIN_PATCH_NCC))
-    mapping = fit_time_mapping(pairs, threshold, tolerance_s=0.06, max_gap_s=2.0, min_segment_frames=5,
-                               speed_range=(fit.factor * 0.95, fit.factor * 1.05))  # fmt: skip
-    return AudioAlignment(fit, mapping)
+    _, fit, mapping = best
+    suspect_bands = band_features(suspect_fine, fit.factor if fit.pitch_follows_speed else 1.0)
+    return AudioAlignment(fit, mapping, suspect_bands, band_features(original_fine, 1.0))
 
 
-def edits_from_segments(segments: list[Segment], speed: float, min_jump_s: float = 0.2,
-                        min_insert_s: float = 0.5) -> tuple[list[dict], list[dict]]:  # fmt: skip
+def edits_from_segments(segments: list[Segment], speed: float, min_jump_s: float = 0.2, min_insert_s: float = 0.5,
+                        locate_cut=None) -> tuple[list[dict], list[dict]]:  # fmt: skip
     """(removed, inserted) pieces between consecutive segments sorted by suspect time.
 
     Across a gap of g suspect seconds the original should advance speed * g; it advances speed * g + jump.
     jump >= min_jump_s: that much of the original was removed. An original that does not advance across a gap of
     at least min_insert_s: the gap is material the original lacks. Any other backward jump: a repeat.
+    Segment ends are patch centres, so a cut lies within half a patch around the gap; `locate_cut(speed, q_lo,
+    q_hi, offset_before, offset_after)` (AudioAlignment.locate_cut) places it there, else the gap's middle.
     """
     removed: list[dict] = []
     inserted: list[dict] = []
@@ -237,6 +292,9 @@ def edits_from_segments(segments: list[Segment], speed: float, min_jump_s: float
         advance = speed * gap + jump
         if jump >= min_jump_s:
             cut_q = 0.5 * (prev.query_end + seg.query_start)
+            if locate_cut is not None:
+                margin = 0.5 * PATCH_S / speed
+                cut_q = locate_cut(speed, prev.query_end - margin, seg.query_start + margin, offsets[k - 1], offsets[k])
             removed.append({"suspect_s": round(cut_q, 3),
                             "original": [round(speed * cut_q + offsets[k - 1], 3), round(speed * cut_q + offsets[k], 3)],
                             "duration_s": round(jump, 3)})  # fmt: skip

@@ -261,7 +261,7 @@ def compare_audio_files(suspect_path: str | Path, original_path: str | Path, lim
     mapping, fit = alignment.mapping, alignment.fit
     speed = mapping.speed if mapping.speed is not None else fit.factor
     segments = sorted(mapping.segments, key=lambda s: s.query_start)
-    removed, inserted = edits_from_segments(segments, speed, min_jump_s=MIN_REMOVED_S)
+    removed, inserted = edits_from_segments(segments, speed, min_jump_s=MIN_REMOVED_S, locate_cut=alignment.locate_cut)
     covered = sum(s.query_end - s.query_start for s in segments)
     return {
         **head, "aligned": True, "speed_factor": round(speed, 3),
