@@ -12,7 +12,9 @@ Reported per method and factor: median |estimate / true - 1| and the share withi
 true cuts (re-drawn from the test set's seeds, dflab.shallow.speed_testset.jump_cuts) whose removed piece lies
 inside the original clip, and how many were found (a removed piece within CUT_TOL_S of the true suspect time and
 CUT_DUR_TOL_S of its length), also counted over the cuts with CLEAR_S of uncut audio inside the original on
-both sides (shorter pieces are too short for the 0.5 s patches); removed or inserted pieces reported on clips that have none are false edits.
+both sides (shorter pieces are too short for the 0.5 s patches). Removed or inserted pieces reported on clips
+that have none are false edits (on sped-up clips they come from the part of the suspect that runs past the
+original clip). Also: whether the pitch handling (kept, or moved with the speed) was told right.
 Writes bench/results/compare_audio.json.
 """
 
@@ -114,7 +116,8 @@ def main() -> int:
         groups[(case["method"], case["factor"])].append(err)
         clip = {"path": case["path"], "method": case["method"], "factor": factor, "estimate": est,
                 "error": None if est is None else round(err, 4), "seconds": round(result["seconds"], 3),
-                "removed": result.get("removed", []), "inserted": result.get("inserted", [])}  # fmt: skip
+                "removed": result.get("removed", []), "inserted": result.get("inserted", []),
+                "pitch_follows_speed": result.get("pitch_follows_speed")}  # fmt: skip
         if case["method"] == "cut":
             truth = true_cuts(case["speaker"], case["base"])
             findable = [c for c in truth if c["original"][1] <= CLIP_S - 0.25]
@@ -144,7 +147,15 @@ def main() -> int:
                       "median_err": float(np.median(errs_arr)), "within_5pct": float(np.mean(errs_arr <= 0.05))})  # fmt: skip
     everything = np.array([e for errs in groups.values() for e in errs])
     changed = np.array([e for (m, _), errs in groups.items() if m in ("stretch", "atempo", "resample") for e in errs])
+    # pitch handling is reported for changed clips only (at 1.0x there is nothing to tell)
+    pitch = [c["pitch_follows_speed"] == (c["method"] == "resample") for c in per_clip
+             if c["method"] in ("stretch", "atempo", "resample")]  # fmt: skip
+    sped_up = [c for c in per_clip if c["factor"] > 1.0]
     total = {"clips": len(everything), "median_err": float(np.median(everything)),
+             "p95_err": float(np.percentile(everything, 95)), "max_err": float(np.max(everything)),
+             "pitch_handling_correct": float(np.mean(pitch)),
+             "sped_up_clips_with_an_edit_reported": f"{sum(1 for c in sped_up if c['removed'] or c['inserted'])}"
+                                                    f" of {len(sped_up)}",
              "within_5pct": float(np.mean(everything <= 0.05)),
              "speed_changed_within_5pct": float(np.mean(changed <= 0.05)),
              "cuts_inside_original": cut_true, "cuts_found": cut_found, "cuts_beyond_original": cut_outside,

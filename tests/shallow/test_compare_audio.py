@@ -98,7 +98,10 @@ def test_cli_audio_compare_json_and_bad_input(copies, tmp_path, capsys):
     sf.write(short, np.zeros(RATE // 2, np.float32) + 0.1, RATE)
     sf.write(silent, np.zeros(3 * RATE, np.float32), RATE)
     text.write_text("not audio")
-    for bad in (short, silent, text, tmp_path / "missing.wav"):
-        assert main(["compare", str(bad), "--original", str(copies["original"])]) == 2, bad
+    cases = [["compare", str(bad), "--original", str(copies["original"])]
+             for bad in (short, silent, text, tmp_path / "missing.wav")]
+    cases.append(["compare", str(copies["tape"])])  # no --original: audio is not traced in the registry
+    for argv in cases:
+        assert main(argv) == 2, argv
         out, err = capsys.readouterr()
         assert out == "" and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from dflab.cli.common import print_json
-from dflab.errors import NotFound
+from dflab.errors import NotFound, UsageError
 
 
 def register(subparsers) -> None:
@@ -55,6 +55,11 @@ def run(args: argparse.Namespace) -> int:
         if not original.exists():
             raise NotFound(f"{original} does not exist")
     else:
+        from dflab.media import probe
+
+        if probe(suspect)["type"] == "audio":
+            raise UsageError(f"{suspect} is audio only and the registry traces images and video; "
+                             "pass the original with --original FILE")  # fmt: skip
         original, record = find_original(suspect)
     result = compare_files(suspect, original)
     result["record"] = record
