@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dflab.audio.spectral import HOP, power_spectrogram
-from dflab.errors import UsageError
+from dflab.errors import LimitExceeded, UsageError
 from dflab.media.types import Audio
 from dflab.provenance.registry.align import (
     FramePair,
@@ -57,6 +57,8 @@ TIE_NCC = 0.04
 CANDIDATES = 3  # global fits tried by local votes: with jump cuts the strongest global peak can be a wrong speed
 CANDIDATE_SEPARATION = 0.03
 SEGMENT_COST_S = 0.5
+PATCH_BLOCK = 256
+MAX_DURATION_S = 600.0  # every patch is matched against every original position: quadratic in the duration
 MIN_DURATION_S = 1.0
 
 
@@ -208,7 +210,7 @@ def global_candidates(suspect_fine: np.ndarray, original_fine: np.ndarray, count
 def local_votes(suspect_fine: np.ndarray, original_fine: np.ndarray, fit: GlobalFit) -> list[FramePair]:
     """(suspect time, original time, distance) candidates: each re-timed suspect patch at its best-matching
     original positions; distance = round(100 * (1 - NCC)), so fit_time_mapping weights better matches higher."""
-    original = band_features(original_fine, 1.0)
+    original = band_features(original_fine, 1.0).astype(np.float32)
     warped = retime(band_features(suspect_fine, fit.factor if fit.pitch_follows_speed else 1.0), fit.factor)
     width, step = int(PATCH_S / HOP_S), int(PATCH_STEP_S / HOP_S)
     if warped.shape[1] < width or original.shape[1] < width:
@@ -223,13 +225,15 @@ def local_votes(suspect_fine: np.ndarray, original_fine: np.ndarray, fit: Global
     starts = np.array([s for s in starts if active[s : s + width].mean() >= MIN_ACTIVE], dtype=int)
     if len(starts) == 0:
         return []
-    patches = np.stack([warped[:, s : s + width].reshape(-1) for s in starts])
+    patches = np.stack([warped[:, s : s + width].reshape(-1) for s in starts]).astype(np.float32)
     patches = patches - patches.mean(axis=1, keepdims=True)
     pnorms = np.linalg.norm(patches, axis=1)
-    ncc = (patches @ windows.T) / np.maximum(pnorms[:, None] * norms[None, :], 1e-9)
     pairs = []
     for row, start in enumerate(starts):
-        values = ncc[row]
+        if row % PATCH_BLOCK == 0:  # a block of patches at a time keeps the (patches x positions) matrix small
+            block = slice(row, row + PATCH_BLOCK)
+            ncc = (patches[block] @ windows.T) / np.maximum(pnorms[block, None] * norms[None, :], 1e-9)
+        values = ncc[row % PATCH_BLOCK]
         best = float(values.max())
         if best < MIN_PATCH_NCC:
             continue
@@ -247,6 +251,9 @@ def align_audio(suspect: Audio, original: Audio) -> AudioAlignment | None:
         if audio.duration_s < MIN_DURATION_S:
             raise UsageError(f"the {role} audio is {audio.duration_s:.2f} s long; comparing needs at least "
                              f"{MIN_DURATION_S:.0f} s")  # fmt: skip
+        if audio.duration_s > MAX_DURATION_S:
+            raise LimitExceeded(f"the {role} audio is {audio.duration_s:.0f} s long; audio-only comparing handles "
+                                f"up to {MAX_DURATION_S:.0f} s (cut the part in question out first)")  # fmt: skip
         if not np.any(np.abs(audio.samples) > 1e-4):
             raise UsageError(f"the {role} audio is silent; there is nothing to align")
     suspect_fine, original_fine = fine_log_spectrum(suspect), fine_log_spectrum(original)
