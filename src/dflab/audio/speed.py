@@ -1,25 +1,23 @@
 """Playback-speed estimation from one speech clip: is it natural speed, and if not, by what factor?
 
-The features (dflab.audio.speed_features) go through two small calibrated models stored as JSON:
-a classifier for "speed changed" and a regressor for log2(factor). Both are tiny MLPs (or linear
-models: an MLP without hidden layers), evaluated here in numpy; they are fitted by
-`python -m dflab.shallow.speed_calibrate` on the calibration speakers of the speed test set.
+A clip counts as changed when any of three speaker-independent tests says so, each aimed at one way of
+changing speed; the factor comes from a fourth model. All are fitted by `python -m dflab.shallow.speed_calibrate`
+on the speed test set (the MLPs are evaluated here in numpy; an MLP without hidden layers is linear):
 
-The classifier sees only CLASSIFIER_FEATURES, traces of the two pitch-preserving methods that do not
-depend on who speaks: the phase vocoder's loss of glottal pulses in the LPC residual (kurtosis) and its
-smeared onsets, and WSOLA's crossfade grid (dflab.audio.artefacts.grid_lines, measured at the clip's own
-sample rate). Speaker norms (rate, pitch) in the classifier made a quarter of natural clips of new speakers
-read as changed; they stay in the regressor, which uses every feature.
+1. Phase vocoder: a small MLP classifier on CLASSIFIER_FEATURES, the loss of glottal pulses in the LPC residual
+   (kurtosis) and smeared onsets. Speaker norms (rate, pitch) in it made a quarter of natural clips of new
+   speakers read as changed.
+2. WSOLA (ffmpeg atempo): the spectral line of its crossfade grid (dflab.audio.artefacts.line_strength, at the
+   clip's own sample rate) is exponentially distributed with mean 1 in natural audio whoever speaks, so a fixed
+   threshold has a known false-alarm rate (GRID_THRESHOLD = ln 100: 1 % of natural clips). Inside the learned
+   classifier the line competed with the phase-vocoder measures and atempo clips with lines of 5-6 were missed.
+3. Tape-style resampling leaves no method trace: pitch, formants and rate all move by the factor, and a slowed
+   clip loses its top band (dflab.audio.band_edge). A classifier on RESAMPLE_FEATURES judges "pitch/rate moved";
+   its bias is shifted so that 0.5 sits just above every natural calibration clip's score.
 
-Tape-style resampling leaves no such trace: pitch, formants and rate all move by the factor, and a slowed clip
-loses its top band (dflab.audio.band_edge). A second classifier on RESAMPLE_FEATURES judges "pitch/rate
-moved"; it is calibrated apart (its bias is shifted so that 0.5 sits just above every natural calibration
-clip's score), and a clip counts as changed when either classifier says so.
-
-WSOLA's crossfade grid is judged on its own: its line strength (dflab.audio.artefacts.line_strength) is
-exponentially distributed with mean 1 in natural audio whoever speaks, so a fixed threshold has a known false-alarm
-rate (GRID_THRESHOLD = ln 100: 1 % of natural clips). Inside the learned classifier the line competed with the
-phase-vocoder measures and atempo clips with lines of 5-6 were missed; the classifier now sees only those.
+The factor: an MLP regressor of log2(factor) on every feature (speaking rate, pitch and spectra against
+natural speech), whatever the tests say; speakers differ by +-20 %, so it is within 5 % for about a quarter of
+changed clips (README, "Playback speed").
 """
 
 from __future__ import annotations
@@ -46,13 +44,13 @@ LOG_FEATURES = (
 SHIFTED_LOG_FEATURES = {"residual_kurtosis": 0.05}
 # Phase-vocoder traces for the learned classifier; WSOLA's grid line has its own test (GRID_THRESHOLD).
 CLASSIFIER_FEATURES = ("residual_kurtosis", "residual_kurtosis_p25", "onset_slope_db_per_5ms", "onset_slope_p90")
-# Pitch, formants (spectral centroid/rolloff), rate and the band edge: leave-one-speaker-out on the issue-6 set
-# this kept natural false alarms within 1-2 points, where adding f0 spread or the modulation spectrum did not.
 GRID_FEATURE = "line_wsola_hop"
 # Leave-one-speaker-out on the issue-6 set: thresholds 3.9 / 4.6 / 5.3 caught 95.3 / 94.6 / 94.3 % of speed-ups
 # with the line also inside the classifier, 95.6 % at 4.6 with it outside; natural clips kept 95.9-96.6 % throughout.
 GRID_THRESHOLD = float(np.log(100.0))
 GRID_SLOPE = 3.0  # logit per unit of line strength around the threshold: p 0.05 -> 0.95 over +-1
+# Pitch, formants (spectral centroid/rolloff), rate and the band edge: leave-one-speaker-out on the issue-6 set
+# this kept natural false alarms within 1-2 points, where adding f0 spread or the modulation spectrum did not.
 RESAMPLE_FEATURES = (
     "f0_median_st", "centroid_log2_hz", "rolloff_log2_hz", "syllable_rate", "articulation_rate",
     "band_edge_fraction", "band_edge_drop_db",
@@ -110,7 +108,7 @@ class SpeedModel:
     impute: np.ndarray
     mean: np.ndarray
     scale: np.ndarray
-    classifier: Mlp  # logit of "speed changed", on the CLASSIFIER_FEATURES columns
+    classifier: Mlp  # logit of "phase-vocoder traces", on the CLASSIFIER_FEATURES columns
     regressor: Mlp  # log2 of the factor, on every column
     resample: Mlp  # logit of "pitch/rate moved" (tape-style), on the RESAMPLE_FEATURES columns, 0 at its threshold
     meta: dict = field(default_factory=dict)
@@ -171,7 +169,7 @@ class SpeedEstimate:
     p_changed: float  # the larger of the two signals below
     factor_estimate: float  # regression output, whatever the classifiers say
     features: dict[str, float]
-    p_method: float = float("nan")  # pitch-preserving method traces (phase vocoder, WSOLA)
+    p_method: float = float("nan")  # phase-vocoder traces
     p_resampled: float = float("nan")  # pitch/rate moved together (tape-style)
     p_grid: float = float("nan")  # WSOLA's crossfade grid on its own
 
