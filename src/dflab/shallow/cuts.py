@@ -7,12 +7,18 @@ depends on the clip (a still interview vs. a dancer):
   the 75th percentile of the same measure in the +-8 transitions around it (excluding the direct neighbours).
   The percentile, not the median, so that clips with duplicated frames (every other difference ~0) do not make
   ordinary motion look like a jump.
-* face jump: mean displacement of the 478 landmarks of the main face, in inter-ocular distances, over its own
-  local 75th percentile. A jump cut moves the head and the mouth at once; ordinary speech moves them smoothly.
+* face continuity (continuity.py): how much the main face's landmark motion changes against the neighbouring
+  transitions (acceleration) and how much of it is non-rigid (expression), each over its local 75th percentile.
+  A jump cut breaks both at once; fast natural motion is predictable from the frame before or after it.
+  With a face, a jump cut needs all three (picture, acceleration, expression) together: their geometric mean is
+  the evidence, and an audio flux outlier at the same instant lowers the bar a little.
 * scene change: Bhattacharyya distance between hue/saturation histograms, and the fraction of changed thumbnail
   cells (dflab.faces.shots). A hard cut changes the whole picture; a jump cut keeps background and colours.
-* audio: a spectral-flux outlier near the same instant (audio_splice.py) raises the confidence of a video cut; a
-  very strong one on its own is reported as an audio splice.
+* audio: a spectral-flux outlier near the same instant (audio_splice.py) raises the confidence of a video cut and
+  lowers the jump-cut bar; a very strong one on its own is reported as an audio splice.
+
+Thresholds were set on a development variant of bench/cuts.py (--seed 11 --cuts-per-source 3), not on its
+reported default run.
 
 Cut times are the time of the first frame after the cut, on the file's own timeline.
 """
@@ -27,17 +33,21 @@ import numpy as np
 from dflab.faces.types import FaceTrack
 from dflab.media.types import Audio, Frame
 from dflab.shallow.audio_splice import audio_discontinuities, flux_series, zscore_near
+from dflab.shallow.continuity import face_steps
 
 CutKind = Literal["hard", "jump", "audio"]
 
 WINDOW = 8  # transitions on each side that define "local"
 PIXEL_FLOOR = 0.003  # thumbnail difference of a static shot (compression noise)
 FACE_FLOOR = 0.01  # landmark jitter of a still face, in inter-ocular distances
+EXPRESSION_FLOOR = 0.005  # non-rigid landmark jitter of a still face, in inter-ocular distances
 HARD_CHANGED = 0.4  # changed-cell fraction of a whole-picture change (faces/shots.py measurements)
 HARD_HIST = 0.05  # colour-histogram distance above which the two sides are different scenes
 HARD_MIN_RATIO = 2.0  # a fast pan also changes many cells, but not many times more than its neighbours
-JUMP_RATIO = 4.5  # picture change (or its geometric mean with the face jump) over the local level
-JUMP_FACE_MIN = 2.5  # with a tracked face, the face itself must jump too
+JUMP_RATIO = 4.5  # picture change over the local level, for a jump cut without a tracked face
+JUMP_EVIDENCE = 3.7  # with a face: geometric mean of picture, acceleration and expression ratios
+JUMP_EVIDENCE_AUDIO = 3.2  # the same when the audio jumps there too (flux z >= AUDIO_CONFIRM_Z)
+JUMP_ACCELERATION_MIN = 2.0  # with a face, its motion itself must break at least this much
 AUDIO_CONFIRM_Z = 6.0  # a flux outlier this strong within 60 ms confirms a video cut
 AUDIO_ONLY_Z = 20.0  # and this strong on its own is an audio splice (natural peaks reach ~15 on the dev clips)
 EDGE_TRANSITIONS = 1  # the first transition of a file often jumps (encoder start); not judged
@@ -48,7 +58,7 @@ class Cut:
     time_s: float
     kind: CutKind
     confidence: float  # 0..1
-    strength: float  # picture-change ratio (video cuts) or flux z-score (audio)
+    strength: float  # evidence ratio over the local level (video cuts; see classify_transitions) or flux z (audio)
     audio_z: float = 0.0  # flux z-score near a video cut (0: no audio or nothing there)
 
     def to_json(self) -> dict:
@@ -67,6 +77,8 @@ class CutSignals:
     hist_distance: np.ndarray
     face: np.ndarray  # landmark displacement / inter-ocular distance, NaN where no face pair
     face_ratio: np.ndarray  # NaN where no face pair
+    acceleration_ratio: np.ndarray | None = None  # face continuity breaks (continuity.py), NaN where no face pair
+    expression_ratio: np.ndarray | None = None
     extra: dict = field(default_factory=dict)
 
 
@@ -101,33 +113,6 @@ def local_ratio(values: np.ndarray, floor: float, window: int = WINDOW) -> np.nd
     return out
 
 
-def face_motion(tracks: list[FaceTrack], n_frames: int) -> np.ndarray:
-    """Per frame t: landmark displacement of the largest face from frame t-1 to t, in inter-ocular distances.
-
-    Observations are paired by box overlap across all tracks, because the face tracker itself ends a track at
-    a suspected cut, and that is exactly the transition we need to measure."""
-    from dflab.faces.detect import box_iou
-    from dflab.faces.landmarks import inter_ocular_distance
-
-    by_frame: dict[int, list] = {}
-    for track in tracks:
-        for obs in track.observations:
-            by_frame.setdefault(obs.frame_pos, []).append(obs)
-    out = np.full(n_frames, np.nan)
-    for t in range(1, n_frames):
-        best_area = 0.0
-        for cur in by_frame.get(t, []):
-            prev = max(by_frame.get(t - 1, []), key=lambda o: box_iou(o.box, cur.box), default=None)
-            if prev is None or box_iou(prev.box, cur.box) < 0.2:
-                continue
-            area = (cur.box[2] - cur.box[0]) * (cur.box[3] - cur.box[1])
-            iod = inter_ocular_distance(prev.landmarks)
-            if area > best_area and iod > 1e-6:
-                best_area = area
-                out[t] = float(np.mean(np.linalg.norm(cur.landmarks[:, :2] - prev.landmarks[:, :2], axis=1))) / iod
-    return out
-
-
 def cut_signals(frames: list[Frame], tracks: list[FaceTrack] | None = None) -> CutSignals:
     times = np.array([f.time_s for f in frames], dtype=np.float64)
     n = len(frames)
@@ -141,10 +126,12 @@ def cut_signals(frames: list[Frame], tracks: list[FaceTrack] | None = None) -> C
         cells = diff.reshape(n - 1, 9, 4, 16, 4).mean(axis=(2, 4))
         changed[1:] = (cells > 0.06).mean(axis=(1, 2))
         hist_distance[1:] = np.clip(1.0 - np.sqrt(hists[1:] * hists[:-1]).sum(axis=1), 0.0, 1.0)
-    face = face_motion(tracks or [], n)
+    steps = face_steps(tracks or [], n)
     return CutSignals(
         times=times, picture=picture, picture_ratio=local_ratio(picture, PIXEL_FLOOR), changed=changed,
-        hist_distance=hist_distance, face=face, face_ratio=local_ratio(face, FACE_FLOOR),
+        hist_distance=hist_distance, face=steps.displacement, face_ratio=local_ratio(steps.displacement, FACE_FLOOR),
+        acceleration_ratio=local_ratio(steps.acceleration, FACE_FLOOR),
+        expression_ratio=local_ratio(steps.expression, EXPRESSION_FLOOR),
     )  # fmt: skip
 
 
@@ -153,25 +140,35 @@ def _confidence(strength: float, threshold: float) -> float:
     return float(np.clip(0.5 + 0.25 * (strength - threshold) / threshold, 0.5, 0.99))
 
 
-def classify_transitions(signals: CutSignals) -> list[Cut]:
-    """Video cuts from the per-transition signals (pure: no audio)."""
+def face_evidence(picture_ratio: float, acceleration_ratio: float, expression_ratio: float) -> float:
+    """Geometric mean of the three ratios: a jump cut must show in all of them, natural motion rarely does."""
+    ratios = np.maximum([picture_ratio, acceleration_ratio, expression_ratio], 1e-3)
+    return float(np.exp(np.mean(np.log(ratios))))
+
+
+def classify_transitions(signals: CutSignals, audio_z: np.ndarray | None = None) -> list[Cut]:
+    """Video cuts from the per-transition signals (pure); audio_z[t] = flux z-score near transition t, if any."""
     cuts: list[Cut] = []
     n = len(signals.times)
+    nan = np.full(n, np.nan)
+    acceleration = signals.acceleration_ratio if signals.acceleration_ratio is not None else nan
+    expression = signals.expression_ratio if signals.expression_ratio is not None else nan
     for t in range(1 + EDGE_TRANSITIONS, n):
         ratio = float(signals.picture_ratio[t]) if np.isfinite(signals.picture_ratio[t]) else 0.0
-        face_ratio = float(signals.face_ratio[t])
         whole_picture = signals.changed[t] > HARD_CHANGED and ratio >= HARD_MIN_RATIO
         if whole_picture and signals.hist_distance[t] >= HARD_HIST:
             cuts.append(Cut(float(signals.times[t]), "hard", _confidence(ratio, HARD_MIN_RATIO * 2), ratio))
             continue
-        if np.isfinite(face_ratio):
-            if face_ratio < JUMP_FACE_MIN:
+        if np.isfinite(acceleration[t]) and np.isfinite(expression[t]):
+            if acceleration[t] < JUMP_ACCELERATION_MIN:
                 continue
-            strength = float(np.sqrt(ratio * face_ratio))
+            strength = face_evidence(ratio, float(acceleration[t]), float(expression[t]))
+            heard = audio_z is not None and audio_z[t] >= AUDIO_CONFIRM_Z
+            threshold = JUMP_EVIDENCE_AUDIO if heard else JUMP_EVIDENCE
         else:
-            strength = ratio
-        if strength >= JUMP_RATIO or (whole_picture and ratio >= JUMP_RATIO * 0.75):
-            cuts.append(Cut(float(signals.times[t]), "jump", _confidence(strength, JUMP_RATIO), strength))
+            strength, threshold = ratio, JUMP_RATIO
+        if strength >= threshold or (whole_picture and ratio >= JUMP_RATIO * 0.75):
+            cuts.append(Cut(float(signals.times[t]), "jump", _confidence(strength, threshold), strength))
     return _keep_local_maxima(cuts, signals)
 
 
@@ -187,8 +184,9 @@ def _keep_local_maxima(cuts: list[Cut], signals: CutSignals, min_gap_s: float = 
 def find_cuts(frames: list[Frame], tracks: list[FaceTrack] | None = None, audio: Audio | None = None) -> tuple[list[Cut], CutSignals]:
     """All cuts in a clip, time-ordered, with the signals behind them (for plots and explanations)."""
     signals = cut_signals(frames, tracks)
-    video = classify_transitions(signals)
     series = flux_series(audio) if audio is not None else None
+    audio_z = np.array([zscore_near(series, t) for t in signals.times]) if series is not None else None
+    video = classify_transitions(signals, audio_z)
     cuts: list[Cut] = []
     for cut in video:
         z = zscore_near(series, cut.time_s)
