@@ -11,6 +11,7 @@ from dflab.faces import analyse
 from dflab.media import load
 from dflab.media.types import Audio, Frame
 from dflab.shallow.audio_splice import audio_discontinuities, flux_series
+from dflab.shallow.continuity import acceleration_of, nonrigid_residual
 from dflab.shallow.cuts import find_cuts, local_ratio
 from dflab.shallow.edits import concatenate, remove_span, write_clip
 
@@ -100,3 +101,51 @@ def test_silence_and_tiny_inputs_say_nothing():
     frames = [Frame(i, i / 25, np.full((36, 64, 3), 128, np.uint8)) for i in range(3)]
     cuts, signals = find_cuts(frames)
     assert cuts == [] and len(signals.times) == 3
+
+
+D19 = "liveportrait/assets/examples/driving/d19.mp4"
+
+
+@pytest.fixture(scope="module")
+def d19(clip_reader, shallow_dir):
+    clip = clip_reader(D19)
+    return {
+        "reencoded": _analysed(write_clip(shallow_dir / "d19_re.mp4", clip)),
+        "cut": _analysed(write_clip(shallow_dir / "d19_cut.mp4", remove_span(clip, 3.0, 4.0))),
+    }
+
+
+def test_small_jump_cut_found_by_face_continuity(d19):
+    # A second removed while the man in glasses talks: the picture barely changes (its ratio alone is below
+    # the no-face bar), but the landmark motion and the expression break at the splice.
+    subject = d19["cut"]
+    cuts, signals = find_cuts(subject.media.frames, subject.tracks, subject.media.audio)
+    assert [(round(c.time_s, 1), c.kind) for c in cuts] == [(3.0, "jump")], [c.to_json() for c in cuts]
+    at = int(np.argmin(np.abs(signals.times - 3.0)))
+    assert signals.picture_ratio[at] < 4.5
+    assert signals.acceleration_ratio[at] >= 2.0 and signals.expression_ratio[at] > 1.0
+    clean, _ = find_cuts(d19["reencoded"].media.frames, d19["reencoded"].tracks, d19["reencoded"].media.audio)
+    assert clean == []
+
+
+def test_nonrigid_residual_ignores_head_turns_and_sees_the_mouth():
+    rng = np.random.default_rng(3)
+    face = rng.normal(size=(478, 3)) * 40.0
+    angle = np.deg2rad(12.0)  # a head turn (yaw) plus a zoom and a shift: all rigid
+    yaw = np.array([[np.cos(angle), 0, np.sin(angle)], [0, 1, 0], [-np.sin(angle), 0, np.cos(angle)]])
+    turned = 1.1 * face @ yaw.T + np.array([5.0, -3.0, 2.0])
+    assert nonrigid_residual(face, turned) < 1e-9
+    opened = turned.copy()
+    opened[:40, 1] += 8.0  # a mouth opening moves some points only
+    assert nonrigid_residual(face, opened) > 1.0
+
+
+def test_acceleration_is_zero_for_steady_motion_and_high_at_a_break():
+    steady = {t: np.full((478, 2), 0.05) for t in range(1, 10)}
+    assert np.nanmax(acceleration_of(steady, 10)) == pytest.approx(0.0)
+    broken = dict(steady)
+    broken[5] = np.full((478, 2), 0.05) + np.array([0.3, 0.0])  # one transition jumps, neither neighbour does
+    accel = acceleration_of(broken, 10)
+    assert accel[5] == pytest.approx(0.3) and np.nanargmax(accel) == 5
+    onset = {t: np.full((478, 2), 0.0 if t < 5 else 0.2) for t in range(1, 10)}  # motion starts and keeps going
+    assert acceleration_of(onset, 10)[5] == pytest.approx(0.0)
