@@ -46,7 +46,7 @@ HARD_HIST = 0.05  # colour-histogram distance above which the two sides are diff
 HARD_MIN_RATIO = 2.0  # a fast pan also changes many cells, but not many times more than its neighbours
 JUMP_RATIO = 4.5  # picture change over the local level, for a jump cut without a tracked face
 JUMP_EVIDENCE = 3.7  # with a face: geometric mean of picture, acceleration and expression ratios
-JUMP_EVIDENCE_AUDIO = 3.2  # the same when the audio jumps there too (flux z >= AUDIO_CONFIRM_Z)
+JUMP_EVIDENCE_AUDIO = 3.2  # the same when the audio jumps there too (z >= AUDIO_CONFIRM_Z); changed no dev-set decision
 JUMP_ACCELERATION_MIN = 2.0  # with a face, its motion itself must break at least this much
 AUDIO_CONFIRM_Z = 6.0  # a flux outlier this strong within 60 ms confirms a video cut
 AUDIO_ONLY_Z = 20.0  # and this strong on its own is an audio splice (natural peaks reach ~15 on the dev clips)
