@@ -218,9 +218,13 @@ def test_cli_register_and_trace_json(shared_data, tmp_path, capsys):
 def test_cli_bad_input_exits_2_with_one_line(shared_data, tmp_path, capsys):
     text = tmp_path / "notes.txt"
     text.write_text("hello")
-    audio = next((shared_data / "librispeech").rglob("*.flac"), None) or next((shared_data / "ljspeech_tts").rglob("*.wav"))
+    import numpy as np
+    import soundfile as sf
+
+    silent = tmp_path / "silent.wav"  # audio registers by its fingerprint, and silence has none
+    sf.write(silent, np.zeros(32_000, np.float32), 16_000)
     for argv in (["trace", str(tmp_path / "missing.mp4")], ["register", str(text)], ["trace", str(text)],
-                 ["register", str(audio)], ["trace", str(text), "--top", "0"]):
+                 ["register", str(silent)], ["trace", str(text), "--top", "0"]):
         code, out, err = _run(capsys, *argv)
         assert code == 2, argv
         assert out == "" and len(err.strip().splitlines()) == 1 and "Traceback" not in err, (argv, err)

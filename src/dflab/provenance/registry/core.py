@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from dflab.config import Limits, dflab_home
-from dflab.errors import IntegrityError, UsageError
+from dflab.errors import BadMedia, IntegrityError, Unsupported, UsageError
 from dflab.provenance.ledger.record import sha256_file
+from dflab.provenance.registry.audio_fingerprint import FINGERPRINT_NAME, Quads
+from dflab.provenance.registry.audio_trace import file_quads, register_audio
 from dflab.provenance.registry.frames import SampledMedia, sample_media
 from dflab.provenance.registry.hashers import PDQ_MATCH_THRESHOLD, create_hasher
 from dflab.provenance.registry.index import HashIndex
@@ -131,42 +133,81 @@ class Registry:
 
     def register(self, path: str | Path, parents: tuple[int, ...] = ()) -> dict[str, Any]:
         """Hash a file, append its ledger record, index its hashes. Re-registering identical bytes returns the
-        existing record (`existing: true`) instead of a second one."""
+        existing record (`existing: true`) instead of a second one. Audio files, and the soundtrack of videos,
+        also get audio fingerprints (audio_trace.py); a record registered before those existed gets them when
+        its bytes are registered again."""
+        from dflab.media import probe
+
         path = Path(path)
         sha256 = sha256_file(path) if path.is_file() else ""
         if sha256:
             for row in self.store.records_by_sha256(sha256):
                 if row.hasher == self.hasher.name and row.video_fps == self.config.video_fps:
-                    return self._register_result(row, self.store.count_hashes(row.record), existing=True)
-        media = sample_media(path, self.config.video_fps, self.config.video_max_side, self.config.limits)
+                    audio_hashes = self._backfill_audio(row, path)
+                    return self._register_result(row, self.store.count_hashes(row.record), existing=True,
+                                                 audio_hashes=audio_hashes)  # fmt: skip
+        facts = probe(path, self.config.limits)
+        if facts["type"] == "audio":
+            media = None
+            quads, audio_s = file_quads(path, self.config.limits)
+        else:
+            media = sample_media(path, self.config.video_fps, self.config.video_max_side, self.config.limits)
+            quads, audio_s = self._soundtrack_quads(path) if facts["has_audio"] else (None, 0.0)
+        media_type = "audio" if media is None else media.media_type
         sha256 = sha256 or sha256_file(path)
-        rows = self._hash_rows(media)
+        rows = self._hash_rows(media) if media is not None else []
         full = [row for row in rows if row.variant == "full"]
+        extra: dict[str, Any] = {
+            "hasher": "pdq",
+            "frame_times_s": [round(row.time_s, 3) for row in full] if media_type == "video" else [],
+            "duration_s": round(media.duration_s if media is not None else audio_s, 3),
+        }
+        if quads is not None:
+            extra["audio_fingerprint"] = FINGERPRINT_NAME
+            extra["audio_hashes"] = len(quads)
         fields = {
             "content_sha256": sha256,
             "action": "register",
-            "media_type": media.media_type,
+            "media_type": media_type,
             "path": str(path.resolve()),
             "perceptual_hashes": tuple(row.code.hex() for row in full),
             "parents": tuple(int(p) for p in parents),
-            "extra": {
-                "hasher": "pdq",
-                "frame_times_s": [round(row.time_s, 3) for row in full] if media.media_type == "video" else [],
-                "duration_s": round(media.duration_s, 3),
-            },
+            "extra": extra,
         }
         record_id = int(self.record_sink(fields))
         record = RecordRow(
-            record_id, sha256, fields["path"], media.media_type, self.hasher.name, self.config.video_fps,
-            float(media.duration_s), int(media.width), int(media.height), len(media.frames), time.time(),
+            record_id, sha256, fields["path"], media_type, self.hasher.name, self.config.video_fps,
+            float(extra["duration_s"]), int(media.width) if media else 0, int(media.height) if media else 0,
+            len(media.frames) if media else 0, time.time(),
         )
         indexed = [row._replace_record(record_id) for row in rows if self._indexable(media, row)]
         self.store.add(record, indexed)
+        if quads is not None:
+            register_audio(self.store, record_id, quads, audio_s)
         self.index()  # catch the cache up and persist it
-        return self._register_result(record, len(indexed), existing=False)
+        return self._register_result(record, len(indexed), existing=False,
+                                     audio_hashes=len(quads) if quads is not None else 0)  # fmt: skip
 
-    def _indexable(self, media: SampledMedia, row: "_PendingHash") -> bool:
-        return media.media_type == "image" or row.quality >= self.config.min_video_quality
+    def _soundtrack_quads(self, path: Path) -> tuple[Quads | None, float]:
+        """A video's soundtrack quads, or (None, 0) when it is silent or cannot be decoded (the pictures still
+        register)."""
+        try:
+            return file_quads(path, self.config.limits)
+        except (Unsupported, BadMedia):
+            return None, 0.0
+
+    def _backfill_audio(self, row: RecordRow, path: Path) -> int:
+        """Audio hashes of a record registered before audio fingerprints existed (added now, appended only)."""
+        existing = self.store.audio_print(row.record)
+        if existing is not None:
+            return existing[2]
+        if row.media_type not in ("audio", "video"):
+            return 0
+        quads, audio_s = self._soundtrack_quads(path)
+        return register_audio(self.store, row.record, quads, audio_s) if quads is not None else 0
+
+    def _indexable(self, media: SampledMedia | None, row: "_PendingHash") -> bool:
+        return media is not None and (media.media_type == "image" or row.quality >= self.config.min_video_quality)
 
     def _hash_rows(self, media: SampledMedia) -> list["_PendingHash"]:
         rows = []
@@ -176,7 +217,7 @@ class Registry:
         return rows
 
     @staticmethod
-    def _register_result(row: RecordRow, hashes: int, existing: bool) -> dict[str, Any]:
+    def _register_result(row: RecordRow, hashes: int, existing: bool, audio_hashes: int = 0) -> dict[str, Any]:
         return {
             "record": row.record,
             "path": row.path,
@@ -186,6 +227,7 @@ class Registry:
             "frames": row.frames,
             "duration_s": round(row.duration_s, 3),
             "existing": existing,
+            "audio_hashes": audio_hashes,
         }
 
     # ---------------------------------------------------------------- query
@@ -208,8 +250,10 @@ class Registry:
         return trace_media(self, path, top=top)
 
     def stats(self) -> dict[str, Any]:
+        audio_records, audio_s, audio_hashes = self.store.audio_stats()
         return {"records": self.store.count_records(), "hashes": self.store.count_hashes(), "index": self.config.index_kind,
-                "directory": str(self.directory)}
+                "directory": str(self.directory), "audio_records": audio_records,
+                "audio_hours": round(audio_s / 3600.0, 4), "audio_hashes": audio_hashes}
 
 
 @dataclass(frozen=True)

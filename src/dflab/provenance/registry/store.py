@@ -2,6 +2,10 @@
 
 Hash row ids are dense and start at 0, so row id == FAISS position. Rows are only ever appended (inside
 BEGIN IMMEDIATE, so concurrent writers serialise), never updated or deleted.
+
+Schema 2 adds audio fingerprints (audio_fingerprint.py): `audio_prints` says which records have them and with
+which fingerprint version, `audio_hashes` holds one row per peak quad, looked up by its key through an index.
+A schema-1 registry gets the two tables (empty) the first time it is opened and is marked schema 2.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ import numpy as np
 from dflab.errors import IntegrityError
 from dflab.provenance.registry.hashers import HASH_BYTES
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
+UPGRADABLE = {"1"}  # older schemas that opening brings up to SCHEMA_VERSION (their tables are unchanged)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -42,7 +47,35 @@ CREATE TABLE IF NOT EXISTS hashes (
     quality INTEGER NOT NULL,
     code BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS audio_prints (
+    record INTEGER PRIMARY KEY REFERENCES records (record),
+    fingerprint TEXT NOT NULL,       -- audio_fingerprint.FINGERPRINT_NAME
+    duration_s REAL NOT NULL,        -- of the fingerprinted audio
+    hashes INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audio_hashes (
+    hash INTEGER NOT NULL,           -- quantised speed-invariant coordinates of one peak quad
+    record INTEGER NOT NULL REFERENCES records (record),
+    anchor_s REAL NOT NULL,          -- time of the quad's first peak
+    span_s REAL NOT NULL,            -- time from its first to its last peak
+    anchor_oct REAL NOT NULL         -- log2 frequency of its first peak
+);
+CREATE INDEX IF NOT EXISTS audio_hashes_hash ON audio_hashes (hash);
 """
+
+
+@dataclass(frozen=True)
+class AudioHits:
+    """Stored quads whose key was asked for: `query_row[i]` is the caller's row the i-th hit answers."""
+
+    query_row: np.ndarray
+    record: np.ndarray
+    anchor_s: np.ndarray
+    span_s: np.ndarray
+    anchor_oct: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.record)
 
 
 @dataclass(frozen=True)
@@ -82,6 +115,9 @@ class RegistryStore:
         except sqlite3.DatabaseError as exc:
             raise IntegrityError(f"registry database {self.path} is unreadable: {exc}") from exc
         version = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0]
+        if version in UPGRADABLE:  # the new tables were created above; nothing else changed
+            self._db.execute("UPDATE meta SET value=? WHERE key='schema'", (SCHEMA_VERSION,))
+            version = SCHEMA_VERSION
         if version != SCHEMA_VERSION:
             raise IntegrityError(f"registry database {self.path} has schema {version}, expected {SCHEMA_VERSION}")
 
@@ -153,3 +189,63 @@ class RegistryStore:
             ):
                 out[row[0]] = HashRow(row[1], row[2], row[3], row[4], bytes(row[5]))
         return out
+
+    # ---------------------------------------------------------------- audio fingerprints
+
+    def add_audio(self, record: int, fingerprint: str, duration_s: float, keys: np.ndarray, anchor_s: np.ndarray,
+                  span_s: np.ndarray, anchor_oct: np.ndarray) -> None:  # fmt: skip
+        """The audio hashes of one registered record, all or nothing; a record is fingerprinted once."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("INSERT INTO audio_prints VALUES (?,?,?,?)", (int(record), fingerprint, float(duration_s), len(keys)))
+            db.executemany(
+                "INSERT INTO audio_hashes VALUES (?,?,?,?,?)",
+                zip(np.asarray(keys, np.int64).tolist(), [int(record)] * len(keys), np.asarray(anchor_s).tolist(),
+                    np.asarray(span_s).tolist(), np.asarray(anchor_oct).tolist()),
+            )  # fmt: skip
+            db.execute("COMMIT")
+        except sqlite3.IntegrityError as exc:
+            db.execute("ROLLBACK")
+            raise IntegrityError(f"record {record} already has audio fingerprints ({exc})") from exc
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def audio_print(self, record: int) -> tuple[str, float, int] | None:
+        """(fingerprint name, duration, hash count) of a record's audio, None when it has none."""
+        row = self._db.execute("SELECT fingerprint, duration_s, hashes FROM audio_prints WHERE record=?",
+                               (int(record),)).fetchone()  # fmt: skip
+        return (str(row[0]), float(row[1]), int(row[2])) if row else None
+
+    def audio_stats(self) -> tuple[int, float, int]:
+        """(fingerprinted records, their total duration in seconds, hash rows)."""
+        count, seconds, hashes = self._db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(duration_s), 0), COALESCE(SUM(hashes), 0) FROM audio_prints").fetchone()
+        return int(count), float(seconds), int(hashes)
+
+    def audio_hits(self, keys: np.ndarray, fingerprint: str, chunk: int = 900) -> AudioHits:
+        """Every stored quad (of records fingerprinted as `fingerprint`) under each of `keys`."""
+        keys = np.asarray(keys, np.int64)
+        order = np.argsort(keys, kind="stable")
+        unique, first = np.unique(keys[order], return_index=True)
+        # rows of the caller per unique key (a key can be asked for by several query quads)
+        groups = np.split(order, first[1:]) if len(unique) else []
+        rows: dict[int, np.ndarray] = {int(k): g for k, g in zip(unique, groups)}
+        out: list[tuple] = []
+        for start in range(0, len(unique), chunk):
+            part = unique[start : start + chunk].tolist()
+            marks = ",".join("?" * len(part))
+            out.extend(self._db.execute(
+                f"SELECT h.hash, h.record, h.anchor_s, h.span_s, h.anchor_oct FROM audio_hashes h "
+                f"JOIN audio_prints p ON p.record = h.record WHERE p.fingerprint = ? AND h.hash IN ({marks})",
+                [fingerprint, *part]).fetchall())  # fmt: skip
+        if not out:
+            empty = np.zeros(0)
+            return AudioHits(np.zeros(0, np.int64), np.zeros(0, np.int64), empty, empty, empty)
+        table = np.array(out, dtype=float)
+        counts = np.array([len(rows[int(k)]) for k in table[:, 0].astype(np.int64)])
+        query_row = np.concatenate([rows[int(k)] for k in table[:, 0].astype(np.int64)])
+        expand = np.repeat(np.arange(len(table)), counts)
+        return AudioHits(query_row.astype(np.int64), table[expand, 1].astype(np.int64), table[expand, 2],
+                         table[expand, 3], table[expand, 4])  # fmt: skip

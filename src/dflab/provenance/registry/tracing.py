@@ -4,6 +4,9 @@ Each sampled query frame is hashed (whole frame only: the registry already holds
 looked up with a kNN search; hits within the match threshold vote for their record. For a video record the
 (query time, original time) pairs are fitted with parallel lines (align.py) to recover the speed factor and
 the matched time ranges; the gaps between ranges on the original's side are cuts.
+
+Audio files, and videos whose pictures match nothing but that have a soundtrack, are traced by their audio
+fingerprints instead (audio_trace.py); those matches carry `by: "audio"` and a `score`.
 """
 
 from __future__ import annotations
@@ -24,7 +27,12 @@ TIE_MARGIN = 4  # bits: original frames this close to the best one are equally p
 
 def trace_media(registry, path: str | Path, top: int = 5, k: int = 64) -> dict[str, Any]:
     """Best-first matches for `path` (see the module docstring). `registry` is an open Registry."""
+    from dflab.media import probe
+
     config = registry.config
+    facts = probe(path, config.limits)
+    if facts["type"] == "audio":
+        return _audio_result(registry, path, top, sha256_file(Path(path)))
     media = sample_media(path, config.video_fps, config.video_max_side, config.limits)
     times, codes, qualities = [], [], []
     for time_s, rgb in zip(media.times_s, media.frames):
@@ -52,7 +60,7 @@ def trace_media(registry, path: str | Path, top: int = 5, k: int = 64) -> dict[s
     matches = matches[:top]
     for match in matches:
         match["ledger"] = registry.record_source(match["record"])
-    return {
+    result = {
         "path": str(path),
         "media_type": media.media_type,
         "sha256": sha256,
@@ -60,6 +68,26 @@ def trace_media(registry, path: str | Path, top: int = 5, k: int = 64) -> dict[s
         "threshold": config.match_threshold,
         "matches": matches,
     }
+    if not matches and media.media_type == "video" and facts["has_audio"]:
+        # the pictures match nothing (re-shot, replaced or blanked): the soundtrack may still trace
+        audio = _audio_result(registry, path, top, sha256)
+        result.update({key: audio[key] for key in ("matches", "audio_quads", "audio_duration_s") if key in audio})
+    return result
+
+
+def _audio_result(registry, path: str | Path, top: int, sha256: str) -> dict[str, Any]:
+    from dflab.errors import Unsupported
+    from dflab.provenance.registry.audio_trace import trace_audio
+
+    try:
+        found = trace_audio(registry, path, top=top)
+    except Unsupported:  # a silent track has no fingerprint: nothing can match it
+        found = {"audio_quads": 0, "audio_duration_s": 0.0, "matches": []}
+    for match in found["matches"]:
+        match["exact"] = sha256 == (registry.store.record(match["record"]).sha256 if match["record"] else "")
+        match["ledger"] = registry.record_source(match["record"])
+    return {"path": str(path), "media_type": "audio", "sha256": sha256, "frames": 0,
+            "threshold": registry.config.match_threshold, **found}  # fmt: skip
 
 
 def _match(registry, record_id: int, per_query: dict, query_type: str, sha256: str) -> dict[str, Any] | None:
