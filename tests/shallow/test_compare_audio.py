@@ -100,7 +100,7 @@ def test_cli_audio_compare_json_and_bad_input(copies, tmp_path, capsys):
     text.write_text("not audio")
     cases = [["compare", str(bad), "--original", str(copies["original"])]
              for bad in (short, silent, text, tmp_path / "missing.wav")]
-    cases.append(["compare", str(copies["tape"])])  # no --original: audio is not traced in the registry
+    cases.append(["compare", str(copies["tape"])])  # no --original and nothing registered: no original to find
     for argv in cases:
         assert main(argv) == 2, argv
         out, err = capsys.readouterr()

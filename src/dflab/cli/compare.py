@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from dflab.cli.common import print_json
-from dflab.errors import NotFound, UsageError
+from dflab.errors import NotFound
 
 
 def register(subparsers) -> None:
@@ -17,8 +17,8 @@ def register(subparsers) -> None:
         "the audio) and report the speed factor, the pieces removed from or inserted into the original (times on "
         "both timelines) and the frames whose content was changed. When either file has no video stream, the "
         "audio alone is aligned (spectral frames; speed with or without pitch correction, removed and inserted "
-        "pieces). Without --original, the original is found with `dflab trace` in the registry and read from its "
-        "registered path.",
+        "pieces). Without --original, the original is found with `dflab trace` in the registry (by its frames, or by "
+        "its audio fingerprint for audio and for video whose frames match nothing) and read from its registered path.",
     )
     parser.add_argument("suspect", metavar="SUSPECT")
     parser.add_argument("--original", metavar="FILE",
@@ -28,14 +28,15 @@ def register(subparsers) -> None:
 
 
 def find_original(suspect: str) -> tuple[Path, int]:
-    """(path, record) of the best registered video match of `suspect`."""
+    """(path, record) of the best registered video or audio match of `suspect` (a registered still cannot be
+    aligned in time)."""
     from dflab.provenance.registry import trace
 
     result = trace(suspect, top=5)
-    videos = [m for m in result["matches"] if m["media_type"] == "video"]
-    if not videos:
-        raise NotFound(f"{suspect} does not trace to any registered video; pass --original FILE")
-    best = videos[0]
+    timed = [m for m in result["matches"] if m["media_type"] in ("video", "audio")]
+    if not timed:
+        raise NotFound(f"{suspect} does not trace to any registered video or audio; pass --original FILE")
+    best = timed[0]
     path = Path(best["path"])
     if not path.is_file():
         raise NotFound(f"{suspect} traces to record {best['record']} ({path}), but that file is no longer there; "
@@ -55,11 +56,6 @@ def run(args: argparse.Namespace) -> int:
         if not original.exists():
             raise NotFound(f"{original} does not exist")
     else:
-        from dflab.media import probe
-
-        if probe(suspect)["type"] == "audio":
-            raise UsageError(f"{suspect} is audio only and the registry traces images and video; "
-                             "pass the original with --original FILE")  # fmt: skip
         original, record = find_original(suspect)
     result = compare_files(suspect, original)
     result["record"] = record

@@ -12,11 +12,11 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "register",
         help="record media in the ledger and the perceptual-hash registry",
-        description="Compute PDQ hashes (per frame at a fixed rate for video, plus centre crops), append a "
-        "'register' record to the ledger and index the hashes so `dflab trace` can find copies later. "
+        description="Compute PDQ hashes (per frame at a fixed rate for video, plus centre crops) and audio "
+        "fingerprints (audio files and soundtracks), append a 'register' record to the ledger and index the hashes so `dflab trace` can find copies later. "
         "Registering identical bytes again returns the existing record.",
     )
-    parser.add_argument("files", nargs="+", metavar="FILE", help="images or videos to register")
+    parser.add_argument("files", nargs="+", metavar="FILE", help="images, videos or audio files to register")
     parser.add_argument("--json", action="store_true", help="one JSON object per file on stdout")
     parser.set_defaults(func=run)
 
@@ -32,7 +32,8 @@ def run(args: argparse.Namespace) -> int:
                 print_json(result)
             else:
                 again = " (already registered)" if result["existing"] else ""
-                print(f"{path}: record {result['record']}, {result['media_type']}, {result['hashes']} hashes{again}")
+                audio = f", {result['audio_hashes']} audio hashes" if result.get("audio_hashes") else ""
+                print(f"{path}: record {result['record']}, {result['media_type']}, {result['hashes']} hashes{audio}{again}")
     return 0
 
 

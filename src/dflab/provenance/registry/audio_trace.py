@@ -142,14 +142,19 @@ def _fit_record(query: Quads, hits: AudioHits, mine: np.ndarray, log_scale: np.n
     return AudioMatch(record, mapping.matched_frames, moved, mapping)
 
 
+def lookup(store, query: Quads, min_votes: int = MIN_VOTES) -> tuple[list[AudioMatch], int]:
+    """(matches, stored hits looked at) of query quads in a RegistryStore."""
+    keys, rows = query_hashes(query)
+    hits = store.audio_hits(keys, FINGERPRINT_NAME)
+    hits = AudioHits(rows[hits.query_row], hits.record, hits.anchor_s, hits.span_s, hits.anchor_oct)
+    return match_audio(query, hits, min_votes), len(hits)
+
+
 def trace_audio(registry, path: str | Path, top: int = 5) -> dict[str, Any]:
     """Best-first audio matches for `path` in the shape of tracing.trace_media's result."""
     query, duration = file_quads(path, registry.config.limits)
-    keys, rows = query_hashes(query)
-    hits = registry.store.audio_hits(keys, FINGERPRINT_NAME)
-    hits = AudioHits(rows[hits.query_row], hits.record, hits.anchor_s, hits.span_s, hits.anchor_oct)
     found = []
-    for match in match_audio(query, hits)[:top]:
+    for match in lookup(registry.store, query)[0][:top]:
         row = registry.store.record(match.record)
         if row is None:
             continue
