@@ -73,7 +73,8 @@ def main() -> int:
     factors = np.array([float(r["factor"]) for r in rows])
     calib = np.array([r["split"] == "calib" for r in rows])
     methods = np.array([r["method"] for r in rows])
-    model = fit_speed_model(raw[calib], factors[calib], methods=methods[calib])
+    speaker_of = np.array([r["speaker"] for r in rows])
+    model = fit_speed_model(raw[calib], factors[calib], methods[calib], speaker_of[calib])
     test_rows = [r for r, c in zip(rows, calib) if not c]
     table = score_table(model, raw[~calib], test_rows)
     speakers = sorted({r["speaker"] for r in test_rows})

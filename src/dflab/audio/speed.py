@@ -6,14 +6,16 @@ on the speed test set (the MLPs are evaluated here in numpy; an MLP without hidd
 
 1. Phase vocoder: a small MLP classifier on CLASSIFIER_FEATURES, the loss of glottal pulses in the LPC residual
    (kurtosis) and smeared onsets. Speaker norms (rate, pitch) in it made a quarter of natural clips of new
-   speakers read as changed.
+   speakers read as changed. Like the resample classifier it is the average of five seeds' networks (stored as
+   one wider network) and its threshold sits above every natural clip of a speaker it was not fitted on.
 2. WSOLA (ffmpeg atempo): the spectral line of its crossfade grid (dflab.audio.artefacts.line_strength, at the
    clip's own sample rate) is exponentially distributed with mean 1 in natural audio whoever speaks, so a fixed
    threshold has a known false-alarm rate (GRID_THRESHOLD = ln 100: 1 % of natural clips). Inside the learned
    classifier the line competed with the phase-vocoder measures and atempo clips with lines of 5-6 were missed.
 3. Tape-style resampling leaves no method trace: pitch, formants and rate all move by the factor, and a slowed
    clip loses its top band (dflab.audio.band_edge). A classifier on RESAMPLE_FEATURES judges "pitch/rate moved";
-   its bias is shifted so that 0.5 sits just above every natural calibration clip's score.
+   its bias is shifted so that 0.5 sits above every natural clip of a speaker it was not fitted on (an unusual
+   voice reads as "pitch moved" against the others' norms).
 
 The factor: an MLP regressor of log2(factor) on every feature (speaking rate, pitch and spectra against
 natural speech), whatever the tests say; speakers differ by +-20 %, so it is within 5 % for about a quarter of
@@ -99,6 +101,13 @@ def load_clip(path: str | Path) -> tuple[np.ndarray, tuple[np.ndarray, int] | No
     return load_audio(path).samples, (native.samples, native.sample_rate)
 
 
+def standardise(raw: np.ndarray, impute: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Raw features -> the models' inputs: log-transformed, NaN imputed, z-scored and clipped to +-8."""
+    x = prepare(np.atleast_2d(raw))
+    x = np.where(np.isfinite(x), x, impute)
+    return np.clip((x - mean) / scale, -8, 8)
+
+
 def columns(names: tuple[str, ...]) -> np.ndarray:
     return np.array([FEATURE_NAMES.index(n) for n in names], dtype=int)
 
@@ -114,9 +123,7 @@ class SpeedModel:
     meta: dict = field(default_factory=dict)
 
     def standardise(self, raw: np.ndarray) -> np.ndarray:
-        x = prepare(np.atleast_2d(raw))
-        x = np.where(np.isfinite(x), x, self.impute)
-        return np.clip((x - self.mean) / self.scale, -8, 8)
+        return standardise(raw, self.impute, self.mean, self.scale)
 
     def predict_parts(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(p method traces, p pitch/rate moved, p WSOLA grid, estimated factor) per row of raw features."""
