@@ -69,21 +69,24 @@ def _counter():
     return lambda fields: next(ids)
 
 
-def test_quad_hashes_ignore_speed_and_pitch_shift(clips):
-    """The same peaks played 1.25x slower with every frequency moved by log2(1.25) octaves give the same keys
-    (but for quads whose span crosses MAX_SPAN_S), and each stored key is among the looked-up keys of its quad."""
+def test_quad_hashes_ignore_speed_and_pitch_shift(clips, monkeypatch):
+    """The same peaks played 1.25x slower with every frequency moved by log2(1.25) octaves give the same keys,
+    and each stored key is among the looked-up keys of its quad. (MAX_SPAN_S, a cap in seconds, is the one
+    part that is not speed-invariant; lifted here, it costs a 1.25x copy about 12 % of its quads.)"""
     from collections import Counter
 
     from dflab.media import load_audio
+    from dflab.provenance.registry import audio_fingerprint
     from dflab.provenance.registry.audio_trace import audio_peaks
 
     peaks, _ = audio_peaks(load_audio(clips["original"]).samples, RATE)
     assert len(peaks.times_s) > 200
+    monkeypatch.setattr(audio_fingerprint, "MAX_SPAN_S", 1e9)
     moved = Peaks(peaks.times_s * 1.25, peaks.octaves + np.log2(1.25), peaks.levels_db)
     a, b = peak_quads(peaks), peak_quads(moved)
     assert len(a) > 1000
     stored, shifted = Counter(quad_hashes(a).tolist()), Counter(quad_hashes(b).tolist())
-    assert sum((stored & shifted).values()) > 0.9 * len(a)
+    assert sum((stored & shifted).values()) > 0.99 * len(a)
     assert np.allclose(b.span_s[:20] / a.span_s[:20], 1.25)
     assert np.allclose(b.anchor_oct[:20] - a.anchor_oct[:20], np.log2(1.25))
     keys, rows = query_hashes(a)
@@ -91,6 +94,7 @@ def test_quad_hashes_ignore_speed_and_pitch_shift(clips):
     assert all(own[r] in set(keys[rows == r].tolist()) for r in range(0, len(a), 97))
     # unrelated speech shares few keys: the hash says something about the audio
     other = Counter(quad_hashes(peak_quads(audio_peaks(load_audio(clips["decoy"]).samples, RATE)[0])).tolist())
+    assert sum(other.values()) > 1000
     assert sum((stored & other).values()) < 0.3 * len(a)
 
 

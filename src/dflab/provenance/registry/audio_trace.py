@@ -41,7 +41,7 @@ TAPE_MISMATCH_OCT = 0.1  # a tape-style hit's shift agrees with its span ratio t
 KEPT_BIN, TAPE_BIN = 0.04, 0.01  # natural-log widths
 RECORDS_PER_KIND = 8  # records (with the most consistent hits) that go on to the line fit, per kind
 LINE_TOLERANCE_S = 0.05  # anchor times of a true match sit this close to the fitted line
-MIN_VOTES = 8  # query anchors on the lines below which a record is not reported (see bench/audio_trace.py)
+MIN_VOTES = 10  # query anchors on the lines below which a record is not reported (see bench/audio_trace.py)
 CHUNK_S = 60.0  # long audio is analysed in pieces: the fine spectrum of an hour would not fit in memory
 
 
