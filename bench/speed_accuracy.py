@@ -11,10 +11,11 @@ classifier's speaker norms keep too few natural clips), and (2) leave-one-speake
 Groups: method x slowed/sped up/natural, totals over the issue's set (stretch, atempo against original, aac,
 mp3, cut) and tape-style resampling on its own.
 
-Leave-one-speaker-out, issue set (925-clip set, 12 sources, 666 in the issue's set): natural kept 96.6 %, slowed
-caught 98.6 %, sped up 95.6 %, factor error median 9.8 %, 28.4 % within 5 %; resample caught 59.5 % (slow) / 56.8 %
-(fast). Session 2 (WSOLA grid line inside the classifier, LivePortrait d6 in the set): natural 92.9 %, slowed
-97.4 %, sped up 93.6 %.
+Leave-one-speaker-out, issue set (925-clip set, 12 sources, 666 in the issue's set): natural kept 98.0 %, slowed
+caught 98.6 %, sped up 93.6 %, factor error median 9.8 %, 28.4 % within 5 %; resample caught 39.6 % (slow) / 35.8 %
+(fast). A single-seed model with in-sample thresholds (session 3, first commit) read 96.6 / 98.6 / 95.6 % with seed
+0 but 85.8-96.6 % natural kept over seeds 0-4; session 2 (grid line inside the classifier, LivePortrait d6 in the
+set): natural 92.9 %, slowed 97.4 %, sped up 93.6 %. `--scan` runs the scan's speed cue on every clip as well.
 """
 
 from __future__ import annotations
