@@ -42,7 +42,8 @@ NEIGHBOURS = 7
 BAND_OCT = 0.5  # ... within this many octaves of A
 MIN_SPAN_S = 0.03  # tD - tA: shorter spans make the time ratio mostly jitter
 MAX_SPAN_S = 2.0
-DF_STEP_OCT = 1 / 24  # quantisation of the frequency steps
+DF_STEP_OCT = 1 / 32  # quantisation of the frequency steps (1/24: 2.4x the stored hits per lookup; 1/48: fewer
+# phase-vocoder copies traced)
 RATIO_BINS = 6  # quantisation of the time ratios over [0, 1]: a phase vocoder moves peaks by tens of ms (12 bins lost them)
 SOFT_MARGIN = 0.25  # a query value this close to a cell border is also looked up in the neighbouring cell
 DF_LEVELS = round(2 * BAND_OCT / DF_STEP_OCT) + 2
