@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,9 +131,7 @@ class RegistryStore:
         for row in hashes:
             if len(row.code) != HASH_BYTES:
                 raise IntegrityError(f"hash of {len(row.code)} bytes, expected {HASH_BYTES}")
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction(f"record {record.record} is already in the registry") as db:
             db.execute(
                 "INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (record.record, record.sha256, record.path, record.media_type, record.hasher, record.video_fps,
@@ -142,10 +142,19 @@ class RegistryStore:
                 "INSERT INTO hashes VALUES (?,?,?,?,?,?)",
                 [(next_id + i, row.record, row.time_s, row.variant, row.quality, row.code) for i, row in enumerate(hashes)],
             )
+
+    @contextmanager
+    def _transaction(self, on_conflict: str) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE (concurrent writers serialise) ... COMMIT, or ROLLBACK on any error; a constraint
+        violation becomes IntegrityError(on_conflict)."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
             db.execute("COMMIT")
         except sqlite3.IntegrityError as exc:
             db.execute("ROLLBACK")
-            raise IntegrityError(f"record {record.record} is already in the registry ({exc})") from exc
+            raise IntegrityError(f"{on_conflict} ({exc})") from exc
         except BaseException:
             db.execute("ROLLBACK")
             raise
@@ -195,22 +204,13 @@ class RegistryStore:
     def add_audio(self, record: int, fingerprint: str, duration_s: float, keys: np.ndarray, anchor_s: np.ndarray,
                   span_s: np.ndarray, anchor_oct: np.ndarray) -> None:  # fmt: skip
         """The audio hashes of one registered record, all or nothing; a record is fingerprinted once."""
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction(f"record {record} already has audio fingerprints") as db:
             db.execute("INSERT INTO audio_prints VALUES (?,?,?,?)", (int(record), fingerprint, float(duration_s), len(keys)))
             db.executemany(
                 "INSERT INTO audio_hashes VALUES (?,?,?,?,?)",
                 zip(np.asarray(keys, np.int64).tolist(), [int(record)] * len(keys), np.asarray(anchor_s).tolist(),
                     np.asarray(span_s).tolist(), np.asarray(anchor_oct).tolist()),
             )  # fmt: skip
-            db.execute("COMMIT")
-        except sqlite3.IntegrityError as exc:
-            db.execute("ROLLBACK")
-            raise IntegrityError(f"record {record} already has audio fingerprints ({exc})") from exc
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     def audio_print(self, record: int) -> tuple[str, float, int] | None:
         """(fingerprint name, duration, hash count) of a record's audio, None when it has none."""
