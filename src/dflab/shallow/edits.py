@@ -97,7 +97,9 @@ def change_speed(clip: Clip, factor: float) -> Clip:
     if not 0.1 <= factor <= 10:
         raise UsageError(f"speed factor must be in [0.1, 10], got {factor}")
     n_out = int(np.floor(len(clip.frames) / factor))
-    picks = np.minimum(np.round(np.arange(n_out) * factor).astype(int), len(clip.frames) - 1)
+    # nearest frame, halves rounded up as ffmpeg's fps filter does (np.round's half-to-even would break the
+    # periodic step pattern a real re-timing leaves)
+    picks = np.minimum(np.floor(np.arange(n_out) * factor + 0.5).astype(int), len(clip.frames) - 1)
     frames = [clip.frames[i] for i in picks]
     audio = None
     if clip.audio is not None:

@@ -1,13 +1,26 @@
-"""Playback speed from the frames alone: slowed video repeats or blends frames.
+"""Playback speed from the frames alone: the step pattern that re-timing leaves at an unchanged frame rate.
 
-Slowing a clip to factor r at an unchanged frame rate needs 1/r output frames per source frame; editors
-either repeat frames (nearest-frame retiming) or blend neighbours (frame blending). Either way, a share of
-about 1 - r of the frames carries no new motion: a repeated frame differs from its predecessor by little
-more than codec noise, a blended one is the average of its neighbours. Natural footage of a talking
-person has neither in any number. Speeding up drops frames, which leaves no such trace, so the video
-estimator only speaks for slowed clips (and says so). Frame-rate conversion (25 -> 30 fps repeats one
-frame in six) leaves the same trace as slowing to 0.83x, which is why the speed detector lets the frames
-refine, not overrule, the audio: two of the LivePortrait clips (d6, d20) show about 15 % repeats as shot.
+Re-timing a clip by factor r and keeping its frame rate makes output frame k show source time k*r + phase.
+Nearest-frame re-timing (ffmpeg `setpts=PTS/r` + `fps`, an editor's "frame sampling") shows source frame
+floor(k*r + phase), so the step between consecutive output frames is floor((k+1)r+ph) - floor(kr+ph): for
+r < 1 it is 0 (a repeated frame) in a share 1 - r of frames, for 1 < r < 2 it is 2 (a dropped frame: about twice
+the usual frame-to-frame change) in a share r - 1, in a fixed periodic order. Frame blending (ffmpeg
+`framerate`, "frame blending" in editors) shows a weighted mean of the two nearest source frames; between two
+source frames the picture then changes linearly, so the second difference of the frames is near zero except
+where a source frame is passed, again on a grid of frac(k*r + phase).
+
+The estimator fits both predicted patterns (grid over the fractional part of r and the phase) against the
+observed frame-to-frame change (and second difference), each normalised by the local amount of motion, and keeps
+the best Pearson correlation. Natural talking-head motion is jerky but not periodic: its best fit is the null
+distribution the thresholds below come from (bench/video_speed_accuracy.py). The integer part of r comes from
+the contrast: a repeat changes nothing (low/high step ratio near 0), a dropped frame doubles the change (ratio
+about 0.5-0.8).
+
+What frames cannot show: r = 2.0 exactly (every other frame dropped) or 1.0 leave a constant step, no pattern;
+and a frame-rate conversion is a re-timing of the frame grid without a change of speed: 25 -> 30 fps repeats one
+frame in six (the pattern of 0.833x), 30 -> 25 drops one in six (1.2x). LivePortrait d6 and d20 were converted
+25 -> 30 when shot and read as 0.833x repeats; `rate_ratio` names the frame-rate pair a factor matches, so the
+speed detector lets such a factor refine, not overrule, the audio.
 """
 
 from __future__ import annotations
@@ -20,15 +33,39 @@ THUMB = 64  # frames are compared as 64x64 grey thumbnails: motion, not detail
 REPEAT_RATIO = 0.15  # a frame is a repeat when it changes less than 15 % of the change around it
 BLEND_RATIO = 0.25  # ... a blend when it is this much closer to its neighbours' mean than to either neighbour
 MIN_FRAMES = 24
+# motion is normalised by its mean over +-3 frames for the step fit (it follows a talking head's changes of
+# pace; +-5 and +-8 caught 1-2 fewer re-timed clips at the same false-alarm level) and +-8 for the blend fit
+STEP_LOCAL_FRAMES = 3
+BLEND_LOCAL_FRAMES = 8
+# the fractional part of r searched; sparser patterns (r within 5 % of 1 or 2) fit natural jerks too often
+FRACTION_GRID = np.arange(0.050, 0.9501, 0.001)
+PHASES = 24
+# A pattern counts when its correlation times sqrt(frames) (about a z-score: the null's spread shrinks as
+# 1/sqrt(n), so short and long clips share one threshold) passes these; bench/video_speed_accuracy.py fits them
+# on one source group's natural clips and scores the other group.
+STEP_THRESHOLD = 6.0
+BLEND_THRESHOLD = 9.0
+REPEAT_CONTRAST = 0.35  # low/high step ratio below which the low steps are repeats (r < 1), above: drops (r > 1)
+DROP_CONTRAST = 0.75  # above it the high steps are not ~2x the low ones (re-timed 1.1-1.5x: 0.53-0.70)
+# frame rates whose conversions leave a re-timing pattern without any change of speed
+FRAME_RATES = (23.976, 24.0, 25.0, 29.97, 30.0, 50.0, 59.94, 60.0)
+RATE_RATIO_TOLERANCE = 0.005
 
 
 @dataclass(frozen=True)
 class VideoSpeed:
-    factor: float | None  # None: no evidence of slowing (normal speed or sped up cannot be told)
+    factor: float | None  # the re-timing factor (>1: sped up); None when no re-timing pattern is seen
     confidence: float
-    repeat_fraction: float
-    blend_fraction: float
+    repeat_fraction: float  # share of frames that barely change against the change around them
+    blend_fraction: float  # share of frames close to the mean of their neighbours
     n_frames: int
+    method: str | None = None  # "repeat" (slowed, frames repeated), "drop" (sped up, frames dropped), "blend"
+    direction: str | None = None  # "slower" or "faster" when a pattern is seen
+    pattern_score: float = 0.0  # best Pearson correlation of a predicted pattern with the frames (step or blend)
+    blend_score: float = 0.0  # the blend pattern's own best score (pattern_score is the larger of the two)
+    rate_ratio: str | None = None  # e.g. "25/30" when the factor is a frame-rate conversion ratio
+    step_z: float = 0.0  # step-pattern correlation x sqrt(frames), compared with STEP_THRESHOLD
+    blend_z: float = 0.0  # blend-pattern correlation x sqrt(frames), compared with BLEND_THRESHOLD
 
 
 def grey_thumbnails(frames: list[np.ndarray]) -> np.ndarray:
@@ -46,32 +83,141 @@ def frame_change_pattern(thumbs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
     return diffs[:-1], diffs[1:], mid
 
 
-def estimate_video_speed(frames: list[np.ndarray]) -> VideoSpeed:
-    """Factor from the share of repeated and blended frames (consecutive frames of the source required).
+def local_normalised(values: np.ndarray, half: int) -> np.ndarray:
+    """values / their mean over +-half neighbours (edges padded), clipped at 4 so a cut does not dominate."""
+    padded = np.pad(values, half, mode="reflect") if len(values) > half else np.pad(values, half, mode="edge")
+    level = np.convolve(padded, np.ones(2 * half + 1) / (2 * half + 1), mode="valid")
+    return np.clip(values / np.maximum(level, 1e-3), 0.0, 4.0)
 
-    A repeat is a dip in frame-to-frame change: far below the change in the frames around it. Slow natural motion lowers the change smoothly, over many frames, so it makes no such dips; a
-    still shot has no change anywhere, so nothing dips below its neighbours either."""
-    n = len(frames)
+
+def step_pattern(fraction: np.ndarray, phase: np.ndarray, n: int) -> np.ndarray:
+    """Source-frame steps minus their integer part, floor((k+1)f+ph) - floor(kf+ph) in {0, 1}, shape
+    fraction x phase x n: 1 where nearest-frame re-timing by r (frac(r) = f) takes one more source frame."""
+    t = np.arange(n + 1, dtype=np.float64)[None, None, :] * fraction[:, None, None] + phase[None, :, None]
+    return np.diff(np.floor(t), axis=2).astype(np.float32)
+
+
+def blend_pattern(fraction: np.ndarray, phase: np.ndarray, n: int) -> np.ndarray:
+    """1 where output frame k sits on a source frame, falling linearly to 0 half-way between two (the blended
+    frame's second difference is largest where a source frame, a kink of the interpolation, is passed)."""
+    t = np.arange(n, dtype=np.float64)[None, None, :] * fraction[:, None, None] + phase[None, :, None]
+    return (1.0 - 2.0 * np.abs(t - np.round(t))).astype(np.float32)
+
+
+def best_pattern(observed: np.ndarray, pattern, fractions: np.ndarray, phases: np.ndarray) -> tuple[float, float, float]:
+    """(score, fraction, phase) of the pattern with the highest Pearson correlation with `observed`."""
+    z = (observed - observed.mean()) / (observed.std() + 1e-9)
+    best = (-1.0, 0.0, 0.0)
+    for chunk in np.array_split(fractions, max(1, len(fractions) // 64)):
+        p = pattern(chunk, phases, len(observed))
+        spread = p.std(axis=2)
+        corr = (p @ z.astype(np.float32)) / (len(z) * np.maximum(spread, 1e-6))
+        corr[spread < 1e-6] = -1.0  # a constant pattern (no event in the clip) explains nothing
+        i, j = np.unravel_index(int(np.argmax(corr)), corr.shape)
+        if corr[i, j] > best[0]:
+            best = (float(corr[i, j]), float(chunk[i]), float(phases[j]))
+    return best
+
+
+def fit_pattern(observed: np.ndarray, pattern) -> tuple[float, float, float]:
+    """Coarse grid over fraction and phase, then a fine one around the best (the peak is ~1/n wide)."""
+    score, fraction, _ = best_pattern(observed, pattern, FRACTION_GRID, np.arange(PHASES) / PHASES)
+    if score <= -1.0:  # nothing varies (a constant series): no pattern
+        return 0.0, 0.0, 0.0
+    fine = np.arange(max(0.045, fraction - 0.002), min(0.955, fraction + 0.002) + 1e-9, 0.0001)
+    return best_pattern(observed, pattern, fine, np.arange(100) / 100)
+
+
+def _kink_weights(rate: float):
+    """Pattern function: the expected size of the second difference of frames blended at rate r (the RMS of
+    max(0, r - |t - m|) over source frames m, t = k*r + phase); `fraction` is ignored beyond its one value."""
+
+    def pattern(fraction: np.ndarray, phase: np.ndarray, n: int) -> np.ndarray:
+        t = np.arange(n, dtype=np.float64)[None, None, :] * rate + phase[None, :, None]
+        base = np.floor(t)
+        total = np.zeros(np.broadcast_shapes(t.shape, (len(fraction), 1, 1)))
+        for shift in range(-2, 4):
+            total = total + np.maximum(0.0, rate - np.abs(t - (base + shift))) ** 2
+        return np.sqrt(total).astype(np.float32)
+
+    return pattern
+
+
+def contrast(values: np.ndarray, low: np.ndarray) -> float:
+    """Median of `values` where the pattern is low over the median where it is high."""
+    if low.all() or not low.any():
+        return 1.0
+    return float(np.median(values[low]) / max(float(np.median(values[~low])), 1e-6))
+
+
+def frame_rate_ratio(factor: float) -> str | None:
+    """'a/b' when factor is a/b for two common frame rates (within 0.5 %): a conversion, not a speed change."""
+    best, name = RATE_RATIO_TOLERANCE, None
+    for a in FRAME_RATES:
+        for b in FRAME_RATES:
+            error = abs(factor / (a / b) - 1.0)
+            if a != b and error <= best:
+                best, name = error, f"{a:g}/{b:g}"
+    return name
+
+
+def estimate_video_speed(frames: list[np.ndarray], step_threshold: float = STEP_THRESHOLD,
+                         blend_threshold: float = BLEND_THRESHOLD) -> VideoSpeed:
+    """Re-timing factor from the step and blend patterns (consecutive frames of the source required).
+
+    The thresholds are arguments so the benchmark can fit them on held-out sources; callers keep the defaults."""
+    if len(frames) < MIN_FRAMES:
+        return VideoSpeed(None, 0.0, 0.0, 0.0, len(frames))
+    return speed_from_thumbnails(grey_thumbnails(frames), step_threshold, blend_threshold)
+
+
+def speed_from_thumbnails(thumbs: np.ndarray, step_threshold: float = STEP_THRESHOLD,
+                          blend_threshold: float = BLEND_THRESHOLD) -> VideoSpeed:
+    """estimate_video_speed on grey thumbnails (frames x 64 x 64, float)."""
+    n = len(thumbs)
     if n < MIN_FRAMES:
         return VideoSpeed(None, 0.0, 0.0, 0.0, n)
-    thumbs = grey_thumbnails(frames)
     diffs = np.mean(np.abs(np.diff(thumbs, axis=0)), axis=(1, 2))  # change into frame t+1, len n-1
     if float(np.percentile(diffs, 90)) < 0.05:  # a still picture: retiming cannot be seen
         return VideoSpeed(None, 0.0, 0.0, 0.0, n)
-    # the change around each frame: 75th percentile over +-4 frames, so runs of two or three repeats
-    # (0.5x retiming with rounding) still dip below it
-    window = np.lib.stride_tricks.sliding_window_view(np.pad(diffs, 4, mode="edge"), 9)
-    around = np.percentile(window, 75, axis=1)
-    repeats = diffs < REPEAT_RATIO * around
     before, after, to_mean = frame_change_pattern(thumbs)
-    # a blend sits between its neighbours: clearly away from each of them, close to their mean
+    repeat_fraction, blend_fraction = _still_shares(diffs, before, after, to_mean)
+    size = min(1.0, n / 100)  # short clips hold few pattern periods
+
+    step_score, step_f, step_ph = fit_pattern(local_normalised(diffs, STEP_LOCAL_FRAMES), step_pattern)
+    step_z = step_score * np.sqrt(len(diffs))
+    low = step_pattern(np.array([step_f]), np.array([step_ph]), len(diffs))[0, 0] < 0.5
+    step_contrast = contrast(diffs, low)
+    if step_contrast > DROP_CONTRAST:  # the "double" steps are not much larger: not a dropped frame
+        step_z = min(step_z, step_threshold - 1e-3)
+    second = np.mean(np.abs(thumbs[2:] - 2 * thumbs[1:-1] + thumbs[:-2]), axis=(1, 2))
+    blend_normalised = local_normalised(second, BLEND_LOCAL_FRAMES)
+    blend_score, blend_f, _ = fit_pattern(blend_normalised, blend_pattern)
+    blend_z = blend_score * np.sqrt(len(second))
+    found = {"repeat_fraction": repeat_fraction, "blend_fraction": blend_fraction, "n_frames": n,
+                 "blend_score": max(blend_score, 0.0), "step_z": float(step_z), "blend_z": float(blend_z)}
+    step_margin, blend_margin = step_z - step_threshold, blend_z - blend_threshold
+    if max(step_margin, blend_margin) < 0:
+        # no pattern: natural speed, or a re-timing frames cannot show (1.0x, 2.0x, a ramp)
+        return VideoSpeed(None, 0.3 * size, pattern_score=max(step_score, 0.0), **found)
+    if step_margin >= 0:  # repeats and drops also leave a second-difference pattern: the step fit comes first
+        slowed = step_contrast < REPEAT_CONTRAST
+        factor, method, score, margin = step_f if slowed else 1.0 + step_f, "repeat" if slowed else "drop", \
+            step_score, step_margin
+    else:
+        # slowed or sped up: the predicted kink weights differ in shape for r = f and r = 1 + f
+        fits = {r: best_pattern(blend_normalised, _kink_weights(r), np.array([r]), np.arange(100) / 100)[0]
+                for r in (blend_f, 1.0 + blend_f)}
+        factor, method, score, margin = max(fits, key=fits.get), "blend", blend_score, blend_margin
+    confidence = float(np.clip(0.5 + margin / 4.0, 0.0, 1.0) * size)
+    return VideoSpeed(round(factor, 4), confidence, method=method, direction="slower" if factor < 1 else "faster",
+                      pattern_score=score, rate_ratio=frame_rate_ratio(factor), **found)
+
+
+def _still_shares(diffs: np.ndarray, before: np.ndarray, after: np.ndarray, to_mean: np.ndarray) -> tuple[float, float]:
+    """Shares of repeated frames (a dip far below the change around it: 75th percentile over +-4 frames, so runs of
+    two or three repeats still dip) and of blended frames (close to their neighbours' mean, away from each)."""
+    window = np.lib.stride_tricks.sliding_window_view(np.pad(diffs, 4, mode="edge"), 9)
+    repeats = diffs < REPEAT_RATIO * np.percentile(window, 75, axis=1)
     blends = (to_mean < BLEND_RATIO * np.minimum(before, after)) & ~repeats[:-1] & ~repeats[1:]
-    repeat_fraction = float(repeats.mean())
-    blend_fraction = float(blends.mean())
-    still = repeat_fraction + blend_fraction
-    if still < 0.05:
-        # natural footage: "not slowed", said with modest confidence (speed-ups stay invisible here)
-        return VideoSpeed(None, 0.3, repeat_fraction, blend_fraction, n)
-    factor = float(np.clip(1.0 - still, 0.05, 1.0))
-    confidence = float(np.clip((still - 0.05) / 0.05, 0.0, 1.0) * min(1.0, n / 100))
-    return VideoSpeed(factor, confidence, repeat_fraction, blend_fraction, n)
+    return float(repeats.mean()), float(blends.mean())

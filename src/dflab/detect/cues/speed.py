@@ -2,9 +2,13 @@
 
 Two estimators, fused: the audio one (method traces of phase vocoders and WSOLA at the clip's own sample
 rate, or pitch, formants, rate and band edge moved together by tape-style resampling; speaking rate, pitch and
-spectrum against natural speech for the factor; dflab.audio.speed) and the video one (repeated or blended frames; dflab.shallow.speed_video),
-which can only see slowing. The scan JSON's `shallow` block reads `speed_factor` and `speed_confidence`
-from this evidence's details.
+spectrum against natural speech for the factor; dflab.audio.speed) and the video one (the periodic pattern of
+repeated, dropped or blended frames that re-timing at an unchanged frame rate leaves; dflab.shallow.speed_video),
+which sees slowing and speeding up and reads the factor almost exactly. A video pattern is strong evidence
+(it sets the factor and can overrule the audio) when frames were dropped, or when its factor is not a ratio of
+two common frame rates; a repeat or blend pattern at such a ratio (25 -> 30 fps conversion looks like 0.833x) only
+nudges the decision and refines the audio's factor. r = 1.0 and 2.0 (every other frame dropped) leave no
+pattern. The scan JSON's `shallow` block reads `speed_factor` and `speed_confidence` from this evidence's details.
 """
 
 from __future__ import annotations
@@ -18,7 +22,10 @@ from dflab.detect.registry import register_detector
 MIN_AUDIO_S = 3.0
 FULL_CONFIDENCE_S = 8.0  # the model was calibrated on 10 s clips
 AUDIO_CONFIDENCE = 0.5
-VIDEO_CONFIDENCE = 0.6
+VIDEO_CONFIDENCE = 0.6  # a repeat/blend pattern at a frame-rate ratio: may be a frame-rate conversion
+STRONG_VIDEO_CONFIDENCE = 0.9  # dropped frames, or a factor no frame-rate conversion gives
+STRONG_VIDEO_LOGIT = 5.0  # log-odds a fully confident strong pattern adds: more than a confident audio "natural"
+AGREE_LOG2 = 0.26  # the audio's factor is +-10-20 %: within 2^0.26 = 1.2x of the video's it is the same change
 
 
 def _native_audio(media) -> tuple[np.ndarray, int] | None:
@@ -39,6 +46,11 @@ def _native_audio(media) -> tuple[np.ndarray, int] | None:
 
 def _consecutive_frames(media) -> bool:
     return media.fps > 0 and len(media.frames) > 1 and abs(media.sampled_fps - media.fps) < 0.05 * media.fps
+
+
+def _strong_pattern(video) -> bool:
+    """Dropped frames, or a factor that no frame-rate conversion gives: re-timing, not a conversion."""
+    return video.method == "drop" or video.rate_ratio is None
 
 
 @register_detector("speed")
@@ -86,27 +98,43 @@ class SpeedDetector:
             if audio_est.changed:
                 weight += audio_conf
                 log_factor += audio_conf * np.log2(audio_est.factor_estimate)
+        strong = video is not None and video.factor is not None and _strong_pattern(video)
+        video_sets_factor = False
         if video is not None and video.confidence > 0:
-            slowed = video.factor is not None
-            # Repeated frames also come from frame-rate conversion, so they only nudge the decision; without
-            # audio they are all there is.
-            logit += video.confidence * ((1.0 if audio_est is not None else 2.0) if slowed else -0.5)
-            audio_slowed = audio_est is None or (audio_est.changed and audio_est.factor_estimate < 1.0)
-            if slowed and audio_slowed:
-                weight += video.confidence
-                log_factor += video.confidence * np.log2(video.factor)
+            retimed = video.factor is not None
+            if strong:
+                logit += STRONG_VIDEO_LOGIT * video.confidence
+                video_sets_factor = True
+            else:
+                # Repeats at a frame-rate ratio also come from frame-rate conversion, so they only nudge the
+                # decision; without audio they are all there is.
+                logit += video.confidence * ((1.0 if audio_est is not None else 2.0) if retimed else -0.5)
+                audio_same_way = audio_est is None or (
+                    audio_est.changed and (audio_est.factor_estimate < 1.0) == (video.factor or 1.0) < 1.0)
+                if retimed and audio_same_way:
+                    agree = audio_est is not None and abs(np.log2(audio_est.factor_estimate / video.factor)) < AGREE_LOG2
+                    video_sets_factor = agree  # the audio found the change, the frames say exactly how much
+                    weight += video.confidence
+                    log_factor += video.confidence * np.log2(video.factor)
         score = float(1.0 / (1.0 + np.exp(-logit)))
         changed = score >= 0.5
-        factor = float(2 ** (log_factor / weight)) if changed and weight > 0 else 1.0
-        video_conf = VIDEO_CONFIDENCE * video.confidence if video else 0.0  # repeats may be frame-rate conversion
+        if changed and video_sets_factor:
+            factor = float(video.factor)
+        else:
+            factor = float(2 ** (log_factor / weight)) if changed and weight > 0 else 1.0
+        video_conf = (STRONG_VIDEO_CONFIDENCE if strong else VIDEO_CONFIDENCE) * video.confidence if video else 0.0
         confidence = float(min(1.0, max(audio_conf, video_conf)))
         parts = []
         if audio_est is not None:
             parts.append(f"audio: p(changed) {audio_est.p_changed:.2f} (phase-vocoder traces {audio_est.p_method:.2f}, "
                          f"WSOLA crossfade grid {audio_est.p_grid:.2f}, pitch/rate moved {audio_est.p_resampled:.2f}), "
                          f"factor ~{audio_est.factor_estimate:.2f}x")
-        if video is not None and video.confidence > 0:
-            parts.append(f"video: {100 * (video.repeat_fraction + video.blend_fraction):.0f}% repeated/blended frames")
+        if video is not None and video.factor is not None:
+            ratio = f", a {video.rate_ratio} fps conversion ratio" if video.rate_ratio else ""
+            parts.append(f"video: {video.method} pattern of {video.factor:.3f}x (score {video.pattern_score:.2f}{ratio})")
+        elif video is not None and video.confidence > 0:
+            parts.append(f"video: no re-timing pattern ({100 * (video.repeat_fraction + video.blend_fraction):.0f}% "
+                         "repeated/blended frames)")
         lead = f"Playback looks {'changed to about ' + format(factor, '.2f') + 'x' if changed else 'natural (1.0x)'}"
         duration = m.duration_s or (m.audio.duration_s if m.audio else 0.0)
         return Evidence(
@@ -125,5 +153,11 @@ class SpeedDetector:
                 "video_factor": round(video.factor, 3) if video and video.factor else None,
                 "video_repeat_fraction": round(video.repeat_fraction, 3) if video else None,
                 "video_blend_fraction": round(video.blend_fraction, 3) if video else None,
+                "video_method": video.method if video else None,
+                "video_direction": video.direction if video else None,
+                "video_pattern_score": round(video.pattern_score, 3) if video else None,
+                "video_confidence": round(video.confidence, 3) if video else None,
+                "video_rate_ratio": video.rate_ratio if video else None,
+                "video_strong": bool(strong),
             },
         )
