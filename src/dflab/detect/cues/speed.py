@@ -5,8 +5,8 @@ rate, or pitch, formants, rate and band edge moved together by tape-style resamp
 spectrum against natural speech for the factor; dflab.audio.speed) and the video one (the periodic pattern of
 repeated, dropped or blended frames that re-timing at an unchanged frame rate leaves; dflab.shallow.speed_video),
 which sees slowing and speeding up and reads the factor almost exactly. A video pattern is strong evidence
-(it sets the factor and can overrule the audio) when frames were dropped, or when its factor is not a ratio of
-two common frame rates; a repeat or blend pattern at such a ratio (25 -> 30 fps conversion looks like 0.833x) only
+(it sets the factor and can overrule the audio) when its factor is not a ratio of two common frame rates; a
+pattern at such a ratio (25 -> 30 fps conversion looks like 0.833x slowing, 30 -> 25 like 1.2x speeding up) only
 nudges the decision and refines the audio's factor. r = 1.0 and 2.0 (every other frame dropped) leave no
 pattern. The scan JSON's `shallow` block reads `speed_factor` and `speed_confidence` from this evidence's details.
 """
@@ -23,7 +23,7 @@ MIN_AUDIO_S = 3.0
 FULL_CONFIDENCE_S = 8.0  # the model was calibrated on 10 s clips
 AUDIO_CONFIDENCE = 0.5
 VIDEO_CONFIDENCE = 0.6  # a repeat/blend pattern at a frame-rate ratio: may be a frame-rate conversion
-STRONG_VIDEO_CONFIDENCE = 0.9  # dropped frames, or a factor no frame-rate conversion gives
+STRONG_VIDEO_CONFIDENCE = 0.9  # a re-timing pattern at a factor no frame-rate conversion gives
 STRONG_VIDEO_LOGIT = 5.0  # log-odds a fully confident strong pattern adds: more than a confident audio "natural"
 AGREE_LOG2 = 0.26  # the audio's factor is +-10-20 %: within 2^0.26 = 1.2x of the video's it is the same change
 
@@ -49,8 +49,10 @@ def _consecutive_frames(media) -> bool:
 
 
 def _strong_pattern(video) -> bool:
-    """Dropped frames, or a factor that no frame-rate conversion gives: re-timing, not a conversion."""
-    return video.method == "drop" or video.rate_ratio is None
+    """A factor that no frame-rate conversion gives: re-timing, not a conversion. Dropped frames at a ratio are
+    not exempt: 30 -> 25 fps conversion drops one frame in six, the pattern of 1.2x (bench/video_speed_accuracy.py:
+    every 30 fps source converted to 25 fps reads as a 1.2x drop pattern)."""
+    return video.rate_ratio is None
 
 
 @register_detector("speed")
@@ -109,8 +111,9 @@ class SpeedDetector:
                 # Repeats at a frame-rate ratio also come from frame-rate conversion, so they only nudge the
                 # decision; without audio they are all there is.
                 logit += video.confidence * ((1.0 if audio_est is not None else 2.0) if retimed else -0.5)
+                video_slower = retimed and video.factor < 1.0
                 audio_same_way = audio_est is None or (
-                    audio_est.changed and (audio_est.factor_estimate < 1.0) == (video.factor or 1.0) < 1.0)
+                    audio_est.changed and (audio_est.factor_estimate < 1.0) == video_slower)
                 if retimed and audio_same_way:
                     agree = audio_est is not None and abs(np.log2(audio_est.factor_estimate / video.factor)) < AGREE_LOG2
                     video_sets_factor = agree  # the audio found the change, the frames say exactly how much

@@ -1,0 +1,222 @@
+"""Playback speed from the frames: accuracy of dflab.shallow.speed_video on re-timed real footage.
+
+    .venv/bin/python bench/video_speed_accuracy.py [--set DIR] [--scan]
+
+Builds the video speed test set (dflab.shallow.video_speed_testset: LivePortrait driving clips and FF++ c23 real
+and manipulated clips, 320 px, <= 10 s; original, x264 re-encode, frame-rate conversion, nearest-frame `repeat`
+and `blend` re-timing at 0.5-2.0x) into DIR unless it is there, decodes every clip as the scan does
+(dflab.media.load), and scores the estimator:
+
+* thresholds held out by source group: the step- and blend-pattern thresholds are fitted on one group's natural
+  clips (original + reencode; clips that show a repeat pattern at a frame-rate ratio as shot, i.e. that were
+  converted 25 -> 30 fps before we got them, are listed but not used for the fit) as the smallest value above all
+  of them plus 0.25, and the other group is scored with them (LivePortrait <- FF++ and FF++ <- LivePortrait);
+  the tables pool both held-out halves;
+* the shipped thresholds (STEP_THRESHOLD / BLEND_THRESHOLD in speed_video.py) on every clip;
+* `--scan`: `dflab scan --detectors speed --json` on the 0.75x and 1.25x repeat clips and the originals.
+
+A re-timed clip counts as detected when a pattern is reported in the right direction; the factor error is
+|estimate / true - 1| over the detected clips; "within 5 %" counts over all clips of the row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from contextlib import redirect_stdout
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import print_table, shared_data, write_results
+
+GROUPS = ("liveportrait", "ffpp")
+MARGIN = 0.25
+
+
+def _decode(path: Path) -> list[np.ndarray]:
+    from dflab.media import load
+
+    return [f.rgb for f in load(path).frames]
+
+
+def fit_thresholds(natural_thumbs: list[np.ndarray]) -> tuple[float, float]:
+    """Smallest step/blend thresholds above every natural clip plus MARGIN. A clip whose step pattern is a repeat
+    at a frame-rate ratio (converted 25 -> 30 fps as shot: it does repeat frames) does not count for the step
+    threshold, nor does one whose pattern the drop-contrast check already refuses."""
+    from dflab.shallow.speed_video import DROP_CONTRAST, speed_from_thumbnails
+
+    step, blend = 0.0, 0.0
+    for thumbs in natural_thumbs:
+        best = speed_from_thumbnails(thumbs.astype(np.float32), 0.0, 1e9)  # the step pattern's own reading, whatever its z
+        blend = max(blend, best.blend_z)
+        as_shot = best.method == "repeat" and best.rate_ratio is not None
+        if not as_shot and best.step_contrast <= DROP_CONTRAST:
+            step = max(step, best.step_z)
+    return round(step + MARGIN, 2), round(blend + MARGIN, 2)
+
+
+def _detected(result, factor: float) -> bool:
+    if result.factor is None:
+        return False
+    return (result.factor < 1.0) == (factor < 1.0)
+
+
+def score_rows(clips: list[dict], key: str) -> list[dict]:
+    """One row per method x factor: n, detected share, factor error median, share within 5 %."""
+    groups = defaultdict(list)
+    for clip in clips:
+        groups[(clip["method"], clip["factor"])].append(clip)
+    rows = []
+    for (method, factor), members in sorted(groups.items()):
+        results = [c[key] for c in members]
+        row = {"method": method, "factor": factor, "n": len(members)}
+        if factor == 1.0:
+            flagged = [r for r in results if r.factor is not None]
+            row["flagged"] = f"{len(flagged)}/{len(members)}"
+            row["reads as"] = ", ".join(sorted({f"{r.method} {r.factor:.3f}" for r in flagged})) or "-"
+        else:
+            hits = [r for r in results if _detected(r, factor)]
+            errors = [abs(r.factor / factor - 1.0) for r in hits]
+            row["detected"] = f"{len(hits)}/{len(members)}"
+            row["detected %"] = round(100.0 * len(hits) / len(members), 1)
+            row["error median %"] = round(100.0 * float(np.median(errors)), 2) if errors else None
+            row["within 5 %"] = round(100.0 * sum(e <= 0.05 for e in errors) / len(members), 1)
+            row["method read"] = ", ".join(f"{m} {n}" for m, n in sorted(_count(r.method for r in hits).items()))
+        rows.append(row)
+    return rows
+
+
+def _count(values) -> dict:
+    out: dict = defaultdict(int)
+    for v in values:
+        out[v] += 1
+    return out
+
+
+def false_alarms(clips: list[dict], key: str) -> list[dict]:
+    """Natural clips (original, reencode) flagged, per source."""
+    rows = []
+    for source in sorted({c["source"] for c in clips}):
+        natural = [c for c in clips if c["source"] == source and c["method"] in ("original", "reencode")]
+        flagged = [c for c in natural if c[key].factor is not None]
+        rows.append({"source": source, "group": natural[0]["group"] if natural else "", "natural": len(natural),
+                     "flagged": len(flagged),
+                     "reads as": ", ".join(f"{c['method']}: {c[key].method} {c[key].factor:.3f}"
+                                           + (f" ({c[key].rate_ratio})" if c[key].rate_ratio else "")
+                                           for c in flagged) or "-"})
+    return rows
+
+
+def run_scan(root: Path, clips: list[dict]) -> list[dict]:
+    """`dflab scan --detectors speed --json` in-process on a subset; what the scan JSON's shallow block says."""
+    from dflab.cli.main import main
+
+    rows = []
+    for clip in clips:
+        if not ((clip["method"] == "repeat" and clip["factor"] in (0.75, 1.25)) or clip["method"] == "original"):
+            continue
+        out = io.StringIO()
+        with redirect_stdout(out):
+            code = main(["scan", str(root / clip["path"]), "--detectors", "speed", "--json"])
+        shallow = json.loads(out.getvalue())["shallow"] if code == 0 else {}
+        factor = shallow.get("speed_factor")
+        rows.append({"clip": Path(clip["path"]).stem, "true": clip["factor"], "scan factor": factor,
+                     "scan confidence": shallow.get("speed_confidence"),
+                     "right": factor is not None and (abs(factor / clip["factor"] - 1) <= 0.05)})
+    return rows
+
+
+def main() -> int:
+    from dflab.shallow.speed_video import (
+        BLEND_THRESHOLD,
+        STEP_THRESHOLD,
+        estimate_video_speed,
+        grey_thumbnails,
+        speed_from_thumbnails,
+    )
+    from dflab.shallow.video_speed_testset import build_testset
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--set", default=str(Path(tempfile.gettempdir()) / "dflab_video_speed_testset"))
+    parser.add_argument("--scan", action="store_true", help="also run the scan's speed detector on a subset")
+    args = parser.parse_args()
+    data = shared_data()
+    if data is None:
+        print("shared data not found: set DFLAB_SHARED_DATA", file=sys.stderr)
+        return 2
+    root = Path(args.set)
+    manifest = root / "manifest.csv"
+    if not manifest.exists():
+        started = time.perf_counter()
+        build_testset(root, data, progress=True)
+        print(f"built the test set in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    with open(manifest, newline="") as handle:
+        clips = [dict(row, factor=float(row["factor"])) for row in csv.DictReader(handle)]
+
+    timings = []
+    for i, clip in enumerate(clips):
+        frames = _decode(root / clip["path"])
+        started = time.perf_counter()
+        clip["shipped"] = estimate_video_speed(frames)
+        elapsed = time.perf_counter() - started
+        if len(frames) >= 240:  # 10 s clips (or 8-10 s) for the time per clip
+            timings.append(elapsed * 10.0 * float(clip["fps"]) / len(frames))
+        clip["thumbs"] = grey_thumbnails(frames).astype(np.uint8)  # 64x64 grey levels: exact, 4x smaller
+        if i % 50 == 49:
+            print(f"{i + 1}/{len(clips)} clips", file=sys.stderr)
+
+    fitted = {}
+    for calib, test in (("liveportrait", "ffpp"), ("ffpp", "liveportrait")):
+        natural = [c["thumbs"] for c in clips if c["group"] == calib and c["method"] in ("original", "reencode")]
+        fitted[test] = fit_thresholds(natural)
+    for clip in clips:
+        step, blend = fitted[clip["group"]]
+        clip["held_out"] = speed_from_thumbnails(clip["thumbs"].astype(np.float32), step, blend)
+
+    print(f"\nThresholds (step z, blend z) fitted on the other group: {fitted}; shipped: "
+          f"({STEP_THRESHOLD}, {BLEND_THRESHOLD})")
+    columns = ["method", "factor", "n", "detected", "detected %", "error median %", "within 5 %", "method read",
+               "flagged", "reads as"]
+    print("\nHeld out (each group scored with thresholds fitted on the other group):")
+    held = score_rows(clips, "held_out")
+    print_table(held, columns)
+    print("\nShipped thresholds, all clips:")
+    shipped = score_rows(clips, "shipped")
+    print_table(shipped, columns)
+    print("\nNatural clips (original, reencode) flagged per source, shipped thresholds:")
+    alarms = false_alarms(clips, "shipped")
+    print_table(alarms, ["source", "group", "natural", "flagged", "reads as"])
+    alarms_held = false_alarms(clips, "held_out")
+    per_clip_ms = 1000.0 * float(np.median(timings)) if timings else None
+    print(f"\nestimate_video_speed: median {per_clip_ms:.0f} ms per 10 s clip ({len(timings)} clips >= 240 frames, "
+          "320 px frames, incl. thumbnails)")
+    scan_rows = []
+    if args.scan:
+        scan_rows = run_scan(root, clips)
+        print("\n`dflab scan --detectors speed` on repeat 0.75x / 1.25x and originals:")
+        print_table(scan_rows, ["clip", "true", "scan factor", "scan confidence", "right"])
+        print(f"right (factor within 5 %): {sum(r['right'] for r in scan_rows)}/{len(scan_rows)}")
+    write_results("video_speed_accuracy", {
+        "set": str(root), "clips": len(clips), "thresholds_held_out": fitted,
+        "thresholds_shipped": {"step": STEP_THRESHOLD, "blend": BLEND_THRESHOLD},
+        "held_out": held, "shipped": shipped, "false_alarms_shipped": alarms, "false_alarms_held_out": alarms_held,
+        "ms_per_10s_clip_median": round(per_clip_ms, 1) if per_clip_ms else None, "scan": scan_rows,
+        "per_clip": [{"path": c["path"], "method": c["method"], "factor": c["factor"], "group": c["group"],
+                      "shipped_factor": c["shipped"].factor, "shipped_method": c["shipped"].method,
+                      "held_out_factor": c["held_out"].factor, "step_z": round(c["shipped"].step_z, 2),
+                      "blend_z": round(c["shipped"].blend_z, 2), "rate_ratio": c["shipped"].rate_ratio}
+                     for c in clips],
+    })  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
