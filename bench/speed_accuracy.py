@@ -11,9 +11,10 @@ classifier's speaker norms keep too few natural clips), and (2) leave-one-speake
 Groups: method x slowed/sped up/natural, totals over the issue's set (stretch, atempo against original, aac,
 mp3, cut) and tape-style resampling on its own.
 
-Leave-one-speaker-out, issue set (925-clip set, 12 sources, 666 in the issue's set): natural kept 98.0 %, slowed
-caught 98.6 %, sped up 93.6 %, factor error median 9.8 %, 28.4 % within 5 %; resample caught 39.6 % (slow) / 35.8 %
-(fast). A single-seed model with in-sample thresholds (session 3, first commit) read 96.6 / 98.6 / 95.6 % with seed
+Leave-one-speaker-out, issue set (925-clip set, 12 sources, 666 in the issue's set): natural kept 95.3 %, slowed
+caught 99.1 %, sped up 95.9 %, factor error median 9.8 %, 28.4 % within 5 %; resample caught 40.5 % (slow) / 37.8 %
+(fast). With the WSOLA grid line's threshold at ln 100 instead of the highest natural calibration clip (session 3):
+98.0 / 98.6 / 93.6 %. A single-seed model with in-sample thresholds (session 3, first commit) read 96.6 / 98.6 / 95.6 % with seed
 0 but 85.8-96.6 % natural kept over seeds 0-4; session 2 (grid line inside the classifier, LivePortrait d6 in the
 set): natural 92.9 %, slowed 97.4 %, sped up 93.6 %. `--scan` runs the scan's speed cue on every clip as well.
 """

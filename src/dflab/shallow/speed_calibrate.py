@@ -22,6 +22,7 @@ import numpy as np
 from dflab.audio.speed import (
     CLASSIFIER_FEATURES,
     DEFAULT_WEIGHTS,
+    GRID_FEATURE,
     RESAMPLE_FEATURES,
     Mlp,
     SpeedModel,
@@ -183,11 +184,18 @@ def unseen_speaker_margins(raw: np.ndarray, changed: np.ndarray, methods: np.nda
     return top_pv, top_resample
 
 
+def grid_threshold(raw: np.ndarray, methods: np.ndarray) -> float:
+    """Just above the highest WSOLA grid line of the natural-speed clips: nothing is fitted to the line, so every
+    calibration clip is as good as unseen, the same rule the classifiers' unseen-speaker margins follow."""
+    line = raw[np.isin(methods, ISSUE_NATURAL), FEATURE_NAMES.index(GRID_FEATURE)]
+    return float(np.nanmax(line)) + 1e-6
+
+
 def fit_speed_model(raw: np.ndarray, factors: np.ndarray, methods: np.ndarray, speakers: np.ndarray | None = None,
                     hidden: tuple[int, ...] = HIDDEN, seeds: tuple[int, ...] = ENSEMBLE_SEEDS,
                     meta: dict | None = None) -> SpeedModel:  # fmt: skip
-    """Standardise, then fit the two classifiers (fit_detectors) and the log2-factor regressor. With `speakers`
-    (one per clip) the classifiers' thresholds move up by unseen_speaker_margins."""
+    """Standardise, then fit the two classifiers (fit_detectors), the grid line's threshold and the log2-factor
+    regressor. With `speakers` (one per clip) the classifiers' thresholds move up by unseen_speaker_margins."""
     from sklearn.neural_network import MLPRegressor
 
     impute, mean, scale = fit_standardiser(raw)
@@ -203,7 +211,7 @@ def fit_speed_model(raw: np.ndarray, factors: np.ndarray, methods: np.ndarray, s
     reg = MLPRegressor(hidden_layer_sizes=REG_HIDDEN, alpha=REG_ALPHA, max_iter=3000, random_state=seeds[0])
     reg.fit(z[changed == 1], np.log2(factors[changed == 1]))
     meta = {**(meta or {}), "unseen_speaker_margins": [round(m, 4) for m in margins]}
-    return SpeedModel(impute, mean, scale, pv, _mlp_layers(reg), resample, meta)
+    return SpeedModel(impute, mean, scale, pv, _mlp_layers(reg), resample, grid_threshold(raw, methods), meta)
 
 
 def bucket(factor: float) -> str:
