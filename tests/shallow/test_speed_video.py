@@ -1,0 +1,86 @@
+"""Playback speed from the frames: a real FF++ clip re-timed by ffmpeg (nearest-frame, unchanged frame rate) must
+read at its exact factor, slowed or sped up; the clip as shot must not; too little to see gives no verdict."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from dflab.media import load
+from dflab.shallow.speed_video import (
+    estimate_video_speed,
+    frame_rate_ratio,
+    step_pattern,
+)
+from dflab.shallow.video_speed_testset import build_testset
+
+SOURCE = "ffpp_original_519"  # 25 fps real footage of a talking presenter
+
+
+@pytest.fixture(scope="module")
+def retimed(shared_data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("video_speed")
+    manifest = build_testset(out, shared_data, factors=(0.75, 1.25), methods=("original", "repeat"), sources=[SOURCE])
+    with open(manifest, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return {(r["method"], float(r["factor"])): out / r["path"] for r in rows}
+
+
+def _frames(path):
+    return [f.rgb for f in load(path).frames]
+
+
+def test_testset_writes_each_variant_at_the_source_frame_rate(retimed):
+    assert set(retimed) == {("original", 1.0), ("repeat", 0.75), ("repeat", 1.25)}
+    for path in retimed.values():
+        media = load(path)
+        assert media.fps == pytest.approx(25.0) and media.duration_s == pytest.approx(10.0, abs=0.1)
+        assert max(media.width, media.height) <= 320
+
+
+def test_slowed_clip_reads_its_factor(retimed):
+    result = estimate_video_speed(_frames(retimed[("repeat", 0.75)]))
+    assert result.factor == pytest.approx(0.75, rel=0.02)
+    assert result.method == "repeat" and result.direction == "slower" and result.confidence > 0.5
+    assert result.rate_ratio is None  # 0.75 is no frame-rate conversion: strong evidence for the speed detector
+
+
+def test_sped_up_clip_reads_as_faster(retimed):
+    result = estimate_video_speed(_frames(retimed[("repeat", 1.25)]))
+    assert result.factor == pytest.approx(1.25, rel=0.05)
+    assert result.method == "drop" and result.direction == "faster"
+
+
+def test_clip_as_shot_is_not_flagged(retimed):
+    result = estimate_video_speed(_frames(retimed[("original", 1.0)]))
+    assert result.factor is None and result.method is None
+    assert 0 < result.confidence < 0.5  # an opinion ("no re-timing seen"), a modest one
+
+
+def test_too_short_or_still_gives_no_verdict(retimed):
+    frames = _frames(retimed[("repeat", 0.75)])
+    short = estimate_video_speed(frames[:20])
+    still = estimate_video_speed([frames[0]] * 90)
+    for result in (short, still):
+        assert result.factor is None and result.confidence == 0.0
+
+
+def test_scan_reports_a_sped_up_video(retimed, capsys):
+    from dflab.cli.main import main
+
+    assert main(["scan", str(retimed[("repeat", 1.25)]), "--detectors", "speed", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["shallow"]["speed_factor"] == pytest.approx(1.25, rel=0.05)
+    details = next(e for e in result["evidence"] if e["name"] == "speed")["details"]
+    assert details["video_method"] == "drop" and details["video_direction"] == "faster"
+    assert details["video_pattern_score"] > 0.3 and details["audio_p_changed"] is None  # video only
+
+
+def test_step_pattern_and_frame_rate_ratios():
+    # nearest-frame re-timing by 1.25 (or 0.25 above 1): one extra source frame every fourth step
+    assert step_pattern(np.array([0.25]), np.array([0.0]), 8)[0, 0].tolist() == [0, 0, 0, 1, 0, 0, 0, 1]
+    assert frame_rate_ratio(25 / 30) == "25/30" and frame_rate_ratio(1.2) == "30/25"
+    assert frame_rate_ratio(0.75) is None and frame_rate_ratio(1.1) is None
