@@ -86,6 +86,9 @@ class SpeedDetector:
                 audio_note = str(exc)
         elif m.audio is not None:
             audio_note = f"only {m.audio.duration_s:.1f} s of audio"
+        # re-timing patterns (bench/video_speed_accuracy.py, thresholds held out by source group): nearest-frame
+        # re-timing found on 89-95 % of 0.5-0.75x and 50-83 % of 1.1-1.5x clips, factor error median < 0.5 %;
+        # blending mostly missed; no natural clip flagged but the two converted as shot (d6, d10; at a frame-rate ratio)
         video = estimate_video_speed([f.rgb for f in m.frames]) if _consecutive_frames(m) else None
 
         if audio_est is None and (video is None or video.confidence == 0):
