@@ -84,3 +84,41 @@ def test_step_pattern_and_frame_rate_ratios():
     assert step_pattern(np.array([0.25]), np.array([0.0]), 8)[0, 0].tolist() == [0, 0, 0, 1, 0, 0, 0, 1]
     assert frame_rate_ratio(25 / 30) == "25/30" and frame_rate_ratio(1.2) == "30/25"
     assert frame_rate_ratio(0.75) is None and frame_rate_ratio(1.1) is None
+
+
+@pytest.fixture(scope="module")
+def footage_and_voice(shared_data):
+    """8 s of FF++ 519 pictures (25 fps, a moving presenter) and 8 s of natural speech by LibriSpeech speaker
+    3080, whom the shipped speed model never saw (the speed cue does not check that voice and face match)."""
+    from dflab.media import Audio, load_audio
+    from dflab.shallow.edits import read_clip
+
+    clip = read_clip(shared_data / "ffpp/original_sequences/youtube/c23/videos/519.mp4", max_side=128, max_seconds=8)
+    speech = np.concatenate([load_audio(f).samples for f in sorted((shared_data / "librispeech/3080").glob("*.flac"))])
+    return clip.frames, Audio(speech[: 8 * 16_000], 16_000)
+
+
+def _speed_evidence(tmp_path, frames, fps, audio):
+    from dflab.detect.context import AnalysedMedia
+    from dflab.detect.registry import create_detector
+    from dflab.media import Frame, Media
+
+    media = Media(path=tmp_path / "clip.mp4", media_type="video", duration_s=len(frames) / fps, fps=fps,
+                  frames=[Frame(i, i / fps, f) for i, f in enumerate(frames)], width=128, height=128, audio=audio)
+    return create_detector("speed").detect(AnalysedMedia(media))
+
+
+def test_fusion_video_refines_at_a_frame_rate_ratio_and_overrules_elsewhere(footage_and_voice, tmp_path):
+    """The same natural voice over (a) the pictures converted 25 -> 30 fps (a repeat every sixth frame, the
+    pattern of 0.833x) and (b) the pictures slowed to 0.75x by repeats (no frame-rate ratio). (a) stays natural,
+    the frames only recorded; (b) is called changed, at the frames' factor."""
+    frames, voice = footage_and_voice
+    picks = np.floor(np.arange(int(len(frames) * 30 / 25)) * 25 / 30 + 0.5).astype(int)
+    natural = _speed_evidence(tmp_path, [frames[min(i, len(frames) - 1)] for i in picks], 30.0, voice)
+    assert natural.details["video_factor"] == pytest.approx(25 / 30, rel=0.01)
+    assert natural.details["video_rate_ratio"] == "25/30" and not natural.details["video_strong"]
+    assert natural.score < 0.5 and natural.details["speed_factor"] == 1.0, natural.summary
+    slowed_frames = [frames[i] for i in np.floor(np.arange(len(frames)) * 0.75 + 0.5).astype(int)]
+    slowed = _speed_evidence(tmp_path, slowed_frames, 25.0, voice)
+    assert slowed.details["video_strong"] and slowed.score > 0.5
+    assert slowed.details["speed_factor"] == pytest.approx(0.75, rel=0.02), slowed.summary
