@@ -77,8 +77,8 @@ class SpeedDetector:
             try:
                 model = SpeedModel.load(self.weights or DEFAULT_WEIGHTS)
                 audio_est = estimate_speed(m.audio.samples, m.audio.sample_rate, model, native=_native_audio(m))
-                # leave-one-speaker-out on the issue-6 set: 98.0 % of natural clips kept, 98.6 % of
-                # pitch-corrected slowing and 93.6 % of speed-ups caught, 37.5 % of tape-style (resampled) changes;
+                # leave-one-speaker-out on the issue-6 set: 95.3 % of natural clips kept, 99.1 % of
+                # pitch-corrected slowing and 95.9 % of speed-ups caught, 39.0 % of tape-style (resampled) changes;
                 # factor error median 9.8 % (bench/speed_accuracy.py)
                 audio_conf = AUDIO_CONFIDENCE * min(1.0, m.audio.duration_s / FULL_CONFIDENCE_S)
                 audio_note = ""
