@@ -139,8 +139,8 @@ class SpeedDetector:
             ratio = f", a {video.rate_ratio} fps conversion ratio" if video.rate_ratio else ""
             parts.append(f"video: {video.method} pattern of {video.factor:.3f}x (score {video.pattern_score:.2f}{ratio})")
         elif video is not None and video.confidence > 0:
-            parts.append(f"video: no re-timing pattern ({100 * (video.repeat_fraction + video.blend_fraction):.0f}% "
-                         "repeated/blended frames)")
+            parts.append(f"video: no re-timing pattern, {100 * (video.repeat_fraction + video.blend_fraction):.0f}% "
+                         "of frames repeated or blended")
         lead = f"Playback looks {'changed to about ' + format(factor, '.2f') + 'x' if changed else 'natural (1.0x)'}"
         duration = m.duration_s or (m.audio.duration_s if m.audio else 0.0)
         return Evidence(
