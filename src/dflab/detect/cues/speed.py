@@ -5,9 +5,9 @@ rate, or pitch, formants, rate and band edge moved together by tape-style resamp
 spectrum against natural speech for the factor; dflab.audio.speed) and the video one (the periodic pattern of
 repeated, dropped or blended frames that re-timing at an unchanged frame rate leaves; dflab.shallow.speed_video),
 which sees slowing and speeding up and reads the factor almost exactly. A video pattern is strong evidence
-(it sets the factor and can overrule the audio) when its factor is not a ratio of two common frame rates; a
-pattern at such a ratio (25 -> 30 fps conversion looks like 0.833x slowing, 30 -> 25 like 1.2x speeding up) only
-nudges the decision and refines the audio's factor. r = 1.0 and 2.0 (every other frame dropped) leave no
+(it sets the factor, and can overrule the audio once clearly above its threshold) when its factor is not a
+ratio of two common frame rates; a pattern at such a ratio (25 -> 30 fps conversion looks like 0.833x slowing,
+30 -> 25 like 1.2x speeding up) only nudges the decision and refines the audio's factor. r = 1.0 and 2.0 (every other frame dropped) leave no
 pattern. The scan JSON's `shallow` block reads `speed_factor` and `speed_confidence` from this evidence's details.
 """
 
@@ -108,7 +108,10 @@ class SpeedDetector:
         if video is not None and video.confidence > 0:
             retimed = video.factor is not None
             if strong:
-                logit += STRONG_VIDEO_LOGIT * video.confidence
+                # Next to audio, a pattern just over its threshold (the null's tail: natural clips reach 7.5
+                # against 7.7) adds nothing and the full weight needs a margin of 2; alone, it is all there is.
+                video_weight = video.confidence if audio_est is None else max(0.0, 2.0 * video.confidence - 1.0)
+                logit += STRONG_VIDEO_LOGIT * video_weight
                 video_sets_factor = True
             else:
                 # Repeats at a frame-rate ratio also come from frame-rate conversion, so they only nudge the
