@@ -46,26 +46,40 @@ GROUPS = ("liveportrait", "ffpp")
 MARGIN = 0.25
 
 
-def _decode(path: Path) -> list[np.ndarray]:
+def _decode(path: Path) -> tuple[list[np.ndarray], list[str]]:
+    """(RGB frames, codec frame types) as the scan decodes them."""
     from dflab.media import load
 
-    return [f.rgb for f in load(path).frames]
+    frames = load(path).frames
+    return [f.rgb for f in frames], [f.pict_type for f in frames]
 
 
-def fit_thresholds(natural_thumbs: list[np.ndarray]) -> tuple[float, float]:
-    """Smallest step/blend thresholds above every natural clip plus MARGIN. A clip whose step pattern is a repeat
-    at a frame-rate ratio (converted 25 -> 30 fps as shot: it does repeat frames) does not count for the step
-    threshold, nor does one whose pattern the drop-contrast check already refuses."""
-    from dflab.shallow.speed_video import DROP_CONTRAST, speed_from_thumbnails
+def fit_thresholds(natural: list[tuple[np.ndarray, list[str]]]) -> tuple[float, float, dict[str, float]]:
+    """Smallest step/blend thresholds above every natural clip plus MARGIN: step, blend without frame types, and
+    one blend threshold per band of BLEND_BANDS with them. A clip whose step pattern is a repeat at a frame-rate
+    ratio (converted 25 -> 30 fps as shot: it does repeat frames) does not count for the step threshold, nor does
+    one whose pattern the drop-contrast check already refuses."""
+    from dflab.shallow.speed_video import (
+        BLEND_BANDS,
+        BLEND_LOCAL_FRAMES,
+        DROP_CONTRAST,
+        band_blend_fits,
+        local_normalised,
+        speed_from_thumbnails,
+    )
 
-    step, blend = 0.0, 0.0
-    for thumbs in natural_thumbs:
-        best = speed_from_thumbnails(thumbs.astype(np.float32), 0.0, 1e9)  # the step pattern's own reading, whatever its z
+    step, blend, bands = 0.0, 0.0, dict.fromkeys(BLEND_BANDS, 0.0)
+    for thumbs, types in natural:
+        thumbs = thumbs.astype(np.float32)
+        best = speed_from_thumbnails(thumbs, 0.0, 1e9)  # the step pattern's own reading, whatever its z
         blend = max(blend, best.blend_z)
         as_shot = best.method == "repeat" and best.rate_ratio is not None
         if not as_shot and best.step_contrast <= DROP_CONTRAST:
             step = max(step, best.step_z)
-    return round(step + MARGIN, 2), round(blend + MARGIN, 2)
+        second = np.mean(np.abs(thumbs[2:] - 2 * thumbs[1:-1] + thumbs[:-2]), axis=(1, 2))
+        for band, (z, _, _) in band_blend_fits(local_normalised(second, BLEND_LOCAL_FRAMES), types[1:-1]).items():
+            bands[band] = max(bands[band], z)
+    return round(step + MARGIN, 2), round(blend + MARGIN, 2), {b: round(z + MARGIN, 2) for b, z in bands.items()}
 
 
 def _detected(result, factor: float) -> bool:
@@ -141,6 +155,7 @@ def run_scan(root: Path, clips: list[dict]) -> list[dict]:
 
 def main() -> int:
     from dflab.shallow.speed_video import (
+        BLEND_BAND_THRESHOLDS,
         BLEND_THRESHOLD,
         STEP_THRESHOLD,
         estimate_video_speed,
@@ -168,9 +183,9 @@ def main() -> int:
 
     timings = []
     for i, clip in enumerate(clips):
-        frames = _decode(root / clip["path"])
+        frames, clip["types"] = _decode(root / clip["path"])
         started = time.perf_counter()
-        clip["shipped"] = estimate_video_speed(frames)
+        clip["shipped"] = estimate_video_speed(frames, pict_types=clip["types"])
         elapsed = time.perf_counter() - started
         if len(frames) >= 240:  # 10 s clips (or 8-10 s) for the time per clip
             timings.append(elapsed * 10.0 * float(clip["fps"]) / len(frames))
@@ -180,19 +195,26 @@ def main() -> int:
 
     fitted = {}
     for calib, test in (("liveportrait", "ffpp"), ("ffpp", "liveportrait")):
-        natural = [c["thumbs"] for c in clips if c["group"] == calib and c["method"] in ("original", "reencode")]
+        natural = [(c["thumbs"], c["types"]) for c in clips
+                   if c["group"] == calib and c["method"] in ("original", "reencode")]
         fitted[test] = fit_thresholds(natural)
     for clip in clips:
-        step, blend = fitted[clip["group"]]
-        clip["held_out"] = speed_from_thumbnails(clip["thumbs"].astype(np.float32), step, blend)
+        step, blend, bands = fitted[clip["group"]]
+        thumbs = clip["thumbs"].astype(np.float32)
+        clip["held_out"] = speed_from_thumbnails(thumbs, step, blend, clip["types"], bands)
+        clip["held_out_untyped"] = speed_from_thumbnails(thumbs, step, blend)  # the blend test without frame types
+    all_natural = fit_thresholds([(c["thumbs"], c["types"]) for c in clips if c["method"] in ("original", "reencode")])
 
-    print(f"\nThresholds (step z, blend z) fitted on the other group: {fitted}; shipped: "
-          f"({STEP_THRESHOLD}, {BLEND_THRESHOLD})")
+    print(f"\nThresholds (step z, blend z, blend z per band with frame types) fitted on the other group: {fitted}; "
+          f"on all natural clips: {all_natural}; shipped: ({STEP_THRESHOLD}, {BLEND_THRESHOLD}, {BLEND_BAND_THRESHOLDS})")
     columns = ["method", "factor", "n", "detected", "detected %", "error median %", "within 5 %", "method read",
                "flagged", "reads as"]
     print("\nHeld out (each group scored with thresholds fitted on the other group):")
     held = score_rows(clips, "held_out")
     print_table(held, columns)
+    print("\nHeld out, without frame types (single blend threshold, as before frame types were read):")
+    held_untyped = score_rows(clips, "held_out_untyped")
+    print_table(held_untyped, columns)
     print("\nShipped thresholds, all clips:")
     shipped = score_rows(clips, "shipped")
     print_table(shipped, columns)
@@ -200,6 +222,10 @@ def main() -> int:
     alarms = false_alarms(clips, "shipped")
     print_table(alarms, ["source", "group", "natural", "flagged", "reads as"])
     alarms_held = false_alarms(clips, "held_out")
+    alarms_held_untyped = false_alarms(clips, "held_out_untyped")
+    for name, rows in (("with", alarms_held), ("without", alarms_held_untyped)):
+        print(f"natural clips flagged held out, {name} frame types: {sum(r['flagged'] for r in rows)}/"
+              f"{sum(r['natural'] for r in rows)}")
     per_clip_ms = 1000.0 * float(np.median(timings)) if timings else None
     print(f"\nestimate_video_speed: median {per_clip_ms:.0f} ms per 10 s clip ({len(timings)} clips >= 240 frames, "
           "320 px frames, incl. thumbnails)")
@@ -210,14 +236,16 @@ def main() -> int:
         print_table(scan_rows, ["clip", "true", "scan factor", "scan confidence", "right"])
         print(f"right (factor within 5 %): {sum(r['right'] for r in scan_rows)}/{len(scan_rows)}")
     write_results("video_speed_accuracy", {
-        "set": str(root), "clips": len(clips), "thresholds_held_out": fitted,
-        "thresholds_shipped": {"step": STEP_THRESHOLD, "blend": BLEND_THRESHOLD},
-        "held_out": held, "shipped": shipped, "false_alarms_shipped": alarms, "false_alarms_held_out": alarms_held,
+        "set": str(root), "clips": len(clips), "thresholds_held_out": fitted, "thresholds_all_natural": all_natural,
+        "thresholds_shipped": {"step": STEP_THRESHOLD, "blend": BLEND_THRESHOLD, "blend_bands": BLEND_BAND_THRESHOLDS},
+        "held_out": held, "held_out_untyped": held_untyped, "shipped": shipped, "false_alarms_shipped": alarms,
+        "false_alarms_held_out": alarms_held, "false_alarms_held_out_untyped": alarms_held_untyped,
         "ms_per_10s_clip_median": round(per_clip_ms, 1) if per_clip_ms else None, "scan": scan_rows,
         "per_clip": [{"path": c["path"], "method": c["method"], "factor": c["factor"], "group": c["group"],
                       "shipped_factor": c["shipped"].factor, "shipped_method": c["shipped"].method,
                       "held_out_factor": c["held_out"].factor, "step_z": round(c["shipped"].step_z, 2),
-                      "blend_z": round(c["shipped"].blend_z, 2), "rate_ratio": c["shipped"].rate_ratio}
+                      "blend_z": round(c["shipped"].blend_z, 2), "blend_band": c["shipped"].blend_band,
+                      "rate_ratio": c["shipped"].rate_ratio}
                      for c in clips],
     })  # fmt: skip
     return 0

@@ -16,6 +16,9 @@ class Frame:
     index: int  # index in the source stream (not in the sampled list)
     time_s: float  # presentation time in seconds from the start
     rgb: np.ndarray  # HxWx3 uint8, RGB, already EXIF-oriented and scaled to the analysis size
+    # the codec's frame type ("I", "P", "B"; "" when unknown): x264 B-frames are near-averages of their
+    # references, a rhythm the video speed estimator must not read as frame blending
+    pict_type: str = ""
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from dflab.media.types import Frame
 _TRUNCATION_SLACK_FRAMES = 2
 # Damaged packets skipped before the rest of the stream is given up as garbage.
 _MAX_DECODE_ERRORS = 25
+_PICT_TYPES = {1: "I", 2: "P", 3: "B"}  # av.video.frame.PictureType values; others (S, SI, SP, BI) are rare
 
 
 class FrameArena:
@@ -157,7 +158,8 @@ class VideoDecoder:
                     return
                 if not self.selector.keep(time_s):
                     continue
-                yield Frame(index=index, time_s=time_s, rgb=self._analysis_rgb(frame))
+                yield Frame(index=index, time_s=time_s, rgb=self._analysis_rgb(frame),
+                            pict_type=_PICT_TYPES.get(int(frame.pict_type), ""))
         if self.decoded == 0:
             detail = f" ({self.error})" if self.error else ""
             raise BadMedia(f"{self.path}: no video frame could be decoded{detail}")

@@ -54,6 +54,17 @@ PHASES = 24
 # source group and scores the other (held out: 7.62 / 8.86 fitted on LivePortrait, 5.79 / 7.34 on FF++).
 STEP_THRESHOLD = 7.7
 BLEND_THRESHOLD = 8.9
+# With the codec's frame types known, the blend fit runs in three bands of frac(r), folded to [0.05, 0.5] (the
+# blend pattern of f and 1 - f is the same): long (r within 15 % of an integer), mid, and p2 (period ~2, r ~0.5 or
+# 1.5). x264 B-frames are near-averages of their references, so natural clips carry a blend-like rhythm on the P/B
+# grid (natural p2 z up to 8.5 on crf 34 re-encodes); in the p2 band each frame's second difference is divided by
+# the median of its frame type, which brings the natural maximum to ~4. Each band has its own threshold (max over
+# the natural clips of the test set + 0.25, bench/video_speed_accuracy.py). The type normalisation also removes
+# the signal when the encoder puts its B-frames on the blended frames (0.5x and 1.5x blends, every other frame),
+# so the single BLEND_THRESHOLD test still runs beside the bands.
+BLEND_BANDS = {"long": (0.05, 0.15), "mid": (0.15, 0.42), "p2": (0.42, 0.5)}
+BLEND_BAND_THRESHOLDS = {"long": 7.65, "mid": 6.43, "p2": 4.45}
+TYPE_NORMALISED_BANDS = ("p2",)
 # low/high step ratio (contrast()) below which the low steps are repeats (r < 1), above: drops (r > 1). On the
 # test set, re-timed clips read 0.00-0.39 for repeats, 0.43-0.71 for drops
 REPEAT_CONTRAST = 0.40
@@ -78,6 +89,7 @@ class VideoSpeed:
     step_z: float = 0.0  # step-pattern correlation x sqrt(frames), compared with STEP_THRESHOLD
     blend_z: float = 0.0  # blend-pattern correlation x sqrt(frames), compared with BLEND_THRESHOLD
     step_contrast: float = 1.0  # median change at the pattern's low steps / at its high steps
+    blend_band: str | None = None  # the BLEND_BANDS band whose test spoke (frame types known); None: the single test
 
 
 def grey_thumbnails(frames: list[np.ndarray]) -> np.ndarray:
@@ -131,12 +143,13 @@ def best_pattern(observed: np.ndarray, pattern, fractions: np.ndarray, phases: n
     return best
 
 
-def fit_pattern(observed: np.ndarray, pattern) -> tuple[float, float, float]:
+def fit_pattern(observed: np.ndarray, pattern, grid: np.ndarray = FRACTION_GRID) -> tuple[float, float, float]:
     """Coarse grid over fraction and phase, then a fine one around the best (the peak is ~1/n wide)."""
-    score, fraction, _ = best_pattern(observed, pattern, FRACTION_GRID, np.arange(PHASES) / PHASES)
+    score, fraction, _ = best_pattern(observed, pattern, grid, np.arange(PHASES) / PHASES)
     if score <= -1.0:  # nothing varies (a constant series): no pattern
         return 0.0, 0.0, 0.0
-    fine = np.arange(max(0.045, fraction - 0.002), min(0.955, fraction + 0.002) + 1e-9, 0.0001)
+    low, high = max(0.045, float(grid[0]) - 0.002), min(0.955, float(grid[-1]) + 0.002)
+    fine = np.arange(max(low, fraction - 0.002), min(high, fraction + 0.002) + 1e-9, 0.0001)
     return best_pattern(observed, pattern, fine, np.arange(100) / 100)
 
 
@@ -179,18 +192,51 @@ def frame_rate_ratio(factor: float) -> str | None:
     return name
 
 
+def type_normalised(values: np.ndarray, pict_types: list[str]) -> np.ndarray:
+    """values / the median of values at frames of the same codec frame type (types with fewer than 3 frames, e.g.
+    the lone I-frame, by the median of all): removes the encoder's P/B rhythm, keeps what varies within a type."""
+    types = np.asarray(pict_types)
+    out = values / max(float(np.median(values)), 1e-6)
+    for kind in set(pict_types):
+        same = types == kind
+        if same.sum() >= 3:
+            out[same] = values[same] / max(float(np.median(values[same])), 1e-6)
+    return out
+
+
+def band_blend_fits(normalised: np.ndarray, pict_types: list[str]) -> dict[str, tuple[float, float, np.ndarray]]:
+    """Per band of BLEND_BANDS: (z, fraction, the series it was fitted on); `pict_types` are the inner frames'."""
+    typed = type_normalised(normalised, pict_types)
+    fits = {}
+    for band, (low, high) in BLEND_BANDS.items():
+        series = typed if band in TYPE_NORMALISED_BANDS else normalised
+        score, fraction, _ = fit_pattern(series, blend_pattern, np.arange(low, high + 1e-9, 0.001))
+        fits[band] = (float(score * np.sqrt(len(series))), fraction, series)
+    return fits
+
+
+def known_types(pict_types: list[str] | None, n: int) -> bool:
+    """Frame types usable for the banded blend test: one per frame, none unknown, more than one kind (an all-I
+    stream has no P/B rhythm to remove, and no band thresholds were fitted on one)."""
+    return pict_types is not None and len(pict_types) == n and all(pict_types) and len(set(pict_types)) > 1
+
+
 def estimate_video_speed(frames: list[np.ndarray], step_threshold: float = STEP_THRESHOLD,
-                         blend_threshold: float = BLEND_THRESHOLD) -> VideoSpeed:
+                         blend_threshold: float = BLEND_THRESHOLD, pict_types: list[str] | None = None,
+                         band_thresholds: dict[str, float] | None = None) -> VideoSpeed:
     """Re-timing factor from the step and blend patterns (consecutive frames of the source required).
 
+    `pict_types` (the codec's "I"/"P"/"B" per frame, dflab.media Frame.pict_type) add the banded,
+    frame-type-normalised blend test (BLEND_BAND_THRESHOLDS) to the single one (BLEND_THRESHOLD).
     The thresholds are arguments so the benchmark can fit them on held-out sources; callers keep the defaults."""
     if len(frames) < MIN_FRAMES:
         return VideoSpeed(None, 0.0, 0.0, 0.0, len(frames))
-    return speed_from_thumbnails(grey_thumbnails(frames), step_threshold, blend_threshold)
+    return speed_from_thumbnails(grey_thumbnails(frames), step_threshold, blend_threshold, pict_types, band_thresholds)
 
 
 def speed_from_thumbnails(thumbs: np.ndarray, step_threshold: float = STEP_THRESHOLD,
-                          blend_threshold: float = BLEND_THRESHOLD) -> VideoSpeed:
+                          blend_threshold: float = BLEND_THRESHOLD, pict_types: list[str] | None = None,
+                          band_thresholds: dict[str, float] | None = None) -> VideoSpeed:
     """estimate_video_speed on grey thumbnails (frames x 64 x 64, float)."""
     n = len(thumbs)
     if n < MIN_FRAMES:
@@ -210,10 +256,18 @@ def speed_from_thumbnails(thumbs: np.ndarray, step_threshold: float = STEP_THRES
     blend_normalised = local_normalised(second, BLEND_LOCAL_FRAMES)
     blend_score, blend_f, _ = fit_pattern(blend_normalised, blend_pattern)
     blend_z = blend_score * np.sqrt(len(second))
+    blend_margin, band = blend_z - blend_threshold, None
+    if known_types(pict_types, n):  # the banded test runs beside the single one; the larger margin speaks
+        thresholds = band_thresholds or BLEND_BAND_THRESHOLDS
+        fits = band_blend_fits(blend_normalised, pict_types[1:-1])
+        best = max(fits, key=lambda b: fits[b][0] - thresholds[b])
+        if fits[best][0] - thresholds[best] > blend_margin:
+            band, (blend_z, blend_f, blend_normalised) = best, fits[best]
+            blend_score, blend_margin = blend_z / np.sqrt(len(second)), blend_z - thresholds[best]
     found = {"repeat_fraction": repeat_fraction, "blend_fraction": blend_fraction, "n_frames": n,
                  "blend_score": max(blend_score, 0.0), "step_z": float(step_z), "blend_z": float(blend_z),
-                 "step_contrast": step_contrast}
-    step_margin, blend_margin = step_z - step_threshold, blend_z - blend_threshold
+                 "step_contrast": step_contrast, "blend_band": band}
+    step_margin = step_z - step_threshold
     if step_contrast > DROP_CONTRAST:  # the "double" steps are not much larger: not a dropped frame
         step_margin = -1.0
     if max(step_margin, blend_margin) < 0:
@@ -224,10 +278,12 @@ def speed_from_thumbnails(thumbs: np.ndarray, step_threshold: float = STEP_THRES
         factor, method, score, margin = step_f if slowed else 1.0 + step_f, "repeat" if slowed else "drop", \
             step_score, step_margin
     else:
-        # slowed or sped up: the predicted kink weights differ in shape for r = f and r = 1 + f
-        fits = {r: best_pattern(blend_normalised, _kink_weights(r), np.array([r]), np.arange(100) / 100)[0]
-                for r in (blend_f, 1.0 + blend_f)}
-        factor, method, score, margin = max(fits, key=fits.get), "blend", blend_score, blend_margin
+        # slowed or sped up: the predicted kink weights differ in shape for r = f and r = 1 + f (and, with the
+        # banded fit folded to f <= 0.5, for 1 - f and 2 - f)
+        rates = (blend_f, 1.0 + blend_f) if band is None else (blend_f, 1.0 - blend_f, 1.0 + blend_f, 2.0 - blend_f)
+        kinks = {r: best_pattern(blend_normalised, _kink_weights(r), np.array([r]), np.arange(100) / 100)[0]
+                 for r in rates}
+        factor, method, score, margin = max(kinks, key=kinks.get), "blend", blend_score, blend_margin
     confidence = float(np.clip(0.5 + margin / 4.0, 0.0, 1.0) * size)
     return VideoSpeed(round(factor, 4), confidence, method=method, direction="slower" if factor < 1 else "faster",
                       pattern_score=score, rate_ratio=frame_rate_ratio(factor), **found)
