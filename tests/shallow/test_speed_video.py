@@ -14,6 +14,7 @@ from dflab.shallow.speed_video import (
     estimate_video_speed,
     frame_rate_ratio,
     step_pattern,
+    type_normalised,
 )
 from dflab.shallow.video_speed_testset import build_testset
 
@@ -77,6 +78,48 @@ def test_scan_reports_a_sped_up_video(retimed, capsys):
     details = next(e for e in result["evidence"] if e["name"] == "speed")["details"]
     assert details["video_method"] == "drop" and details["video_direction"] == "faster"
     assert details["video_pattern_score"] > 0.3 and details["audio_p_changed"] is None  # video only
+
+
+@pytest.fixture(scope="module")
+def blended(shared_data, tmp_path_factory):
+    """The same FF++ clip slowed to 0.75x by frame blending (ffmpeg `framerate`), x264 as the test set writes it."""
+    out = tmp_path_factory.mktemp("video_blend")
+    manifest = build_testset(out, shared_data, factors=(0.75,), methods=("blend",), sources=[SOURCE])
+    with open(manifest, newline="") as handle:
+        return out / next(csv.DictReader(handle))["path"]
+
+
+def test_decoded_frames_carry_the_codec_frame_type(retimed):
+    types = [f.pict_type for f in load(retimed[("original", 1.0)]).frames]
+    assert types[0] == "I" and {"P", "B"} <= set(types) and set(types) <= {"I", "P", "B"}
+
+
+def test_frame_types_reveal_a_blended_clip(blended):
+    """x264's B-frames are near-blends of their references, so without frame types the blend test must sit above
+    that rhythm and misses this clip; with them, the mid band (frac 0.25) finds it at its factor."""
+    frames = load(blended).frames
+    rgb = [f.rgb for f in frames]
+    plain = estimate_video_speed(rgb)
+    typed = estimate_video_speed(rgb, pict_types=[f.pict_type for f in frames])
+    assert plain.factor is None
+    assert typed.method == "blend" and typed.blend_band == "mid" and typed.direction == "slower"
+    assert typed.factor == pytest.approx(0.75, rel=0.02)
+
+
+def test_clip_as_shot_with_frame_types_is_not_flagged(retimed):
+    frames = load(retimed[("original", 1.0)]).frames
+    result = estimate_video_speed([f.rgb for f in frames], pict_types=[f.pict_type for f in frames])
+    assert result.factor is None and result.method is None
+
+
+def test_type_normalised_removes_a_per_type_level():
+    # P-frames at twice the B-frames' level, each type varying around its own level; the lone I by the overall median
+    types = ["I"] + ["P", "B", "B", "B"] * 6
+    values = np.array([4.0] + [2.0, 1.0, 1.2, 0.8] * 6)
+    out = type_normalised(values, types)
+    p, b = np.array(types) == "P", np.array(types) == "B"
+    assert np.allclose(out[p], 1.0) and np.median(out[b]) == pytest.approx(1.0)
+    assert out[b].tolist()[:3] == pytest.approx([1.0, 1.2, 0.8]) and out[0] == pytest.approx(4.0 / np.median(values))
 
 
 def test_step_pattern_and_frame_rate_ratios():
