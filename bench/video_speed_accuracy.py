@@ -22,6 +22,9 @@ Session 4 (315 clips, built in 198 s): held out, repeat detected 18/19, 17/19, 1
 15/18, 13/18, 3/18 at 1.1/1.25/1.5/2.0x (factor error median 0.04-0.40 %); blend 1/18-8/19; natural flagged 6/19
 as shot and 4/19 re-encoded held out, 2/19 and 0/19 with the shipped thresholds (d6, d10: converted as shot);
 fps conversion read as re-timing on 13/19; scan factor within 5 % on 42/56; 48 ms per 10 s clip.
+With frame types (Frame.pict_type; the banded blend test beside the single one), held out: blend 10/19, 10/19,
+6/19 at 0.5/0.75/0.9x, 1/18, 6/18, 6/18, 3/18 at 1.1-2.0x (without: 8, 3, 3, 1, 6, 6, 3); natural flagged 10/38
+held out either way, 2/38 shipped (d6, d10 as shot); 70 ms per 10 s clip.
 """
 
 from __future__ import annotations
