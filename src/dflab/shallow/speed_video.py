@@ -90,7 +90,7 @@ class VideoSpeed:
     blend_score: float = 0.0  # the blend pattern's own best score (pattern_score is the larger of the two)
     rate_ratio: str | None = None  # e.g. "25/30" when the factor is a frame-rate conversion ratio
     step_z: float = 0.0  # step-pattern correlation x sqrt(frames), compared with STEP_THRESHOLD
-    blend_z: float = 0.0  # blend-pattern correlation x sqrt(frames), compared with BLEND_THRESHOLD
+    blend_z: float = 0.0  # blend-pattern correlation x sqrt(frames), against BLEND_THRESHOLD (or blend_band's threshold)
     step_contrast: float = 1.0  # median change at the pattern's low steps / at its high steps
     blend_band: str | None = None  # the BLEND_BANDS band whose test spoke (frame types known); None: the single test
 
