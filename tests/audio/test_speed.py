@@ -112,3 +112,21 @@ def test_testset_script_refuses_a_folder_without_the_data(tmp_path, capsys):
     assert main([str(tmp_path / "out"), "--data", str(tmp_path)]) == 2
     assert "does not look like the shared data folder" in capsys.readouterr().err
     assert not (tmp_path / "out" / "manifest.csv").exists()
+
+
+def test_speed_windows_find_the_changed_stretch_of_a_long_recording(small_set):
+    """30 s of an unseen speaker: natural, then 10 s slowed to 0.5x by the phase vocoder, then natural again:
+    the window on the slowed stretch reads as changed, the two on the natural ends do not."""
+    from dflab.audio.speed import merge_ranges, speed_windows
+
+    out, rows = small_set
+    path = {(r["method"], r["factor"]): out / r["path"] for r in rows}
+    natural = load_audio(path[("original", "1.00")]).samples
+    slowed = load_audio(path[("stretch", "0.50")]).samples
+    windows = speed_windows(np.concatenate([natural, slowed, natural]), model=SpeedModel.load())
+    assert [(w.start_s, w.end_s) for w in windows] == [(0, 10), (5, 15), (10, 20), (15, 25), (20, 30)]
+    flagged = {w.start_s for w in windows if w.estimate.changed}
+    assert 10 in flagged and not flagged & {0, 20}
+    (start, end), = merge_ranges([(w.start_s, w.end_s) for w in windows if w.estimate.changed])
+    assert 5 <= start <= 10 and 20 <= end <= 25
+    assert speed_windows(natural) == []  # 10 s: the whole-clip estimate is the one window

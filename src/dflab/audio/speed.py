@@ -202,3 +202,80 @@ def estimate_speed(samples: np.ndarray, sample_rate: int = SAMPLE_RATE, model: S
     features = speed_features(samples, sample_rate, native)
     p_method, p_resampled, p_grid, factor = (float(v[0]) for v in model.predict_parts(feature_vector(features)))
     return SpeedEstimate(max(p_method, p_resampled, p_grid), factor, features, p_method, p_resampled, p_grid)
+
+
+WINDOW_S = 10.0  # the model was calibrated on 10 s clips, so a long recording is judged 10 s at a time
+WINDOW_HOP_S = 5.0
+# On 30 s recordings with 10 s re-timed (bench/speed_localisation.py, leave-one-speaker-out, 10 sources) a window
+# found 80-100 % of the changes where the whole-recording estimate found 10-20 % of phase-vocoder ones, and flagged
+# 1 of 10 natural recordings, as the whole-recording estimate did. Each further window is one more chance of a
+# natural window reading as changed (about 1 in 20 do), so past this length the windows point, not decide.
+WINDOWS_DECIDE_UP_TO_S = 30.0
+
+
+@dataclass(frozen=True)
+class SpeedWindow:
+    start_s: float
+    end_s: float
+    estimate: SpeedEstimate | None  # None: the window holds no speech (nothing to judge)
+
+
+def speed_windows(samples: np.ndarray, sample_rate: int = SAMPLE_RATE, model: SpeedModel | None = None,
+                  native: tuple[np.ndarray, int] | None = None, window_s: float = WINDOW_S,
+                  hop_s: float = WINDOW_HOP_S) -> list[SpeedWindow]:  # fmt: skip
+    """Where in a long recording the speed looks changed: each 10 s window (5 s apart, the last one flush with
+    the end) judged as a clip of its own. Empty when the recording is shorter than 1.5 windows (the whole-clip
+    estimate already is that window). A window's false-alarm rate is the model's per clip (about 1 natural
+    10 s clip in 20, bench/speed_accuracy.py), so over many windows some natural ones read as changed."""
+    from dflab.audio.presence import sounds_like_speech
+
+    duration = len(samples) / sample_rate
+    if duration < 1.5 * window_s:
+        return []
+    model = model or SpeedModel.load()
+    starts = list(np.arange(0.0, duration - window_s + 1e-9, hop_s))
+    if duration - window_s - starts[-1] > 0.5:
+        starts.append(duration - window_s)
+    def cut(x: np.ndarray, rate: int, start: float) -> np.ndarray:
+        return x[round(start * rate) : round((start + window_s) * rate)]
+
+    windows = []
+    for start in map(float, starts):
+        piece = cut(samples, sample_rate, start)
+        estimate = None
+        if sounds_like_speech(piece, sample_rate):
+            piece_native = (cut(native[0], native[1], start), native[1]) if native is not None else None
+            estimate = estimate_speed(piece, sample_rate, model, native=piece_native)
+        windows.append(SpeedWindow(start, start + window_s, estimate))
+    return windows
+
+
+def merge_ranges(ranges: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Overlapping or touching (start, end) ranges joined, in time order."""
+    merged: list[tuple[float, float]] = []
+    for start, end in sorted(ranges):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+@dataclass(frozen=True)
+class WindowedReading:
+    p_changed: float  # the whole recording's, or its most changed window's where the windows decide
+    factor_estimate: float  # the median over the windows that read as changed, else the whole recording's
+    changed_ranges: list[tuple[float, float]]  # the windows that read as changed, joined
+    windows_decide: bool
+
+
+def windowed_reading(whole: SpeedEstimate, windows: list[SpeedWindow], duration_s: float) -> WindowedReading:
+    """One reading of a recording from its whole-recording estimate and its 10 s windows: a re-timed stretch is
+    diluted in the whole (the phase-vocoder traces are medians over it), so the windows decide up to
+    WINDOWS_DECIDE_UP_TO_S and report where and by how much."""
+    judged = [w.estimate for w in windows if w.estimate is not None]
+    flagged = [w for w in windows if w.estimate is not None and w.estimate.changed]
+    decide = bool(judged) and duration_s <= WINDOWS_DECIDE_UP_TO_S + 1e-6
+    p = max([whole.p_changed] + ([e.p_changed for e in judged] if decide else []))
+    factor = float(np.median([w.estimate.factor_estimate for w in flagged])) if flagged else whole.factor_estimate
+    return WindowedReading(p, factor, merge_ranges([(w.start_s, w.end_s) for w in flagged]), decide)

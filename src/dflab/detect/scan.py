@@ -250,7 +250,7 @@ def _fuse(subject: AnalysedMedia, evidence: list[Evidence], fusion: FusionModel)
         )
     # A file is as suspicious as its most suspicious face; without faces, the file-level cues decide.
     file_score = max((t.score for t in tracks), default=fusion.fuse(evidence))
-    times = subject.frame_times if media.frames else np.zeros(0)
+    times = subject.frame_times if media.frames else _evidence_times(evidence)
     timeline = fusion.fuse_series(evidence, times) if len(times) else np.zeros(0)
     return ScanResult(
         path=media.path,
@@ -266,6 +266,12 @@ def _fuse(subject: AnalysedMedia, evidence: list[Evidence], fusion: FusionModel)
         analysed=subject,
     )
 
+
+
+def _evidence_times(evidence: list[Evidence]) -> np.ndarray:
+    """Without frames (an audio file), the timeline runs on the times the cues scored (e.g. 10 s speed windows)."""
+    scored = [e.times for e in evidence if e.times is not None and "score" in e.series and e.confidence > 0]
+    return np.unique(np.concatenate(scored)) if scored else np.zeros(0)
 
 def _summary(media_type: str, score: float, tracks: list[TrackResult], evidence: list[Evidence]) -> str:
     verdict = verdict_for(score)

@@ -7,8 +7,11 @@ repeated, dropped or blended frames that re-timing at an unchanged frame rate le
 which sees slowing and speeding up and reads the factor almost exactly. A video pattern is strong evidence
 (it sets the factor, and can overrule the audio once clearly above its threshold) when its factor is not a
 ratio of two common frame rates; a pattern at such a ratio (25 -> 30 fps conversion looks like 0.833x slowing,
-30 -> 25 like 1.2x speeding up) only nudges the decision and refines the audio's factor. r = 1.0 and 2.0 (every other frame dropped) leave no
-pattern. The scan JSON's `shallow` block reads `speed_factor` and `speed_confidence` from this evidence's details.
+30 -> 25 like 1.2x speeding up) only nudges the decision and refines the audio's factor. r = 1.0 and 2.0 (every
+other frame dropped) leave no pattern. Audio longer than 15 s is also judged in 10 s windows 5 s apart
+(dflab.audio.speed.windowed_reading): they say where (the evidence's time ranges, a per-window score series for
+the timeline, `speed_windows` in the details) and, up to 30 s, decide too: a re-timed stretch is diluted in the
+whole recording. The scan JSON's `shallow` block reads `speed_factor` and `speed_confidence` from the details.
 """
 
 from __future__ import annotations
@@ -48,6 +51,13 @@ def _consecutive_frames(media) -> bool:
     return media.fps > 0 and len(media.frames) > 1 and abs(media.sampled_fps - media.fps) < 0.05 * media.fps
 
 
+def _window_details(window) -> dict:
+    estimate = window.estimate  # None: no speech in the window
+    return {"start_s": round(window.start_s, 2), "end_s": round(window.end_s, 2),
+            "p_changed": round(estimate.p_changed, 4) if estimate else None,
+            "factor": round(estimate.factor, 3) if estimate else None}  # fmt: skip
+
+
 def _strong_pattern(video) -> bool:
     """A factor that no frame-rate conversion gives: re-timing, not a conversion. Dropped frames at a ratio are
     not exempt: 30 -> 25 fps conversion drops one frame in six, the pattern of 1.2x (bench/video_speed_accuracy.py:
@@ -65,18 +75,27 @@ class SpeedDetector:
 
     def detect(self, media: AnalysedMedia) -> Evidence:
         from dflab.audio.presence import sounds_like_speech
-        from dflab.audio.speed import DEFAULT_WEIGHTS, SpeedModel, estimate_speed
+        from dflab.audio.speed import (
+            DEFAULT_WEIGHTS,
+            SpeedModel,
+            estimate_speed,
+            speed_windows,
+            windowed_reading,
+        )
         from dflab.errors import BadMedia
         from dflab.shallow.speed_video import estimate_video_speed
 
         m = media.media
-        audio_est, audio_conf, audio_note = None, 0.0, "no audio track"
+        audio_est, audio_conf, audio_note, windows, reading = None, 0.0, "no audio track", [], None
         if m.audio is not None and m.audio.duration_s >= MIN_AUDIO_S and not sounds_like_speech(m.audio.samples, m.audio.sample_rate):
             audio_note = "the audio does not sound like speech (no syllable rhythm)"
         elif m.audio is not None and m.audio.duration_s >= MIN_AUDIO_S:
             try:
                 model = SpeedModel.load(self.weights or DEFAULT_WEIGHTS)
-                audio_est = estimate_speed(m.audio.samples, m.audio.sample_rate, model, native=_native_audio(m))
+                native = _native_audio(m)
+                audio_est = estimate_speed(m.audio.samples, m.audio.sample_rate, model, native=native)
+                windows = speed_windows(m.audio.samples, m.audio.sample_rate, model, native=native)
+                reading = windowed_reading(audio_est, windows, m.audio.duration_s)
                 # leave-one-speaker-out on the issue-6 set: 95.3 % of natural clips kept, 99.1 % of
                 # pitch-corrected slowing and 95.9 % of speed-ups caught, 39.0 % of tape-style (resampled) changes;
                 # factor error median 9.8 % (bench/speed_accuracy.py)
@@ -89,7 +108,8 @@ class SpeedDetector:
         # re-timing patterns (bench/video_speed_accuracy.py, thresholds held out by source group): nearest-frame
         # re-timing found on 89-95 % of 0.5-0.75x and 50-83 % of 1.1-1.5x clips, factor error median < 0.5 %;
         # blending mostly missed; no natural clip flagged but the two converted as shot (d6, d10; at a frame-rate ratio)
-        video = estimate_video_speed([f.rgb for f in m.frames]) if _consecutive_frames(m) else None
+        frames = m.frames if _consecutive_frames(m) else []
+        video = estimate_video_speed([f.rgb for f in frames], pict_types=[f.pict_type for f in frames]) if frames else None
 
         if audio_est is None and (video is None or video.confidence == 0):
             why = audio_note if m.media_type == "audio" else f"{audio_note}; the frames show no sign of retiming either"
@@ -97,12 +117,12 @@ class SpeedDetector:
 
         # Fuse as log-odds of "changed" and a confidence-weighted log-factor.
         logit, weight, log_factor = 0.0, 0.0, 0.0
-        if audio_est is not None:
-            p = float(np.clip(audio_est.p_changed, 1e-4, 1 - 1e-4))
+        if reading is not None:
+            p = float(np.clip(reading.p_changed, 1e-4, 1 - 1e-4))
             logit += float(np.log(p / (1 - p)))  # audio alone: the score is the model's probability
-            if audio_est.changed:
+            if p >= 0.5:
                 weight += audio_conf
-                log_factor += audio_conf * np.log2(audio_est.factor_estimate)
+                log_factor += audio_conf * np.log2(reading.factor_estimate)
         strong = video is not None and video.factor is not None and _strong_pattern(video)
         video_sets_factor = False
         if video is not None and video.confidence > 0:
@@ -118,10 +138,10 @@ class SpeedDetector:
                 # decision; without audio they are all there is.
                 logit += video.confidence * ((1.0 if audio_est is not None else 2.0) if retimed else -0.5)
                 video_slower = retimed and video.factor < 1.0
-                audio_same_way = audio_est is None or (
-                    audio_est.changed and (audio_est.factor_estimate < 1.0) == video_slower)
+                audio_same_way = reading is None or (
+                    reading.p_changed >= 0.5 and (reading.factor_estimate < 1.0) == video_slower)
                 if retimed and audio_same_way:
-                    agree = audio_est is not None and abs(np.log2(audio_est.factor_estimate / video.factor)) < AGREE_LOG2
+                    agree = reading is not None and abs(np.log2(reading.factor_estimate / video.factor)) < AGREE_LOG2
                     video_sets_factor = agree  # the audio found the change, the frames say exactly how much
                     weight += video.confidence
                     log_factor += video.confidence * np.log2(video.factor)
@@ -138,6 +158,10 @@ class SpeedDetector:
             parts.append(f"audio: p(changed) {audio_est.p_changed:.2f} (phase-vocoder traces {audio_est.p_method:.2f}, "
                          f"WSOLA crossfade grid {audio_est.p_grid:.2f}, pitch/rate moved {audio_est.p_resampled:.2f}), "
                          f"factor ~{audio_est.factor_estimate:.2f}x")
+            judged = [w.estimate for w in windows if w.estimate is not None]
+            if judged:
+                parts.append(f"{len(judged)} windows of 10 s, highest p(changed) {max(e.p_changed for e in judged):.2f}"
+                             + ("" if reading.windows_decide else " (past 30 s the windows point, the whole decides)"))
         if video is not None and video.factor is not None:
             ratio = f", a {video.rate_ratio} fps conversion ratio" if video.rate_ratio else ""
             parts.append(f"video: {video.method} pattern of {video.factor:.3f}x (score {video.pattern_score:.2f}{ratio})")
@@ -146,13 +170,26 @@ class SpeedDetector:
                          "of frames repeated or blended")
         lead = f"Playback looks {'changed to about ' + format(factor, '.2f') + 'x' if changed else 'natural (1.0x)'}"
         duration = m.duration_s or (m.audio.duration_s if m.audio else 0.0)
+        judged = [w for w in windows if w.estimate is not None]
+        # where: the windows that read as changed, joined (10 s windows 5 s apart: within about 5 s)
+        flagged = reading.changed_ranges if reading is not None else []
+        where = ", ".join(f"{a:.0f}-{b:.0f} s" for a, b in flagged)
+        if flagged and changed:
+            lead += f" in {where}"
+        elif flagged:
+            lead += (f" overall, though {where} alone reads as changed in its 10 s windows (about 1 natural 10 s "
+                     "window in 20 does)")
         return Evidence(
             name=self.name,
             score=score,
             confidence=confidence,
             summary=f"{lead} ({'; '.join(parts)}).",
-            time_ranges=[(0.0, float(duration))] if changed else [],
+            time_ranges=(flagged or [(0.0, float(duration))]) if changed else [],
+            times=np.array([(w.start_s + w.end_s) / 2 for w in judged]) if judged else None,
+            series={"score": np.array([w.estimate.p_changed for w in judged])} if judged else {},
             details={
+                "speed_windows": [_window_details(w) for w in windows],
+                "speed_windows_decide": reading.windows_decide if reading else False,
                 "speed_factor": round(factor, 3),
                 "speed_confidence": round(confidence * abs(2 * score - 1), 3),
                 "audio_p_changed": round(audio_est.p_changed, 4) if audio_est else None,
