@@ -103,13 +103,6 @@ def grey_thumbnails(frames: list[np.ndarray]) -> np.ndarray:
     ).astype(np.float32)
 
 
-def frame_change_pattern(thumbs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(change to previous frame, change to the next, distance from the neighbours' mean) per inner frame."""
-    diffs = np.mean(np.abs(np.diff(thumbs, axis=0)), axis=(1, 2))  # len n-1
-    mid = np.mean(np.abs(thumbs[1:-1] - 0.5 * (thumbs[:-2] + thumbs[2:])), axis=(1, 2))
-    return diffs[:-1], diffs[1:], mid
-
-
 def local_normalised(values: np.ndarray, half: int) -> np.ndarray:
     """values / their mean over +-half neighbours (edges padded), clipped at 4 so a cut does not dominate."""
     padded = np.pad(values, half, mode="reflect") if len(values) > half else np.pad(values, half, mode="edge")
@@ -247,15 +240,15 @@ def speed_from_thumbnails(thumbs: np.ndarray, step_threshold: float = STEP_THRES
     diffs = np.mean(np.abs(np.diff(thumbs, axis=0)), axis=(1, 2))  # change into frame t+1, len n-1
     if float(np.percentile(diffs, 90)) < 0.05:  # a still picture: retiming cannot be seen
         return VideoSpeed(None, 0.0, 0.0, 0.0, n)
-    before, after, to_mean = frame_change_pattern(thumbs)
-    repeat_fraction, blend_fraction = _still_shares(diffs, before, after, to_mean)
+    # second difference per inner frame: twice its distance from the mean of its two neighbours
+    second = np.mean(np.abs(thumbs[2:] - 2 * thumbs[1:-1] + thumbs[:-2]), axis=(1, 2))
+    repeat_fraction, blend_fraction = _still_shares(diffs, second)
     size = min(1.0, n / 100)  # short clips hold few pattern periods
 
     step_score, step_f, step_ph = fit_pattern(local_normalised(diffs, STEP_LOCAL_FRAMES), step_pattern)
     step_z = step_score * np.sqrt(len(diffs))
     low = step_pattern(np.array([step_f]), np.array([step_ph]), len(diffs))[0, 0] < 0.5
     step_contrast = contrast(diffs, low)
-    second = np.mean(np.abs(thumbs[2:] - 2 * thumbs[1:-1] + thumbs[:-2]), axis=(1, 2))
     blend_normalised = local_normalised(second, BLEND_LOCAL_FRAMES)
     blend_score, blend_f, _ = fit_pattern(blend_normalised, blend_pattern)
     blend_z = blend_score * np.sqrt(len(second))
@@ -292,10 +285,12 @@ def speed_from_thumbnails(thumbs: np.ndarray, step_threshold: float = STEP_THRES
                       pattern_score=score, rate_ratio=frame_rate_ratio(factor), **found)
 
 
-def _still_shares(diffs: np.ndarray, before: np.ndarray, after: np.ndarray, to_mean: np.ndarray) -> tuple[float, float]:
+def _still_shares(diffs: np.ndarray, second: np.ndarray) -> tuple[float, float]:
     """Shares of repeated frames (a dip far below the change around it: 75th percentile over +-4 frames, so runs of
-    two or three repeats still dip) and of blended frames (close to their neighbours' mean, away from each)."""
+    two or three repeats still dip) and of blended frames (close to their neighbours' mean, away from each):
+    `diffs` is the change into each frame, `second` each inner frame's second difference."""
     window = np.lib.stride_tricks.sliding_window_view(np.pad(diffs, 4, mode="edge"), 9)
     repeats = diffs < REPEAT_RATIO * np.percentile(window, 75, axis=1)
-    blends = (to_mean < BLEND_RATIO * np.minimum(before, after)) & ~repeats[:-1] & ~repeats[1:]
+    to_mean = 0.5 * second
+    blends = (to_mean < BLEND_RATIO * np.minimum(diffs[:-1], diffs[1:])) & ~repeats[:-1] & ~repeats[1:]
     return float(repeats.mean()), float(blends.mean())

@@ -154,13 +154,13 @@ class SpeedDetector:
         video_conf = (STRONG_VIDEO_CONFIDENCE if strong else VIDEO_CONFIDENCE) * video.confidence if video else 0.0
         confidence = float(min(1.0, max(audio_conf, video_conf)))
         parts = []
+        judged = [w for w in windows if w.estimate is not None]  # windows with speech
         if audio_est is not None:
             parts.append(f"audio: p(changed) {audio_est.p_changed:.2f} (phase-vocoder traces {audio_est.p_method:.2f}, "
                          f"WSOLA crossfade grid {audio_est.p_grid:.2f}, pitch/rate moved {audio_est.p_resampled:.2f}), "
                          f"factor ~{audio_est.factor_estimate:.2f}x")
-            judged = [w.estimate for w in windows if w.estimate is not None]
             if judged:
-                parts.append(f"{len(judged)} windows of 10 s, highest p(changed) {max(e.p_changed for e in judged):.2f}"
+                parts.append(f"{len(judged)} windows of 10 s, highest p(changed) {max(w.estimate.p_changed for w in judged):.2f}"
                              + ("" if reading.windows_decide else " (past 30 s the windows point, the whole decides)"))
         if video is not None and video.factor is not None:
             ratio = f", a {video.rate_ratio} fps conversion ratio" if video.rate_ratio else ""
@@ -170,7 +170,6 @@ class SpeedDetector:
                          "of frames repeated or blended")
         lead = f"Playback looks {'changed to about ' + format(factor, '.2f') + 'x' if changed else 'natural (1.0x)'}"
         duration = m.duration_s or (m.audio.duration_s if m.audio else 0.0)
-        judged = [w for w in windows if w.estimate is not None]
         # where: the windows that read as changed, joined (10 s windows 5 s apart: within about 5 s)
         flagged = reading.changed_ranges if reading is not None else []
         where = ", ".join(f"{a:.0f}-{b:.0f} s" for a, b in flagged)
