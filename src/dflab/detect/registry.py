@@ -7,11 +7,10 @@ heavy imports register themselves when `load_builtin_detectors()` imports them.
 
 from __future__ import annotations
 
-import importlib
 from typing import Callable, Protocol
 
 from dflab.detect.evidence import Evidence
-from dflab.errors import UsageError
+from dflab.registry import Registry
 
 
 class Detector(Protocol):
@@ -21,8 +20,6 @@ class Detector(Protocol):
 
     def detect(self, media) -> Evidence: ...
 
-
-_REGISTRY: dict[str, Callable[..., Detector]] = {}
 
 BUILTIN_MODULES = [
     "dflab.detect.cues.blink",
@@ -41,12 +38,12 @@ BUILTIN_MODULES = [
     "dflab.detect.learned.face_crop",
 ]
 
+DETECTORS: Registry[Callable[..., Detector]] = Registry("detector", BUILTIN_MODULES)
+
 
 def register_detector(name: str):
     def wrap(factory):
-        if name in _REGISTRY:
-            raise ValueError(f"detector {name!r} registered twice")
-        _REGISTRY[name] = factory
+        DETECTORS.add(name, factory)
         factory.name = name
         return factory
 
@@ -54,21 +51,13 @@ def register_detector(name: str):
 
 
 def load_builtin_detectors() -> None:
-    for module in BUILTIN_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:  # a real missing dependency, not a detector that does not exist yet
-                raise
+    DETECTORS.load_builtins()
 
 
-def list_detectors() -> list[str]:
-    load_builtin_detectors()
-    return sorted(_REGISTRY)
+def list_detectors(pattern: str | None = None) -> list[str]:
+    """Registered detector names, optionally only those matching a shell-style pattern ("*sync*")."""
+    return DETECTORS.list(pattern)
 
 
 def create_detector(name: str, **config) -> Detector:
-    load_builtin_detectors()
-    if name not in _REGISTRY:
-        raise UsageError(f"unknown detector {name!r}; known: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name](**config)
+    return DETECTORS.create(name, **config)

@@ -12,8 +12,9 @@ distance), rotated so that the eyes-to-mouth line is vertical, resized to 256 x 
 video, up to MAX_FRAMES frames sampled across the clip are scored and averaged; an image without a face is
 scored whole (resized), as the authors' test images are already face crops.
 
-Registered baselines: "mesonet" (Meso4 trained on deepfakes, the authors' headline model) and
-"mesoinception" (MesoInception4, deepfakes); the Face2Face variants are available through `MesoNetScorer`.
+The baselines "mesonet" (Meso4 trained on deepfakes, the authors' headline model) and "mesoinception"
+(MesoInception4, deepfakes) are registered by dflab.eval.mesonet_baseline; the Face2Face variants are
+available through `MesoNetScorer`.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from pathlib import Path
 import numpy as np
 
 from dflab.errors import NoFace, UsageError
-from dflab.eval.baselines import register_baseline
 
 WEIGHT_FILES = {
     "meso4_df": "Meso4_DF.h5",
@@ -164,6 +164,3 @@ class MesoNetScorer:
         crops, _ = _cached_crops(Path(path))
         return float(np.mean(p_fake(crops, self.variant)))
 
-
-register_baseline("mesonet", MesoNetScorer("meso4_df"))
-register_baseline("mesoinception", MesoNetScorer("mesoinception_df"))

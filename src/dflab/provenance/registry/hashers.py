@@ -22,6 +22,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from dflab.errors import BadMedia, UsageError
+from dflab.registry import Registry
 
 HASH_BITS = 256
 HASH_BYTES = HASH_BITS // 8
@@ -49,27 +50,19 @@ class Hasher(Protocol):
     def hash_frame(self, rgb: np.ndarray) -> list[FrameCode]: ...
 
 
-_REGISTRY: dict[str, Callable[..., Hasher]] = {}
+HASHERS: Registry[Callable[..., Hasher]] = Registry("hasher")
 
 
 def register_hasher(name: str):
-    def wrap(factory):
-        if name in _REGISTRY:
-            raise ValueError(f"hasher {name!r} registered twice")
-        _REGISTRY[name] = factory
-        return factory
-
-    return wrap
+    return HASHERS.register(name)
 
 
-def list_hashers() -> list[str]:
-    return sorted(_REGISTRY)
+def list_hashers(pattern: str | None = None) -> list[str]:
+    return HASHERS.list(pattern)
 
 
 def create_hasher(name: str, **config) -> Hasher:
-    if name not in _REGISTRY:
-        raise UsageError(f"unknown hasher {name!r}; known: {', '.join(list_hashers())}")
-    return _REGISTRY[name](**config)
+    return HASHERS.create(name, **config)
 
 
 def hamming(a: bytes, b: bytes) -> int:

@@ -13,7 +13,7 @@ from typing import Protocol
 
 import numpy as np
 
-from dflab.errors import UsageError
+from dflab.registry import Registry
 
 
 class Watermarker(Protocol):
@@ -30,27 +30,19 @@ class Watermarker(Protocol):
     def detect_file(self, path: str | Path): ...
 
 
-_REGISTRY: dict[str, Callable[..., Watermarker]] = {}
+WATERMARKERS: Registry[Callable[..., Watermarker]] = Registry("watermarker")
 
 
 def register_watermarker(name: str):
-    def wrap(factory):
-        if name in _REGISTRY:
-            raise ValueError(f"watermarker {name!r} registered twice")
-        _REGISTRY[name] = factory
-        return factory
-
-    return wrap
+    return WATERMARKERS.register(name)
 
 
-def list_watermarkers() -> list[str]:
-    return sorted(_REGISTRY)
+def list_watermarkers(pattern: str | None = None) -> list[str]:
+    return WATERMARKERS.list(pattern)
 
 
 def create_watermarker(name: str, **config) -> Watermarker:
-    if name not in _REGISTRY:
-        raise UsageError(f"unknown watermarker {name!r}; known: {', '.join(list_watermarkers())}")
-    return _REGISTRY[name](**config)
+    return WATERMARKERS.create(name, **config)
 
 
 @register_watermarker("dflab-v1")
