@@ -14,7 +14,7 @@ from dflab.eval.manifest import read_manifest
 def _driving(shared_data, name):
     path = shared_data / "liveportrait" / "assets" / "examples" / "driving" / f"{name}.mp4"
     if not path.is_file():
-        pytest.skip(f"{path} missing")
+        pytest.skip(f"{path} missing from the shared data")
     return path
 
 

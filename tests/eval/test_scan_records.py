@@ -13,7 +13,7 @@ def test_records_refuse_like_the_scanner_and_are_cached(shared_data, tmp_path, m
 
     clip = shared_data / "liveportrait" / "assets" / "examples" / "driving" / "d20.mp4"
     if not clip.is_file():
-        pytest.skip(f"{clip} missing")
+        pytest.skip(f"{clip} missing from the shared data")
     manifest = tmp_path / "m.csv"
     manifest.write_text(f"path,label,group\n{clip},real,d20\n")
     records, errors = scan_records.scan_manifest(manifest, tmp_path / "cache")

@@ -46,7 +46,7 @@ def _expected_rows():
 @pytest.mark.parametrize("row", _expected_rows())
 def test_pdq_matches_upstream_expected_hashes(shared_data, row):
     if row is None:
-        pytest.skip("expected hash table not found")
+        pytest.skip("the expected PDQ hash table is missing from the shared data")
     image = shared_data / "pdq" / "data" / row["image_path_under_pdq_data"]
     if not image.exists():
         pytest.skip(f"{row['image_path_under_pdq_data']} is listed upstream but not shipped in shared/data/pdq")
