@@ -2,7 +2,7 @@
 
     nice -n 10 .venv/bin/python bench/audio_trace.py [/tmp/dflab_speed_testset/manifest.csv]
 
-The speed test set comes from `python -m dflab.shallow.speed_testset OUT` (not rebuilt here). A temporary
+The speed test set comes from `python -m dflab.train.speed_testset OUT` (not rebuilt here). A temporary
 registry gets every base's natural clip (`original`, 10 s) and decoys: LibriSpeech utterances of ../shared/data
 that no base of the set overlaps (a base spans 21 s of its speaker's concatenated utterances, since a 2x copy
 consumes 20 s), every other one of them; the synthetic LJSpeech renderings of ljspeech_tts (the same five
@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import print_table, shared_data, write_results
 
 DEFAULT_MANIFEST = Path("/tmp/dflab_speed_testset/manifest.csv")
-BASE_SPAN_S = 21.0  # dflab.shallow.speed_testset: bases start every 2 x CLIP_S + 1 s
+BASE_SPAN_S = 21.0  # dflab.train.speed_testset: bases start every 2 x CLIP_S + 1 s
 HELD_OUT_TTS = ("tacotron2.v3", "transformer.v1")  # these systems' renderings are never registered
 
 
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     data = shared_data()
     if data is None or not args.manifest.exists():
-        print("needs ../shared/data and the speed test set (python -m dflab.shallow.speed_testset OUT)")
+        print("needs ../shared/data and the speed test set (python -m dflab.train.speed_testset OUT)")
         return 1
     os.environ["DFLAB_HOME"] = tempfile.mkdtemp(prefix="dflab_audio_trace_")  # the ledger too stays temporary
     from dflab.provenance.registry import open_registry

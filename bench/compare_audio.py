@@ -2,14 +2,14 @@
 
     nice -n 10 .venv/bin/python bench/compare_audio.py [/tmp/dflab_speed_testset/manifest.csv] [--workers 2]
 
-The set comes from `python -m dflab.shallow.speed_testset OUT` (not rebuilt here). Every clip that is not the
+The set comes from `python -m dflab.train.speed_testset OUT` (not rebuilt here). Every clip that is not the
 natural clip itself (stretch, atempo, resample at 0.5-2.0x; aac, mp3 and cut at 1.0x) is compared with
 `<speaker>_b<i>_original_1.00.wav` of the same base by dflab.shallow.compare.compare_files, as the CLI does.
 A clip at factor f covers source seconds [0, 10 f] of its base, the original [0, 10]: slowed clips lie wholly in
 the original, of a sped-up clip only the first 10 / f s does.
 
 Reported per method and factor: median |estimate / true - 1| and the share within 5 %; for the cut clips the
-true cuts (re-drawn from the test set's seeds, dflab.shallow.speed_testset.jump_cuts) whose removed piece lies
+true cuts (re-drawn from the test set's seeds, dflab.train.speed_testset.jump_cuts) whose removed piece lies
 inside the original clip, and how many were found (a removed piece within CUT_TOL_S of the true suspect time and
 CUT_DUR_TOL_S of its length), also counted over the cuts with CLEAR_S of uncut audio inside the original on
 both sides (shorter pieces are too short for the 0.5 s patches). Removed or inserted pieces reported on clips
@@ -49,7 +49,7 @@ def true_cuts(speaker: str, base: int) -> list[dict]:
 
     Re-draws the same random numbers (seed crc32("speaker/base")) in the same order as the builder; the 10 ms
     crossfades shift later joins by at most 10 ms, well inside the tolerance."""
-    from dflab.shallow.speed_testset import CUT_RANGE_S, CUTS_PER_CLIP
+    from dflab.train.speed_testset import CUT_RANGE_S, CUTS_PER_CLIP
 
     rng = np.random.default_rng(zlib.crc32(f"{speaker}/{base}".encode()))
     lengths = rng.uniform(*CUT_RANGE_S, CUTS_PER_CLIP)
@@ -87,7 +87,7 @@ def main() -> int:
     args = parser.parse_args()
     manifest = Path(args.manifest)
     if not manifest.is_file():
-        sys.exit(f"{manifest} not found: build it with python -m dflab.shallow.speed_testset OUT")
+        sys.exit(f"{manifest} not found: build it with python -m dflab.train.speed_testset OUT")
     root = manifest.parent
     rows = list(csv.DictReader(manifest.open()))
     cases = []

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/speed_accuracy.py [--set DIR] [--bases N] [--scan]
 
-Builds the test set (dflab.shallow.speed_testset: LibriSpeech speakers, LJSpeech ground truth and
+Builds the test set (dflab.train.speed_testset: LibriSpeech speakers, LJSpeech ground truth and
 LivePortrait clip speech; natural, AAC/MP3 re-encoded and jump-cut clips at 1.0x; phase-vocoder stretch, ffmpeg
 atempo and tape-style resampling at 0.5-2x) into DIR unless it is there with every method, then prints
 (1) the model fitted on the calibration speakers, scored on the others, per source (the committed weights,
@@ -36,7 +36,7 @@ def _has_every_method(manifest: Path) -> bool:
     """False for a set built before a method was added (it is rebuilt)."""
     import csv
 
-    from dflab.shallow.speed_testset import CHANGE_METHODS, NATURAL_METHODS
+    from dflab.train.speed_testset import CHANGE_METHODS, NATURAL_METHODS
 
     with open(manifest, newline="") as handle:
         return set(NATURAL_METHODS + CHANGE_METHODS) <= {row["method"] for row in csv.DictReader(handle)}
@@ -50,7 +50,7 @@ def main() -> int:
         score_predictions,
         score_table,
     )
-    from dflab.shallow.speed_testset import LIVEPORTRAIT_WITH_SPEECH, build_testset
+    from dflab.train.speed_testset import LIVEPORTRAIT_WITH_SPEECH, build_testset
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--set", default=str(Path(tempfile.gettempdir()) / "dflab_speed_testset"))

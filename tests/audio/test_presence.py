@@ -25,7 +25,7 @@ def test_real_speech_is_speech(shared_data):
 
 def test_slowed_and_sped_up_speech_is_speech(speaker_audio):
     """Playback at 0.5x moves the syllable rhythm below 2 Hz: the speed cue must still get to judge such a clip."""
-    from dflab.shallow.speed_testset import atempo, time_stretch
+    from dflab.train.speed_testset import atempo, time_stretch
 
     speech = speaker_audio("3080", 21.0)
     for changed in (time_stretch(speech, 0.5), time_stretch(speech, 2.0), atempo(speech, 16_000, 0.5)):

@@ -7,7 +7,7 @@ from dflab.audio.pitch import pitch_statistics, yin
 from dflab.audio.signal import active_mask, frame_rms_db, normalise_loudness
 from dflab.audio.speed_features import FEATURE_NAMES, feature_vector, speed_features
 from dflab.errors import BadMedia
-from dflab.shallow.speed_testset import resample_speed
+from dflab.train.speed_testset import resample_speed
 
 SR = 16_000
 

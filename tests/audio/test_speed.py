@@ -8,7 +8,7 @@ import pytest
 from dflab.audio.speed import SpeedModel, estimate_speed
 from dflab.audio.speed_features import FEATURE_NAMES
 from dflab.media import load_audio
-from dflab.shallow.speed_testset import CALIB_SPEAKERS, build_testset
+from dflab.train.speed_testset import CALIB_SPEAKERS, build_testset
 from dflab.shallow.speed_video import estimate_video_speed
 
 
@@ -66,7 +66,7 @@ def test_phase_vocoder_destroys_the_residual_pulses(small_set):
 def test_wsola_slowing_repeats_the_high_band(shared_data):
     """ffmpeg atempo at 0.5x copies every input window twice: the high band repeats within 50 ms."""
     from dflab.audio.artefacts import highband_repetition
-    from dflab.shallow.speed_testset import atempo
+    from dflab.train.speed_testset import atempo
 
     samples = load_audio(sorted((shared_data / "librispeech" / "3080").glob("*.flac"))[0]).samples[: 5 * 16_000]
     natural = highband_repetition(samples, 16_000)
@@ -107,7 +107,7 @@ def test_video_still_picture_gives_no_opinion():
 
 
 def test_testset_script_refuses_a_folder_without_the_data(tmp_path, capsys):
-    from dflab.shallow.speed_testset import main
+    from dflab.train.speed_testset import main
 
     assert main([str(tmp_path / "out"), "--data", str(tmp_path)]) == 2
     assert "does not look like the shared data folder" in capsys.readouterr().err

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from dflab.audio.artefacts import grid_lines, line_strength, wsola_window
-from dflab.shallow.speed_testset import atempo, jump_cuts, time_stretch
+from dflab.train.speed_testset import atempo, jump_cuts, time_stretch
 
 
 @pytest.fixture(scope="module")

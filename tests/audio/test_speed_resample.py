@@ -4,7 +4,7 @@ import pytest
 
 from dflab.audio.band_edge import band_edge
 from dflab.audio.speed import SpeedModel, estimate_speed
-from dflab.shallow.speed_testset import resample_speed
+from dflab.train.speed_testset import resample_speed
 
 SPEAKER = "3080"  # left out of the shipped weights (speed_calibrate --fit-on all --hold-out 3080)
 

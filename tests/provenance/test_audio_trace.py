@@ -38,7 +38,7 @@ def clips(shared_data, tmp_path_factory):
     copy, and speech of a third speaker (3080) that is never registered."""
     import soundfile as sf
 
-    from dflab.shallow.speed_testset import atempo, resample_speed, write_audio
+    from dflab.train.speed_testset import atempo, resample_speed, write_audio
 
     out = tmp_path_factory.mktemp("audio_trace")
     source = _speech(shared_data, "1688", 12.5)

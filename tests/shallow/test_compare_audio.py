@@ -33,7 +33,7 @@ def copies(shared_data, tmp_path_factory):
     """original (10 s), a 0.8x atempo copy with 1 s removed, a 1.25x tape-style copy, another speaker."""
     import soundfile as sf
 
-    from dflab.shallow.speed_testset import atempo, resample_speed
+    from dflab.train.speed_testset import atempo, resample_speed
 
     out = tmp_path_factory.mktemp("compare_audio")
     source = _speech(shared_data, "1688", 12.0)

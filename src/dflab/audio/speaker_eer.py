@@ -43,7 +43,7 @@ def librispeech_eer(data: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from dflab.shallow.speed_testset import default_data_dir
+    from dflab.train.speed_testset import default_data_dir
 
     parser = argparse.ArgumentParser(prog="python -m dflab.audio.speaker_eer", description=__doc__.split("\n")[0])
     parser.add_argument("--data", default=None)

@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from dflab.audio.antispoof import DEFAULT_WEIGHTS, collect_corpus, featurise, fit
     from dflab.cli.common import new_output_path, print_json
     from dflab.errors import UsageError
-    from dflab.shallow.speed_testset import default_data_dir
+    from dflab.train.speed_testset import default_data_dir
 
     if not args.c > 0:
         raise UsageError("--c must be positive")

@@ -1,4 +1,4 @@
-"""Fit and score the playback-speed model on the speed test set (dflab.shallow.speed_testset).
+"""Fit and score the playback-speed model on the speed test set (dflab.train.speed_testset).
 
     python -m dflab.shallow.speed_calibrate MANIFEST.csv [--fit-on calib|all] [--hold-out SPEAKER] [--out speed.json]
 
@@ -297,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     methods = np.array([r["method"] for r in rows])
     speakers = np.array([r["speaker"] for r in rows])
     model = fit_speed_model(raw[fit_mask], factors[fit_mask], methods[fit_mask], speakers[fit_mask], meta={
-        "command": f"python -m dflab.shallow.speed_testset OUT && python -m dflab.shallow.speed_calibrate "
+        "command": f"python -m dflab.train.speed_testset OUT && python -m dflab.shallow.speed_calibrate "
                    f"OUT/manifest.csv --fit-on {args.fit_on}" + (f" --hold-out {args.hold_out}" if args.hold_out else "")
                    + f" --out {DEFAULT_WEIGHTS.name}",
         "fit_clips": int(fit_mask.sum()), "hidden": list(HIDDEN), "alpha": ALPHA,

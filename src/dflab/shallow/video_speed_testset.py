@@ -26,7 +26,7 @@ from pathlib import Path
 
 from dflab.atomic import atomic_output
 from dflab.errors import UsageError
-from dflab.shallow.speed_testset import _ffmpeg, default_data_dir
+from dflab.train.speed_testset import _ffmpeg, default_data_dir
 
 FACTORS = (0.5, 0.75, 0.9, 1.1, 1.25, 1.5, 2.0)
 RETIME_METHODS = ("repeat", "blend")
