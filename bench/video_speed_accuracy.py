@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/video_speed_accuracy.py [--set DIR] [--scan]
 
-Builds the video speed test set (dflab.shallow.video_speed_testset: LivePortrait driving clips and FF++ c23 real
+Builds the video speed test set (dflab.train.video_speed_testset: LivePortrait driving clips and FF++ c23 real
 and manipulated clips, 320 px, <= 10 s; original, x264 re-encode, frame-rate conversion, nearest-frame `repeat`
 and `blend` re-timing at 0.5-2.0x) into DIR unless it is there, decodes every clip as the scan does
 (dflab.media.load), and scores the estimator:
@@ -165,7 +165,7 @@ def main() -> int:
         grey_thumbnails,
         speed_from_thumbnails,
     )
-    from dflab.shallow.video_speed_testset import build_testset
+    from dflab.train.video_speed_testset import build_testset
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--set", default=str(Path(tempfile.gettempdir()) / "dflab_video_speed_testset"))

@@ -16,7 +16,7 @@ from dflab.shallow.speed_video import (
     step_pattern,
     type_normalised,
 )
-from dflab.shallow.video_speed_testset import build_testset
+from dflab.train.video_speed_testset import build_testset
 
 SOURCE = "ffpp_original_519"  # 25 fps real footage of a talking presenter
 

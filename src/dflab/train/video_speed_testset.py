@@ -1,6 +1,6 @@
 """The video speed test set: real footage from ../shared/data re-timed by ffmpeg at an unchanged frame rate.
 
-    python -m dflab.shallow.video_speed_testset OUTDIR [--data DIR] [--max-side N]
+    python -m dflab.train.video_speed_testset OUTDIR [--data DIR] [--max-side N]
 
 writes OUTDIR/<source>/<source>_<method>_<factor>.mp4 (video only, H.264) and OUTDIR/manifest.csv with the
 columns path,source,group,method,factor,fps,frames. Sources: the LivePortrait driving clips (group
@@ -127,7 +127,7 @@ def build_testset(out_dir: str | Path, data: str | Path, factors=FACTORS, method
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dflab.shallow.video_speed_testset",
+    parser = argparse.ArgumentParser(prog="python -m dflab.train.video_speed_testset",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("out_dir", metavar="OUTDIR")
     parser.add_argument("--data", default=None, help="the shared data folder (default ../shared/data)")
