@@ -43,7 +43,7 @@ def _has_every_method(manifest: Path) -> bool:
 
 
 def main() -> int:
-    from dflab.shallow.speed_calibrate import (
+    from dflab.train.speed_calibrate import (
         extract_features,
         fit_speed_model,
         leave_one_speaker_out,

@@ -51,7 +51,7 @@ def _iou(ranges: list[tuple[float, float]], truth: tuple[float, float]) -> float
 
 def main() -> int:
     from dflab.audio.speed import estimate_speed, speed_windows, windowed_reading
-    from dflab.shallow.speed_calibrate import extract_features, fit_speed_model
+    from dflab.train.speed_calibrate import extract_features, fit_speed_model
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--set", default=str(Path(tempfile.gettempdir()) / "dflab_speed_testset"))

@@ -1,7 +1,7 @@
 """Playback-speed estimation from one speech clip: is it natural speed, and if not, by what factor?
 
 A clip counts as changed when any of three speaker-independent tests says so, each aimed at one way of
-changing speed; the factor comes from a fourth model. All are fitted by `python -m dflab.shallow.speed_calibrate`
+changing speed; the factor comes from a fourth model. All are fitted by `python -m dflab.train.speed_calibrate`
 on the speed test set (the MLPs are evaluated here in numpy; an MLP without hidden layers is linear):
 
 1. Phase vocoder: a small MLP classifier on CLASSIFIER_FEATURES, the loss of glottal pulses in the LPC residual
@@ -163,7 +163,7 @@ class SpeedModel:
     def load(cls, path: str | Path = DEFAULT_WEIGHTS) -> SpeedModel:
         path = Path(path)
         if not path.exists():
-            raise NotFound(f"speed model not found at {path} (run `python -m dflab.shallow.speed_calibrate`)")
+            raise NotFound(f"speed model not found at {path} (run `python -m dflab.train.speed_calibrate`)")
         data = json.loads(path.read_text())
         if (tuple(data["features"]) != FEATURE_NAMES or tuple(data["log_features"]) != LOG_FEATURES
                 or data.get("shifted_log_features") != SHIFTED_LOG_FEATURES

@@ -1,6 +1,6 @@
 """Fit and score the playback-speed model on the speed test set (dflab.train.speed_testset).
 
-    python -m dflab.shallow.speed_calibrate MANIFEST.csv [--fit-on calib|all] [--hold-out SPEAKER] [--out speed.json]
+    python -m dflab.train.speed_calibrate MANIFEST.csv [--fit-on calib|all] [--hold-out SPEAKER] [--out speed.json]
 
 Features are cached next to the manifest (speed_features.npz). The committed weights
 (dflab/audio/weights/speed.json) come from `--fit-on all --hold-out 3080`: the pitch/rate norms of the
@@ -283,7 +283,7 @@ def print_table(table: list[dict], title: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dflab.shallow.speed_calibrate", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m dflab.train.speed_calibrate", description=__doc__.split("\n")[0])
     parser.add_argument("manifest", metavar="MANIFEST.csv")
     parser.add_argument("--fit-on", choices=("calib", "all"), default="calib")
     parser.add_argument("--hold-out", default=None, metavar="SPEAKER",
@@ -297,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     methods = np.array([r["method"] for r in rows])
     speakers = np.array([r["speaker"] for r in rows])
     model = fit_speed_model(raw[fit_mask], factors[fit_mask], methods[fit_mask], speakers[fit_mask], meta={
-        "command": f"python -m dflab.train.speed_testset OUT && python -m dflab.shallow.speed_calibrate "
+        "command": f"python -m dflab.train.speed_testset OUT && python -m dflab.train.speed_calibrate "
                    f"OUT/manifest.csv --fit-on {args.fit_on}" + (f" --hold-out {args.hold_out}" if args.hold_out else "")
                    + f" --out {DEFAULT_WEIGHTS.name}",
         "fit_clips": int(fit_mask.sum()), "hidden": list(HIDDEN), "alpha": ALPHA,
