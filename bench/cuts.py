@@ -61,7 +61,7 @@ def shared_data() -> Path:
 
 
 def build_cases(data: Path, sources: list[str], out: Path, rng: np.random.Generator, cuts_per_source: int = 1) -> list[dict]:
-    from dflab.shallow.edits import concatenate, read_clip, remove_span, write_clip
+    from dflab.train.edits import concatenate, read_clip, remove_span, write_clip
 
     cases = []
     for k, source in enumerate(sources):

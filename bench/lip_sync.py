@@ -26,7 +26,7 @@ def main() -> None:
     from dflab.detect.registry import create_detector
     from dflab.faces import analyse
     from dflab.media import load
-    from dflab.shallow.edits import read_clip, replace_audio, write_clip
+    from dflab.train.edits import read_clip, replace_audio, write_clip
     from dflab.shallow.lipsync import lip_sync
 
     data = Path(os.environ.get("DFLAB_SHARED_DATA", REPO.parent / "shared" / "data"))

@@ -86,14 +86,14 @@ def test_artefact_features_refuse_nothing_on_noise_and_short_input():
 
 
 def _clip(shared_data, name):
-    from dflab.shallow.edits import read_clip
+    from dflab.train.edits import read_clip
 
     return read_clip(shared_data / f"liveportrait/assets/examples/driving/{name}.mp4", max_side=128, max_seconds=10)
 
 
 @pytest.mark.parametrize("factor", [0.5, 0.75, 0.9])
 def test_video_repeats_give_the_slowdown_factor(shared_data, factor):
-    from dflab.shallow.edits import change_speed
+    from dflab.train.edits import change_speed
 
     clip = _clip(shared_data, "d14")  # shot without frame-rate conversion: no repeated frames of its own
     assert estimate_video_speed(clip.frames).factor is None

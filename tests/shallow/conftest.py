@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dflab.shallow.edits import Clip, read_clip
+from dflab.train.edits import Clip, read_clip
 
 DRIVING = "liveportrait/assets/examples/driving/"
 

@@ -11,7 +11,7 @@ import pytest
 from dflab.cli.main import main
 from dflab.faces.detect import find_faces_in_image
 from dflab.shallow.compare import compare_files, hamming_matrix
-from dflab.shallow.edits import alter_region, change_speed, remove_span, write_clip
+from dflab.train.edits import alter_region, change_speed, remove_span, write_clip
 
 D6 = "liveportrait/assets/examples/driving/d6.mp4"
 SPEED, CUT, FACE = 1.25, (3.0, 4.5), (6.0, 7.0)  # original-timeline seconds

@@ -13,7 +13,7 @@ from dflab.media.types import Audio, Frame
 from dflab.shallow.audio_splice import audio_discontinuities, flux_series
 from dflab.shallow.continuity import acceleration_of, nonrigid_residual
 from dflab.shallow.cuts import find_cuts, local_ratio
-from dflab.shallow.edits import concatenate, remove_span, write_clip
+from dflab.train.edits import concatenate, remove_span, write_clip
 
 D6 = "liveportrait/assets/examples/driving/d6.mp4"
 D11 = "liveportrait/assets/examples/driving/d11.mp4"

@@ -10,7 +10,7 @@ from dflab.detect.context import AnalysedMedia
 from dflab.detect.registry import create_detector
 from dflab.faces import analyse
 from dflab.media import load
-from dflab.shallow.edits import replace_audio, write_clip
+from dflab.train.edits import replace_audio, write_clip
 from dflab.shallow.lipsync import lagged_ncc, lip_sync
 
 DRIVING = "liveportrait/assets/examples/driving/"

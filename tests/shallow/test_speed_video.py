@@ -134,7 +134,7 @@ def footage_and_voice(shared_data):
     """8 s of FF++ 519 pictures (25 fps, a moving presenter) and 8 s of natural speech by LibriSpeech speaker
     3080, whom the shipped speed model never saw (the speed cue does not check that voice and face match)."""
     from dflab.media import Audio, load_audio
-    from dflab.shallow.edits import read_clip
+    from dflab.train.edits import read_clip
 
     clip = read_clip(shared_data / "ffpp/original_sequences/youtube/c23/videos/519.mp4", max_side=128, max_seconds=8)
     speech = np.concatenate([load_audio(f).samples for f in sorted((shared_data / "librispeech/3080").glob("*.flac"))])
