@@ -3,8 +3,8 @@
     .venv/bin/python bench/speech_detection.py
 
 The first is what `dflab train synthetic-speech --eval` prints (7 systems, 5 sentence folds; see
-dflab.audio.antispoof_eval), with the EER also against LJSpeech's own recordings only (the TTS voice);
-the second is `python -m dflab.audio.speaker_eer` (100 utterances, 10 speakers, all pairs).
+dflab.train.antispoof_eval), with the EER also against LJSpeech's own recordings only (the TTS voice);
+the second is `python -m dflab.train.speaker_eer` (100 utterances, 10 speakers, all pairs).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from _common import print_table, shared_data, write_results  # noqa: E402
 
 def main() -> int:
     from dflab.audio.antispoof import collect_corpus, featurise
-    from dflab.audio.antispoof_eval import leave_one_system_out
-    from dflab.audio.speaker_eer import librispeech_eer
+    from dflab.train.antispoof_eval import leave_one_system_out
+    from dflab.train.speaker_eer import librispeech_eer
 
     data = shared_data()
     if data is None:

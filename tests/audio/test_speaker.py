@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from dflab.audio.speaker import calibrated_threshold, compare, cosine, embed
-from dflab.audio.speaker_eer import pair_scores
+from dflab.train.speaker_eer import pair_scores
 from dflab.errors import BadMedia
 from dflab.media import load_audio
 

@@ -2,7 +2,7 @@
 (Wan et al. 2018; 256-d unit embeddings of 1.6 s partials, averaged over the utterance).
 
 Same speaker or not is a cosine similarity against a threshold. The threshold is the equal-error point
-measured on LibriSpeech (10 speakers, all utterance pairs) by `python -m dflab.audio.speaker_eer`, and
+measured on LibriSpeech (10 speakers, all utterance pairs) by `python -m dflab.train.speaker_eer`, and
 stored in weights/speaker_verification.json with that command.
 """
 

@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     featurised = featurise(items, augment=True)
     result: dict = {"utterances": len(items), "synthetic": sum(i.label for i in items)}
     if args.eval:
-        from dflab.audio.antispoof_eval import leave_one_system_out
+        from dflab.train.antispoof_eval import leave_one_system_out
 
         systems = leave_one_system_out(items, c=args.c, featurised=featurised)
         result["lotso"] = {

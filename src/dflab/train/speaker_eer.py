@@ -1,6 +1,6 @@
 """Speaker-verification EER on LibriSpeech and the threshold the `speaker_match` detector uses.
 
-    python -m dflab.audio.speaker_eer [--data DIR] [--write]
+    python -m dflab.train.speaker_eer [--data DIR] [--write]
 
 Embeds all 100 utterances (10 speakers x 10), scores every pair by cosine similarity (450 same-speaker,
 4500 different-speaker pairs) and prints the EER and its threshold; --write stores the threshold in
@@ -45,7 +45,7 @@ def librispeech_eer(data: Path) -> dict:
 def main(argv: list[str] | None = None) -> int:
     from dflab.train.speed_testset import default_data_dir
 
-    parser = argparse.ArgumentParser(prog="python -m dflab.audio.speaker_eer", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m dflab.train.speaker_eer", description=__doc__.split("\n")[0])
     parser.add_argument("--data", default=None)
     parser.add_argument("--write", action="store_true", help="store the threshold for the speaker_match detector")
     args = parser.parse_args(argv)
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.write:
         from dflab.audio.speaker import THRESHOLD_FILE
 
-        payload = {**result, "command": "python -m dflab.audio.speaker_eer --write"}
+        payload = {**result, "command": "python -m dflab.train.speaker_eer --write"}
         write_text_atomic(THRESHOLD_FILE, json.dumps(payload, indent=1))
     return 0
 
