@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from dflab.cli.main import main
-from dflab.detect.learned import sbi
 from dflab.detect.learned.face_crop import FaceCropDetector, sample_observations
 from dflab.detect.learned.face_crop_data import extract_crops
 from dflab.detect.learned.face_crop_model import cached_model, predict_proba, read_weights, shipped_weights_path
 from dflab.errors import BadMedia, NotFound
 from dflab.faces.types import FaceObservation, FaceTrack
+from dflab.train import sbi
 
 HELDOUT_CLIP = "liveportrait/assets/examples/driving/d0.mp4"  # never trained on (role heldout in the data list)
 HELDOUT_PHOTO = "liveportrait/assets/examples/driving/d19.jpg"

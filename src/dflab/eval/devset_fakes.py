@@ -118,7 +118,7 @@ def edit_expression(frame: np.ndarray, target: FaceCrop, donor: FaceCrop, seamle
 def self_blend_frame(frame: np.ndarray, target: FaceCrop, seed: int) -> np.ndarray:
     """An SBI pseudo-fake of this frame's face; the same seed on every frame of a clip draws the same
     transform, mask variant and misregistration, so the blend is temporally consistent."""
-    from dflab.detect.learned.sbi import self_blend
+    from dflab.train.sbi import self_blend
 
     fake, mask = self_blend(target.rgb, target.points, np.random.default_rng(seed))
     return paste_back(frame, target, fake, mask)

@@ -23,7 +23,6 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from dflab.detect.learned import sbi
 from dflab.detect.learned.face_crop_data import CropSet, DataItem, load_crop_sets
 from dflab.detect.learned.face_crop_model import (
     CROP_SIZE,
@@ -36,6 +35,7 @@ from dflab.detect.learned.face_crop_model import (
     to_tensor,
 )
 from dflab.errors import UsageError
+from dflab.train import sbi
 
 FULL_STEPS = 3000  # set from a timed run: see the model card (train_seconds)
 
