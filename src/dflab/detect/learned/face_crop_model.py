@@ -65,27 +65,6 @@ def trained_prefixes(first_block: int = FIRST_TRAINED_BLOCK, n_blocks: int = 16)
     return tuple(f"_blocks.{i}." for i in range(first_block, n_blocks)) + ("_conv_head.", "_bn1.", "_fc.")
 
 
-def freeze_early(model, first_block: int = FIRST_TRAINED_BLOCK) -> list:
-    """Freeze the stem and blocks before `first_block`; returns the trainable parameters."""
-    prefixes = trained_prefixes(first_block, len(model._blocks))
-    trainable = []
-    for name, param in model.named_parameters():
-        param.requires_grad = name.startswith(prefixes)
-        if param.requires_grad:
-            trainable.append(param)
-    return trainable
-
-
-def set_train_mode(model, first_block: int = FIRST_TRAINED_BLOCK) -> None:
-    """Train mode for the trained part only: frozen batch norms keep their ImageNet statistics."""
-    model.eval()
-    for i in range(first_block, len(model._blocks)):
-        model._blocks[i].train()
-    model._conv_head.train()
-    model._bn1.train()
-    model._dropout.train()
-
-
 def to_tensor(crops: np.ndarray):
     """uint8 (N, H, W, 3) RGB -> float (N, 3, H, W) scaled as EfficientNet-Lite expects ((x - 127) / 128)."""
     import torch

@@ -23,19 +23,18 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from dflab.detect.learned.face_crop_data import CropSet, DataItem, load_crop_sets
 from dflab.detect.learned.face_crop_model import (
     CROP_SIZE,
     FIRST_TRAINED_BLOCK,
     PADDING,
     build_model,
-    freeze_early,
     save_weights,
-    set_train_mode,
     to_tensor,
+    trained_prefixes,
 )
 from dflab.errors import UsageError
 from dflab.train import sbi
+from dflab.train.face_crop_data import CropSet, DataItem, load_crop_sets
 
 FULL_STEPS = 3000  # set from a timed run: see the model card (train_seconds)
 
@@ -73,6 +72,27 @@ class TrainResult:
     n_fake_crops: int
     seconds: float
     meta: dict
+
+
+def freeze_early(model, first_block: int = FIRST_TRAINED_BLOCK) -> list:
+    """Freeze the stem and blocks before `first_block`; returns the trainable parameters."""
+    prefixes = trained_prefixes(first_block, len(model._blocks))
+    trainable = []
+    for name, param in model.named_parameters():
+        param.requires_grad = name.startswith(prefixes)
+        if param.requires_grad:
+            trainable.append(param)
+    return trainable
+
+
+def set_train_mode(model, first_block: int = FIRST_TRAINED_BLOCK) -> None:
+    """Train mode for the trained part only: frozen batch norms keep their ImageNet statistics."""
+    model.eval()
+    for i in range(first_block, len(model._blocks)):
+        model._blocks[i].train()
+    model._conv_head.train()
+    model._bn1.train()
+    model._dropout.train()
 
 
 def lr_factor(done: float, warmup: float = 0.05, floor: float = 0.02) -> float:

@@ -1,6 +1,6 @@
 """Training data for the face-crop detector: which files, and their aligned face crops (cached).
 
-The default data list (weights/face_crop_data.json) names files under the shared development data
+The default data list (face_crop_data.json beside this module) names files under the shared development data
 (../shared/data or $DFLAB_SHARED_DATA) with a label, a method and a *group*: files of one group are the
 same footage (an ffpp original and the fakes made from it), so leave-one-method-out holds the whole
 group out, never just the fake. A manifest CSV (path,label[,method,group]) can replace the list.
@@ -56,7 +56,7 @@ def shared_data_root(explicit: str | Path | None = None) -> Path:
 
 def default_data_list(root: Path) -> list[DataItem]:
     """The shipped data list, resolved against `root`."""
-    spec = json.loads(resources.files("dflab.detect.learned.weights").joinpath("face_crop_data.json").read_text())
+    spec = json.loads(resources.files("dflab.train").joinpath("face_crop_data.json").read_text())
     items = [
         DataItem(root / e["path"], 1 if e["label"] == "fake" else 0, e["method"], e["group"], e.get("role", "train"))
         for e in spec["items"]
