@@ -77,7 +77,7 @@ def test_the_shipped_image_slot_drives_image_fusion_only():
 
 
 def test_image_devset_balances_labels_and_keeps_people_in_one_group(shared_data, tmp_path):
-    from dflab.eval import devset_images as D
+    from dflab.train import devset_images as D
     from dflab.eval.manifest import read_manifest
     from dflab.media.load import load
 

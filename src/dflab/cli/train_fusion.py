@@ -14,9 +14,9 @@ import sys
 import time
 from pathlib import Path
 
-SHIPPED_COMMAND = ("python -m dflab.eval.devset /tmp/devset && "
+SHIPPED_COMMAND = ("python -m dflab.train.devset /tmp/devset && "
                    "dflab train fusion /tmp/devset/manifest.csv --out src/dflab/detect/fusion_fitted.json --overwrite")
-SHIPPED_IMAGE_COMMAND = ("python -m dflab.eval.devset_images /tmp/imgdev && dflab train fusion "
+SHIPPED_IMAGE_COMMAND = ("python -m dflab.train.devset_images /tmp/imgdev && dflab train fusion "
                          "/tmp/imgdev/manifest.csv --out src/dflab/detect/fusion_fitted.json --media-type image --merge")
 
 

@@ -1,12 +1,12 @@
 """Build a labelled development set of still images from real face photos, for fitting the image fusion.
 
-    python -m dflab.eval.devset_images OUTDIR [--data DIR] [--frames N] [--seed S]
+    python -m dflab.train.devset_images OUTDIR [--data DIR] [--frames N] [--seed S]
 
 Sources (never ffpp or cnndetection, the held-out sets): face_recognition's identity-labelled photos,
 dlib_faces' photos, liveportrait's portraits (assets/examples/source) and a few frames of its driving
 clips. Every source face gives
   reals: the picture re-published five ways (JPEG 95, 75 and 50, half size, an 80 % central crop);
-  fakes: the kinds of the video set (dflab.eval.devset_fakes): cross-identity swaps (donor = the face of
+  fakes: the kinds of the video set (dflab.train.devset_fakes): cross-identity swaps (donor = the face of
          nearest pose of another person in the same group), a lower-face edit (the same person's mouth from
          another photo or frame of them, else from their mirrored picture) and a self-blend, five in all,
          each through one of the same re-publications (rotating), so the set is half fakes.
@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from dflab.errors import DflabError, UsageError
-from dflab.eval import devset_fakes as F
-from dflab.eval.devset import Row, assign_groups, write_manifest
+from dflab.train import devset_fakes as F
+from dflab.train.devset import Row, assign_groups, write_manifest
 
 N_FRAMES_PER_CLIP = 2  # "a few" driving frames: the clips already fill the video set
 
@@ -204,7 +204,7 @@ def build(faces: list[Face], out_dir: Path, publications: tuple[Publication, ...
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dflab.eval.devset_images", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m dflab.train.devset_images", description=__doc__.split("\n\n")[0])
     parser.add_argument("out", type=Path, metavar="OUTDIR")
     parser.add_argument("--data", type=Path, default=Path("../shared/data"), help="the shared data folder")
     parser.add_argument("--frames", type=int, default=N_FRAMES_PER_CLIP, help="frames taken from each driving clip")

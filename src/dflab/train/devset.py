@@ -1,6 +1,6 @@
 """Build a labelled development set of short videos from the real clips, for fitting the fusion.
 
-    python -m dflab.eval.devset OUTDIR [--data DIR] [--quick] [--seconds S]
+    python -m dflab.train.devset OUTDIR [--data DIR] [--quick] [--seconds S]
 
 Sources: every real clip of ../shared/data/liveportrait (driving videos) and face_recognition, never ffpp
 (its 7 files are the held-out test set). Each clip is cut into segments of about 5 s; every segment gives
@@ -29,7 +29,7 @@ import numpy as np
 
 from dflab.atomic import atomic_output
 from dflab.errors import DflabError, UsageError
-from dflab.eval import devset_fakes as F
+from dflab.train import devset_fakes as F
 
 SEGMENT_S = 5.0
 MIN_SEGMENT_S = 3.0
@@ -253,7 +253,7 @@ def build(sources: list[Path], out_dir: Path, seconds: float = SEGMENT_S, min_s:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dflab.eval.devset", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m dflab.train.devset", description=__doc__.split("\n\n")[0])
     parser.add_argument("out", type=Path, metavar="OUTDIR")
     parser.add_argument("--data", type=Path, default=Path("../shared/data"), help="the shared data folder")
     parser.add_argument("--quick", action="store_true",

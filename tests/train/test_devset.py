@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dflab.eval import devset
-from dflab.eval.devset_fakes import DEGRADATIONS, degrade
 from dflab.eval.manifest import read_manifest
+from dflab.train import devset
+from dflab.train.devset_fakes import DEGRADATIONS, degrade
 
 
 def _driving(shared_data, name):
