@@ -21,7 +21,7 @@ from dflab.eval.manifest import read_manifest
 RECORD_VERSION = 1
 
 
-SCANNER_PARTS = ("detect", "faces", "audio", "shallow", "media", "config.py")
+SCANNER_PARTS = ("detect", "faces", "audio", "shallow", "media", "config.py", "timeline.py")
 NOT_SCANNER = frozenset({"fusion.py", "calibration.py", "fusion_fitted.json", "verdict.py"})  # fusion only
 
 

@@ -176,8 +176,8 @@ def content_changes(suspect: Footage, original: Footage, mapping) -> tuple[np.nd
 def compare_files(suspect_path: str | Path, original_path: str | Path, limits: Limits | None = None) -> dict:
     """The full comparison as a JSON-ready dict (see the module docstring); audio-only when either file has
     no video stream (compare_audio_files)."""
-    from dflab.detect.timeline import flagged_ranges
     from dflab.media import probe
+    from dflab.timeline import flagged_ranges
 
     kinds = [probe(path, limits or Limits())["type"] for path in (suspect_path, original_path)]
     if "image" in kinds:
