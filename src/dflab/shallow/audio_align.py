@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dflab.audio.spectral import HOP, power_spectrogram
+from dflab.audio.fine_spectrum import FINE_LO_HZ, FINE_PER_OCTAVE, HOP_S, fine_log_spectrum
 from dflab.errors import LimitExceeded, UsageError
 from dflab.media.types import Audio
 from dflab.provenance.registry.align import (
@@ -35,16 +35,12 @@ from dflab.provenance.registry.align import (
     fit_time_mapping,
 )
 
-SAMPLE_RATE = 16_000
-HOP_S = HOP / SAMPLE_RATE  # 10 ms frames (dflab.audio.spectral)
-FINE_PER_OCTAVE = 96  # fine log-frequency grid: a pitch shift becomes an index shift with < 0.4 % error
-FINE_LO_HZ, FINE_HI_HZ = 90.0, 7950.0
+# The fine log-frequency grid and its 10 ms frames are dflab.audio.fine_spectrum's (shared with the registry).
 BAND_LO_HZ, BAND_HI_HZ = 220.0, 3500.0  # the original's bands; times p they stay inside the fine grid
 BANDS_PER_OCTAVE = 6
 # Inside the fine grid for every p in this range: 220 * 0.45 > 90 Hz and 3500 * 2.2 < 7950 Hz.
 FACTOR_RANGE = (0.45, 2.2)
 GRID_STEP = 0.01  # log step of the factor grid (1 %)
-FLOOR_DB = 45.0  # energies more than this below the file's loudest band-frame are floored (codec noise, silence)
 SMOOTH_FRAMES = 3
 MIN_OVERLAP_S = 2.0
 MIN_GLOBAL_NCC = 0.25  # below this the two files do not share audio anywhere
@@ -96,22 +92,6 @@ class AudioAlignment:
         after = np.concatenate([np.cumsum(costs[1][::-1])[::-1], [0.0]])
         k = int(np.argmin(before + after))
         return float(frames[min(k, len(frames) - 1)] * HOP_S) if k < len(frames) else float(q_hi)
-
-
-def fine_log_spectrum(audio: Audio) -> np.ndarray:
-    """(fine bands, frames) log power on the 1/96-octave grid, floored FLOOR_DB under the file's peak."""
-    if audio.sample_rate != SAMPLE_RATE:
-        raise UsageError(f"audio alignment works at {SAMPLE_RATE} Hz, got {audio.sample_rate} Hz")
-    spec = power_spectrogram(audio.samples, SAMPLE_RATE)
-    centres = FINE_LO_HZ * 2.0 ** (np.arange(int(np.log2(FINE_HI_HZ / FINE_LO_HZ) * FINE_PER_OCTAVE)) / FINE_PER_OCTAVE)
-    # Triangular weights at least two FFT bins wide: at low frequency the fine bands are narrower than a bin,
-    # and interpolating between bins keeps a shifted grid smooth rather than stepped.
-    bin_hz = spec.freqs[1]
-    half = np.maximum(centres * (2.0 ** (1.0 / FINE_PER_OCTAVE) - 1.0), bin_hz)
-    weights = np.clip(1.0 - np.abs(spec.freqs[None, :] - centres[:, None]) / half[:, None], 0.0, None)
-    weights /= weights.sum(axis=1, keepdims=True)
-    db = 10.0 * np.log10(weights @ spec.power + 1e-12)
-    return np.maximum(db, db.max() - FLOOR_DB)
 
 
 def band_features(fine: np.ndarray, pitch_ratio: float) -> np.ndarray:

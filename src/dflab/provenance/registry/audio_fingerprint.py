@@ -4,7 +4,7 @@ After Sonnleitner & Widmer ("Quad-based audio fingerprinting robust to time and 
 "Robust quad-based audio fingerprinting", IEEE/ACM TASLP 2016): hash small groups of spectral peaks by numbers
 that a speed change does not move. Here the groups are peak quads on a log-frequency axis:
 
-- Peaks: local maxima of the log spectrum on dflab.shallow.audio_align's 1/96-octave grid (the same features
+- Peaks: local maxima of the log spectrum on dflab.audio.fine_spectrum's 1/96-octave grid (the same features
   the audio comparison uses), refined to sub-frame time and sub-band frequency by a parabola.
 - Quads: each peak A with every three (B, C, D) of the next NEIGHBOURS peaks in time order that lie within
   BAND_OCT octaves of A. Choosing by order, not by a time window, makes the choice itself independent of the
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 FINGERPRINT_NAME = "peak-quads-v1"  # stored with each record: hashes of other versions never meet
-HOP_S = 0.01  # frames of dflab.shallow.audio_align.fine_log_spectrum
+HOP_S = 0.01  # frames of dflab.audio.fine_spectrum.fine_log_spectrum
 FINE_PER_OCTAVE = 96
 PEAK_BANDS = 8  # a peak is the maximum over +-PEAK_BANDS fine bands (1/12 octave) ...
 PEAK_FRAMES = 4  # ... and +-PEAK_FRAMES frames (40 ms)

@@ -55,8 +55,8 @@ class AudioMatch:
 
 def audio_peaks(samples: np.ndarray, sample_rate: int) -> tuple[Peaks, float]:
     """(peaks, duration) of 16 kHz mono samples, analysed CHUNK_S at a time with a margin around each piece."""
+    from dflab.audio.fine_spectrum import FINE_LO_HZ, HOP_S, fine_log_spectrum
     from dflab.media.types import Audio
-    from dflab.shallow.audio_align import FINE_LO_HZ, HOP_S, fine_log_spectrum
 
     duration = len(samples) / sample_rate
     margin = int(2 * PEAK_FRAMES * HOP_S * sample_rate) + 512
@@ -77,8 +77,8 @@ def audio_peaks(samples: np.ndarray, sample_rate: int) -> tuple[Peaks, float]:
 
 def file_quads(path: str | Path, limits: Limits | None = None) -> tuple[Quads, float]:
     """(quads, audio duration) of a file's audio track; Unsupported when it has none."""
+    from dflab.audio import SAMPLE_RATE
     from dflab.media import load_audio
-    from dflab.shallow.audio_align import SAMPLE_RATE
 
     audio = load_audio(Path(path), sample_rate=SAMPLE_RATE, limits=limits or Limits())
     if not np.any(np.abs(audio.samples) > 1e-4):
