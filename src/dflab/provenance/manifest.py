@@ -22,9 +22,9 @@ import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
-from dflab import __version__
 from dflab.config import Limits
 from dflab.errors import BadMedia, IntegrityError, NotFound, Unsupported, UsageError
+from dflab.version import __version__
 
 IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
 TRAINED_ALGORITHMIC_MEDIA = IPTC + "trainedAlgorithmicMedia"
