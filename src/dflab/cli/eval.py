@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from dflab.cli.progress import add_quiet_option, progress_wanted
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -30,6 +32,7 @@ def register(subparsers) -> None:
     p.add_argument("--save-scores", metavar="FILE.csv", help="write every row's score to a new CSV")
     p.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="bootstrap replicates (default 1000)")
     p.add_argument("--overwrite", action="store_true", help="replace existing report / scores files")
+    add_quiet_option(p)
     p.set_defaults(func=run)
 
 
@@ -76,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         _warn(f"warning: {len(missing)} of {len(manifest.rows)} listed files do not exist ({first}"
               f"{', ...' if len(missing) > 3 else ''}); they are recorded as errors")
     scan = _default_scanner()
-    progress = not args.json and sys.stderr.isatty()
+    progress = progress_wanted(args)
     result = run_eval(manifest, scan, baselines=args.baseline, progress=progress, n_boot=args.bootstrap)
 
     report_path = None

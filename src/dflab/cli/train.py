@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+from dflab.cli.progress import add_quiet_option, progress_bar
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -52,6 +54,7 @@ def _register_synthetic_image(kinds) -> None:
     p.add_argument("--no-jpeg-augment", action="store_true", help="train on the images as stored only")
     p.add_argument("--json", action="store_true", help="print one JSON object with the figures")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    add_quiet_option(p)
     p.set_defaults(func=run_synthetic_image)
 
 
@@ -64,8 +67,6 @@ def _loo_lines(loo: dict[str, dict]) -> list[str]:
 
 
 def run_synthetic_image(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from dflab.cli.common import new_output_path, print_json
     from dflab.detect.learned.spectral_features import feature_names
     from dflab.detect.learned.synthetic_model import DEFAULT_C, fit_table, leave_one_group_out, manifest_features
@@ -76,8 +77,7 @@ def run_synthetic_image(args: argparse.Namespace) -> int:
         raise UsageError("--c must be > 0")
     out = new_output_path(args.out, overwrite=args.overwrite)  # checked before the long part
     started = time.perf_counter()
-    bar = tqdm(desc="features", unit="image", file=sys.stderr, disable=args.json or not sys.stderr.isatty(),
-               leave=False)
+    bar = progress_bar(args, desc="features", unit="image")
 
     def progress(done: int, total: int) -> None:
         bar.total = total

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from dflab.atomic import write_text_atomic
+from dflab.cli.progress import add_quiet_option, progress_bar, progress_wanted
 
 SHIPPED_COMMAND = ("nice -n 10 dflab train detector --data-root ../shared/data --preset full --threads 2 "
                    "--max-minutes 40 --out src/dflab/detect/learned/weights/face_crop_effnet_lite0.pt --overwrite")
@@ -42,6 +43,7 @@ def register(kinds) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print one JSON object (losses, files, seconds)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    add_quiet_option(p)
     p.set_defaults(func=run)
 
 
@@ -53,8 +55,6 @@ def write_card(path: Path, card: dict) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     import dataclasses
-
-    from tqdm import tqdm
 
     from dflab.cli.common import new_output_path, print_json
     from dflab.errors import UsageError
@@ -83,13 +83,13 @@ def run(args: argparse.Namespace) -> int:
     held: list = []
     if args.leave_out:
         items, held = leave_out(items, args.leave_out)
-    show = not args.json and sys.stderr.isatty()
-    bars: dict[str, tqdm] = {}
+    show = progress_wanted(args)
+    bars: dict = {}
 
     def progress(stage: str, done: int, total: int, loss: float | None) -> None:
         if not show:
             return
-        bar = bars.setdefault(stage, tqdm(total=total, desc=stage, file=sys.stderr, leave=False))
+        bar = bars.setdefault(stage, progress_bar(args, total=total, desc=stage))
         bar.update(done - bar.n)
         if loss is not None:
             bar.set_postfix(loss=f"{loss:.3f}")

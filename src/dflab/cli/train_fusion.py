@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from dflab.cli.progress import add_quiet_option, progress_bar
+
 SHIPPED_COMMAND = ("python -m dflab.train.devset /tmp/devset && "
                    "dflab train fusion /tmp/devset/manifest.csv --out src/dflab/detect/fusion_fitted.json --overwrite")
 SHIPPED_IMAGE_COMMAND = ("python -m dflab.train.devset_images /tmp/imgdev && dflab train fusion "
@@ -45,12 +47,11 @@ def register(kinds) -> None:
                    help="put the table into the existing --out file's slot for --media-type, keeping the tables "
                    "of the other media types there")
     p.add_argument("--json", action="store_true", help="print the fitted table's figures as one JSON object")
+    add_quiet_option(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from dflab.atomic import write_text_atomic
     from dflab.cli.common import new_output_path, print_json
     from dflab.detect.calibration import DEFAULT_L2, fit_table, merge_table
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     out = new_output_path(args.out, overwrite=args.overwrite or args.merge)
     cache = Path(args.cache) if args.cache else Path(args.manifest).resolve().parent / ".scan_cache"
     started = time.perf_counter()
-    bar = tqdm(desc="scan", unit="file", file=sys.stderr, disable=args.json or not sys.stderr.isatty(), leave=False)
+    bar = progress_bar(args, desc="scan", unit="file")
 
     def progress(done: int, total: int, path: str) -> None:
         bar.total = total

@@ -11,6 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from dflab.cli.progress import add_quiet_option, progress_bar
+
 SHIPPED_COMMAND = "dflab train synthetic-speech --eval"  # writes src/dflab/audio/weights/synthetic_speech.json
 
 
@@ -29,6 +31,7 @@ def register(kinds) -> None:
     s.add_argument("--c", type=float, default=0.05, help="inverse L2 strength of the logistic model (default 0.05)")
     s.add_argument("--eval", action="store_true", help="print the leave-one-TTS-system-out EER table first")
     s.add_argument("--json", action="store_true", help="print results as one JSON object")
+    add_quiet_option(s)
     s.set_defaults(func=run)
 
 
@@ -42,11 +45,12 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--c must be positive")
     out = new_output_path(args.out, overwrite=args.overwrite) if args.out else DEFAULT_WEIGHTS
     data = Path(args.data) if args.data else default_data_dir()
-    log = (lambda msg: None) if args.json else (lambda msg: print(msg, file=sys.stderr))
+    log = (lambda msg: None) if args.json or args.quiet else (lambda msg: print(msg, file=sys.stderr))
     log(f"reading {data} ...")
     items = collect_corpus(data)
     log(f"{len(items)} utterances; computing LFCCs (each also through MP3 and AAC) ...")
-    featurised = featurise(items, augment=True)
+    bar = progress_bar(args, total=len(items), desc="LFCC", unit="utterance")
+    featurised = featurise_with_progress(items, featurise, bar)
     result: dict = {"utterances": len(items), "synthetic": sum(i.label for i in items)}
     if args.eval:
         from dflab.train.antispoof_eval import leave_one_system_out
@@ -72,3 +76,21 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"weights: {out}")
     return 0
+
+
+def featurise_with_progress(items: list, featurise, bar) -> tuple:
+    """`featurise(items, augment=True)` one utterance at a time, so `bar` can count them; the rows, labels and
+    owners (index of the source item per row) are the same as one call over all items."""
+    import numpy as np
+
+    if not items:
+        return featurise(items, augment=True)
+    rows, labels, owners = [], [], []
+    with bar:
+        for i, item in enumerate(items):
+            x, y, _ = featurise([item], augment=True)
+            rows.append(x)
+            labels.append(y)
+            owners += [i] * len(y)
+            bar.update(1)
+    return np.concatenate(rows), np.concatenate(labels), owners
