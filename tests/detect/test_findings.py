@@ -139,3 +139,18 @@ def test_flagged_ranges_merge_close_spans():
 def test_evidence_rejects_out_of_range_scores():
     with pytest.raises(ValueError):
         ev("a", 1.5)
+
+
+def test_scan_reports_any_dflab_watermark_not_only_disclosures(tmp_path):
+    """A file marked with `dflab watermark embed --payload HEX` is reported as marked, yet not as disclosed."""
+    from dflab.cli.main import main
+    from dflab.detect.scan import ScanOptions, scan_file
+    from dflab.samples import write_samples
+
+    photo = next(p for p, _ in write_samples(tmp_path) if p.name == "astronaut_real.jpg")
+    marked = tmp_path / "marked.png"
+    assert main(["watermark", "embed", str(photo), str(marked), "--payload", "0123456789abcdef"]) == 0
+    result = scan_file(marked, ScanOptions(detectors=["watermark"]))
+    mark = next(e for e in result.evidence if e.name == "watermark")
+    assert mark.details["detected"] and "0123456789abcdef" in mark.summary and "No dflab watermark" not in mark.summary
+    assert result.verdict == "authentic"
