@@ -51,8 +51,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     "dflab.train.speed_testset",
     ("dflab.shallow.speed_testset", "train"): "the forwarding stub kept only for audio.antispoof.collect_corpus; "
     "delete the file with the entry above",
-    ("dflab.detect.calibration", "eval"): "fitting the fusion table (training code) uses eval.metrics: move the "
-    "fitting to train/, keep packaged_table() in detect/",
     ("dflab.detect.learned.synthetic_model", "eval"): "manifest_features / leave_one_group_out (training code) use "
     "eval.manifest and eval.metrics: move them to train/, keep SyntheticImageModel in detect/",
     ("dflab.report.eval_report", "eval"): "the eval HTML report renders eval.runner's results: move eval_report and "

@@ -185,10 +185,9 @@ def test_sampling_spaces_and_caps_observations():
     assert sample_observations(_track([0.0]), 2.0, 5) == [0]
 
 
-def test_detector_on_a_real_photo_and_its_fused_score(shared_data):
+def test_detector_on_a_real_photo(shared_data):
     from dflab.detect.context import AnalysedMedia
     from dflab.detect.evidence import Evidence
-    from dflab.detect.fusion import FusionModel
     from dflab.faces import analyse
     from dflab.media import load
 
@@ -207,8 +206,3 @@ def test_detector_on_a_real_photo_and_its_fused_score(shared_data):
     far = np.ones(frame_shape, bool)
     far[max(0, int(y0 - 1.5 * w)) : int(y1 + 1.5 * w), max(0, int(x0 - 1.5 * w)) : int(x1 + 1.5 * w)] = False
     assert heat[far].max(initial=0.0) == 0.0  # (all zero when nothing in the face argues "fake")
-    fusion = FusionModel.default()
-    for extreme in (0.0, 1.0):
-        fake_ev = Evidence("face_crop", extreme, 1.0, "x.", track_scores={0: extreme})
-        for fused in (fusion.fuse([evidence, fake_ev]), fusion.fuse([fake_ev], track_id=0)):
-            assert 0.0 <= fused <= 1.0 and np.isfinite(fused)

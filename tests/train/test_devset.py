@@ -65,25 +65,31 @@ def test_degradations_crop_and_downscale():
     assert degrade(rgb, DEGRADATIONS[3]).shape == (80, 160, 3)  # 80 % central crop
 
 
-def test_train_fusion_scans_once_and_writes_a_table_for_video(built, tmp_path, capsys):
-    """`dflab train fusion` end to end on the built set: a table with figures, a cached rerun, bad input -> 2."""
+def test_train_findings_scans_once_and_writes_a_table_for_video(built, tmp_path, capsys):
+    """`dflab train findings` end to end on the built set: a table with held-out figures and operating points,
+    a cached rerun, bad input -> 2."""
     import json
 
     from dflab.cli.main import main
+    from dflab.detect.findings import FindingModel
 
     out, _ = built
-    args = ["train", "fusion", str(out / "manifest.csv"), "--cache", str(tmp_path / "cache"), "--json"]
+    args = ["train", "findings", str(out / "manifest.csv"), "--finding", "face_manipulated", "--media-type", "video",
+            "--detectors", "face_crop,boundary", "--cache", str(tmp_path / "cache"), "--json"]
     assert main([*args, "--out", str(tmp_path / "a.json")]) == 0
     first = json.loads(capsys.readouterr().out)
     table = json.loads((tmp_path / "a.json").read_text())
-    assert first["n_files"] == 4 and first["n_fake"] == 2 and first["skipped"] == 0
-    assert table["media_types"] == ["video"] and table["weights"]["face_crop"] >= 0
-    assert table["meta"]["n_groups"] == 2 and len(table["meta"]["files"]) == 4
+    assert first["n_real"] == 2 and first["n_fake"] == 2 and first["skipped"] == 0
+    assert set(table["members"]) <= {"face_crop", "boundary"} and table["held_out"]["n_groups"] == 2
+    assert len(table["oof"]) == 4 and table["real_quantiles"] == sorted(table["real_quantiles"])
+    model = FindingModel.from_json(table)
+    assert model.fitted and model.threshold(0.01, "manipulated") >= model.threshold(0.05, "suspicious")
     cached = len(list((tmp_path / "cache").iterdir()))
     assert cached >= 4
     assert main([*args, "--out", str(tmp_path / "b.json")]) == 0  # refit from the cache: nothing rescanned
-    assert json.loads(capsys.readouterr().out)["n_files"] == 4
+    assert json.loads(capsys.readouterr().out)["n_real"] == 2
     assert len(list((tmp_path / "cache").iterdir())) == cached
     assert main([*args, "--out", str(tmp_path / "a.json")]) == 2  # exists: no overwrite without --overwrite
-    assert main(["train", "fusion", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "c.json")]) == 2
+    assert main(["train", "fusion", str(tmp_path / "missing.csv"), "--finding", "cut",
+                 "--out", str(tmp_path / "c.json")]) == 2  # the old name still works
     assert not (tmp_path / "c.json").exists()

@@ -31,6 +31,11 @@ def register(subparsers) -> None:
     )
     p.add_argument("--max-faces", type=int, default=4, help="faces tracked per frame (default 4)")
     p.add_argument(
+        "--operating-point", metavar="POINT", default=None,
+        help="false-alarm rates on real development media at which a finding turns manipulated and suspicious: "
+        "strict (0.5%%, 1%%), default (1%%, 5%%), sensitive (5%%, 10%%), or two rates M,S such as 0.01,0.05",
+    )
+    p.add_argument(
         "--reference", metavar="VOICE", help="a recording of the expected speaker: adds speaker_match evidence"
     )
     p.set_defaults(func=run)
@@ -51,8 +56,10 @@ def _options(args):
     reference = Path(args.reference) if getattr(args, "reference", None) else None
     if reference is not None and not reference.is_file():
         raise UsageError(f"--reference {reference} is not a file")
+    from dflab.detect.findings import OperatingPoint
+
     return ScanOptions(detectors=detectors, policy=SamplingPolicy(**policy_args), max_faces=args.max_faces,
-                       reference_voice=reference)
+                       reference_voice=reference, operating_point=OperatingPoint.parse(args.operating_point))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -116,11 +123,18 @@ def _write_report(result, report_dir: Path) -> Path:
 
 def _print_human(result, report_path: Path | None) -> None:
     print(f"{result.path}: {result.verdict.upper()}  score {result.score:.2f}  ({result.media_type})")
+    print(f"  {result.summary}")
+    print("  findings:")
+    for finding in result.findings:
+        marker = "!" if finding.verdict in ("suspicious", "manipulated") else " "
+        score = "  -  " if finding.score is None else f"{finding.score:.2f} "
+        print(f"  {marker} {finding.name:19s} {score} {finding.verdict:14s} {finding.summary}")
     for face in result.faces:
         a, b = face.time_range
         print(f"  face #{face.track_id}: {face.verdict} {face.score:.2f}, frames {face.first_frame}-{face.last_frame} ({a:.1f}-{b:.1f} s)")
     if result.media_type != "audio" and not result.faces:
         print("  no face found: only file-level cues were run")
+    print("  evidence:")
     for ev in sorted(result.evidence, key=lambda e: -abs(e.score - 0.5) * e.confidence):
         marker = "!" if ev.score >= 0.6 and ev.confidence > 0 else " "
         print(f"  {marker} {ev.name:15s} {ev.score:.2f} (conf {ev.confidence:.2f})  {ev.summary}")

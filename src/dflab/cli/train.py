@@ -31,9 +31,9 @@ def register(subparsers) -> None:
     from dflab.cli.train_speech import register as _register_speech  # the synthetic-speech detector
 
     _register_speech(kinds)
-    from dflab.cli.train_fusion import register as _register_fusion  # the calibrated fusion table
+    from dflab.cli.train_findings import register as _register_findings  # the findings' calibrated combiners
 
-    _register_fusion(kinds)
+    _register_findings(kinds)
 
 
 def _register_synthetic_image(kinds) -> None:

@@ -29,6 +29,7 @@ BUILTIN_MODULES = [
     "dflab.detect.cues.spectrum",
     "dflab.detect.cues.identity_drift",
     "dflab.detect.cues.watermark",
+    "dflab.detect.cues.c2pa",
     "dflab.detect.cues.speed",
     "dflab.detect.learned.synthetic_speech",
     "dflab.detect.cues.speaker_match",

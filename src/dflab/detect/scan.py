@@ -15,9 +15,9 @@ import numpy as np
 from dflab.config import Limits, SamplingPolicy
 from dflab.detect.context import AnalysedMedia
 from dflab.detect.evidence import Evidence, Verdict, not_applicable
-from dflab.detect.fusion import FusionModel
+from dflab.detect.findings import Finding, OperatingPoint, file_verdict, finding_model, judge, timeline, verdict_line
+from dflab.detect.models_used import models_used
 from dflab.detect.registry import create_detector, list_detectors
-from dflab.detect.verdict import verdict_for
 from dflab.errors import DflabError, Unsupported
 
 
@@ -27,7 +27,7 @@ class ScanOptions:
     policy: SamplingPolicy = field(default_factory=SamplingPolicy)
     limits: Limits = field(default_factory=Limits)
     max_faces: int = 4
-    fusion: FusionModel = field(default_factory=FusionModel.default)  # fitted table, hand-set fallback
+    operating_point: OperatingPoint = field(default_factory=OperatingPoint)  # false-alarm rates of the verdicts
     progress: Callable[[str], None] | None = None  # called with each stage name, for progress bars
     frame_done: Callable[[], None] | None = None  # called once per analysed frame (decode + faces)
     reference_voice: Path | None = None  # compared with the file's voice by the speaker_match detector
@@ -68,6 +68,9 @@ class ScanResult:
     timings: dict[str, float]
     timeline_times: np.ndarray
     timeline_scores: np.ndarray
+    findings: list[Finding] = field(default_factory=list)
+    models: list[dict] = field(default_factory=list)
+    operating_point: OperatingPoint = field(default_factory=OperatingPoint)
     analysed: AnalysedMedia | None = None  # kept for the HTML report; not serialised
 
     def to_json(self) -> dict:
@@ -81,6 +84,8 @@ class ScanResult:
             "summary": self.summary,
             "duration_s": round(media.duration_s, 3) if media else None,
             "frames_analysed": len(media.frames) if media else 0,
+            "findings": [f.to_json() for f in self.findings],
+            "operating_point": self.operating_point.to_json(),
             "faces": [t.to_json() for t in self.faces],
             "evidence": [e.to_json() for e in self.evidence],
             "shallow": shallow_summary(self.evidence),
@@ -88,6 +93,7 @@ class ScanResult:
                 "times": [round(float(t), 3) for t in self.timeline_times[::step]],
                 "scores": [round(float(s), 4) for s in self.timeline_scores[::step]],
             },
+            "models": self.models,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
         }
 
@@ -223,24 +229,29 @@ def scan_file(path: str | Path, options: ScanOptions | None = None) -> ScanResul
             except DflabError as exc:  # one cue that cannot run must not cost the user the whole scan
                 evidence.append(not_applicable(detector.name, f"Could not run: {exc}."))
 
-    with watch.time("fusion"):
-        result = _fuse(subject, evidence, options.fusion)
+    with watch.time("findings"):
+        result = _judge(subject, evidence, options.operating_point)
     result.timings = {**watch.timings, "total": time.perf_counter() - started}
     return result
 
 
-def _fuse(subject: AnalysedMedia, evidence: list[Evidence], fusion: FusionModel) -> ScanResult:
+def _judge(subject: AnalysedMedia, evidence: list[Evidence], point: OperatingPoint) -> ScanResult:
+    """Findings per kind of manipulation, the file's verdict from them, and a score per face track."""
     media = subject.media
-    fusion = fusion.for_media(media.media_type)  # a table fitted for this media type, if there is one
+    track_times = {t.track_id: t.time_range for t in subject.tracks}
+    findings = judge(evidence, list(track_times), point, media.media_type, track_times)
+    file_score, file_verdict_ = file_verdict(findings)
+    face = next((f for f in findings if f.name == "face_manipulated" and f.score is not None), None)
+    face_model = finding_model("face_manipulated", media.media_type)
     tracks = []
     for track in subject.tracks:
-        score = fusion.fuse(evidence, track_id=track.track_id)
+        score = face.track_scores.get(track.track_id, face.score) if face else 0.5
         first, last = track.observations[0], track.observations[-1]
         tracks.append(
             TrackResult(
                 track_id=track.track_id,
                 score=score,
-                verdict=verdict_for(score),
+                verdict=face_model.verdict(score, point) if face else "authentic",
                 first_frame=media.frames[first.frame_pos].index,
                 last_frame=media.frames[last.frame_pos].index,
                 time_range=track.time_range,
@@ -248,24 +259,24 @@ def _fuse(subject: AnalysedMedia, evidence: list[Evidence], fusion: FusionModel)
                 box=first.box,
             )
         )
-    # A file is as suspicious as its most suspicious face; without faces, the file-level cues decide.
-    file_score = max((t.score for t in tracks), default=fusion.fuse(evidence))
     times = subject.frame_times if media.frames else _evidence_times(evidence)
-    timeline = fusion.fuse_series(evidence, times) if len(times) else np.zeros(0)
+    curve = timeline(evidence, times, media.media_type) if len(times) else np.zeros(0)
     return ScanResult(
         path=media.path,
         media_type=media.media_type,
         score=file_score,
-        verdict=verdict_for(file_score),
-        summary=_summary(media.media_type, file_score, tracks, evidence),
+        verdict=file_verdict_,
+        summary=_summary(media.media_type, findings, file_score, file_verdict_, tracks),
         faces=tracks,
         evidence=evidence,
         timings={},
-        timeline_times=times,
-        timeline_scores=timeline,
+        timeline_times=times if len(curve) else np.zeros(0),
+        timeline_scores=curve,
+        findings=findings,
+        models=models_used(evidence, findings, media.media_type),
+        operating_point=point,
         analysed=subject,
     )
-
 
 
 def _evidence_times(evidence: list[Evidence]) -> np.ndarray:
@@ -273,15 +284,8 @@ def _evidence_times(evidence: list[Evidence]) -> np.ndarray:
     scored = [e.times for e in evidence if e.times is not None and "score" in e.series and e.confidence > 0]
     return np.unique(np.concatenate(scored)) if scored else np.zeros(0)
 
-def _summary(media_type: str, score: float, tracks: list[TrackResult], evidence: list[Evidence]) -> str:
-    verdict = verdict_for(score)
+def _summary(media_type: str, findings: list[Finding], score: float, verdict: str, tracks: list[TrackResult]) -> str:
+    line = verdict_line(findings, score, verdict)
     if media_type != "audio" and not tracks:
-        lead = "No face found; only file-level cues were run."
-    else:
-        lead = f"{len(tracks)} face track(s)." if tracks else ""
-    informative = sorted(
-        (e for e in evidence if e.confidence > 0), key=lambda e: abs(e.score - 0.5) * e.confidence, reverse=True
-    )
-    strongest = "; ".join(f"{e.name} {e.score:.2f}" for e in informative[:3])
-    tail = f" Strongest evidence: {strongest}." if strongest else " No cue could run on this input."
-    return f"{verdict.upper()} (score {score:.2f}). {lead}{tail}".replace("  ", " ")
+        return f"{line} No face found; only file-level cues were run."
+    return f"{line} {len(tracks)} face track(s)." if tracks else line

@@ -1,9 +1,9 @@
-"""Scan every file of a labelled manifest once and keep its evidence as a record for fitting the fusion.
+"""Scan every file of a labelled manifest once and keep its evidence as a record for fitting the findings.
 
-A record is what dflab.detect.calibration fits on: the file's label, its CV group, its media type, its
+A record is what dflab.train.findings_fit fits on: the file's label, its CV group, its media type, its
 face tracks and every detector's score, confidence and per-track scores. Records are cached per file
 content (sha256) and scanner fingerprint under a cache folder, so refitting, or rescanning after a
-fusion change (the fusion does not enter the record), costs nothing; any change to the scanner's code
+findings change (the findings do not enter the record), costs nothing; any change to the scanner's code
 or weights changes the fingerprint and rescans.
 """
 
@@ -22,7 +22,8 @@ RECORD_VERSION = 1
 
 
 SCANNER_PARTS = ("detect", "faces", "audio", "shallow", "media", "config.py", "timeline.py")
-NOT_SCANNER = frozenset({"fusion.py", "calibration.py", "fusion_fitted.json", "verdict.py"})  # fusion only
+# the findings' combiners and wording: they read the evidence a record keeps, so refitting them never rescans
+NOT_SCANNER = frozenset({"findings.py", "finding_text.py", "models_used.py", "verdict.py"})
 
 
 def scanner_fingerprint() -> str:
@@ -36,7 +37,7 @@ def scanner_fingerprint() -> str:
         base = root / part
         files = [base] if base.is_file() else sorted(p for p in base.rglob("*") if p.is_file())
         for path in files:
-            if "__pycache__" in path.parts or path.name in NOT_SCANNER:
+            if "__pycache__" in path.parts or "findings" in path.parts or path.name in NOT_SCANNER:
                 continue
             digest.update(str(path.relative_to(root)).encode())
             digest.update(hashlib.sha256(path.read_bytes()).digest())
@@ -56,13 +57,13 @@ def record_from_scan(result_json: dict) -> dict:
 
 def scan_manifest(manifest_path: str | Path, cache_dir: str | Path,
                   progress: Callable[[int, int, str], None] | None = None,
-                  fingerprint: str | None = None) -> tuple[list[dict], list[str]]:
+                  fingerprint: str | None = None, detectors: list[str] | None = None) -> tuple[list[dict], list[str]]:
     """(records, errors): one record per scannable row, with label (0/1), group and method.
 
     The group is the manifest's `group` column, else its `source` column, else the file name: rows of
     one group are left out of a fit together. With `fingerprint` the records of that (earlier) scanner
-    version are read from the cache and nothing is scanned: a file missing there is an error."""
-    from dflab.detect.fusion import FusionModel
+    version are read from the cache and nothing is scanned: a file missing there is an error. With `detectors`
+    only those run (records of a subset are cached apart from full scans)."""
     from dflab.detect.scan import ScanOptions, scan_file
     from dflab.provenance.ledger.record import sha256_file
 
@@ -71,7 +72,9 @@ def scan_manifest(manifest_path: str | Path, cache_dir: str | Path,
     cache.mkdir(parents=True, exist_ok=True)
     cached_only = fingerprint is not None
     fingerprint = fingerprint or scanner_fingerprint()
-    options = ScanOptions(fusion=FusionModel())
+    if detectors:
+        fingerprint += "_" + hashlib.sha256(",".join(sorted(detectors)).encode()).hexdigest()[:8]
+    options = ScanOptions(detectors=detectors)
     records, errors = [], []
     for n, row in enumerate(manifest.rows):
         if progress is not None:
@@ -95,19 +98,3 @@ def scan_manifest(manifest_path: str | Path, cache_dir: str | Path,
     if progress is not None:
         progress(len(manifest.rows), len(manifest.rows), "")
     return records, errors
-
-
-def fused_score(record: dict, model) -> float:
-    """The file score `model` (a FusionModel) gives a record: exactly the scanner's fusion (per track, the
-    most suspicious track wins; without tracks the file-level evidence), without rescanning."""
-    from dflab.detect.evidence import Evidence
-
-    fusion = model.for_media(record["media_type"])
-    evidence = [Evidence(e["name"], float(e["score"]), float(e["confidence"]), "from a cached scan.",
-                         track_scores={int(k): float(v) for k, v in (e.get("track_scores") or {}).items()},
-                         decisive=bool(e.get("decisive")))
-                for e in record["evidence"]]
-    tracks = record.get("tracks") or []
-    if not tracks:
-        return fusion.fuse(evidence)
-    return max(fusion.fuse(evidence, track_id=t) for t in tracks)

@@ -48,6 +48,11 @@ class WatermarkDetector:
         details = {"detected": bool(result.detected), "payload": result.payload_hex, "record": record,
                    "sync_z": round(float(result.sync_z), 2), "frames_used": result.frames_used,
                    "lineage": lineage.to_json()}  # fmt: skip
+        if record is None and result.detected:
+            # e.g. `dflab watermark embed --payload HEX`: a mark, but no disclosure naming a ledger record
+            return Evidence(name=self.name, score=0.5, confidence=0.0, details=details,
+                            summary=f"Carries a dflab watermark with payload {result.payload_hex}, which names no "
+                            "ledger record: marked with dflab, not disclosed as synthetic.")  # fmt: skip
         if record is None:
             return Evidence(name=self.name, score=0.5, confidence=0.0, details=details,
                             summary="No dflab watermark found (its absence says nothing about manipulation).")  # fmt: skip

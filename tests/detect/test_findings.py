@@ -1,0 +1,156 @@
+"""Findings: one calibrated judgement per kind of manipulation, and the verdict they lead to."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from dflab.detect.evidence import Evidence
+from dflab.detect.findings import (
+    FINDING_KINDS, FindingModel, OperatingPoint, file_verdict, finding_model, judge, verdict_line,
+)
+from dflab.detect.timeline import flagged_ranges
+from dflab.detect.verdict import verdict_for
+from dflab.errors import UsageError
+
+
+def ev(name, score, confidence=1.0, **kw):
+    return Evidence(name=name, score=score, confidence=confidence, summary="x.", **kw)
+
+
+def _speed(score, factor, confidence=0.9):
+    return ev("speed", score, confidence, time_ranges=[(0.0, 10.0)],
+              details={"speed_factor": factor, "speed_confidence": confidence})
+
+
+def test_logistic_combiner_known_answer():
+    model = FindingModel("face_manipulated", {"face_crop": 2.0, "boundary": 0.5}, bias=-0.3)
+    evidence = {"face_crop": ev("face_crop", 0.8, 0.5), "boundary": ev("boundary", 0.4, 1.0)}
+    expected = -0.3 + 2.0 * 0.5 * math.log(0.8 / 0.2) + 0.5 * 1.0 * math.log(0.4 / 0.6)
+    assert model.probability(evidence) == pytest.approx(1 / (1 + math.exp(-expected)))
+    # a member that did not run adds nothing; none running: not applicable
+    assert model.probability({"face_crop": ev("face_crop", 0.8, 0.5)}) == pytest.approx(
+        1 / (1 + math.exp(-(-0.3 + 2.0 * 0.5 * math.log(4)))))
+    assert model.probability({"boundary": ev("boundary", 0.9, 0.0)}) is None
+
+
+def test_per_track_scores_pick_the_most_suspicious_face():
+    face = ev("face_crop", 0.5, 1.0, track_scores={0: 0.1, 1: 0.97})
+    findings = judge([face], track_ids=[0, 1], media_type="video", track_times={0: (0.0, 5.0), 1: (1.0, 5.2)})
+    f = next(f for f in findings if f.name == "face_manipulated")
+    assert f.track_scores[1] > f.track_scores[0] and f.score == max(f.track_scores.values())
+    assert f.details["worst_track"] == 1
+
+
+def test_a_slowed_clip_is_called_manipulated_and_the_line_names_the_factor():
+    evidence = [_speed(0.97, 0.75), ev("face_crop", 0.2, 0.8, track_scores={0: 0.2}), ev("cuts", 0.35, 0.5)]
+    findings = judge(evidence, track_ids=[0], media_type="video")
+    score, verdict = file_verdict(findings)
+    assert verdict == "manipulated" and score == pytest.approx(0.97)
+    line = verdict_line(findings, score, verdict)
+    assert line.startswith("MANIPULATED (score 0.97): playback slowed to 0.75x")
+    speed = next(f for f in findings if f.name == "speed_changed")
+    assert speed.details["speed_direction"] == "slowed" and findings[0] is speed
+
+
+def test_a_strong_finding_is_not_averaged_away_by_others_that_see_nothing():
+    quiet = [ev("cuts", 0.35, 0.5), _speed(0.1, 1.0), ev("synthetic_speech", 0.02, 1.0)]
+    alone = file_verdict(judge([_speed(0.95, 1.25)], [], media_type="video"))
+    together = file_verdict(judge([*quiet[:1], _speed(0.95, 1.25), quiet[2]], [], media_type="video"))
+    assert alone == together and together[1] == "manipulated"
+
+
+def test_nothing_found_is_authentic_and_says_what_was_strongest():
+    findings = judge([_speed(0.1, 1.0), ev("cuts", 0.35, 0.5)], [], media_type="video")
+    score, verdict = file_verdict(findings)
+    assert verdict == "authentic"
+    assert "no finding reached its threshold (strongest: cut 0.35)" in verdict_line(findings, score, verdict)
+
+
+def test_disclosure_is_decisive_and_names_the_ledger_record():
+    mark = ev("watermark", 1.0, 1.0, decisive=True, details={"record": 12})
+    findings = judge([mark, ev("face_crop", 0.1, 0.8)], [], media_type="image")
+    score, verdict = file_verdict(findings)
+    assert verdict == "manipulated"
+    assert "disclosed as synthetic (dflab watermark, ledger record 12)" in verdict_line(findings, score, verdict)
+
+
+def test_operating_points_come_from_the_real_quantiles():
+    quantiles = tuple(np.linspace(0.0, 0.8, 201))  # real files' held-out p spread evenly over [0, 0.8]
+    model = FindingModel("synthetic_image", {"synthetic_image": 1.0}, real_quantiles=quantiles)
+    assert model.threshold(0.01, "manipulated") == pytest.approx(0.792)
+    assert model.threshold(0.05, "suspicious") == pytest.approx(0.76)
+    assert model.verdict(0.78, OperatingPoint()) == "suspicious"
+    assert model.verdict(0.78, OperatingPoint.parse("sensitive")) == "manipulated"
+    assert model.verdict(0.3, OperatingPoint.parse("0.9,0.95")) == "authentic"  # never below even odds
+    assert model.verdict(None, OperatingPoint()) == "not_applicable"
+
+
+@pytest.mark.parametrize("bad", ["loose", "0.05,0.01", "0,0.1", "a,b", "0.1"])
+def test_operating_point_refuses_nonsense(bad):
+    with pytest.raises(UsageError):
+        OperatingPoint.parse(bad)
+
+
+def test_every_shipped_table_loads_and_names_only_its_own_members():
+    for kind in FINDING_KINDS:
+        for media_type in (None, "image", "video", "audio"):
+            model = finding_model(kind.name, media_type)
+            assert model.name == kind.name and set(model.members) <= set(kind.members)
+            assert all(w >= 0 and math.isfinite(w) for w in model.members.values())
+            if model.fitted:
+                assert model.held_out["auc"] >= 0.5 and len(model.real_quantiles) > 2
+                assert list(model.real_quantiles) == sorted(model.real_quantiles)
+
+
+def test_scan_json_carries_findings_models_and_the_operating_point(tmp_path):
+    from dflab.detect.scan import ScanOptions, scan_file
+    from dflab.samples import write_samples
+
+    photo = next(p for p, _ in write_samples(tmp_path) if p.name == "astronaut_real.jpg")
+    doc = scan_file(photo, ScanOptions(operating_point=OperatingPoint.parse("strict"))).to_json()
+    names = [f["name"] for f in doc["findings"]]
+    assert {"face_manipulated", "synthetic_image", "disclosed_synthetic"} <= set(names)
+    assert doc["operating_point"] == {"manipulated_fpr": 0.005, "suspicious_fpr": 0.01}
+    for finding in doc["findings"]:
+        assert finding["verdict"] in ("authentic", "suspicious", "manipulated", "not_applicable")
+        assert set(finding) >= {"name", "score", "verdict", "summary", "time_ranges", "evidence"}
+    models = {m["name"]: m for m in doc["models"]}
+    assert "face_crop" in models and len(models["face_crop"]["fingerprint"]) == 16
+    assert "finding:face_manipulated" in models
+    assert doc["summary"].startswith(doc["verdict"].upper())
+    json.dumps(doc)  # serialisable as it is
+
+
+def test_verdict_bands_for_plain_scores():
+    assert [verdict_for(s) for s in (0.1, 0.5, 0.9)] == ["authentic", "suspicious", "manipulated"]
+
+
+def test_flagged_ranges_merge_close_spans():
+    times = np.arange(10) * 0.1
+    flags = np.array([0, 1, 1, 0, 0, 0, 0, 0, 1, 1], bool)
+    assert flagged_ranges(times, flags, min_gap_s=0.2) == [(0.1, 0.2), (0.8, 0.9)]
+    assert flagged_ranges(times, flags, min_gap_s=1.0) == [(0.1, 0.9)]
+
+
+def test_evidence_rejects_out_of_range_scores():
+    with pytest.raises(ValueError):
+        ev("a", 1.5)
+
+
+def test_scan_reports_any_dflab_watermark_not_only_disclosures(tmp_path):
+    """A file marked with `dflab watermark embed --payload HEX` is reported as marked, yet not as disclosed."""
+    from dflab.cli.main import main
+    from dflab.detect.scan import ScanOptions, scan_file
+    from dflab.samples import write_samples
+
+    photo = next(p for p, _ in write_samples(tmp_path) if p.name == "astronaut_real.jpg")
+    marked = tmp_path / "marked.png"
+    assert main(["watermark", "embed", str(photo), str(marked), "--payload", "0123456789abcdef"]) == 0
+    result = scan_file(marked, ScanOptions(detectors=["watermark"]))
+    mark = next(e for e in result.evidence if e.name == "watermark")
+    assert mark.details["detected"] and "0123456789abcdef" in mark.summary and "No dflab watermark" not in mark.summary
+    assert result.verdict == "authentic"
