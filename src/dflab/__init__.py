@@ -30,6 +30,7 @@ from dflab.errors import (
     Unsupported,
     UsageError,
 )
+from dflab.version import __version__
 
 TYPE_CHECKING = False  # spelled out rather than imported from typing, which costs the import ~10 ms
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time these load on first use (see __getattr__)
@@ -40,7 +41,6 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time these load on first
     from dflab.detect.scan import ScanOptions
     from dflab.detect.scanner import Scanner
 
-__version__ = "0.1.0"
 
 # Names served lazily from their modules, so `import dflab` does not pull in numpy, torch or mediapipe.
 _LAZY = {

@@ -31,10 +31,11 @@ class Scanner:
     """Scans files with a fixed set of detectors, each created once and reused for every file.
 
     detectors: names from `list_detectors()` (None: all of them; each file gets those that examine its
-        media type). config: the default ScanOptions of every scan (sampling policy, limits, max_faces,
-        fusion, reference voice); each `scan` call may override any of its fields. torch_threads: torch's
-        intra-op thread count for this process, set once when this scanner first meets torch (None: leave
-        it as the process has it).
+        media type).
+    config: the default ScanOptions of every scan (sampling policy, limits, max_faces, operating point,
+        reference voice); each `scan` call may override any of its fields.
+    torch_threads: torch's intra-op thread count for this process, set once when this scanner first meets
+        torch (None: leave it as the process has it).
     """
 
     def __init__(self, detectors: Iterable[str] | None = None, config: ScanOptions | None = None, *,
