@@ -22,6 +22,7 @@ def register(subparsers) -> None:
         "files", nargs="*", metavar="FILE", help="images (JPEG/PNG/WebP), videos (mp4/mov/webm/mkv), audio (wav/mp3/m4a/flac)"
     )
     p.add_argument("--json", action="store_true", help="one JSON object per line per file on stdout")
+    p.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
     p.add_argument("--report", metavar="DIR", help="write an HTML report (and its JSON) per file into DIR")
     p.add_argument("--detectors", metavar="A,B", help="comma-separated detector names (default: all)")
     p.add_argument("--list-detectors", action="store_true", help="list the registered detectors and exit")
@@ -62,9 +63,12 @@ def _options(args):
                        reference_voice=reference, operating_point=OperatingPoint.parse(args.operating_point))
 
 
+PROGRESS_DELAY_S = 2.0  # short scans finish before a bar would be worth drawing
+
+
 def run(args: argparse.Namespace) -> int:
     from dflab.detect.registry import create_detector, list_detectors
-    from dflab.detect.scan import scan_file
+    from dflab.detect.scanner import Scanner
 
     if args.list_detectors:
         for name in list_detectors():
@@ -74,8 +78,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.files:
         raise UsageError("give at least one FILE to scan (or --list-detectors)")
     options = _options(args)
-    for name in options.detectors or []:
-        create_detector(name)  # unknown names fail before any work is done
+    scanner = Scanner(options.detectors, config=options)  # unknown names fail before any work is done
     report_dir = Path(args.report) if args.report else None
     if report_dir is not None:
         if report_dir.exists() and not report_dir.is_dir():
@@ -83,14 +86,14 @@ def run(args: argparse.Namespace) -> int:
         report_dir.mkdir(parents=True, exist_ok=True)
 
     failures = 0
-    show_progress = not args.json and sys.stderr.isatty()
     for path in args.files:
-        bar = _progress_bar(path) if show_progress else None
+        bar = _progress_bar(path) if _show_progress(args) else None
+        callbacks = {}
         if bar is not None:
-            options.progress = lambda stage, bar=bar: bar.set_postfix_str(stage)
-            options.frame_done = lambda bar=bar: bar.update(1)
+            callbacks = {"progress": lambda stage, bar=bar: bar.set_postfix_str(stage),
+                         "frame_done": lambda bar=bar: bar.update(1)}
         try:
-            result = scan_file(path, options)
+            result = scanner.scan(path, **callbacks)
         except DflabError as exc:
             failures += 1
             message = str(exc) if str(path) in str(exc) else f"{path}: {exc}"
@@ -109,10 +112,19 @@ def run(args: argparse.Namespace) -> int:
     return 2 if failures else 0
 
 
+def _show_progress(args) -> bool:
+    """A bar only for a person watching: stderr is a terminal, not --quiet, and with --json only when
+    stdout is a terminal too (a script reading the JSON wants a clean stderr)."""
+    if args.quiet or not sys.stderr.isatty():
+        return False
+    return not args.json or sys.stdout.isatty()
+
+
 def _progress_bar(path: str):
     from tqdm import tqdm
 
-    return tqdm(total=None, desc=Path(path).name[:30], unit="frame", file=sys.stderr, leave=False)
+    return tqdm(total=None, desc=Path(path).name[:30], unit="frame", file=sys.stderr, leave=False,
+                delay=PROGRESS_DELAY_S)
 
 
 def _write_report(result, report_dir: Path) -> Path:

@@ -19,7 +19,8 @@ class Evidence:
     series: per analysed frame values keyed by name (e.g. "ear"), aligned with `times`.
     time_ranges: (start_s, end_s) spans where the evidence is strongest.
     track_scores: per face track score, for cues that work per face.
-    heatmap: optional HxW float map in [0, 1] over the key frame (`heatmap_frame` = position in Media.frames).
+    heatmap: optional HxW float map in [0, 1] over the key frame (`heatmap_frame` = position in Media.frames);
+        a detector returns it at the frame's size, a ScanResult keeps it downscaled (detect/keyframes.py).
     decisive: the evidence alone settles the verdict (e.g. our own watermark was found).
     """
 

@@ -9,6 +9,8 @@ from functools import lru_cache
 from importlib import resources
 from importlib.metadata import PackageNotFoundError, version
 
+from dflab.version import __version__
+
 # detector -> the weight files it loads, as (package, file name) inside dflab
 MODEL_FILES: dict[str, tuple[tuple[str, str], ...]] = {
     "face_crop": (("dflab.detect.learned.weights", "face_crop_effnet_lite0.pt"),
@@ -53,8 +55,6 @@ def _package_version(name: str) -> str | None:
 def models_used(evidence, findings, media_type: str | None = None) -> list[dict]:
     """One entry per model behind this result: the detectors that ran with weights, the face models, the
     finding tables."""
-    from dflab import __version__
-
     ran = {e.name for e in evidence if e.confidence > 0 or e.details}
     out = []
     for name in sorted(ran & set(MODEL_FILES)):

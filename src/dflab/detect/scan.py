@@ -1,4 +1,8 @@
-"""The main job: decode a file, find and track faces, run every applicable detector, fuse, report."""
+"""The main job: decode a file, find and track faces, run every applicable detector, judge, keep a lean result.
+
+`run_scan` is the pipeline for one file with detector instances it is given; dflab.detect.scanner.Scanner
+owns those instances (loaded once, shared between threads) and `scan_file` uses a process-wide Scanner.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +18,12 @@ import numpy as np
 
 from dflab.config import Limits, SamplingPolicy
 from dflab.detect.context import AnalysedMedia
-from dflab.detect.evidence import Evidence, Verdict, not_applicable
+from dflab.detect.evidence import Evidence, not_applicable
 from dflab.detect.findings import Finding, OperatingPoint, file_verdict, finding_model, judge, timeline, verdict_line
+from dflab.detect.keyframes import make_lean
 from dflab.detect.models_used import models_used
 from dflab.detect.registry import create_detector, list_detectors
+from dflab.detect.result import ScanResult, TrackResult, shallow_summary  # noqa: F401 (re-exported)
 from dflab.errors import DflabError, Unsupported
 
 
@@ -31,84 +37,6 @@ class ScanOptions:
     progress: Callable[[str], None] | None = None  # called with each stage name, for progress bars
     frame_done: Callable[[], None] | None = None  # called once per analysed frame (decode + faces)
     reference_voice: Path | None = None  # compared with the file's voice by the speaker_match detector
-
-
-@dataclass
-class TrackResult:
-    track_id: int
-    score: float
-    verdict: Verdict
-    first_frame: int  # source frame indices
-    last_frame: int
-    time_range: tuple[float, float]
-    n_frames: int
-    box: tuple[float, float, float, float]  # first observation, analysis-frame pixels
-
-    def to_json(self) -> dict:
-        return {
-            "track_id": self.track_id,
-            "score": round(self.score, 4),
-            "verdict": self.verdict,
-            "frame_range": [self.first_frame, self.last_frame],
-            "time_range": [round(self.time_range[0], 3), round(self.time_range[1], 3)],
-            "n_frames": self.n_frames,
-            "box": [round(v, 1) for v in self.box],
-        }
-
-
-@dataclass
-class ScanResult:
-    path: Path
-    media_type: str
-    score: float
-    verdict: Verdict
-    summary: str
-    faces: list[TrackResult]
-    evidence: list[Evidence]
-    timings: dict[str, float]
-    timeline_times: np.ndarray
-    timeline_scores: np.ndarray
-    findings: list[Finding] = field(default_factory=list)
-    models: list[dict] = field(default_factory=list)
-    operating_point: OperatingPoint = field(default_factory=OperatingPoint)
-    analysed: AnalysedMedia | None = None  # kept for the HTML report; not serialised
-
-    def to_json(self) -> dict:
-        media = self.analysed.media if self.analysed else None
-        step = max(1, len(self.timeline_times) // 300)  # keep the JSON line small on long clips
-        return {
-            "path": str(self.path),
-            "media_type": self.media_type,
-            "score": round(self.score, 4),
-            "verdict": self.verdict,
-            "summary": self.summary,
-            "duration_s": round(media.duration_s, 3) if media else None,
-            "frames_analysed": len(media.frames) if media else 0,
-            "findings": [f.to_json() for f in self.findings],
-            "operating_point": self.operating_point.to_json(),
-            "faces": [t.to_json() for t in self.faces],
-            "evidence": [e.to_json() for e in self.evidence],
-            "shallow": shallow_summary(self.evidence),
-            "timeline": {
-                "times": [round(float(t), 3) for t in self.timeline_times[::step]],
-                "scores": [round(float(s), 4) for s in self.timeline_scores[::step]],
-            },
-            "models": self.models,
-            "timings": {k: round(v, 4) for k, v in self.timings.items()},
-        }
-
-
-def shallow_summary(evidence: list[Evidence]) -> dict:
-    """Speed and cut findings gathered from whichever detectors report them (null when none ran).
-
-    Detectors publish them in their details: `speed_factor` and `speed_confidence` (playback speed,
-    1.0 = natural) and `cuts` (seconds on the file's own timeline)."""
-    out: dict = {"speed_factor": None, "speed_confidence": None, "cuts": None}
-    for ev in evidence:
-        for key in out:
-            if ev.details.get(key) is not None and out[key] is None:
-                out[key] = ev.details[key]
-    return out
 
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v"})
@@ -192,12 +120,21 @@ class _Stopwatch:
 
 
 def applicable_detectors(media_type: str, names: list[str] | None) -> list:
+    """Fresh instances of the named (default: every) detectors that examine this media type."""
     detectors = [create_detector(n) for n in (names or list_detectors())]
     return [d for d in detectors if media_type in d.media_types]
 
 
 def scan_file(path: str | Path, options: ScanOptions | None = None) -> ScanResult:
-    options = options or ScanOptions()
+    """Scan one file with the process-wide default Scanner (detectors and weights loaded once, thread-safe)."""
+    from dflab.detect.scanner import default_scanner
+
+    return default_scanner().scan(path, options=options)
+
+
+def run_scan(path: str | Path, options: ScanOptions, detectors_for: Callable[[str], list]) -> ScanResult:
+    """The pipeline for one file. `detectors_for(media_type)` gives the detector instances to run (they may
+    be shared with scans in other threads: a detector keeps no state between calls)."""
     notify = options.progress or (lambda stage: None)
     watch = _Stopwatch()
     started = time.perf_counter()
@@ -211,7 +148,7 @@ def scan_file(path: str | Path, options: ScanOptions | None = None) -> ScanResul
             f"{path} is a {Path(path).suffix} file with only an audio stream: no video to scan "
             "(save the audio as .m4a or .wav to check the voice)"
         )
-    detectors = applicable_detectors(media.media_type, options.detectors)
+    detectors = detectors_for(media.media_type)
     if not detectors:
         what = "only an audio stream" if media.media_type == "audio" else f"media type {media.media_type}"
         raise Unsupported(f"{path} has {what}, and no selected detector examines that")
@@ -231,6 +168,8 @@ def scan_file(path: str | Path, options: ScanOptions | None = None) -> ScanResul
 
     with watch.time("findings"):
         result = _judge(subject, evidence, options.operating_point)
+    with watch.time("key_frames"):  # the result keeps a few small frames, no decoded media
+        result = make_lean(result, subject)
     result.timings = {**watch.timings, "total": time.perf_counter() - started}
     return result
 
@@ -275,7 +214,6 @@ def _judge(subject: AnalysedMedia, evidence: list[Evidence], point: OperatingPoi
         findings=findings,
         models=models_used(evidence, findings, media.media_type),
         operating_point=point,
-        analysed=subject,
     )
 
 

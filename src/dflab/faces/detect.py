@@ -242,7 +242,7 @@ class VideoFaceFinder:
         return faces
 
     def close(self) -> None:
-        self._mesh.close()
+        models.close_graph(self._mesh)
 
     def __enter__(self) -> VideoFaceFinder:
         return self

@@ -3,6 +3,10 @@
 Everything heavy is imported inside functions so `import dflab.faces` stays cheap. Stateless models are
 built once per process and shared behind one lock (MediaPipe graphs must not run concurrently); the
 video FaceMesh keeps tracking state, so every analysed clip gets a fresh one from `new_video_mesh`.
+
+Muting stderr swaps file descriptor 2, which belongs to the whole process, so it only ever happens under
+MODEL_LOCK: two scans in two threads that muted at once used to save each other's /dev/null and restore
+it, leaving the process's stderr muted for good.
 """
 
 from __future__ import annotations
@@ -37,22 +41,26 @@ def silenced_stderr() -> Iterator[None]:
     """Mute file descriptor 2 while MediaPipe/TFLite start up: they print straight from C++.
 
     Only used around model construction and the first inference, so real errors later still show.
+    Holds MODEL_LOCK while muted (see the module docstring): the descriptor saved here is always the real
+    one, and a nested mute in the same thread saves and restores /dev/null harmlessly. Other threads'
+    writes to stderr during the (short) muted spans are lost; nothing else changes for them.
     """
     fd = 2  # the C++ side writes to descriptor 2 whatever Python's sys.stderr currently is
-    try:
-        sys.stderr.flush()
-        saved = os.dup(fd)
-    except (OSError, ValueError, AttributeError):  # no descriptor 2 (e.g. a detached daemon): nothing to mute
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, fd)
-        yield
-    finally:
-        os.dup2(saved, fd)
-        os.close(saved)
-        os.close(devnull)
+    with MODEL_LOCK:
+        try:
+            sys.stderr.flush()
+            saved = os.dup(fd)
+        except (OSError, ValueError, AttributeError):  # no descriptor 2 (e.g. a detached daemon): nothing to mute
+            yield
+            return
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, fd)
+            yield
+        finally:
+            os.dup2(saved, fd)
+            os.close(saved)
+            os.close(devnull)
 
 
 def _mp_solutions():
@@ -111,10 +119,27 @@ def model(name: str) -> Any:
 
 
 def new_video_mesh(max_faces: int) -> Any:
-    """A fresh tracking-mode FaceMesh (stateful: one per clip, close it when done)."""
-    mp = _mp_solutions()
-    with silenced_stderr():
-        return _warm(mp.face_mesh.FaceMesh(static_image_mode=False, refine_landmarks=True, max_num_faces=max_faces))
+    """A fresh tracking-mode FaceMesh (stateful: one per clip, close it with `close_graph` when done).
+
+    Built and warmed under MODEL_LOCK like every other graph: its first blank frame runs through MediaPipe
+    while other threads may be using the shared graphs."""
+    with MODEL_LOCK:
+        mp = _mp_solutions()
+        with silenced_stderr():
+            return _warm(mp.face_mesh.FaceMesh(static_image_mode=False, refine_landmarks=True, max_num_faces=max_faces))
+
+
+def close_graph(graph: Any) -> None:
+    """Close a graph from `new_video_mesh` (under the lock: MediaPipe may be running another graph)."""
+    with MODEL_LOCK:
+        graph.close()
+
+
+def load_all(max_faces: int = 4) -> None:
+    """Build every cached face model now (a long-running service pays the start-up once, before its first file)."""
+    for name in ("detector", "crop_mesh", f"image_mesh:{max_faces}", "dlib_shape5", "dlib_encoder"):
+        model(name)
+    close_graph(new_video_mesh(max_faces))  # the tracking graph's own start-up chatter and first-use costs
 
 
 _SPOKEN: weakref.WeakSet = weakref.WeakSet()  # graphs that already printed their first-result warnings

@@ -54,57 +54,45 @@ def ear_curve(result) -> str | None:
 
 
 def key_frames(result, max_frames: int = 3) -> list[tuple[str, str]]:
-    """(data URI, caption) for the most suspicious frames, with face boxes and the strongest heat map."""
-    subject = result.analysed
-    if subject is None or not subject.media.frames:
-        return []
-    mapped = [e for e in result.evidence if e.heatmap is not None and e.confidence > 0]
-    best_map = max(mapped, key=lambda e: e.score * e.confidence, default=None)
-    picks: list[int] = []
-    if best_map is not None:
-        picks.append(best_map.heatmap_frame)
-    if len(result.timeline_scores):
-        for pos in np.argsort(-result.timeline_scores):
-            if len(picks) >= max_frames:
-                break
-            if all(abs(int(pos) - p) > 5 for p in picks):
-                picks.append(int(pos))
-    if not picks:
-        picks = [0]
+    """(data URI, caption) for the most suspicious frames, with face boxes and the strongest heat map.
+
+    Drawn from the result alone: its key frames (small JPEGs, most telling first), face boxes and the
+    downscaled heat map."""
+    from dflab.detect.keyframes import strongest_heatmap
+
+    best_map = strongest_heatmap(result.evidence)
     out = []
-    for pos in picks[:max_frames]:
-        frame = subject.frame(pos).copy()
-        caption = f"t = {subject.media.frames[pos].time_s:.2f} s"
-        if best_map is not None and pos == best_map.heatmap_frame:
+    for key in result.key_frames[:max_frames]:
+        frame = key.rgb().copy()
+        caption = f"t = {key.time_s:.2f} s"
+        if best_map is not None and key.frame_pos == best_map.heatmap_frame:
             frame = overlay_heatmap(frame, best_map.heatmap)
             caption += f", heat map: {best_map.name}"
-        if len(result.timeline_scores):
-            caption += f", score {result.timeline_scores[pos]:.2f}"
-        draw_faces(frame, subject, pos)
-        out.append((image_to_data_uri(_shrink(frame)), caption))
+        if key.frame_pos < len(result.timeline_scores):
+            caption += f", score {result.timeline_scores[key.frame_pos]:.2f}"
+        draw_faces(frame, result.face_boxes, key.frame_pos, key.scale)
+        out.append((image_to_data_uri(frame), caption))
     return out
 
 
 def overlay_heatmap(frame: np.ndarray, heatmap: np.ndarray, alpha: float = 0.55) -> np.ndarray:
-    heat = np.clip(heatmap, 0, 1)
+    """The heat map (any size: it is stretched over the frame) blended onto the frame in JET colours."""
+    heat = np.clip(np.asarray(heatmap, dtype=np.float32), 0, 1)
+    if heat.shape != frame.shape[:2]:
+        heat = cv2.resize(heat, (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_LINEAR)
     coloured = cv2.applyColorMap((heat * 255).astype(np.uint8), cv2.COLORMAP_JET)[:, :, ::-1]
     weight = (alpha * heat)[..., None]
     return (frame * (1 - weight) + coloured * weight).astype(np.uint8)
 
 
-def draw_faces(frame: np.ndarray, subject, pos: int) -> None:
+def draw_faces(frame: np.ndarray, face_boxes, pos: int, scale: float = 1.0) -> None:
+    """Outline every face seen in analysed frame `pos`; `scale` maps analysis pixels to `frame` pixels."""
     thickness = max(2, frame.shape[1] // 400)
-    for track in subject.tracks:
-        for obs in track.observations:
-            if obs.frame_pos == pos:
-                x0, y0, x1, y1 = (int(v) for v in obs.box)
-                cv2.rectangle(frame, (x0, y0), (x1, y1), (0, 230, 118), thickness)
-                cv2.putText(frame, f"#{track.track_id}", (x0, max(12, y0 - 6)), cv2.FONT_HERSHEY_SIMPLEX,
-                            0.5 * thickness, (0, 230, 118), thickness)
-
-
-def _shrink(frame: np.ndarray, max_side: int = 640) -> np.ndarray:
-    scale = max_side / max(frame.shape[:2])
-    if scale >= 1:
-        return frame
-    return cv2.resize(frame, (int(frame.shape[1] * scale), int(frame.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+    for track in face_boxes:
+        box = track.at(pos)
+        if box is None:
+            continue
+        x0, y0, x1, y1 = (int(v * scale) for v in box)
+        cv2.rectangle(frame, (x0, y0), (x1, y1), (0, 230, 118), thickness)
+        cv2.putText(frame, f"#{track.track_id}", (x0, max(12, y0 - 6)), cv2.FONT_HERSHEY_SIMPLEX,
+                    0.5 * thickness, (0, 230, 118), thickness)

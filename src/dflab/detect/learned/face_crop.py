@@ -40,10 +40,13 @@ class FaceCropDetector:
     media_types = ("image", "video")
     needs_faces = True
 
-    # One torch thread: on the shared 2-core machine it scored 75 crops/s against 24 with two threads
-    # (bench/results/detector_speed.json); the other core keeps decoding and face tracking busy.
+    # Torch's thread count is a process-wide setting, chosen once (dflab.threads), never set and restored
+    # around each call: that raced between scans running in threads. A Scanner asks for one thread: on the
+    # shared 2-core machine one scored 75 crops/s against 24 with two (bench/results/detector_speed.json),
+    # while the other core keeps decoding and face tracking busy. `threads`, when given, is requested for
+    # the whole process.
     def __init__(self, weights: str | None = None, rate_per_s: float = 2.0, max_per_track: int = 48,
-                 batch_size: int = 32, threads: int | None = 1):
+                 batch_size: int = 32, threads: int | None = None):
         from dflab.errors import UsageError
 
         if not rate_per_s > 0 or max_per_track < 1 or batch_size < 1:
@@ -53,6 +56,18 @@ class FaceCropDetector:
         self.max_per_track = max_per_track
         self.batch_size = batch_size
         self.threads = threads
+        if threads is not None:
+            from dflab.threads import request_torch_threads
+
+            request_torch_threads(threads)
+
+    def warm(self) -> None:
+        """Load the network now rather than on the first face."""
+        from dflab.detect.learned.face_crop_model import cached_model
+        from dflab.threads import apply_torch_threads
+
+        cached_model(self.weights)
+        apply_torch_threads()
 
     def _crops(self, media: AnalysedMedia, size: int, padding: float):
         from dflab.faces import align
@@ -74,9 +89,12 @@ class FaceCropDetector:
 
         if not media.tracks:
             return not_applicable(self.name, "No face to examine.")
+        from dflab.threads import apply_torch_threads
+
         model, meta = cached_model(self.weights)
+        apply_torch_threads()  # a no-op once the process's count is in force
         crops, owners, times, positions, matrices = self._crops(media, int(meta["crop_size"]), float(meta["padding"]))
-        probs = predict_proba(model, np.stack(crops), self.batch_size, self.threads)
+        probs = predict_proba(model, np.stack(crops), self.batch_size)
         track_scores = {int(t): float(np.mean(probs[owners == t])) for t in np.unique(owners)}
         counts = {t: int((owners == t).sum()) for t in track_scores}
         # The file is as suspicious as its most suspicious face with enough crops to judge by.

@@ -141,12 +141,17 @@ def cached_model(path: str | None = None):
 
 @contextlib.contextmanager
 def torch_threads(n: int | None):
-    """Run with `n` torch threads, then restore the previous setting (None: leave it alone)."""
+    """Run with `n` torch threads, then restore the previous setting (None: leave it alone).
+
+    For single-threaded tools (training, benchmarks) only: the setting is process-wide, so changing it
+    around calls that may run in several threads at once races. Scans use dflab.threads instead."""
+    if n is None:  # not even a restore: from another thread it could undo a count set meanwhile
+        yield
+        return
     import torch
 
     before = torch.get_num_threads()
-    if n is not None:
-        torch.set_num_threads(n)
+    torch.set_num_threads(n)
     try:
         yield
     finally:

@@ -95,7 +95,10 @@ class HashIndex:
 @contextmanager
 def _threads_for(n_queries: int):
     """One OpenMP thread for a handful of queries. Measured at 10^6 codes on a busy 2-core machine: single
-    queries took p99 177 ms with 2 threads (threads spin waiting for a core) and 9 ms with one."""
+    queries took p99 177 ms with 2 threads (threads spin waiting for a core) and 9 ms with one.
+
+    Safe beside searches in other threads: OpenMP keeps this setting per calling thread
+    (tests/provenance/test_faiss_threads.py), unlike torch's process-wide count (dflab/threads.py)."""
     import faiss
 
     if n_queries > SMALL_BATCH:
