@@ -1,0 +1,426 @@
+"""Write docs/benchmarks.md from bench/results/*.json: one section per benchmark, headline figures in tables.
+
+    python scripts/bench_tables.py            # rewrite docs/benchmarks.md
+    python scripts/bench_tables.py --check    # exit 1 when docs/benchmarks.md is not what the JSON gives
+
+What each benchmark measures comes from the first line of its script's docstring (bench/<name>.py), the data it
+reads and the headline figures from a small renderer here; a results file without a renderer still gets a
+section listing its top-level figures, so a new benchmark never breaks the page. Deterministic: the same JSON
+always gives the same text (tests/test_docs.py checks the committed page against it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+OUT = ROOT / "docs" / "benchmarks.md"
+
+# Words of the lab's working history that result files still carry in a few labels; the page speaks to users.
+RELABEL = {"issue set": "test set", "issue's set": "test set"}
+
+
+def clean(text: object) -> str:
+    out = str(text)
+    for old, new in RELABEL.items():
+        out = out.replace(old, new)
+    return out
+
+
+def num(value: object, digits: int = 3) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        text = f"{value:,.{digits}f}".rstrip("0")  # 4.2 rather than 4.200; 1.0 rather than 1.
+        return text + "0" if text.endswith(".") else text
+    return clean(value)
+
+
+def pct(value: object, digits: int = 1) -> str:
+    return "-" if value is None else f"{float(value) * 100:.{digits}f} %"
+
+
+def table(headers: list[str], rows: list[list[object]]) -> list[str]:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(num(c) if not isinstance(c, str) else clean(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def machine_line(doc: dict) -> str:
+    """Where and when the figures were taken, from whatever the file records."""
+    info = doc.get("machine") if isinstance(doc.get("machine"), dict) else {}
+    parts = []
+    when = info.get("when") or doc.get("when")
+    if when:
+        parts.append(f"recorded {when}")
+    cpus = info.get("cpus") or doc.get("cpus") or doc.get("cpu_count")
+    if cpus:
+        parts.append(f"{cpus} CPUs")
+    for key in ("load_average_1min", "load_average_1m_after", "load_average"):
+        load = doc.get(key, doc.get("summary", {}).get(key) if isinstance(doc.get("summary"), dict) else None)
+        if isinstance(load, list):
+            load = load[0]
+        if isinstance(load, (int, float)):
+            parts.append(f"load average {load:.1f}")
+            break
+    return ("Machine: " + ", ".join(parts) + ".") if parts else ""
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# One renderer per known results file: (data it reads, lines of figures).
+
+
+@dataclass(frozen=True)
+class Spec:
+    data: str
+    render: Callable[[dict], list[str]]
+    what: str = ""  # when the benchmark has no script of its own
+
+
+def _audio_speed(d: dict) -> list[str]:
+    return table(["stage", "ms per 10 s clip", "times real time"],
+                 [[s["stage"], s["ms_per_10s_clip"], f"{s['rtf']:.1f}x"] for s in d["stages"]])
+
+
+def _audio_trace(d: dict) -> list[str]:
+    rows = [[r["group"], r["clips"], f"{r['top1']}/{r['clips']} ({r['top1_pct']:.1f} %)"] for r in d["summary"]]
+    u, t = d["unregistered"], d["timing"]
+    return table(["copies", "n", "top-1 right"], rows) + [
+        "",
+        f"Registered: {d['originals']} originals and {d['decoys']} decoys ({d['registered_hours'] * 60:.0f} min of "
+        f"audio). Never-registered files: {u['false_matches']} false match(es) among {u['files']}. Speed factor "
+        f"median error {d['factor_error_median'] * 100:.2f} %. Lookup {t['lookup_ms_per_clip_median']:.0f} ms median "
+        f"per clip ({t['lookup_ms_per_clip_mean']:.0f} ms mean).",
+    ]
+
+
+def _compare_audio(d: dict) -> list[str]:
+    s = d["summary"]
+    by_method: dict[str, list[dict]] = {}
+    for r in d["table"]:
+        by_method.setdefault(r["method"], []).append(r)
+    rows = [[m, sum(r["clips"] for r in rs), pct(min(r["within_5pct"] for r in rs)),
+             pct(max(r["median_err"] for r in rs), 2)] for m, rs in by_method.items()]
+    return table(["method", "clips", "factor within 5 % (worst factor)", "median error (worst factor)"], rows) + [
+        "",
+        f"All {s['clips']} clips: factor within 5 % on {pct(s['within_5pct'])}, p95 error {pct(s['p95_err'], 2)}, "
+        f"max {pct(s['max_err'], 1)}; pitch handling told right on {pct(s['pitch_handling_correct'])}. Jump cuts "
+        f"inside the original found: {s['cuts_found']}/{s['cuts_inside_original']} "
+        f"({s['of_those_found']}/{s['cuts_with_0.6s_on_both_sides']} with 0.6 s of uncut audio on both sides); "
+        f"{s['false_removed_on_cut_clips']} false removed pieces; sped-up clips with a spurious edit: "
+        f"{s['sped_up_clips_with_an_edit_reported']}.",
+    ]
+
+
+def _cuts(d: dict) -> list[str]:
+    s = d["summary"]
+    return table(["measure", "value"], [
+        ["hard cuts found", f"{round(s['hard_cut_detection'] * s['hard_cuts'])}/{s['hard_cuts']}"],
+        ["jump cuts found", f"{round(s['jump_cut_detection'] * s['jump_cuts'])}/{s['jump_cuts']}"],
+        ["false cuts per minute, re-encoded clips", num(s["false_cuts_per_min_reencoded"], 2)],
+        ["false cuts per minute, all clips", num(s["false_cuts_per_min_all"], 2)],
+        ["timing error, max", f"{s['timing_error_max_s']:.2f} s"],
+        ["cost", f"{s['cut_ms_per_s_video']:.0f} ms per second of video"],
+        ["video", f"{s['minutes_of_video']} min (seed {d['seed']})"],
+    ])
+
+
+def _decode_speed(d: dict) -> list[str]:
+    return table(["clip", "method", "frames", "wall s (best)", "CPU s", "video s per wall s"],
+                 [[r["clip"], r["method"], r["frames"], r["wall_s"], r["cpu_s"], r["video_s_per_wall_s"]]
+                  for r in d["rows"]])
+
+
+def _detector_speed(d: dict) -> list[str]:
+    return table(["what", "torch threads", "batch", "crops per s"],
+                 [[r["what"], r["threads"], r["batch"], f"{r['crops_per_s']:.1f}"] for r in d["rows"]]) + [
+        "", f"Target: {d['target_crops_per_s']} crops per second."]
+
+
+def _eval_manifest(d: dict) -> list[str]:
+    rows = [["all", d["n"], d["auc"], f"{d['auc_ci'][0]:.2f}-{d['auc_ci'][1]:.2f}", d["eer"], d["ap"],
+             d["accuracy"], d["ece"]]]
+    rows += [[m, r["n"], r["auc"], f"{r['auc_ci'][0]:.2f}-{r['auc_ci'][1]:.2f}", r["eer"], r["ap"], r["accuracy"],
+              r["ece"]] for m, r in d["per_method"].items()]
+    return [f"Manifest: `{Path(d['manifest']).name}`.", ""] + table(
+        ["method", "n", "AUC", "95 % CI", "EER", "AP", "accuracy at 0.5", "ECE"], rows) + [
+        "", f"{d['files_per_s']:.2f} files per second."]
+
+
+def _face_crop_eval(d: dict) -> list[str]:
+    rows = [[r["method"], num(r.get("fake_score")), r["video_auc_vs_originals"], r["crop_auc_vs_originals"],
+             r["video_auc_vs_originals_lp"], r["crop_auc_vs_originals_lp"]]
+            for r in d["per_method"] if r["model"] == "shipped"]
+    return table(["unseen method", "fake clip score", "video AUC vs 3 originals", "crop AUC vs originals",
+                  "video AUC, + held-out reals", "crop AUC, + held-out reals"], rows)
+
+
+def _face_crop_eval_before(d: dict) -> list[str]:
+    return table(["left-out method", "fake clip score", "highest real", "video AUC", "crop AUC"],
+                 [[r["method"], r["fake_score"], r["max_real_score"], r["video_auc"], r["crop_auc"]]
+                  for r in d["lomo"]])
+
+
+def _face_speed(d: dict) -> list[str]:
+    f, m = d["find_faces_720p"], d["find_faces_multi_face_clip"]
+    return table(["measure", "value"], [
+        ["face detection + 478-point mesh, 720p frame (median / p95)", f"{f['median_ms']} / {f['p95_ms']} ms"],
+        ["same on a multi-face clip (median / p95)", f"{m['median_ms']} / {m['p95_ms']} ms"],
+        ["identity embedding (median)", f"{d['embedding_ms_median']} ms"],
+        ["whole face analysis of the clip (best)", f"{d['analyse_total_s']['best']} s for {d['clip']}"],
+    ])
+
+
+def _fusion_calibration(d: dict) -> list[str]:
+    return table(["set", "table", "AUC", "ECE", "Brier"],
+                 [[r["set"], r["table"], r.get("auc"), r["ece"], r["brier"]] for r in d["rows"]])
+
+
+def _ledger(d: dict) -> list[str]:
+    p = d["proofs"]
+    return table(["measure", "value"], [
+        ["batched appends per s (1,000 per transaction)", f"{d['batched']['appends_per_s']:,.0f}"],
+        ["single appends per s, synchronous FULL / NORMAL",
+         f"{d['single_full']['appends_per_s']:,.0f} / {d['single_normal']['appends_per_s']:,.0f}"],
+        ["inclusion proof (mean / p99)", f"{p['inclusion_proof']['mean_ms']:.2f} / {p['inclusion_proof']['p99_ms']:.1f} ms"],
+        ["consistency proof (mean / p99)",
+         f"{p['consistency_proof']['mean_ms']:.2f} / {p['consistency_proof']['p99_ms']:.1f} ms"],
+        ["offline check of a proof file (mean / p99)",
+         f"{p['verify_bundle_offline']['mean_ms']:.2f} / {p['verify_bundle_offline']['p99_ms']:.1f} ms"],
+        ["audit of every record (`ledger verify --all`)", f"{d['verify_all']['seconds']:.1f} s"],
+        ["records", f"{d['params']['records']:,}"],
+    ])
+
+
+def _lip_sync(d: dict) -> list[str]:
+    rows = [[r["clip"], r["natural"]["score"], r["dub"]["score"], r["shift500ms"]["score"],
+             f"{r['natural']['correlation']:.2f} / {r['dub']['correlation']:.2f}"] for r in d["rows"]]
+    return table(["clip", "score natural", "score dubbed", "score audio 500 ms late", "correlation natural / dubbed"],
+                 rows)
+
+
+def _registry(d: dict) -> list[str]:
+    return table(["index", "codes", "p50 ms", "p99 ms", "RSS MB", "recall@1"],
+                 [[r["index"], r["codes"], r["p50_ms"], r["p99_ms"], r["rss_mb"], num(r.get("recall_at_1"))]
+                  for r in d["rows"]])
+
+
+def _scan_speed(d: dict) -> list[str]:
+    t = d["timings"]
+    slow = sorted(((k, v) for k, v in t.items() if k != "total"), key=lambda kv: -kv[1])[:5]
+    return [f"**{d['video_s_per_wall_s']:.2f} s of video per wall second** ({d['clip']}, {d['frames_analysed']} "
+            f"frames, every detector on; target >= 1.0)."] + [""] + table(
+        ["stage (slowest five)", "seconds"], [[k, f"{v:.2f}"] for k, v in slow] + [["total", f"{t['total']:.2f}"]])
+
+
+def _speech_detection(d: dict) -> list[str]:
+    rows = [[r["held_out_system"], pct(r["eer"]), pct(r.get("eer_vs_ljspeech_real")), num(r.get("n_fake"))]
+            for r in d["lotso"]]
+    sv = d["speaker_verification"]
+    return table(["held-out TTS system", "EER", "EER vs the same voice's real recordings", "fakes"], rows) + [
+        "", f"Speaker verification on LibriSpeech: EER {pct(sv['eer'], 2)} ({sv['same_pairs']} same-speaker / "
+        f"{sv['different_pairs']} different-speaker pairs), threshold {sv['threshold']:.3f}."]
+
+
+def _speed_accuracy(d: dict) -> list[str]:
+    rows = [[r["group"], r["n"], pct(r["accuracy"]), pct(r["factor_err_median"]), pct(r["within_5pct"])]
+            for r in d["leave_one_speaker_out"]]
+    agree = d.get("scan_agreement", {})
+    tail = [f"", f"The scan's speed cue agrees with the model on {agree['agree']} of {agree['clips']} clips."] \
+        if agree else []
+    return ["Leave-one-speaker-out:", ""] + table(
+        ["group", "n", "judged right", "factor error median", "factor within 5 %"], rows) + tail
+
+
+def _speed_localisation(d: dict) -> list[str]:
+    return table(["recording", "n", "changed, whole recording", "changed, as the scan reads it", "range IoU (median)",
+                  "factor error whole / scan"],
+                 [[r["group"], r["n"], r["whole clip changed"], r["changed (scan)"], num(r.get("IoU median"), 2),
+                   f"{pct(r['factor err whole'])} / {pct(r['factor err (scan)'])}" if "factor err whole" in r else "-"]
+                  for r in d["table"]]) + ["", f"The windows run at {d['windows_real_time_factor']}x real time."]
+
+
+def _swap_quality(d: dict) -> list[str]:
+    q, g = d["quality"], d["gpu_training"]
+    return table(["measure", "value"], [
+        ["reconstruction SSIM, held-out frames", f"{q['recon_ssim_heldout_d6']} ({q['recon_frames']} frames)"],
+        ["identity distance to target / to source", f"{q['identity_dist_to_target_A']} / {q['identity_dist_to_source_B']}"],
+        ["frames nearer the target", pct(q["identity_nearer_target_fraction"])],
+        ["landmark error (inter-ocular units)", q["landmark_error_iod"]],
+        ["flicker, output / input", q["flicker_ratio"]],
+        ["model", f"{q['model_size']} px, {q['model_iteration']:,} iterations ({g['swap']['seconds']:.0f} s on "
+                  f"{g['device']})"],
+    ]) + [""] + table(["preset", "size", "iterations per s", "device"],
+                      [[r["preset"], r["size"], r["it_per_s"], r["device"]] for r in d["speed"]])
+
+
+def _synthetic_image(d: dict) -> list[str]:
+    lomo = d["leave_one_generator_out"]
+    cnn = d["cnndetection"]["per_method"]
+    mesonet = d["cnndetection"]["baselines"].get("mesonet", {})
+    rows = [[g, lomo[g]["auc"], lomo[g]["auc_jpeg"], cnn.get(g, {}).get("auc")] for g in lomo if g != "mean"]
+    rows.append(["mean", lomo["mean"]["auc"], lomo["mean"]["auc_jpeg"], d["cnndetection"]["auc"]])
+    out = table(["generator", "AUC, generator unseen", "same, JPEG", "AUC, shipped model (in sample)"], rows)
+    if mesonet:
+        out += ["", f"MesoNet (Meso4_DF) on the same 320 files: AUC {mesonet['auc']:.3f}."]
+    if "ffpp" in d:
+        f = d["ffpp"]
+        out += [f"On the 7 FaceForensics++ clips (detector alone): AUC {f['auc']:.3f}"
+                + (f", MesoNet {f['baselines']['mesonet']['auc']:.3f}." if "mesonet" in f.get("baselines", {}) else ".")]
+    return out
+
+
+def _video_speed_accuracy(d: dict) -> list[str]:
+    rows = [[r["method"], r["factor"], r.get("detected", r.get("flagged", "-")), num(r.get("error median %"), 2),
+             num(r.get("within 5 %"), 1)] for r in d["held_out"]]
+    right = sum(1 for r in d.get("scan", []) if r.get("right"))
+    tail = [f"", f"`dflab scan` factor within 5 %: {right} of {len(d['scan'])} clips."] if d.get("scan") else []
+    return ["Thresholds held out by source group:", ""] + table(
+        ["re-timing", "factor", "detected (natural: flagged)", "factor error median %", "within 5 % (all clips) %"],
+        rows) + tail
+
+
+def _watermark(d: dict) -> list[str]:
+    attacks = ["none", "jpeg50", "downscale50", "crop80", "combined"]
+    rows = [[name, m["payload_bits"], m["psnr_db_mean"]]
+            + [f"{m['bit_accuracy'][a]:.3f} / {m['detection_rate'][a]:.2f}" for a in attacks]
+            + [f"{m['embed_ms_1080p']:.0f} / {m['decode_ms_1080p']:.0f}"] for name, m in d["methods"].items()]
+    fp = d["false_positives"]
+    return table(["method", "bits", "PSNR dB"] + [f"{a}: bits / detected" for a in attacks]
+                 + ["embed / decode ms, 1080p"], rows) + [
+        "", f"False detections on {fp['images']} unmarked real pictures: {fp['false_detections']}."]
+
+
+SPECS: dict[str, Spec] = {
+    "audio_speed": Spec("10 s LibriSpeech clips", _audio_speed),
+    "audio_trace": Spec("the speed test set built from LibriSpeech, LJSpeech and LivePortrait speech", _audio_trace),
+    "compare_audio": Spec("the speed test set (888 altered clips against their natural clip)", _compare_audio),
+    "cuts": Spec("cuts inserted into the LivePortrait, FaceForensics++ and face_recognition clips", _cuts),
+    "decode_speed": Spec("a synthetic 720p clip and a FaceForensics++ 720p original", _decode_speed),
+    "detector_speed": Spec("aligned face crops from a 720p clip", _detector_speed),
+    "eval_manifest": Spec("`manifests/cnndetection_images.csv` (320 pictures, 8 generators)", _eval_manifest),
+    "face_crop_eval": Spec("the 7 FaceForensics++ c23 clips (never trained on) and held-out LivePortrait d0, d19",
+                           _face_crop_eval),
+    "face_crop_eval_before": Spec(
+        "the 7 FaceForensics++ clips; each method's fake left out of the fit",
+        _face_crop_eval_before,
+        what="The previous face-crop model (trained with FaceForensics++ fakes), leave-one-method-out: the "
+             "baseline the current model is compared with"),
+    "face_speed": Spec("FaceForensics++ original 004 (720p) and the face_recognition multi-face clip", _face_speed),
+    "fusion_calibration": Spec("the video and image development sets (made from the real clips and photos), held-out "
+                               "manifests", _fusion_calibration),
+    "ledger": Spec("10^6 synthetic records in a temporary SQLite ledger", _ledger),
+    "lip_sync": Spec("7 LivePortrait and face_recognition talking clips, first 10 s", _lip_sync),
+    "registry": Spec("10^6 random 256-bit codes plus the PDQ hashes of the 320 cnndetection pictures; edited copies "
+                     "as queries", _registry),
+    "scan_speed": Spec("the first 10 s of a 720p FaceForensics++ original with speech", _scan_speed),
+    "speech_detection": Spec("ljspeech_tts (7 TTS systems) against LJSpeech and LibriSpeech real speech",
+                             _speech_detection),
+    "speed_accuracy": Spec("the speed test set: 12 sources, 10 s clips, 0.5-2x", _speed_accuracy),
+    "speed_localisation": Spec("30 s recordings of 10 speakers with the middle 10 s re-timed", _speed_localisation),
+    "swap_quality": Spec("LivePortrait d6 (target) and d9 (source)", _swap_quality),
+    "synthetic_image": Spec("cnndetection crops (8 generators) and the FaceForensics++ clips", _synthetic_image),
+    "video_speed_accuracy": Spec("the video speed test set: LivePortrait and FaceForensics++ clips re-timed 0.5-2x",
+                                 _video_speed_accuracy),
+    "watermark": Spec("6 real photos (incl. the 1920x1080 invisible-watermark cover) and every unmarked real picture "
+                      "of the data folder", _watermark),
+}
+
+
+def what_it_measures(name: str) -> str:
+    """The first sentence of bench/<name>.py's docstring."""
+    script = ROOT / "bench" / f"{name}.py"
+    if not script.is_file():
+        return ""
+    doc = ast.get_docstring(ast.parse(script.read_text(encoding="utf-8"))) or ""
+    paragraph = " ".join(doc.strip().split("\n\n")[0].split())
+    sentence = re.split(r"(?<=\.)\s+(?=[A-Z])", paragraph)[0] if paragraph else ""
+    return clean(sentence.rstrip("."))
+
+
+def _generic(doc: dict) -> list[str]:
+    """Top-level figures of a results file nobody wrote a renderer for yet."""
+    rows: list[list[object]] = []
+    for key, value in doc.items():
+        if isinstance(value, (int, float, str, bool)) and key not in ("when", "python", "machine", "platform"):
+            rows.append([key.replace("_", " "), value])
+        elif isinstance(value, dict):
+            rows += [[f"{key} / {k}".replace("_", " "), v] for k, v in value.items()
+                     if isinstance(v, (int, float, bool)) and k not in ("cpus",)]
+    return table(["figure", "value"], rows[:25]) if rows else ["(no top-level figures)"]
+
+
+def section(name: str, doc: dict) -> list[str]:
+    spec = SPECS.get(name)
+    what = (spec.what if spec and spec.what else "") or what_it_measures(name) or name.replace("_", " ")
+    script = ROOT / "bench" / f"{name}.py"
+    lines = [f"## {name}", "", f"{what}."]
+    if spec:
+        lines.append(f"Data: {spec.data}.")
+    source = f"`bench/{name}.py` -> " if script.is_file() else ""
+    lines.append(f"Source: {source}`bench/results/{name}.json`.")
+    machine = machine_line(doc)
+    if machine:
+        lines.append(machine)
+    lines.append("")
+    try:
+        lines += spec.render(doc) if spec else _generic(doc)
+    except (KeyError, TypeError, IndexError, ValueError) as error:
+        # A renderer that no longer fits its file must not stop the page: fall back, and say so.
+        lines += [f"(the figures' layout changed: {type(error).__name__} {error}; top-level figures below)", ""]
+        lines += _generic(doc)
+    return lines + [""]
+
+
+def render(results: Path = RESULTS) -> str:
+    files = sorted(results.glob("*.json"))
+    lines = [
+        "# Benchmarks",
+        "",
+        "<!-- Generated by `python scripts/bench_tables.py` from bench/results/*.json: do not edit by hand. -->",
+        "",
+        "Every script in `bench/` prints a table and writes `bench/results/<name>.json`; `make bench` runs them "
+        "all. This page shows the headline figures of the committed results. Unless a section says otherwise they "
+        "were measured on a 2-core x86_64 CPU machine shared with other work, so wall-clock figures vary by about "
+        "2x with load (the load average is given where the file records it). What each model was trained on, and "
+        "which figures are held out, is in [models/](models/); how each method works is in "
+        "[methods.md](methods.md).",
+        "",
+    ]
+    lines += [f"- [{f.stem}](#{f.stem.replace('_', '_')})" for f in files] + [""]
+    for f in files:
+        lines += section(f.stem, json.loads(f.read_text(encoding="utf-8")))
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="compare with docs/benchmarks.md, write nothing")
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args(argv)
+    text = render()
+    if args.check:
+        current = args.out.read_text(encoding="utf-8") if args.out.is_file() else ""
+        if current != text:
+            print(f"{args.out} is out of date: run python scripts/bench_tables.py", file=sys.stderr)
+            return 1
+        return 0
+    args.out.write_text(text, encoding="utf-8")
+    print(f"wrote {args.out} ({len(text):,} characters, {text.count('## ')} benchmarks)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
