@@ -285,3 +285,35 @@ def test_index_round_trip(fetch_data, tmp_path):
     assert items["wavefake/tests/a b.wav"].size == 3
     assert items["wavefake/tests/a b.wav"].sha == hashlib.sha256(b"abc").hexdigest()[:16]
     assert items["wavefake/top.txt"].size == 0
+
+
+@pytest.mark.parametrize("page", USER_PAGES)
+def test_python_modules_the_pages_run_exist(page):
+    """`python -m dflab.x.y` in a page must name a module that is there (modules move between packages)."""
+    text = (ROOT / page).read_text(encoding="utf-8")
+    missing = sorted({m for m in re.findall(r"python -m (dflab[\w.]*)", text)
+                      if importlib.util.find_spec(m) is None})
+    assert missing == [], f"{page} runs modules that do not exist: {missing}"
+
+
+@pytest.mark.parametrize("page", USER_PAGES)
+def test_cli_commands_the_pages_show_exist(page):
+    """Every `dflab VERB [SUB]` in code (inline or in a block) names a real command and sub-command."""
+    from dflab.cli.main import build_parser
+
+    def choices(parser):
+        action = next((a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction"), None)
+        return action.choices if action else {}
+
+    verbs = choices(build_parser())
+    text = (ROOT / page).read_text(encoding="utf-8")
+    code = re.findall(r"```[^\n]*\n(.*?)```", text, re.S) + re.findall(r"`([^`\n]+)`", text)
+    code += re.findall(r"^    (.+)$", text, re.M)  # indented blocks
+    shown = [m for snippet in code
+             for m in re.findall(r"(?:^|&& |\$ |nice -n \d+ )\s*(?:\.venv/bin/)?dflab ([a-z][a-z-]*)(?: ([a-z][a-z-]*))?",
+                                 snippet, re.M)]
+    assert shown or page in ("docs/benchmarks.md", "docs/data.md", "docs/README.md")
+    for verb, sub in shown:
+        assert verb in verbs, f"{page}: `dflab {verb}` is not a command"
+        subs = choices(verbs[verb])
+        assert not subs or not sub or sub in subs, f"{page}: `dflab {verb} {sub}`: not one of {sorted(subs)}"
