@@ -194,7 +194,8 @@ SETS: tuple[DataSet, ...] = (
         made_here=_DOCS,
     ),
     DataSet(
-        "faces", "4,489 face pictures: 3,289 real, 1,200 generated or manipulated (7 folders sampled from 5 repositories)",
+        "faces",
+        "4,489 face pictures: 3,289 real, 1,200 generated or manipulated (7 folders sampled from 5 repositories)",
         "mixed, per folder (docs/data.md): UTKFace and CIPLAB research only; Unsplash licence; RMFD research use",
         (
             _src("bagashvilit/facial_recognition_bias", "abe87302b1d452cbd9100773a16c127f4d2ab546",
