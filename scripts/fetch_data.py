@@ -303,8 +303,9 @@ def read_index(path: Path = INDEX) -> list[IndexedFile]:
 
 
 def upstream_paths_from_source_md(set_dir: Path) -> dict[str, list[str]]:
-    """sha256[:12] -> upstream paths (identical files can sit at several), from the `| file | size | label | licence | repo@commit : `path` | sha |`
-    table of a SOURCE.md (the sets whose files were renamed or regrouped on the way)."""
+    """sha256[:12] -> upstream paths (identical files can sit at several), from the table of a SOURCE.md
+    (`| file | size | label | licence | repo@commit : `path` | sha |`): the sets whose files were renamed or
+    regrouped on the way."""
     table = set_dir / "SOURCE.md"
     found: dict[str, list[str]] = {}
     if not table.is_file():
