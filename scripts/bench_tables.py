@@ -183,9 +183,22 @@ def _face_speed(d: dict) -> list[str]:
     ])
 
 
-def _fusion_calibration(d: dict) -> list[str]:
-    return table(["set", "table", "AUC", "ECE", "Brier"],
-                 [[r["set"], r["table"], r.get("auc"), r["ece"], r["brier"]] for r in d["rows"]])
+def _findings(d: dict) -> list[str]:
+    out: list[str] = []
+    if d.get("development"):
+        out += ["Development sets, held out by group (out-of-fold):", ""] + table(
+            ["finding", "real / fake", "combiner", "AUC", "EER", "ECE", "best member", "its AUC"],
+            [[r["finding"], f"{r.get('n_real')} / {r.get('n_fake')}", num(r.get("shipped")), num(r.get("auc")),
+              num(r.get("eer")), num(r.get("ece")), num(r.get("best_member")), num(r.get("best_auc"))]
+             for r in d["development"]]) + [""]
+    if d.get("held_out"):
+        out += ["Media no finding was fitted on, default operating point:", ""] + table(
+            ["set", "real / fake", "finding", "finding AUC", "file score AUC", "fakes flagged", "reals flagged",
+             "MesoNet AUC"],
+            [[r["set"], f"{r.get('n_real')} / {r.get('n_fake')}", r.get("finding", "-"), num(r.get("finding_auc")),
+              num(r.get("file_auc")), pct(r.get("fakes_flagged")), pct(r.get("reals_flagged")),
+              num(r.get("mesonet_auc"))] for r in d["held_out"]])
+    return out or ["(no finding has a fitted table or a held-out set yet)"]
 
 
 def _ledger(d: dict) -> list[str]:
@@ -319,8 +332,8 @@ SPECS: dict[str, Spec] = {
         what="The previous face-crop model (trained with FaceForensics++ fakes), leave-one-method-out: the "
              "baseline the current model is compared with"),
     "face_speed": Spec("FaceForensics++ original 004 (720p) and the face_recognition multi-face clip", _face_speed),
-    "fusion_calibration": Spec("the video and image development sets (made from the real clips and photos), held-out "
-                               "manifests", _fusion_calibration),
+    "findings": Spec("the development sets each finding was fitted on (held out by group), and the manifests of "
+                     "../shared/data that no finding was fitted on", _findings),
     "ledger": Spec("10^6 synthetic records in a temporary SQLite ledger", _ledger),
     "lip_sync": Spec("7 LivePortrait and face_recognition talking clips, first 10 s", _lip_sync),
     "registry": Spec("10^6 random 256-bit codes plus the PDQ hashes of the 320 cnndetection pictures; edited copies "
