@@ -89,6 +89,15 @@ class Spec:
     what: str = ""  # when the benchmark has no script of its own
 
 
+def _api_scanner(d: dict) -> list[str]:
+    median = d["median_s"]
+    return table(["way of scanning", "median seconds per call", "per call, each run"],
+                 [[way, f"{median[way]:.1f}", " / ".join(f"{t:.1f}" for t in d["seconds"].get(way, []))]
+                  for way in median]) + [
+        "", f"Clip: {d['clip']} ({d['duration_s']} s, {d['frames_analysed']} frames analysed). A fresh process per "
+        f"call costs {d['ratio_fresh_process_over_warm']:.1f}x a warm Scanner."]
+
+
 def _audio_speed(d: dict) -> list[str]:
     return table(["stage", "ms per 10 s clip", "times real time"],
                  [[s["stage"], s["ms_per_10s_clip"], f"{s['rtf']:.1f}x"] for s in d["stages"]])
@@ -317,6 +326,7 @@ def _watermark(d: dict) -> list[str]:
 
 
 SPECS: dict[str, Spec] = {
+    "api_scanner": Spec("LivePortrait d0 (3 s), scanned repeatedly", _api_scanner),
     "audio_speed": Spec("10 s LibriSpeech clips", _audio_speed),
     "audio_trace": Spec("the speed test set built from LibriSpeech, LJSpeech and LivePortrait speech", _audio_trace),
     "compare_audio": Spec("the speed test set (888 altered clips against their natural clip)", _compare_audio),
