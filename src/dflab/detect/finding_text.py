@@ -17,8 +17,9 @@ def _span(ranges: list[tuple[float, float]]) -> str:
     return ", ".join(f"{a:.1f}-{b:.1f} s" for a, b in ranges[:4]) + (" ..." if len(ranges) > 4 else "")
 
 
-def describe(kind, p, verdict, members, evidence, track_scores, track_times):
-    """(summary, headline, time_ranges, details) of one finding."""
+def describe(kind, p, verdict, members, evidence, track_scores, track_times, thresholds):
+    """(summary, headline, time_ranges, details) of one finding; `thresholds` are the probabilities at which it
+    turns suspicious and manipulated at the scan's operating point."""
     if p is None:
         return "None of its detectors could run on this file.", kind.what, [], {}
     if kind.name == "speed_changed":
@@ -37,10 +38,14 @@ def describe(kind, p, verdict, members, evidence, track_scores, track_times):
             ranges = [track_times[worst]]
     if lead is not None and lead.time_ranges and verdict != "authentic":
         ranges = list(lead.time_ranges)
+    ranges = [(a, b) for a, b in ranges if b > a]  # a picture has no time span
     where = f" over {_span(ranges)}" if ranges else ""
     cue = f"{lead.name} {lead.score:.2f}" if lead is not None else ""
     headline = f"{kind.what} ({cue}{where})" if cue else kind.what
-    verdict_words = {"manipulated": "likely", "suspicious": "possible", "authentic": "not indicated"}[verdict]
+    if verdict == "authentic":
+        verdict_words = f"below the suspicious line p >= {max(thresholds['suspicious'], 0.5):.2f}"
+    else:
+        verdict_words = {"manipulated": "likely", "suspicious": "possible"}[verdict]
     others = ", ".join(f"{e.name} {e.score:.2f}" for e in members if e is not lead)
     summary = (f"{kind.what[0].upper()}{kind.what[1:]}: {verdict_words} (p = {p:.2f}). Strongest: {cue}{where}"
                + (f"; also {others}" if others else "") + ".")

@@ -267,7 +267,10 @@ def judge_finding(kind: FindingKind, evidence: dict[str, Evidence], track_ids: l
     verdict = model.verdict(p, point)
     listed = [{"name": e.name, "score": round(float(e.score), 4), "confidence": round(float(e.confidence), 4),
                "weight": round(model.members.get(e.name, 0.0), 4)} for e in members]
-    summary, headline, ranges, details = describe(kind, p, verdict, members, evidence, track_scores, track_times)
+    thresholds = {"suspicious": model.threshold(point.suspicious_fpr, "suspicious"),
+                  "manipulated": model.threshold(point.manipulated_fpr, "manipulated")}
+    summary, headline, ranges, details = describe(kind, p, verdict, members, evidence, track_scores, track_times,
+                                                  thresholds)
     return Finding(name=kind.name, score=p, verdict=verdict, summary=summary, headline=headline,
                    time_ranges=ranges, evidence=listed, details=details, track_scores=track_scores)
 
