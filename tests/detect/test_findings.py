@@ -154,3 +154,26 @@ def test_scan_reports_any_dflab_watermark_not_only_disclosures(tmp_path):
     mark = next(e for e in result.evidence if e.name == "watermark")
     assert mark.details["detected"] and "0123456789abcdef" in mark.summary and "No dflab watermark" not in mark.summary
     assert result.verdict == "authentic"
+
+
+def test_a_clip_slowed_to_three_quarters_is_manipulated_with_its_factor(shared_data, tmp_path):
+    """The shallowfake users ask about: a real talking-head clip slowed to 0.75x (audio stretched with its pitch
+    kept, frames repeated at an unchanged frame rate). The verdict line names the speed change and the factor."""
+    import shutil
+    import subprocess
+
+    from dflab.detect.scan import ScanOptions, scan_file
+
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg not installed")
+    clip = shared_data / "liveportrait" / "assets" / "examples" / "driving" / "d20.mp4"
+    slowed = tmp_path / "slowed.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(clip), "-vf", "setpts=PTS/0.75,fps=25",
+                    "-af", "atempo=0.75", "-c:v", "libx264", "-crf", "20", "-c:a", "aac", str(slowed)], check=True)
+    result = scan_file(slowed, ScanOptions(detectors=["speed", "cuts"]))
+    speed = next(f for f in result.findings if f.name == "speed_changed")
+    assert result.verdict == "manipulated" and speed.verdict == "manipulated"
+    assert speed.details["speed_factor"] == pytest.approx(0.75, abs=0.0375)  # within 5 %
+    assert "playback slowed to 0.7" in result.summary
+    original = scan_file(clip, ScanOptions(detectors=["speed", "cuts"]))
+    assert original.verdict == "authentic"
