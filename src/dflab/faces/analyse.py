@@ -135,17 +135,20 @@ def analyse(
     max_gap_s: float = MAX_GAP_S,
     max_side: int = DEFAULT_MAX_SIDE,
     progress: Callable[[int, int], None] | None = None,
+    face_rate_fps: float | None = None,
 ) -> list[FaceTrack]:
     """Face tracks of a decoded image or video, longest first (track_id = rank, 0 = longest).
 
     Landmarks are (478, 3) pixels of the analysis frames. Each track gets 128-d dlib identity
     embeddings at its first and last observation and every `embed_every_s` seconds in between
     (embed_every_s=0 embeds every observation, math.inf first/last only, None none at all).
-    Media without frames (audio) has no faces: [].
+    Media without frames (audio) has no faces: []. `face_rate_fps` (scans use SamplingPolicy.face_rate_fps)
+    looks for faces in at most that many frames per second (FaceSchedule); None: in every frame.
     """
     return analyse_frames(
         media.frames, media.media_type, max_faces, embed_every_s, min_track_len,
         max_gap_s=max_gap_s, max_side=max_side, progress=progress, total=len(media.frames),
+        face_rate_fps=face_rate_fps,
     )  # fmt: skip
 
 
