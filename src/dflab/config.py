@@ -29,9 +29,13 @@ class SamplingPolicy:
     all_frames_up_to_s: float = 20.0
     rate_fps: float = 10.0
     max_side: int = 1280  # frames larger than this are downscaled for analysis (720p stays as is)
+    # Faces (landmarks, identity) are tracked in at most this many frames per second; cues that need
+    # consecutive frames (speed, cuts' picture change) still get every frame. docs/performance.md.
+    face_rate_fps: float | None = 15.0
 
     def __post_init__(self) -> None:
-        if self.rate_fps <= 0 or self.all_frames_up_to_s < 0 or self.max_side < 64:
+        bad_face_rate = self.face_rate_fps is not None and not self.face_rate_fps > 0
+        if self.rate_fps <= 0 or self.all_frames_up_to_s < 0 or self.max_side < 64 or bad_face_rate:
             from dflab.errors import UsageError
 
-            raise UsageError("sampling policy: rate must be > 0, all-frames duration >= 0, max side >= 64")
+            raise UsageError("sampling policy: rates must be > 0, all-frames duration >= 0, max side >= 64")

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
+from dflab.config import SamplingPolicy
 from dflab.detect.context import AnalysedMedia
 from dflab.faces import analyse
 from dflab.faces import landmarks as lm
@@ -16,7 +17,7 @@ from dflab.media import load, write_image
 
 def analysed(path: Path) -> AnalysedMedia:
     media = load(path)
-    return AnalysedMedia(media, analyse(media))
+    return AnalysedMedia(media, analyse(media, face_rate_fps=SamplingPolicy().face_rate_fps))
 
 
 @pytest.fixture(scope="session")

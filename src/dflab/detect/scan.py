@@ -93,7 +93,8 @@ def decode_and_find_faces(path: Path, options: ScanOptions, watch: _Stopwatch):
     try:
         with watch.time("faces"):
             tick = (lambda done, total: options.frame_done()) if options.frame_done else None
-            tracks = analyse_frames(stream(), "video", max_faces=options.max_faces, progress=tick)
+            tracks = analyse_frames(stream(), "video", max_faces=options.max_faces, progress=tick,
+                                    face_rate_fps=options.policy.face_rate_fps)
     finally:
         stop.set()
         worker.join()

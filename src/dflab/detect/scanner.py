@@ -93,7 +93,38 @@ class Scanner:
         if "torch" in sys.modules:  # loaded since the last scan (by a detector of another author): set it now
             apply_torch_threads()
         detectors = self._detectors(names)
-        return run_scan(path, call, lambda media_type: [d for d in detectors if media_type in d.media_types])
+        loading = self._load_weights_meanwhile(detectors)
+
+        def detectors_for(media_type: str) -> list:
+            if loading is not None:
+                loading.join()  # the weights the detectors need, loaded while the file decoded
+            return [d for d in detectors if media_type in d.media_types]
+
+        try:
+            return run_scan(path, call, detectors_for)
+        finally:
+            if loading is not None:
+                loading.join()
+
+    def _load_weights_meanwhile(self, detectors: list) -> threading.Thread | None:
+        """Before the scanner is warm: a thread that loads the detectors' weights (importing torch, about a
+        second) while the first file decodes and its faces are tracked, instead of after. None when warm."""
+        if self._warm:
+            return None
+        lazy = [d for d in detectors if callable(getattr(d, "warm", None))]
+        if not lazy:
+            return None
+
+        def load() -> None:
+            for detector in lazy:
+                try:
+                    detector.warm()
+                except Exception:  # noqa: BLE001 - the detector meets the same error again when it runs, and says so
+                    pass
+
+        thread = threading.Thread(target=load, name="dflab-load-weights", daemon=True)
+        thread.start()
+        return thread
 
     def _start(self) -> None:
         """Once per scanner: ask for its torch thread count (applied now if torch is loaded, else when a

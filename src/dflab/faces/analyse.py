@@ -61,6 +61,28 @@ def find_observations(
     return _find_in_frames(media.frames, media.media_type, max_faces, max_side, progress, cuts, len(media.frames))
 
 
+class FaceSchedule:
+    """Which frames of a video the face finder looks at: at most `rate_fps` of them per second.
+
+    A frame is looked at when at least one step (1 / rate_fps, less a fifth of it for timestamp jitter)
+    has passed since the last one looked at, and always at a cut, so a new shot's faces start where it
+    does. From a regular source this is a regular stride: every 2nd frame of 30 fps (and of 24/25 fps:
+    12-12.5 fps) for 15 fps, every 4th of 60 fps. None looks at every frame.
+    """
+
+    def __init__(self, rate_fps: float | None) -> None:
+        if rate_fps is not None and not rate_fps > 0:
+            raise UsageError("the face analysis rate must be > 0 frames per second")
+        self.step_s = 1.0 / rate_fps if rate_fps else 0.0
+        self._last_s: float | None = None
+
+    def look(self, time_s: float, cut: bool = False) -> bool:
+        if self._last_s is None or cut or time_s < self._last_s or time_s - self._last_s >= 0.8 * self.step_s:
+            self._last_s = time_s
+            return True
+        return False
+
+
 def _find_in_frames(
     frames: Iterable[Frame],
     media_type: str,
@@ -69,10 +91,13 @@ def _find_in_frames(
     progress: Callable[[int, int], None] | None,
     cuts: set[int] | None,
     total: int | None,
+    face_rate_fps: float | None = None,
 ) -> list[list[FaceObservation]]:
     per_frame: list[list[FaceObservation]] = []
     finder = VideoFaceFinder(max_faces, max_side=max_side) if media_type != "image" else None
+    schedule = FaceSchedule(face_rate_fps)
     previous_thumb = None
+    cut_pending = False  # a cut on a frame the finder skipped: the next frame it sees starts afresh
     try:
         for pos, frame in enumerate(frames):
             _check_frame(frame.rgb, pos)
@@ -80,12 +105,18 @@ def _find_in_frames(
             if finder is None:
                 faces = find_faces_in_image(frame.rgb, max_faces, max_side)
             else:
+                # Shot changes are checked on every frame (a tiny thumbnail), so tracks still end at the cut.
                 thumb = thumbnail(frame.rgb)
                 cut = is_cut(previous_thumb, thumb)
                 previous_thumb = thumb
                 if cut and cuts is not None:
                     cuts.add(pos)
-                faces = finder(frame.rgb, frame.time_s, cut=cut)
+                cut_pending = cut_pending or cut
+                if schedule.look(frame.time_s, cut=cut):
+                    faces = finder(frame.rgb, frame.time_s, cut=cut_pending)
+                    cut_pending = False
+                else:
+                    faces = []
             per_frame.append([_observation(f, pos, frame.time_s, w, h) for f in faces])
             if progress is not None:
                 progress(pos + 1, total or 0)
@@ -104,17 +135,20 @@ def analyse(
     max_gap_s: float = MAX_GAP_S,
     max_side: int = DEFAULT_MAX_SIDE,
     progress: Callable[[int, int], None] | None = None,
+    face_rate_fps: float | None = None,
 ) -> list[FaceTrack]:
     """Face tracks of a decoded image or video, longest first (track_id = rank, 0 = longest).
 
     Landmarks are (478, 3) pixels of the analysis frames. Each track gets 128-d dlib identity
     embeddings at its first and last observation and every `embed_every_s` seconds in between
     (embed_every_s=0 embeds every observation, math.inf first/last only, None none at all).
-    Media without frames (audio) has no faces: [].
+    Media without frames (audio) has no faces: []. `face_rate_fps` (scans use SamplingPolicy.face_rate_fps)
+    looks for faces in at most that many frames per second (FaceSchedule); None: in every frame.
     """
     return analyse_frames(
         media.frames, media.media_type, max_faces, embed_every_s, min_track_len,
         max_gap_s=max_gap_s, max_side=max_side, progress=progress, total=len(media.frames),
+        face_rate_fps=face_rate_fps,
     )  # fmt: skip
 
 
@@ -129,10 +163,14 @@ def analyse_frames(
     max_side: int = DEFAULT_MAX_SIDE,
     progress: Callable[[int, int], None] | None = None,
     total: int | None = None,
+    face_rate_fps: float | None = None,
 ) -> list[FaceTrack]:
     """`analyse` over frames that arrive one at a time (e.g. while a video is still decoding).
 
-    The frames are consumed once; frame_pos in the result counts them from 0.
+    The frames are consumed once; frame_pos in the result counts them from 0. With `face_rate_fps`,
+    faces are looked for in at most that many frames per second (FaceSchedule); the other frames count
+    in frame_pos and cut detection but carry no observation (a track then has observations on, e.g.,
+    every 2nd frame of a 30 fps clip). None: every frame.
     """
     if max_faces < 1:
         raise UsageError("max_faces must be at least 1")
@@ -148,7 +186,8 @@ def analyse_frames(
             yield frame
 
     cuts: set[int] = set()
-    per_frame = _find_in_frames(remember(frames), media_type, max_faces, max_side, progress, cuts, total)
+    per_frame = _find_in_frames(remember(frames), media_type, max_faces, max_side, progress, cuts, total,
+                                face_rate_fps)
     linked = [obs for obs in link_tracks(per_frame, max_gap_s, cuts) if len(obs) >= min_track_len]
     linked.sort(key=lambda obs: (-len(obs), obs[0].frame_pos))
     tracks = [FaceTrack(track_id=i, observations=obs) for i, obs in enumerate(linked)]

@@ -52,19 +52,27 @@ def nonrigid_residual(before: np.ndarray, after: np.ndarray) -> float:
     return float(np.mean(np.linalg.norm(residual[:, :2], axis=1)))
 
 
+MAX_PAIR_GAP = 4  # frames between two observations still paired (faces are tracked on a subset of frames)
+
+
 def paired_observations(tracks: list[FaceTrack], n_frames: int) -> list[tuple[FaceObservation, FaceObservation] | None]:
-    """Per frame t: (observation at t-1, observation at t) of the largest face seen in both, else None."""
+    """Per frame t: (observation at the previous observed frame, observation at t) of the largest face seen in
+    both, else None. With faces on every frame the previous observed frame is t-1; with faces on a subset (every
+    2nd frame, say) it is the one before, at most MAX_PAIR_GAP frames back."""
     from dflab.faces.detect import box_iou
 
     by_frame: dict[int, list[FaceObservation]] = {}
     for track in tracks:
         for obs in track.observations:
             by_frame.setdefault(obs.frame_pos, []).append(obs)
+    observed = sorted(by_frame)
     pairs: list[tuple[FaceObservation, FaceObservation] | None] = [None] * n_frames
-    for t in range(1, n_frames):
+    for before, t in zip(observed, observed[1:]):
+        if t >= n_frames or t - before > MAX_PAIR_GAP:
+            continue
         best_area = 0.0
-        for cur in by_frame.get(t, []):
-            prev = max(by_frame.get(t - 1, []), key=lambda o: box_iou(o.box, cur.box), default=None)
+        for cur in by_frame[t]:
+            prev = max(by_frame[before], key=lambda o: box_iou(o.box, cur.box), default=None)
             if prev is None or box_iou(prev.box, cur.box) < MIN_PAIR_IOU:
                 continue
             area = (cur.box[2] - cur.box[0]) * (cur.box[3] - cur.box[1])
@@ -73,7 +81,10 @@ def paired_observations(tracks: list[FaceTrack], n_frames: int) -> list[tuple[Fa
     return pairs
 
 
-def face_steps(tracks: list[FaceTrack], n_frames: int) -> FaceSteps:
+def face_steps(tracks: list[FaceTrack], n_frames: int, picture: np.ndarray | None = None) -> FaceSteps:
+    """The main face's change per transition. When the two observations of a pair are g > 1 frames apart, the
+    change is divided by g (motion per frame) and put on the transition among them where the picture changed
+    most (`picture`, per frame: the change into it; default the last), which is where a cut would be."""
     from dflab.faces.landmarks import inter_ocular_distance
 
     displacement = np.full(n_frames, np.nan)
@@ -86,17 +97,26 @@ def face_steps(tracks: list[FaceTrack], n_frames: int) -> FaceSteps:
         iod = inter_ocular_distance(prev.landmarks)
         if iod <= 1e-6:
             continue
-        vectors[t] = (cur.landmarks[:, :2] - prev.landmarks[:, :2]) / iod
-        displacement[t] = float(np.mean(np.linalg.norm(vectors[t], axis=1)))
-        expression[t] = nonrigid_residual(prev.landmarks, cur.landmarks) / iod
+        gap = max(1, cur.frame_pos - prev.frame_pos)
+        at = t
+        if gap > 1 and picture is not None and len(picture) == n_frames:
+            at = t - gap + 1 + int(np.argmax(picture[t - gap + 1 : t + 1]))
+        vectors[at] = (cur.landmarks[:, :2] - prev.landmarks[:, :2]) / (iod * gap)
+        displacement[at] = float(np.mean(np.linalg.norm(vectors[at], axis=1)))
+        expression[at] = nonrigid_residual(prev.landmarks, cur.landmarks) / (iod * gap)
     return FaceSteps(displacement, acceleration_of(vectors, n_frames), expression)
 
 
 def acceleration_of(vectors: dict[int, np.ndarray], n_frames: int) -> np.ndarray:
-    """Per transition t: mean |v_t - v_u| over landmarks for the neighbour u in {t-1, t+1} that matches best."""
+    """Per transition t: mean |v_t - v_u| over landmarks for the neighbouring measured transition u (the one
+    before and the one after, at most MAX_PAIR_GAP frames away; t-1 and t+1 when faces are on every frame) that
+    matches best."""
     out = np.full(n_frames, np.nan)
-    for t, v in vectors.items():
-        changes = [float(np.mean(np.linalg.norm(v - vectors[u], axis=1))) for u in (t - 1, t + 1) if u in vectors]
+    keys = sorted(vectors)
+    for i, t in enumerate(keys):
+        v = vectors[t]
+        neighbours = [u for u in keys[max(0, i - 1) : i] + keys[i + 1 : i + 2] if abs(u - t) <= MAX_PAIR_GAP]
+        changes = [float(np.mean(np.linalg.norm(v - vectors[u], axis=1))) for u in neighbours]
         if changes:
             out[t] = min(changes)
     return out

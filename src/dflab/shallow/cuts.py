@@ -137,7 +137,7 @@ def cut_signals(frames: list[Frame], tracks: list[FaceTrack] | None = None) -> C
         cells = diff.reshape(n - 1, 9, 4, 16, 4).mean(axis=(2, 4))
         changed[1:] = (cells > 0.06).mean(axis=(1, 2))
         hist_distance[1:] = np.clip(1.0 - np.sqrt(hists[1:] * hists[:-1]).sum(axis=1), 0.0, 1.0)
-    steps = face_steps(tracks or [], n)
+    steps = face_steps(tracks or [], n, picture)
     return CutSignals(
         times=times, picture=picture, picture_ratio=local_ratio(picture, PIXEL_FLOOR), changed=changed,
         hist_distance=hist_distance, face=steps.displacement, face_ratio=local_ratio(steps.displacement, FACE_FLOOR),
