@@ -7,9 +7,54 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+HOME_ENV = "DFLAB_HOME"
+DATABASE_URL_ENV = "DFLAB_DATABASE_URL"
+
+
 def dflab_home() -> Path:
     """Where keys, the ledger and the registry live (`DFLAB_HOME`, default ~/.dflab)."""
-    return Path(os.environ.get("DFLAB_HOME", Path.home() / ".dflab")).expanduser()
+    return Path(os.environ.get(HOME_ENV, Path.home() / ".dflab")).expanduser()
+
+
+@dataclass(frozen=True)
+class LabConfig:
+    """Where the lab keeps its state; `dflab.lab.Lab.from_config` builds the stores from it.
+
+    database_url: None keeps everything in SQLite under `home` (the default). "sqlite:///PATH" names another
+    SQLite file. "postgresql://..." is the seam for a PostgreSQL database (not implemented yet).
+    Keys and blobs (the registry's index caches) always live under `home`.
+    """
+
+    home: Path
+    database_url: str | None = None
+
+    @classmethod
+    def from_env(cls) -> LabConfig:
+        """`DFLAB_HOME` (default ~/.dflab) and `DFLAB_DATABASE_URL` (default: SQLite under the home)."""
+        return cls(home=dflab_home(), database_url=os.environ.get(DATABASE_URL_ENV) or None)
+
+    @property
+    def database_path(self) -> Path:
+        """The SQLite file holding the ledger and the registry tables (one file: one transaction for both)."""
+        return self.home / "ledger.sqlite"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.home / "keys"
+
+    @property
+    def blob_dir(self) -> Path:
+        """Files that are not rows: the registry's FAISS caches (under registry/)."""
+        return self.home
+
+    @property
+    def registry_dir(self) -> Path:
+        return self.blob_dir / "registry"
+
+
+def default_config() -> LabConfig:
+    """The configuration from the environment (what `dflab` commands use)."""
+    return LabConfig.from_env()
 
 
 @dataclass(frozen=True)

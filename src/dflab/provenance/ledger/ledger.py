@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from dflab.config import dflab_home
+from dflab.config import default_config
 from dflab.errors import IntegrityError, NotFound, UsageError
 from dflab.provenance.ledger import merkle
 from dflab.provenance.ledger.bundle import CONSISTENCY_TYPE, INCLUSION_TYPE, verify_proof
@@ -30,16 +30,28 @@ VERIFY_CHUNK = 1 << 14  # leaves per step of verify_all (a multiple of 2 keeps c
 
 
 def default_ledger_path() -> Path:
-    return dflab_home() / "ledger.sqlite"
+    return default_config().database_path
 
 
 class Ledger:
-    """Library face of the log. Thin over a LedgerStore; all Merkle maths lives in merkle.py."""
+    """Library face of the log. Thin over a LedgerStore; all Merkle maths lives in merkle.py.
 
-    def __init__(self, store: LedgerStore, *, origin: str = DEFAULT_ORIGIN, key_path: Path | None = None) -> None:
+    The checkpoint key comes from `keys` (a provenance.keys.KeySet: what a lab passes in) or, without one, from
+    the key file at `key_path` (default: the keys directory of the default configuration). `owns_store=False`
+    leaves the store open on close() (the lab that built it closes it)."""
+
+    def __init__(self, store: LedgerStore, *, origin: str = DEFAULT_ORIGIN, key_path: Path | None = None,
+                 keys=None, owns_store: bool = True) -> None:  # fmt: skip
         self.store = store
         self.origin = origin
-        self.key_path = Path(key_path) if key_path else keys_dir() / KEY_FILE
+        self.keys = keys
+        if key_path:
+            self.key_path: Path | None = Path(key_path)
+        elif keys is not None:
+            self.key_path = getattr(keys, "ledger_key_path", None)
+        else:
+            self.key_path = keys_dir() / KEY_FILE
+        self._owns_store = owns_store
         self._signer: NoteSigner | None = None
 
     # --- context manager ---------------------------------------------------------------------------------
@@ -51,21 +63,35 @@ class Ledger:
         self.close()
 
     def close(self) -> None:
-        self.store.close()
+        if self._owns_store:
+            self.store.close()
 
     # --- keys --------------------------------------------------------------------------------------------
 
     @property
     def signer(self) -> NoteSigner:
         if self._signer is None:
-            self._signer = load_or_create_signer(self.origin, self.key_path)
+            if self.keys is not None and self.key_path is None:
+                self._signer = self.keys.ledger_signer(self.origin)
+            else:
+                self._signer = load_or_create_signer(self.origin, self.key_path)
         return self._signer
+
+    @property
+    def has_key(self) -> bool:
+        """Whether a checkpoint key exists (checking never creates one)."""
+        if self._signer is not None:
+            return True
+        if self.key_path is None:
+            return self.keys is not None and self.keys.has_ledger_key()
+        return self.key_path.exists()
 
     @property
     def verifier(self) -> NoteVerifier:
         """The public key checkpoints are checked with (never creates a key)."""
-        if self._signer is None and not self.key_path.exists():
-            raise NotFound(f"the ledger signing key {self.key_path} does not exist, so checkpoints cannot be checked")
+        if not self.has_key:
+            where = self.key_path if self.key_path is not None else f"of {getattr(self.keys, 'location', 'this lab')}"
+            raise NotFound(f"the ledger signing key {where} does not exist, so checkpoints cannot be checked")
         return self.signer.verifier
 
     @property
@@ -312,7 +338,8 @@ def open_ledger(
     key_path: Path | None = None,
     synchronous: str = "FULL",
 ) -> Ledger:
-    """Open (creating if needed) the ledger: SQLite at `path` (default $DFLAB_HOME/ledger.sqlite), or `store`."""
+    """Open (creating if needed) the ledger: SQLite at `path` (default: the database of the default
+    configuration, $DFLAB_HOME/ledger.sqlite), or `store`. Commands get theirs from a lab (`Lab.ledger()`)."""
     if store is None:
         from dflab.provenance.ledger.sqlite_store import SQLiteStore
 

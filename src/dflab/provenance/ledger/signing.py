@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from dflab.atomic import write_text_atomic
-from dflab.config import dflab_home
+from dflab.config import default_config
 from dflab.errors import IntegrityError, NotFound, UsageError
 from dflab.provenance.ledger.note import NoteSigner, NoteVerifier
 
@@ -24,7 +24,7 @@ VKEY_FILE = "ledger.vkey"
 
 
 def keys_dir(home: Path | None = None) -> Path:
-    return (home or dflab_home()) / "keys"
+    return Path(home) / "keys" if home is not None else default_config().keys_dir
 
 
 def load_or_create_signer(origin: str = DEFAULT_ORIGIN, key_path: Path | None = None) -> NoteSigner:
@@ -79,7 +79,12 @@ def _write_vkey(path: Path, vkey: str) -> None:
 
 def default_verifier(home: Path | None = None) -> NoteVerifier:
     """The verifier key saved beside the ledger key (what `dflab ledger verify` uses without --key)."""
-    path = keys_dir(home) / VKEY_FILE
+    return verifier_in(keys_dir(home))
+
+
+def verifier_in(directory: Path) -> NoteVerifier:
+    """The verifier key saved in a keys directory."""
+    path = Path(directory) / VKEY_FILE
     if not path.exists():
         raise NotFound(f"no ledger verifier key at {path}: pass --key <name+id+key> (or a file holding it)")
     return NoteVerifier.parse(path.read_text().strip())

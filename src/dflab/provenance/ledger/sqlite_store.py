@@ -1,11 +1,10 @@
-"""The default LedgerStore: one SQLite file (WAL mode), safe for several processes at once.
+"""The default LedgerStore: ledger tables in a SQLite file (WAL mode), safe for several processes at once.
 
-Why these settings:
-  * WAL lets readers (prove, show) run while a writer appends.
-  * Every append is `BEGIN IMMEDIATE ... COMMIT`: the write lock is taken before the current size is read, so
-    two writers can never give out the same index, and a crash (even SIGKILL) rolls back an unfinished batch.
-  * `busy_timeout` makes a second writer wait for the first instead of failing at once.
-  * synchronous=FULL by default: an id we have returned survives power loss, not just a process crash.
+The connection handling (WAL, BEGIN IMMEDIATE, busy timeout, synchronous=FULL, a connection per thread) lives in
+dflab.storage.sqlite.SQLiteDatabase. The store either opens its own database file or is built on one it shares
+with other stores (the default lab keeps the ledger and the registry in one file, so registering a file is one
+transaction). Every append is `BEGIN IMMEDIATE ... COMMIT`: the write lock is taken before the current size is
+read, so two writers can never give out the same index, and a crash (even SIGKILL) rolls back an unfinished batch.
 The SQL is kept plain (no SQLite-only types) so a PostgreSQL store can reuse the schema.
 """
 
@@ -17,7 +16,8 @@ from pathlib import Path
 
 from dflab.errors import IntegrityError, NotFound, UsageError
 from dflab.provenance.ledger import merkle
-from dflab.provenance.ledger.store import LeafEntry, LedgerBusy, StoredCheckpoint, plan_nodes
+from dflab.provenance.ledger.store import LeafEntry, StoredCheckpoint, plan_nodes
+from dflab.storage.sqlite import SQLiteDatabase
 
 SCHEMA_VERSION = "1"
 _SCHEMA = (
@@ -35,30 +35,31 @@ _SCHEMA = (
 
 
 class SQLiteStore:
-    """LedgerStore over a SQLite file. One connection per instance; open one per thread or process."""
+    """LedgerStore over SQLite: its own file at `path`, or the tables inside a shared `database`."""
 
-    def __init__(self, path: str | Path, *, busy_timeout_s: float = 60.0, synchronous: str = "FULL") -> None:
-        if synchronous not in ("FULL", "NORMAL", "EXTRA"):
-            raise UsageError(f"synchronous must be FULL, NORMAL or EXTRA, got {synchronous!r}")
-        self.path = Path(path)
+    def __init__(self, path: str | Path | None = None, *, database: SQLiteDatabase | None = None,
+                 busy_timeout_s: float = 60.0, synchronous: str = "FULL") -> None:  # fmt: skip
+        if (path is None) == (database is None):
+            raise UsageError("give the ledger store either a path or a database")
+        self._owns_database = database is None
+        if database is None:
+            database = SQLiteDatabase(path, synchronous=synchronous, busy_timeout_s=busy_timeout_s, label="ledger")
+        self.database = database
+        self.path = database.path
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UsageError(f"cannot create the ledger directory {self.path.parent}: {exc.strerror}") from None
-        self._busy_timeout_s = busy_timeout_s
-        try:
-            self._db = sqlite3.connect(str(self.path), timeout=busy_timeout_s, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise UsageError(f"cannot open ledger database {self.path}: {exc}") from None
-        try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(f"PRAGMA synchronous={synchronous}")
-            # A page cache of up to 64 MiB keeps the hot index pages between batches (allocated only as used).
-            self._db.execute("PRAGMA cache_size=-65536")
             self._init_schema()
         except sqlite3.DatabaseError as exc:
-            self._db.close()
+            if self._owns_database:
+                database.close()
             raise IntegrityError(f"{self.path} is not a usable ledger database: {exc}") from None
+        except IntegrityError:
+            if self._owns_database:
+                database.close()
+            raise
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        return self.database.connection  # this thread's connection
 
     def _init_schema(self) -> None:
         with self._write():
@@ -70,8 +71,8 @@ class SQLiteStore:
             elif row[0] != SCHEMA_VERSION:
                 raise IntegrityError(f"ledger schema {row[0]} is not supported (expected {SCHEMA_VERSION})")
 
-    def _write(self) -> _Transaction:
-        return _Transaction(self._db, self._busy_timeout_s, self.path)
+    def _write(self):
+        return self.database.transaction()
 
     # --- reads -------------------------------------------------------------------------------------------
 
@@ -157,39 +158,8 @@ class SQLiteStore:
             )
 
     def close(self) -> None:
-        self._db.close()
-
-
-class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception; lock timeouts become LedgerBusy."""
-
-    def __init__(self, db: sqlite3.Connection, timeout_s: float, path: Path) -> None:
-        self._db, self._timeout_s, self._path = db, timeout_s, path
-
-    def __enter__(self) -> None:
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
-                raise LedgerBusy(
-                    f"ledger {self._path} stayed locked by another writer for {self._timeout_s:.0f} s; try again"
-                ) from None
-            raise
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            try:
-                self._db.execute("COMMIT")
-                return
-            except sqlite3.Error as commit_error:
-                exc = commit_error
-        try:
-            self._db.execute("ROLLBACK")
-        except sqlite3.Error:
-            pass
-        if isinstance(exc, sqlite3.Error):
-            # Nothing was written (rolled back); say so in one line instead of a driver traceback.
-            raise IntegrityError(f"ledger write to {self._path} failed and was rolled back: {exc}") from None
+        if self._owns_database:
+            self.database.close()
 
 
 def _as_bytes(value: str | bytes) -> bytes:

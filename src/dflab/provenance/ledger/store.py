@@ -8,22 +8,25 @@ A store keeps three things:
 
 `append_batch` is the only writer and is atomic: it reads the current size, computes the new perfect-subtree
 hashes and writes leaves and nodes in one transaction, so concurrent writers are serialised and a crash never
-leaves a partial batch. The SQLite store lives in sqlite_store.py; a PostgreSQL store would implement the same.
+leaves a partial batch. Each store is built on a `dflab.storage.Database`; inside a transaction the caller opened
+on that database (e.g. registering a file: ledger record + registry rows), the append joins it and commits or
+rolls back with the caller's other writes. The SQLite store lives in sqlite_store.py; a PostgreSQL store would
+implement the same contract (and run the same tests).
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from dflab.errors import DflabError, NotFound
+from dflab.errors import NotFound
 from dflab.provenance.ledger import merkle
+from dflab.storage import StoreBusy
+from dflab.storage.memory import MemoryDatabase
 
-
-class LedgerBusy(DflabError):
-    """Another writer held the ledger for longer than the busy timeout."""
+# Another writer held the ledger for longer than the busy timeout (the name predates the shared databases).
+LedgerBusy = StoreBusy
 
 
 @dataclass(frozen=True)
@@ -80,24 +83,34 @@ def plan_nodes(start: int, entries: Sequence[LeafEntry], read: merkle.NodeReader
 
 
 class MemoryStore:
-    """A LedgerStore in process memory. Same contract as SQLiteStore, nothing survives close()."""
+    """A LedgerStore in process memory. Same contract as SQLiteStore, nothing survives close().
 
-    def __init__(self) -> None:
+    `database`: the MemoryDatabase shared with the lab's other memory stores (one transaction over all of them);
+    by default a private one."""
+
+    def __init__(self, database: MemoryDatabase | None = None) -> None:
+        self.database = database or MemoryDatabase()
         self._leaves: list[LeafEntry] = []
         self._nodes: dict[merkle.NodeKey, bytes] = {}
         self._checkpoints: list[StoredCheckpoint] = []
-        self._lock = threading.Lock()
 
     def size(self) -> int:
         return len(self._leaves)
 
     def append_batch(self, entries: Sequence[LeafEntry]) -> int:
-        with self._lock:
+        with self.database.transaction():
             start = len(self._leaves)
             rows = plan_nodes(start, entries, self.get_nodes)  # computed before any mutation: all or nothing
+            new_keys = [(level, idx) for level, idx, _ in rows]
             self._leaves.extend(entries)
             self._nodes.update({(level, idx): h for level, idx, h in rows})
+            self.database.on_rollback(lambda: self._undo_append(start, new_keys))
             return start
+
+    def _undo_append(self, start: int, keys: list[merkle.NodeKey]) -> None:
+        del self._leaves[start:]
+        for key in keys:
+            self._nodes.pop(key, None)
 
     def get_leaf(self, index: int) -> bytes:
         if not 0 <= index < len(self._leaves):
@@ -129,8 +142,9 @@ class MemoryStore:
         ]
 
     def add_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
-        with self._lock:
+        with self.database.transaction():
             self._checkpoints.append(checkpoint)
+            self.database.on_rollback(self._checkpoints.pop)
 
     def checkpoints(self) -> list[StoredCheckpoint]:
         return list(self._checkpoints)

@@ -1,19 +1,29 @@
-"""The registry: hash media, record it in the ledger, keep the hashes in SQLite and a FAISS cache.
+"""The registry: hash media, record it in the ledger, keep the hashes in a RegistryStore and a FAISS cache.
 
-Layout under $DFLAB_HOME/registry/: registry.sqlite (source of truth) and index-<kind>.faiss (a cache).
-The index is brought up to date from SQLite whenever it is opened or written: missing rows are added, and a
-cache that disagrees with SQLite (more rows, different codes, wrong kind, unreadable) is rebuilt from scratch.
-So nothing registered is ever lost, even if the index file is deleted or a writer dies between the two.
+A registry works on a RegistryStore (store.py) and a record sink (ledger_link.py). The lab builds both on one
+database, so `register` is one transaction: the ledger record and the registry rows commit together or not at
+all, and two writers registering the same bytes (threads or processes) end with one record. The store is the
+truth; the FAISS index (index.py, under `directory` when there is one) is a cache of it, keyed by the store's hash
+ids. The cache is checked against the store when it is loaded (its newest code must be the store's code under
+that id) and caught up before every search: missing rows are added, and a cache that disagrees with the store
+(more rows, different codes, wrong kind, unreadable, or a row that committed late below the newest id) is
+rebuilt from scratch. So nothing registered is ever lost, even if the index file is deleted or a writer dies
+between the two.
+
+`open_registry(directory)` still opens a registry of its own under `directory` (registry.sqlite + index files),
+appending to the default ledger: two databases, so that form is not atomic. `open_registry()` opens the default
+layout (the lab's database) and is.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dflab.config import Limits, dflab_home
+from dflab.config import Limits, default_config
 from dflab.errors import BadMedia, IntegrityError, Unsupported, UsageError
 from dflab.provenance.ledger.record import sha256_file
 from dflab.provenance.registry.audio_fingerprint import FINGERPRINT_NAME, Quads
@@ -54,11 +64,15 @@ class RegistryConfig:
 
 
 def registry_dir(home: str | Path | None = None) -> Path:
-    return Path(home) if home is not None else dflab_home() / "registry"
+    return Path(home) if home is not None else default_config().registry_dir
 
 
 class Registry:
-    """Open with `open_registry()`; use as a context manager or call close()."""
+    """Open with `open_registry()` or `lab.registry()`; use as a context manager or call close().
+
+    With `store`, the registry works on that store (which it closes only if `owns_store`), keeps its index cache
+    under `index_dir` (None: in memory only) and needs a `record_sink`. Without, it opens the SQLite registry under
+    `directory` (see the module docstring)."""
 
     def __init__(
         self,
@@ -66,15 +80,46 @@ class Registry:
         config: RegistryConfig | None = None,
         record_sink: RecordSink | None = None,
         record_source: RecordSource | None = None,
+        *,
+        store: RegistryStore | None = None,
+        index_dir: str | Path | None = None,
+        owns_store: bool = True,
     ) -> None:
         self.config = config or RegistryConfig()
-        self.directory = registry_dir(directory)
-        self.store = RegistryStore(self.directory / "registry.sqlite")
-        self.record_sink = record_sink or ledger_sink()
-        self.record_source = record_source or ledger_source()
+        self._opened = None  # stores this registry opened itself (the default layout), closed with it
+        if store is None:
+            store, directory, record_sink, record_source = self._open_own(directory, record_sink, record_source)
+            owns_store = True
+        else:
+            directory = index_dir
+            if record_sink is None:
+                raise UsageError("a registry built on a store needs a record sink (where ledger records go)")
+        self.directory = Path(directory) if directory is not None else None
+        self.store = store
+        self._owns_store = owns_store
+        self.record_sink = record_sink
+        self.record_source = record_source or (lambda record_id: None)
         self.hasher = create_hasher(self.config.hasher, crops=self.config.crops) if self.config.hasher == "pdq-crops" \
             else create_hasher(self.config.hasher)
         self._index: HashIndex | None = None
+        self._index_lock = threading.RLock()  # one registry may serve several threads (the web service)
+
+    def _open_own(self, directory, record_sink, record_source):
+        if directory is not None:
+            from dflab.provenance.registry.sqlite_store import SQLiteRegistryStore
+
+            directory = Path(directory)
+            store = SQLiteRegistryStore(directory / "registry.sqlite")
+            return store, directory, record_sink or ledger_sink(), record_source or ledger_source()
+        from dflab.provenance.ledger import Ledger
+        from dflab.provenance.registry.ledger_link import sink_for, source_for
+        from dflab.provenance.stores import open_stores
+
+        config = default_config()
+        self._opened = open_stores(config)
+        ledger = Ledger(self._opened.ledger, owns_store=False)
+        return (self._opened.registry, config.registry_dir, record_sink or sink_for(ledger),
+                record_source or source_for(ledger))  # fmt: skip
 
     def __enter__(self) -> "Registry":
         return self
@@ -83,69 +128,118 @@ class Registry:
         self.close()
 
     def close(self) -> None:
-        self.store.close()
+        if self._opened is not None:
+            self._opened.close()
+        elif self._owns_store:
+            self.store.close()
 
     @property
-    def index_path(self) -> Path:
-        return self.directory / f"index-{self.config.index_kind}.faiss"
+    def index_path(self) -> Path | None:
+        return self.directory / f"index-{self.config.index_kind}.faiss" if self.directory is not None else None
 
     # ---------------------------------------------------------------- index cache
 
     def index(self) -> HashIndex:
-        """The FAISS index, in step with SQLite."""
-        if self._index is None:
-            self._index = self._load_index()
-        self._index = self._synced(self._index)
-        return self._index
+        """The FAISS index, in step with the store."""
+        with self._index_lock:
+            if self._index is None:
+                self._index = self._load_index()
+            self._index = self._synced(self._index)
+            return self._index
 
     def _load_index(self) -> HashIndex:
-        if self.index_path.exists():
+        path = self.index_path
+        if path is not None and path.exists():
             try:
-                return HashIndex.deserialize(self.index_path, self.config.index_kind)
+                index = HashIndex.deserialize(path, self.config.index_kind)
             except IntegrityError:
-                pass  # unreadable or the wrong kind: rebuilt below from SQLite
+                return self.rebuild_index()  # unreadable, the wrong kind or an older format
+            if self._agrees(index):
+                return index
         return self.rebuild_index()
 
+    def _agrees(self, index: HashIndex) -> bool:
+        """A cache file agrees with the store when it holds no more rows and its newest code is the store's."""
+        if index.ntotal > self.store.count_hashes():
+            return False
+        return index.ntotal == 0 or index.last_code() == self.store.code_of(index.max_id)
+
     def _synced(self, index: HashIndex) -> HashIndex:
-        """`index` caught up with SQLite, or a fresh one when it disagrees (SQLite wins)."""
+        """`index` caught up with the store, or a fresh one when it cannot be (the store wins)."""
         count, have = self.store.count_hashes(), index.ntotal
-        agrees = have <= count and (have == 0 or index.code_at(have - 1) == self.store.code_at(have - 1))
-        if not agrees:
+        if have == count:
+            return index
+        if have > count:
             return self.rebuild_index()
-        if have < count:
-            index.add(self.store.codes(start=have))
-            self._save(index)
+        ids, codes = self.store.hash_codes(after_id=index.max_id)
+        index.add(codes, ids)
+        if index.ntotal < count:  # a row below the newest id committed late (concurrent writers): start over
+            return self.rebuild_index()
+        self._save(index)
         return index
 
     def rebuild_index(self, save: bool = True) -> HashIndex:
-        index = HashIndex.build(self.store.codes(), self.config.index_kind)
+        ids, codes = self.store.hash_codes()
+        index = HashIndex.build(codes, self.config.index_kind, ids=ids)
         if save:
             self._save(index)
         return index
 
     def _save(self, index: HashIndex) -> None:
+        if self.index_path is None:
+            return
         try:
             index.serialize(self.index_path)
-        except OSError:
-            pass  # a cache that cannot be written is rebuilt next time; SQLite already holds everything
+        except (OSError, UsageError):
+            pass  # a cache that cannot be written is rebuilt next time; the store already holds everything
 
     # ---------------------------------------------------------------- register
 
-    def register(self, path: str | Path, parents: tuple[int, ...] = ()) -> dict[str, Any]:
-        """Hash a file, append its ledger record, index its hashes. Re-registering identical bytes returns the
-        existing record (`existing: true`) instead of a second one. Audio files, and the soundtrack of videos,
-        also get audio fingerprints (audio_trace.py); a record registered before those existed gets them when
-        its bytes are registered again."""
-        from dflab.media import probe
-
+    def register(self, path: str | Path, parents: tuple[int, ...] = (), *, record_id: int | None = None) -> dict[str, Any]:
+        """Hash a file, append its ledger record and store its hashes, in one transaction of the store (with the
+        ledger when both share a database). Re-registering identical bytes returns the existing record
+        (`existing: true`) instead of a second one, also when another writer registers them at the same time.
+        Audio files, and the soundtrack of videos, also get audio fingerprints (audio_trace.py); a record
+        registered before those existed gets them when its bytes are registered again.
+        `record_id`: file the hashes under this existing ledger record instead of appending one (disclosure
+        records the output before it exists)."""
         path = Path(path)
         sha256 = sha256_file(path) if path.is_file() else ""
-        if sha256:
-            for row in self.store.records_by_sha256(sha256):
-                if row.hasher == self.hasher.name and row.video_fps == self.config.video_fps:
-                    audio_hashes = self._backfill_audio(row, path)
-                    return self._register_result(row, self.store.count_hashes(row.record), existing=True,
-                                                 audio_hashes=audio_hashes)  # fmt: skip
+        found = self._registered(sha256)
+        if found is not None:
+            return self._existing_result(found, path)
+        work = self._prepare(path, sha256, parents)
+        with self.store.transaction():  # the check and the writes under one write lock
+            found = self._registered(work.sha256)
+            if found is None:
+                new_id = int(record_id) if record_id is not None else int(self.record_sink(work.fields))
+                record = work.record_row(new_id)
+                self.store.add(record, work.hash_rows(new_id))
+                if work.quads is not None:
+                    register_audio(self.store, new_id, work.quads, work.audio_s)
+        if found is not None:
+            return self._existing_result(found, path)
+        self.index()  # catch the cache up and persist it
+        return self._register_result(record, len(work.indexed), existing=False,
+                                     audio_hashes=len(work.quads) if work.quads is not None else 0)  # fmt: skip
+
+    def _registered(self, sha256: str) -> RecordRow | None:
+        """The record these bytes were registered as with this hasher and frame rate, if any."""
+        if not sha256:
+            return None
+        for row in self.store.records_by_sha256(sha256):
+            if row.hasher == self.hasher.name and row.video_fps == self.config.video_fps:
+                return row
+        return None
+
+    def _existing_result(self, row: RecordRow, path: Path) -> dict[str, Any]:
+        audio_hashes = self._backfill_audio(row, path)
+        return self._register_result(row, self.store.count_hashes(row.record), existing=True, audio_hashes=audio_hashes)
+
+    def _prepare(self, path: Path, sha256: str, parents: tuple[int, ...]) -> "_Registration":
+        """Everything slow (decoding, hashing, fingerprinting), done before any write."""
+        from dflab.media import probe
+
         facts = probe(path, self.config.limits)
         if facts["type"] == "audio":
             media = None
@@ -174,19 +268,11 @@ class Registry:
             "parents": tuple(int(p) for p in parents),
             "extra": extra,
         }
-        record_id = int(self.record_sink(fields))
-        record = RecordRow(
-            record_id, sha256, fields["path"], media_type, self.hasher.name, self.config.video_fps,
-            float(extra["duration_s"]), int(media.width) if media else 0, int(media.height) if media else 0,
-            len(media.frames) if media else 0, time.time(),
-        )
-        indexed = [row._replace_record(record_id) for row in rows if self._indexable(media, row)]
-        self.store.add(record, indexed)
-        if quads is not None:
-            register_audio(self.store, record_id, quads, audio_s)
-        self.index()  # catch the cache up and persist it
-        return self._register_result(record, len(indexed), existing=False,
-                                     audio_hashes=len(quads) if quads is not None else 0)  # fmt: skip
+        facts_row = (media_type, self.hasher.name, self.config.video_fps, float(extra["duration_s"]),
+                     int(media.width) if media else 0, int(media.height) if media else 0,
+                     len(media.frames) if media else 0)  # fmt: skip
+        indexed = [row for row in rows if self._indexable(media, row)]
+        return _Registration(sha256, fields, facts_row, indexed, quads, audio_s)
 
     def _soundtrack_quads(self, path: Path) -> tuple[Quads | None, float]:
         """A video's soundtrack quads, or (None, 0) when it is silent or cannot be decoded (the pictures still
@@ -204,7 +290,15 @@ class Registry:
         if row.media_type not in ("audio", "video"):
             return 0
         quads, audio_s = self._soundtrack_quads(path)
-        return register_audio(self.store, row.record, quads, audio_s) if quads is not None else 0
+        if quads is None:
+            return 0
+        try:
+            return register_audio(self.store, row.record, quads, audio_s)
+        except IntegrityError:  # another writer fingerprinted it meanwhile
+            again = self.store.audio_print(row.record)
+            if again is None:
+                raise
+            return again[2]
 
     def _indexable(self, media: SampledMedia | None, row: "_PendingHash") -> bool:
         return media is not None and (media.media_type == "image" or row.quality >= self.config.min_video_quality)
@@ -252,7 +346,8 @@ class Registry:
     def stats(self) -> dict[str, Any]:
         audio_records, audio_s, audio_hashes = self.store.audio_stats()
         return {"records": self.store.count_records(), "hashes": self.store.count_hashes(), "index": self.config.index_kind,
-                "directory": str(self.directory), "audio_records": audio_records,
+                "directory": str(self.directory) if self.directory is not None else "(in memory)",
+                "audio_records": audio_records,
                 "audio_hours": round(audio_s / 3600.0, 4), "audio_hashes": audio_hashes}
 
 
@@ -267,12 +362,31 @@ class _PendingHash:
         return HashRow(record_id, self.time_s, self.variant, self.quality, self.code)
 
 
+@dataclass(frozen=True)
+class _Registration:
+    """A file hashed and ready to store once its record id is known."""
+
+    sha256: str
+    fields: dict[str, Any]  # the ledger record's fields
+    facts: tuple  # media_type, hasher, video_fps, duration_s, width, height, frames
+    indexed: list[_PendingHash]
+    quads: Quads | None
+    audio_s: float
+
+    def record_row(self, record_id: int) -> RecordRow:
+        return RecordRow(record_id, self.sha256, self.fields["path"], *self.facts, time.time())
+
+    def hash_rows(self, record_id: int) -> list[HashRow]:
+        return [row._replace_record(record_id) for row in self.indexed]
+
+
 def open_registry(
     directory: str | Path | None = None,
     config: RegistryConfig | None = None,
     record_sink: RecordSink | None = None,
     record_source: RecordSource | None = None,
 ) -> Registry:
-    """The registry under `directory` (default $DFLAB_HOME/registry), appending to the default ledger."""
+    """The registry of its own under `directory`, appending to the default ledger; without a directory, the
+    registry of the default lab (its database, shared with the ledger). Commands use `Lab.registry()`."""
     return Registry(directory, config, record_sink, record_source)
 

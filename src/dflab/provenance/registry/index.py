@@ -1,6 +1,9 @@
 """FAISS binary index over 256-bit codes, with `build / add / query / serialize`.
 
-Index position i is row i of the SQLite hash table (ids are dense, starting at 0), so the index needs no id map.
+The codes sit behind an id map (faiss.IndexBinaryIDMap): every code is added with the id its row has in the
+registry store, and queries answer with those ids. Nothing assumes the ids are dense or start at 0 (a
+PostgreSQL sequence has gaps). Ids are added in ascending order, so the newest code sits at the last position
+and the largest id names it; the registry uses that to check a cache file against the store.
 "flat" is exact (brute-force Hamming with popcount); "hnsw" is an approximate graph for very large registries.
 """
 
@@ -20,7 +23,7 @@ SMALL_BATCH = 64  # up to this many query codes are searched on one thread
 
 
 class HashIndex:
-    """A FAISS IndexBinary holding codes in insertion order."""
+    """A FAISS IndexBinary holding codes under their store ids, in ascending id order."""
 
     def __init__(self, kind: str = "flat", hnsw_m: int = 16, ef_search: int = 64, faiss_index=None) -> None:
         import faiss
@@ -29,30 +32,48 @@ class HashIndex:
             raise UsageError(f"unknown index kind {kind!r}; known: {', '.join(INDEX_KINDS)}")
         self.kind = kind
         if faiss_index is None:
-            if kind == "flat":
-                faiss_index = faiss.IndexBinaryFlat(HASH_BITS)
-            else:
-                faiss_index = faiss.IndexBinaryHNSW(HASH_BITS, hnsw_m)
+            inner = faiss.IndexBinaryFlat(HASH_BITS) if kind == "flat" else faiss.IndexBinaryHNSW(HASH_BITS, hnsw_m)
+            faiss_index = faiss.IndexBinaryIDMap(inner)
+        else:
+            inner = faiss.downcast_IndexBinary(faiss_index.index)
         if faiss_index.d != HASH_BITS:
             raise IntegrityError(f"index holds {faiss_index.d}-bit codes, expected {HASH_BITS}")
-        if kind == "hnsw":
-            faiss_index.hnsw.efSearch = ef_search
+        self._inner = inner  # kept referenced: the id map does not own it on the Python side
         self._index = faiss_index
+        if kind == "hnsw":
+            inner.hnsw.efSearch = ef_search
+        n = int(faiss_index.ntotal)
+        self._max_id = int(faiss_index.id_map.at(n - 1)) if n else -1
 
     @classmethod
-    def build(cls, codes: np.ndarray, kind: str = "flat", **options) -> "HashIndex":
+    def build(cls, codes: np.ndarray, kind: str = "flat", ids: np.ndarray | None = None, **options) -> "HashIndex":
         index = cls(kind, **options)
-        index.add(codes)
+        index.add(codes, ids)
         return index
 
     @property
     def ntotal(self) -> int:
         return int(self._index.ntotal)
 
-    def add(self, codes: np.ndarray) -> None:
+    @property
+    def max_id(self) -> int:
+        """The largest id held (-1 when empty)."""
+        return self._max_id
+
+    def add(self, codes: np.ndarray, ids: np.ndarray | None = None) -> None:
+        """Add codes under `ids` (ascending, all above max_id); without ids, under the next integers."""
         codes = as_code_matrix(codes)
-        if len(codes):
-            self._index.add(codes)
+        if ids is None:
+            ids = np.arange(self._max_id + 1, self._max_id + 1 + len(codes), dtype=np.int64)
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        if len(ids) != len(codes):
+            raise UsageError(f"{len(codes)} codes but {len(ids)} ids")
+        if not len(codes):
+            return
+        if ids[0] <= self._max_id or np.any(np.diff(ids) <= 0):
+            raise UsageError("index ids must be added in ascending order, above the ones already held")
+        self._index.add_with_ids(codes, ids)
+        self._max_id = int(ids[-1])
 
     def query(self, codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(distances, ids), each (n, k); missing neighbours have id -1."""
@@ -66,8 +87,18 @@ class HashIndex:
         return distances.astype(np.int32), ids.astype(np.int64)
 
     def code_at(self, position: int) -> bytes:
-        """The stored code at a position (used to check the cache against SQLite)."""
-        return bytes(self._index.reconstruct(int(position)).tobytes())
+        """The stored code at a position (insertion order)."""
+        return bytes(self._inner.reconstruct(int(position)).tobytes())
+
+    def last_code(self) -> bytes | None:
+        """The code held under max_id (the newest one), None when empty."""
+        return self.code_at(self.ntotal - 1) if self.ntotal else None
+
+    def set_ef_search(self, ef_search: int) -> None:
+        """HNSW only: how many candidates a query explores (recall against speed)."""
+        if self.kind != "hnsw":
+            raise UsageError("ef_search applies to hnsw indexes only")
+        self._inner.hnsw.efSearch = int(ef_search)
 
     def serialize(self, path: str | Path) -> None:
         """Write atomically: a reader sees the old file or the new one, never half of one."""
@@ -86,7 +117,9 @@ class HashIndex:
             faiss_index = faiss.read_index_binary(str(path))
         except RuntimeError as exc:
             raise IntegrityError(f"cannot read index {path}: {exc}") from exc
-        found = "hnsw" if isinstance(faiss_index, faiss.IndexBinaryHNSW) else "flat"
+        if not isinstance(faiss_index, faiss.IndexBinaryIDMap):
+            raise IntegrityError(f"index {path} has no id map (written by an older dflab); it is rebuilt")
+        found = "hnsw" if isinstance(faiss.downcast_IndexBinary(faiss_index.index), faiss.IndexBinaryHNSW) else "flat"
         if found != kind:
             raise IntegrityError(f"index {path} is {found}, expected {kind}")
         return cls(kind, faiss_index=faiss_index)

@@ -67,3 +67,26 @@ def _close(ledger) -> None:
     close = getattr(ledger, "close", None)
     if callable(close):
         close()
+
+
+def sink_for(ledger) -> RecordSink:
+    """A sink appending to an open ledger (the lab's): on the lab's database the append joins the registry's
+    transaction, so the record and the registry rows commit together."""
+    from dflab.provenance.ledger.record import Record
+
+    def append(fields: dict[str, Any]) -> int:
+        return int(ledger.append(Record(**fields)))
+
+    return append
+
+
+def source_for(ledger) -> RecordSource:
+    """Reads records back from an open ledger; a missing record gives None."""
+
+    def get(record_id: int) -> dict[str, Any] | None:
+        try:
+            return ledger.get(int(record_id)).to_json()
+        except DflabError:
+            return None
+
+    return get

@@ -1,69 +1,31 @@
-"""SQLite store of registered media and their hashes: the source of truth the FAISS index is rebuilt from.
+"""Where registered media and their hashes live: the `RegistryStore` interface, shared by every backend.
 
-Hash row ids are dense and start at 0, so row id == FAISS position. Rows are only ever appended (inside
-BEGIN IMMEDIATE, so concurrent writers serialise), never updated or deleted.
+The store is the source of truth; the FAISS index (index.py) is a cache rebuilt from it. Every hash row gets an
+id from the store when it is added (SQLite: the next integer after the largest; a PostgreSQL store: a sequence,
+with gaps). Ids only grow within one writer's transaction, but nothing else is promised: they need not start
+at 0, need not be dense, and with concurrent PostgreSQL writers a smaller id can commit after a larger one. The
+index therefore keeps an id map (index.py) and the registry checks it against `count_hashes()` (core.py).
 
-Schema 2 adds audio fingerprints (audio_fingerprint.py): `audio_prints` says which records have them and with
-which fingerprint version, `audio_hashes` holds one row per peak quad, looked up by its key through an index.
-A schema-1 registry gets the two tables (empty) the first time it is opened and is marked schema 2.
+Rows are only ever added, never updated or deleted. `add` writes one record and its hashes atomically; inside a
+transaction the caller opened (`transaction()`, e.g. around a ledger append on the same database) it joins that
+transaction. Implementations: sqlite_store.SQLiteRegistryStore (default), memory_store.MemoryRegistryStore
+(tests); the contract tests in tests/provenance/test_registry_store.py run against each.
+
+Audio fingerprints (audio_fingerprint.py): `audio_prints` says which records have them and with which
+fingerprint version, `audio_hashes` holds one row per peak quad, looked up by its key.
 """
 
 from __future__ import annotations
 
-import sqlite3
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from dflab.errors import IntegrityError
 from dflab.provenance.registry.hashers import HASH_BYTES
-
-SCHEMA_VERSION = "2"
-UPGRADABLE = {"1"}  # older schemas that opening brings up to SCHEMA_VERSION (their tables are unchanged)
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS records (
-    record INTEGER PRIMARY KEY,      -- ledger record id
-    sha256 TEXT NOT NULL,
-    path TEXT NOT NULL,              -- as registered (absolute)
-    media_type TEXT NOT NULL,
-    hasher TEXT NOT NULL,
-    video_fps REAL NOT NULL,
-    duration_s REAL NOT NULL,
-    width INTEGER NOT NULL,
-    height INTEGER NOT NULL,
-    frames INTEGER NOT NULL,
-    registered_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS records_sha256 ON records (sha256);
-CREATE TABLE IF NOT EXISTS hashes (
-    id INTEGER PRIMARY KEY,          -- == FAISS position
-    record INTEGER NOT NULL REFERENCES records (record),
-    time_s REAL NOT NULL,
-    variant TEXT NOT NULL,
-    quality INTEGER NOT NULL,
-    code BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS audio_prints (
-    record INTEGER PRIMARY KEY REFERENCES records (record),
-    fingerprint TEXT NOT NULL,       -- audio_fingerprint.FINGERPRINT_NAME
-    duration_s REAL NOT NULL,        -- of the fingerprinted audio
-    hashes INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS audio_hashes (
-    hash INTEGER NOT NULL,           -- quantised speed-invariant coordinates of one peak quad
-    record INTEGER NOT NULL REFERENCES records (record),
-    anchor_s REAL NOT NULL,          -- time of the quad's first peak
-    span_s REAL NOT NULL,            -- time from its first to its last peak
-    anchor_oct REAL NOT NULL         -- log2 frequency of its first peak
-);
-CREATE INDEX IF NOT EXISTS audio_hashes_hash ON audio_hashes (hash);
-"""
 
 
 @dataclass(frozen=True)
@@ -82,9 +44,9 @@ class AudioHits:
 
 @dataclass(frozen=True)
 class RecordRow:
-    record: int
+    record: int  # the ledger record id
     sha256: str
-    path: str
+    path: str  # as registered (absolute)
     media_type: str
     hasher: str
     video_fps: float
@@ -104,148 +66,104 @@ class HashRow:
     code: bytes
 
 
-class RegistryStore:
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._db = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
-        except sqlite3.DatabaseError as exc:
-            raise IntegrityError(f"registry database {self.path} is unreadable: {exc}") from exc
-        version = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0]
-        if version in UPGRADABLE:  # the new tables were created above; nothing else changed
-            self._db.execute("UPDATE meta SET value=? WHERE key='schema'", (SCHEMA_VERSION,))
-            version = SCHEMA_VERSION
-        if version != SCHEMA_VERSION:
-            raise IntegrityError(f"registry database {self.path} has schema {version}, expected {SCHEMA_VERSION}")
+@runtime_checkable
+class RegistryStore(Protocol):
+    """Storage contract shared by SQLiteRegistryStore, MemoryRegistryStore and any future backend."""
 
-    def close(self) -> None:
-        self._db.close()
+    def transaction(self) -> AbstractContextManager[None]:
+        """Writes inside commit together; the store's own writes join it."""
+        ...
 
-    def add(self, record: RecordRow, hashes: list[HashRow]) -> None:
-        """One record and its hashes, all or nothing."""
-        for row in hashes:
-            if len(row.code) != HASH_BYTES:
-                raise IntegrityError(f"hash of {len(row.code)} bytes, expected {HASH_BYTES}")
-        with self._transaction(f"record {record.record} is already in the registry") as db:
-            db.execute(
-                "INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (record.record, record.sha256, record.path, record.media_type, record.hasher, record.video_fps,
-                 record.duration_s, record.width, record.height, record.frames, record.registered_at or time.time()),
-            )
-            next_id = db.execute("SELECT COALESCE(MAX(id) + 1, 0) FROM hashes").fetchone()[0]
-            db.executemany(
-                "INSERT INTO hashes VALUES (?,?,?,?,?,?)",
-                [(next_id + i, row.record, row.time_s, row.variant, row.quality, row.code) for i, row in enumerate(hashes)],
-            )
+    def add(self, record: RecordRow, hashes: Sequence[HashRow]) -> list[int]:
+        """One record and its hashes, all or nothing; returns the ids the hash rows were given, in order.
+        A record id already stored is an IntegrityError."""
+        ...
 
-    @contextmanager
-    def _transaction(self, on_conflict: str) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE (concurrent writers serialise) ... COMMIT, or ROLLBACK on any error; a constraint
-        violation becomes IntegrityError(on_conflict)."""
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-            db.execute("COMMIT")
-        except sqlite3.IntegrityError as exc:
-            db.execute("ROLLBACK")
-            raise IntegrityError(f"{on_conflict} ({exc})") from exc
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-
-    def record(self, record_id: int) -> RecordRow | None:
-        row = self._db.execute("SELECT * FROM records WHERE record=?", (int(record_id),)).fetchone()
-        return RecordRow(*row) if row else None
+    def record(self, record_id: int) -> RecordRow | None: ...
 
     def records_by_sha256(self, sha256: str) -> list[RecordRow]:
-        rows = self._db.execute("SELECT * FROM records WHERE sha256=? ORDER BY record", (sha256,)).fetchall()
-        return [RecordRow(*row) for row in rows]
+        """Records of these exact bytes, by record id."""
+        ...
+
+    def count_records(self) -> int: ...
 
     def count_hashes(self, record: int | None = None) -> int:
-        if record is None:  # ids are dense from 0, so MAX(id)+1 is the count, read off the rowid b-tree
-            return int(self._db.execute("SELECT COALESCE(MAX(id) + 1, 0) FROM hashes").fetchone()[0])
-        return int(self._db.execute("SELECT COUNT(*) FROM hashes WHERE record=?", (int(record),)).fetchone()[0])
+        """Hash rows in all (cheap: called before every search), or of one record."""
+        ...
 
-    def count_records(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM records").fetchone()[0])
+    def hash_codes(self, after_id: int = -1) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, codes) of the hash rows with id > after_id, ascending: int64 (n,) and uint8 (n, 32)."""
+        ...
 
     def codes(self, start: int = 0) -> np.ndarray:
-        """Codes of hash rows from id `start` on, in id order, as an (n, 32) uint8 matrix."""
-        blobs = [row[0] for row in self._db.execute("SELECT code FROM hashes WHERE id>=? ORDER BY id", (start,))]
-        if not blobs:
-            return np.zeros((0, HASH_BYTES), np.uint8)
-        return np.frombuffer(b"".join(blobs), np.uint8).reshape(len(blobs), HASH_BYTES)
+        """Codes of the hash rows with id >= start, in id order, as an (n, 32) uint8 matrix."""
+        ...
 
-    def code_at(self, hash_id: int) -> bytes | None:
-        row = self._db.execute("SELECT code FROM hashes WHERE id=?", (int(hash_id),)).fetchone()
-        return bytes(row[0]) if row else None
+    def code_of(self, hash_id: int) -> bytes | None: ...
 
-    def hash_rows(self, ids: list[int]) -> dict[int, HashRow]:
-        """Rows for FAISS positions (the mapping index id -> record, time, variant)."""
-        out: dict[int, HashRow] = {}
-        unique = sorted({int(i) for i in ids if i >= 0})
-        for start in range(0, len(unique), 500):
-            chunk = unique[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for row in self._db.execute(
-                f"SELECT id, record, time_s, variant, quality, code FROM hashes WHERE id IN ({marks})", chunk
-            ):
-                out[row[0]] = HashRow(row[1], row[2], row[3], row[4], bytes(row[5]))
-        return out
-
-    # ---------------------------------------------------------------- audio fingerprints
+    def hash_rows(self, ids: Iterable[int]) -> dict[int, HashRow]:
+        """The rows behind index hits (id -> record, time, variant); unknown ids are left out."""
+        ...
 
     def add_audio(self, record: int, fingerprint: str, duration_s: float, keys: np.ndarray, anchor_s: np.ndarray,
                   span_s: np.ndarray, anchor_oct: np.ndarray) -> None:  # fmt: skip
-        """The audio hashes of one registered record, all or nothing; a record is fingerprinted once."""
-        with self._transaction(f"record {record} already has audio fingerprints") as db:
-            db.execute("INSERT INTO audio_prints VALUES (?,?,?,?)", (int(record), fingerprint, float(duration_s), len(keys)))
-            db.executemany(
-                "INSERT INTO audio_hashes VALUES (?,?,?,?,?)",
-                zip(np.asarray(keys, np.int64).tolist(), [int(record)] * len(keys), np.asarray(anchor_s).tolist(),
-                    np.asarray(span_s).tolist(), np.asarray(anchor_oct).tolist()),
-            )  # fmt: skip
+        """A record's audio quads, all or nothing; a record is fingerprinted once (IntegrityError otherwise)."""
+        ...
 
     def audio_print(self, record: int) -> tuple[str, float, int] | None:
         """(fingerprint name, duration, hash count) of a record's audio, None when it has none."""
-        row = self._db.execute("SELECT fingerprint, duration_s, hashes FROM audio_prints WHERE record=?",
-                               (int(record),)).fetchone()  # fmt: skip
-        return (str(row[0]), float(row[1]), int(row[2])) if row else None
+        ...
 
     def audio_stats(self) -> tuple[int, float, int]:
         """(fingerprinted records, their total duration in seconds, hash rows)."""
-        count, seconds, hashes = self._db.execute(
-            "SELECT COUNT(*), COALESCE(SUM(duration_s), 0), COALESCE(SUM(hashes), 0) FROM audio_prints").fetchone()
-        return int(count), float(seconds), int(hashes)
+        ...
 
-    def audio_hits(self, keys: np.ndarray, fingerprint: str, chunk: int = 900) -> AudioHits:
+    def audio_hits(self, keys: np.ndarray, fingerprint: str) -> AudioHits:
         """Every stored quad (of records fingerprinted as `fingerprint`) under each of `keys`."""
-        keys = np.asarray(keys, np.int64)
-        order = np.argsort(keys, kind="stable")
-        unique, first = np.unique(keys[order], return_index=True)
-        # rows of the caller per unique key (a key can be asked for by several query quads)
-        groups = np.split(order, first[1:]) if len(unique) else []
-        rows: dict[int, np.ndarray] = {int(k): g for k, g in zip(unique, groups)}
-        out: list[tuple] = []
-        for start in range(0, len(unique), chunk):
-            part = unique[start : start + chunk].tolist()
-            marks = ",".join("?" * len(part))
-            out.extend(self._db.execute(
-                f"SELECT h.hash, h.record, h.anchor_s, h.span_s, h.anchor_oct FROM audio_hashes h "
-                f"JOIN audio_prints p ON p.record = h.record WHERE p.fingerprint = ? AND h.hash IN ({marks})",
-                [fingerprint, *part]).fetchall())  # fmt: skip
-        if not out:
-            empty = np.zeros(0)
-            return AudioHits(np.zeros(0, np.int64), np.zeros(0, np.int64), empty, empty, empty)
-        table = np.array(out, dtype=float)
-        counts = np.array([len(rows[int(k)]) for k in table[:, 0].astype(np.int64)])
-        query_row = np.concatenate([rows[int(k)] for k in table[:, 0].astype(np.int64)])
-        expand = np.repeat(np.arange(len(table)), counts)
-        return AudioHits(query_row.astype(np.int64), table[expand, 1].astype(np.int64), table[expand, 2],
-                         table[expand, 3], table[expand, 4])  # fmt: skip
+        ...
+
+    def close(self) -> None: ...
+
+
+def check_codes(hashes: Sequence[HashRow]) -> None:
+    for row in hashes:
+        if len(row.code) != HASH_BYTES:
+            raise IntegrityError(f"hash of {len(row.code)} bytes, expected {HASH_BYTES}")
+
+
+def codes_matrix(blobs: list[bytes]) -> np.ndarray:
+    if not blobs:
+        return np.zeros((0, HASH_BYTES), np.uint8)
+    return np.frombuffer(b"".join(blobs), np.uint8).reshape(len(blobs), HASH_BYTES)
+
+
+def group_hits(keys: np.ndarray, found: list[tuple[int, int, float, float, float]]) -> AudioHits:
+    """AudioHits from stored rows (hash key, record, anchor, span, octave): each row repeated for every caller row
+    that asked for its key (a key can be asked for by several query quads)."""
+    keys = np.asarray(keys, np.int64)
+    if not found:
+        empty = np.zeros(0)
+        return AudioHits(np.zeros(0, np.int64), np.zeros(0, np.int64), empty, empty, empty)
+    order = np.argsort(keys, kind="stable")
+    unique, first = np.unique(keys[order], return_index=True)
+    rows = {int(k): g for k, g in zip(unique, np.split(order, first[1:]))}
+    table = np.array(found, dtype=float)
+    stored_keys = table[:, 0].astype(np.int64)
+    counts = np.array([len(rows[int(k)]) for k in stored_keys])
+    query_row = np.concatenate([rows[int(k)] for k in stored_keys])
+    expand = np.repeat(np.arange(len(table)), counts)
+    return AudioHits(query_row.astype(np.int64), table[expand, 1].astype(np.int64), table[expand, 2],
+                     table[expand, 3], table[expand, 4])  # fmt: skip
+
+
+def unique_keys(keys: np.ndarray) -> list[int]:
+    return np.unique(np.asarray(keys, np.int64)).tolist()
+
+
+def __getattr__(name: str):
+    # The SQLite implementation under its old place, loaded lazily (sqlite3 only when used).
+    if name == "SQLiteRegistryStore":
+        from dflab.provenance.registry.sqlite_store import SQLiteRegistryStore
+
+        return SQLiteRegistryStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

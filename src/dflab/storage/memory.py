@@ -1,0 +1,51 @@
+"""A database in process memory for tests: one lock, and an undo log so a failed transaction leaves no trace.
+
+Memory stores mutate their Python containers directly and register how to undo each change with
+`on_rollback`; when a transaction fails, the undo steps run newest first. Nothing survives close().
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from dflab.errors import UsageError
+
+
+class MemoryDatabase:
+    """Shared by the memory stores of one lab: their writes in one `transaction()` commit or vanish together."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._undo: list[Callable[[], None]] = []
+        self._depth = 0
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._lock:  # writers serialise, like BEGIN IMMEDIATE
+            mark = len(self._undo)
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                while len(self._undo) > mark:
+                    self._undo.pop()()
+                raise
+            finally:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._undo.clear()
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._depth > 0
+
+    def on_rollback(self, undo: Callable[[], None]) -> None:
+        """Remember how to take back a change just made inside the open transaction."""
+        if self._depth == 0:
+            raise UsageError("memory store changes must happen inside a transaction")
+        self._undo.append(undo)
+
+    def close(self) -> None:
+        pass
