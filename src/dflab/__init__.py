@@ -13,6 +13,10 @@ The Python API in a few lines (docs/python-api.md has more)::
 
     dflab.list_detectors()                     # ['blink', 'boundary', ...]
 
+    dflab.verify("signed.jpg").problems        # provenance: verify, trace, register, compare (typed results;
+    with dflab.Lab.default() as lab:           # lab= names the stores, docs/stores.md)
+        dflab.register("original.mp4", lab=lab)
+
 Errors are DflabError subclasses (BadMedia, Unsupported, LimitExceeded, ...), each with a message meant
 for a person. The package import is cheap on purpose: heavy libraries (numpy, torch, mediapipe, dlib,
 PyAV) load only when a scan needs them.
@@ -40,6 +44,18 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time these load on first
     from dflab.detect.result import FaceBoxes, KeyFrame, ScanResult, TrackResult
     from dflab.detect.scan import ScanOptions
     from dflab.detect.scanner import Scanner
+    from dflab.lab import Lab
+    from dflab.provenance.facade import (
+        CompareResult,
+        RegisterResult,
+        TraceMatch,
+        TraceResult,
+        VerifyResult,
+        compare,
+        register,
+        trace,
+        verify,
+    )
 
 
 # Names served lazily from their modules, so `import dflab` does not pull in numpy, torch or mediapipe.
@@ -52,6 +68,17 @@ _LAZY = {
     "FaceBoxes": "dflab.detect.result",
     "SCHEMA_VERSION": "dflab.detect.result",
     "Evidence": "dflab.detect.evidence",
+    # provenance: typed results; every call takes lab= (the stores, dflab.lab.Lab)
+    "verify": "dflab.provenance.facade",
+    "trace": "dflab.provenance.facade",
+    "register": "dflab.provenance.facade",
+    "compare": "dflab.provenance.facade",
+    "VerifyResult": "dflab.provenance.facade",
+    "TraceResult": "dflab.provenance.facade",
+    "TraceMatch": "dflab.provenance.facade",
+    "RegisterResult": "dflab.provenance.facade",
+    "CompareResult": "dflab.provenance.facade",
+    "Lab": "dflab.lab",
 }
 
 __all__ = [
@@ -66,7 +93,17 @@ __all__ = [
     "Evidence",
     "SCHEMA_VERSION",
     "list_detectors",
-    # provenance (verify, trace, register, compare) joins here from dflab.provenance.facade
+    # provenance
+    "verify",
+    "trace",
+    "register",
+    "compare",
+    "VerifyResult",
+    "TraceResult",
+    "TraceMatch",
+    "RegisterResult",
+    "CompareResult",
+    "Lab",
     # errors
     "DflabError",
     "IntegrityError",

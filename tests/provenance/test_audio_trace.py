@@ -8,6 +8,7 @@ import sqlite3
 import numpy as np
 import pytest
 
+import dflab
 from dflab.cli.main import main
 from dflab.provenance.registry import open_registry
 from dflab.provenance.registry.audio_fingerprint import (
@@ -120,7 +121,8 @@ def test_unregistered_speech_finds_nothing(clips, registry_dir):
 
 def test_schema_1_registry_opens_and_gains_audio_tables(clips, tmp_path):
     """A registry written before audio fingerprints (schema 1: meta, records, hashes) keeps its rows, is
-    marked schema 2 and registers audio."""
+    marked with the current schema (so older dflab versions refuse it rather than miss its hash count) and
+    registers audio."""
     directory = tmp_path / "old"
     directory.mkdir()
     db = sqlite3.connect(directory / "registry.sqlite")
@@ -143,7 +145,10 @@ def test_schema_1_registry_opens_and_gains_audio_tables(clips, tmp_path):
         assert registry.stats()["audio_records"] == 0
         assert registry.register(clips["original"])["audio_hashes"] > 1000
     db = sqlite3.connect(directory / "registry.sqlite")
-    assert db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0] == "2"
+    assert db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0] == "3"
+    assert db.execute("SELECT value FROM registry_meta WHERE key='schema'").fetchone()[0] == "3"
+    assert db.execute("SELECT value FROM registry_meta WHERE key='hash_rows'").fetchone()[0] == str(
+        db.execute("SELECT COUNT(*) FROM hashes").fetchone()[0])
     db.close()
 
 
@@ -155,8 +160,14 @@ def test_cli_compare_finds_audio_original_in_registry(clips, capsys):
     assert main(["trace", str(clips["slow_mp3"])]) == 0
     out = capsys.readouterr().out
     assert f"record {registered[0]['record']}" in out and "audio score" in out and "pitch kept" in out
+    assert main(["trace", str(clips["slow_mp3"]), "--json"]) == 0
+    traced = json.loads(capsys.readouterr().out)
+    typed = dflab.trace(clips["slow_mp3"])
+    assert typed.to_json() == traced and typed.best.by == "audio" and typed.best.distance is None
     assert main(["compare", str(clips["slow_mp3"]), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
+    compared = dflab.compare(clips["slow_mp3"])
+    assert compared.to_json() == result and compared.record == registered[0]["record"]
     assert result["record"] == registered[0]["record"] and result["mode"] == "audio"
     assert result["original"] == str(clips["original"].resolve())
     assert result["speed_factor"] == pytest.approx(0.8, rel=0.03) and result["pitch_follows_speed"] is False

@@ -72,8 +72,8 @@ def test_one_byte_changed_is_invalid_and_other_ca_not_trusted(photo, tmp_path, c
     tampered = tmp_path / "t.jpg"
     tampered.write_bytes(bytes(data))
     rc, result, _ = _verify(capsys, tampered)
-    assert rc == 0 and result["c2pa"]["state"] == "Invalid" and result["verdict"] == "tampered"
-    assert "TAMPERED" in result["summary"]
+    assert rc == 1 and result["c2pa"]["state"] == "Invalid" and result["verdict"] == "tampered"  # 1: something is wrong
+    assert "TAMPERED" in result["summary"] and "does not validate" in result["problems"][0]
     stranger = tmp_path / "stranger.pem"
     stranger.write_bytes(make_key_set("stranger")["ca.cert.pem"])
     rc, result, _ = _verify(capsys, out, "--trust", str(stranger))
@@ -120,3 +120,83 @@ def test_registry_match_names_the_record(photo, tmp_path, capsys):
     assert best["record"] == registered["record"] and best["distance"] <= 10
     records = {r["record"]: r for r in result["ledger"]["records"]}
     assert records[registered["record"]]["verified"] is True
+
+
+# ---------------------------------------------------------------- exit codes and wording
+
+
+def _text(capsys, *argv) -> tuple[int, str]:
+    rc = main(list(argv))
+    return rc, capsys.readouterr().out
+
+
+def test_exit_codes_0_clean_1_tampered_2_not_media(photo, tmp_path, capsys):
+    init_keys()
+    signed = tmp_path / "signed.jpg"
+    assert main(["sign", str(photo), str(signed)]) == 0  # with its ledger record
+    capsys.readouterr()
+    rc, result, _ = _verify(capsys, signed)
+    assert rc == 0 and result["problems"] == [] and result["ledger"]["verified"] is True
+    data = bytearray(signed.read_bytes())
+    data[-3000] ^= 0x10
+    tampered = tmp_path / "tampered.jpg"
+    tampered.write_bytes(bytes(data))
+    rc, result, _ = _verify(capsys, tampered)
+    assert rc == 1 and result["verdict"] == "tampered"
+    rc, text = _text(capsys, "verify", str(tampered))
+    assert rc == 1 and "PROBLEM:   the C2PA manifest does not validate" in text and "None" not in text
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not media at all")
+    assert main(["verify", str(notes)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("dflab verify: error:") and err.count("\n") == 1
+
+
+def test_a_failing_ledger_proof_exits_1(photo, tmp_path, capsys):
+    """The manifest validates, but the ledger record it names was edited afterwards: the proof fails."""
+    import sqlite3
+
+    from dflab.config import default_config
+
+    init_keys()
+    signed = tmp_path / "signed.jpg"
+    assert main(["sign", str(photo), str(signed), "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)["ledger"]["record"]
+    with sqlite3.connect(default_config().database_path) as db:
+        db.execute("UPDATE leaves SET data = replace(data, '\"sign\"', '\"edit\"') WHERE idx = ?", (record,))
+    rc, result, _ = _verify(capsys, signed)
+    assert rc == 1 and result["c2pa"]["state"] == "Trusted"
+    assert any(f"ledger record {record}" in p and "altered" in p for p in result["problems"]), result["problems"]
+    rc, text = _text(capsys, "verify", str(signed))
+    assert rc == 1 and "NOT verified" in text and "None" not in text
+
+
+def test_a_watermark_naming_a_missing_record_is_said_in_words(photo, tmp_path, capsys):
+    """A mark that names a record this ledger never issued: exit 1, and the report says so without "None"."""
+    marked = tmp_path / "marked.png"
+    assert main(["watermark", "embed", str(photo), str(marked), "--payload", payload_for_record(4242).hex()]) == 0
+    capsys.readouterr()
+    rc, result, _ = _verify(capsys, marked)
+    assert rc == 1 and result["watermark"]["record"] == 4242
+    assert any("ledger has no record 4242" in p for p in result["problems"])
+    rc, text = _text(capsys, "verify", str(marked))
+    assert rc == 1 and "ledger record 4242" in text and "None" not in text
+
+
+def test_unsigned_unregistered_file_reads_without_none(photo, capsys):
+    for argv in (["verify", str(photo)], ["trace", str(photo)]):
+        rc, text = _text(capsys, *argv)
+        assert rc == 0 and "None" not in text, text
+    rc, text = _text(capsys, "register", str(photo))
+    assert rc == 0 and "None" not in text and "record 0" in text
+    rc, text = _text(capsys, "verify", str(photo))
+    assert rc == 0 and "None" not in text and "record 0" in text
+
+
+def test_help_lists_the_exit_codes(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["verify", "--help"])
+    assert done.value.code == 0
+    text = capsys.readouterr().out
+    assert "exit codes:" in text and "0  nothing is wrong" in text and "1  something is wrong" in text
+    assert "2  bad input" in text

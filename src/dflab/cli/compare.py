@@ -27,38 +27,25 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def find_original(suspect: str) -> tuple[Path, int]:
+def find_original(suspect: str, lab=None) -> tuple[Path, int]:
     """(path, record) of the best registered video or audio match of `suspect` (a registered still cannot be
     aligned in time)."""
-    from dflab.provenance.registry import trace
+    from dflab.provenance.facade import find_original as find
 
-    result = trace(suspect, top=5)
-    timed = [m for m in result["matches"] if m["media_type"] in ("video", "audio")]
-    if not timed:
-        raise NotFound(f"{suspect} does not trace to any registered video or audio; pass --original FILE")
-    best = timed[0]
-    path = Path(best["path"])
-    if not path.is_file():
-        raise NotFound(f"{suspect} traces to record {best['record']} ({path}), but that file is no longer there; "
-                       "pass --original FILE")  # fmt: skip
-    return path, int(best["record"])
+    return find(suspect, lab=lab)
 
 
 def run(args: argparse.Namespace) -> int:
-    from dflab.shallow.compare import compare_files
+    from dflab.lab import Lab
+    from dflab.provenance.facade import compare
 
-    suspect = args.suspect
-    if not Path(suspect).exists():
-        raise NotFound(f"{suspect} does not exist")
-    record = None
+    if not Path(args.suspect).exists():
+        raise NotFound(f"{args.suspect} does not exist")
     if args.original:
-        original = Path(args.original)
-        if not original.exists():
-            raise NotFound(f"{original} does not exist")
+        result = compare(args.suspect, args.original).to_json()  # nothing of the lab is needed
     else:
-        original, record = find_original(suspect)
-    result = compare_files(suspect, original)
-    result["record"] = record
+        with Lab.default() as lab:
+            result = compare(args.suspect, lab=lab).to_json()
     if args.json:
         print_json(result)
     else:
@@ -67,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def format_comparison(result: dict) -> str:
-    head = f"{result['suspect']} vs {result['original']}" + (f" (record {result['record']})" if result.get("record") else "")
+    head = f"{result['suspect']} vs {result['original']}" + (
+        f" (record {result['record']})" if result.get("record") is not None else "")  # fmt: skip
     if not result.get("aligned"):
         return f"{head}: {result['summary']}"
     lines = [head, f"  {result['summary']}"]

@@ -47,5 +47,6 @@ def _show(args: argparse.Namespace) -> int:
         print(f"  {role:6s}  {cert['subject']}")
         print(f"          issuer {cert['issuer']}, serial {cert['serial']}")
         print(f"          valid {cert['not_before']} .. {cert['not_after']}")
-        print(f"          sha256 {cert['sha256']}, key {cert['key_file']} ({cert['key_mode']})")
+        mode = cert["key_mode"] or "key file missing"
+        print(f"          sha256 {cert['sha256']}, key {cert['key_file']} ({mode})")
     return 0

@@ -8,13 +8,14 @@
     dflab ledger verify PROOF.json [--key VERIFIER_KEY] [--json]     (offline: no database needed)
     dflab ledger verify --all [--json]
 
-Every command takes --db PATH (default $DFLAB_HOME/ledger.sqlite).
+Every command takes --db PATH (default: the lab's database, $DFLAB_HOME/ledger.sqlite).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from contextlib import contextmanager
 from pathlib import Path
 
 from dflab.atomic import write_text_atomic
@@ -85,10 +86,19 @@ def _int_arg(value: str, what: str) -> int:
     return number
 
 
+@contextmanager
 def _open(args):
-    from dflab.provenance.ledger import open_ledger
+    """The ledger in --db, or the lab's (its database, its checkpoint key)."""
+    if args.db:
+        from dflab.provenance.ledger import open_ledger
 
-    return open_ledger(Path(args.db) if args.db else None)
+        with open_ledger(Path(args.db)) as ledger:
+            yield ledger
+        return
+    from dflab.lab import Lab
+
+    with Lab.default() as lab:
+        yield lab.ledger()
 
 
 def cmd_status(args) -> int:
@@ -99,7 +109,7 @@ def cmd_status(args) -> int:
             "root": ledger.root().hex(),
             "checkpoints": len(ledger.checkpoints()),
             "latest_checkpoint_size": latest.tree_size if latest else None,
-            "verifier_key": ledger.verifier_key if ledger.key_path.exists() else None,
+            "verifier_key": ledger.verifier_key if ledger.has_key else None,
         }
     if args.json:
         print_json(info)

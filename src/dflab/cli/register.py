@@ -14,6 +14,7 @@ def register(subparsers) -> None:
         help="record media in the ledger and the perceptual-hash registry",
         description="Compute PDQ hashes (per frame at a fixed rate for video, plus centre crops) and audio "
         "fingerprints (audio files and soundtracks), append a 'register' record to the ledger and index the hashes so `dflab trace` can find copies later. "
+        "The ledger record and the registry rows are written in one transaction (both or neither). "
         "Registering identical bytes again returns the existing record.",
     )
     parser.add_argument("files", nargs="+", metavar="FILE", help="images, videos or audio files to register")
@@ -22,18 +23,19 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dflab.provenance.registry import open_registry
+    from dflab.lab import Lab
+    from dflab.provenance.facade import register as register_file
 
     progress = _progress(args.files, disable=args.json)
-    with open_registry() as registry:
+    with Lab.default() as lab:
         for path in progress:
-            result = registry.register(path)
+            result = register_file(path, lab=lab)
             if args.json:
-                print_json(result)
+                print_json(result.to_json())
             else:
-                again = " (already registered)" if result["existing"] else ""
-                audio = f", {result['audio_hashes']} audio hashes" if result.get("audio_hashes") else ""
-                print(f"{path}: record {result['record']}, {result['media_type']}, {result['hashes']} hashes{audio}{again}")
+                again = " (already registered)" if result.existing else ""
+                audio = f", {result.audio_hashes} audio hashes" if result.audio_hashes else ""
+                print(f"{path}: record {result.record}, {result.media_type}, {result.hashes} hashes{audio}{again}")
     return 0
 
 

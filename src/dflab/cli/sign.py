@@ -25,12 +25,14 @@ def register(subparsers) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from dflab.lab import Lab
     from dflab.provenance.signing import sign_and_record
 
-    summary = sign_and_record(
-        args.input, args.output, args.synthetic, parents=args.parent, payload_hex=args.payload,
-        use_ledger=not args.no_ledger,
-    )
+    with Lab.default() as lab:
+        summary = sign_and_record(
+            args.input, args.output, args.synthetic, parents=args.parent, payload_hex=args.payload,
+            use_ledger=not args.no_ledger, lab=lab,
+        )
     if args.json:
         print_json(summary)
         return 0

@@ -25,12 +25,13 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dflab.provenance.registry import open_registry
+    from dflab.lab import Lab
+    from dflab.provenance.facade import trace
 
     if args.top < 1:
         raise UsageError("--top must be at least 1")
-    with open_registry() as registry:
-        result = registry.trace(args.file, top=args.top)
+    with Lab.default() as lab:
+        result = trace(args.file, lab=lab, top=args.top).to_json()
     if args.json:
         print_json(result)
     else:
@@ -64,5 +65,5 @@ def format_trace(result: dict) -> str:
         for q0, q1, o0, o1 in match["time_ranges"]:
             lines.append(f"     query {q0:7.2f}-{q1:7.2f} s  <-  original {o0:7.2f}-{o1:7.2f} s")
         if match.get("ledger") is None:
-            lines.append("     ledger record not readable")
+            lines.append(f"     ledger record {match['record']} not readable")
     return "\n".join(lines)

@@ -7,13 +7,23 @@ from pathlib import Path
 
 from dflab.cli.common import print_json
 
+EXIT_CODES = """exit codes:
+  0  nothing is wrong (also when the file simply has no provenance: unsigned, unmarked, unregistered)
+  1  something is wrong: the C2PA manifest does not validate (tampered), a ledger record named by the
+     manifest, the watermark or the registry is missing or its inclusion proof fails, or the manifest and the
+     watermark name different ledger records (listed under "problems" in the JSON)
+  2  bad input: the file is missing, empty, not media, or its manifest cannot be parsed at all"""
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "verify",
         help="check a file's provenance: C2PA manifest, watermark, registry matches, ledger proof",
-        description="Exit 0 with the answer (also when the answer is 'tampered'); exit 2 when the file "
-        "cannot be read (missing, not media, corrupt manifest).",
+        description="Read the file's C2PA manifest (with the local CA as trust anchor), look for the dflab "
+        "watermark, trace it in the registry and check the ledger records these name against the latest signed "
+        "checkpoint.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("file", metavar="FILE")
     parser.add_argument("--trust", metavar="PEM", help="trust this CA certificate instead of the local one")
@@ -23,7 +33,9 @@ def register(subparsers) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from dflab.errors import NotFound
-    from dflab.provenance.verify import render_text, verify_file
+    from dflab.lab import Lab
+    from dflab.provenance.facade import verify
+    from dflab.provenance.verify import render_text
 
     anchors = None
     if args.trust:
@@ -31,9 +43,10 @@ def _run(args: argparse.Namespace) -> int:
         if not pem.is_file():
             raise NotFound(f"trust anchor {pem} does not exist")
         anchors = pem.read_bytes()
-    result = verify_file(args.file, trust_anchors=anchors)
+    with Lab.default() as lab:
+        result = verify(args.file, lab=lab, trust_anchors=anchors)
     if args.json:
-        print_json(result)
+        print_json(result.to_json())
     else:
-        print(render_text(result))
-    return 0
+        print(render_text(result.to_json()))
+    return result.exit_code

@@ -20,6 +20,7 @@ next generation's key (provenance/watermark/lineage.py), so the old mark and the
 newest names this output.
 Everything that can fail on bad input (paths, formats, sizes, keys) is checked before the ledger is touched;
 intermediate files live beside the output under hidden temporary names and are always removed.
+Ledger, registry and keys are the lab's (`lab=`; default: the lab of the environment).
 """
 
 from __future__ import annotations
@@ -50,15 +51,13 @@ def _check_output(out: Path, suffixes: tuple[str, ...]) -> None:
         raise UsageError(f"{out.name}: output must end in one of {', '.join(suffixes)}")
 
 
-def ensure_keys() -> None:
-    """Create the local signing keys on first use (and say so), so disclosure can never be skipped."""
-    from dflab.provenance.keys import init_keys, keys_dir, load_signing_material
-
+def ensure_keys(lab) -> None:
+    """Create the lab's signing keys on first use (and say so), so disclosure can never be skipped."""
     try:
-        load_signing_material()
+        lab.keys.signing_material()
     except NotFound:
-        init_keys()
-        print(f"dflab: created signing keys in {keys_dir()} (first disclosed output)", file=sys.stderr)
+        lab.keys.init()
+        print(f"dflab: created signing keys in {lab.keys.location} (first disclosed output)", file=sys.stderr)
 
 
 def _temp_beside(out: Path, tag: str) -> Path:
@@ -67,41 +66,37 @@ def _temp_beside(out: Path, tag: str) -> Path:
     return Path(name)
 
 
-def source_records(sources: Sequence[str | Path]) -> list[int]:
+def source_records(sources: Sequence[str | Path], lab) -> list[int]:
     """Ledger ids of the source files: an existing record with the same bytes, else a new registration."""
-    from dflab.provenance.ledger import open_ledger
     from dflab.provenance.ledger.record import sha256_file
-    from dflab.provenance.registry import register
 
     ids: list[int] = []
     for src in sources:
         path = Path(src)
         if not path.is_file():
             continue  # a source that is gone (e.g. a deleted training video) is named in extra only
-        with open_ledger() as ledger:
-            found = ledger.find(content_sha256=sha256_file(path))
-        ids.append(int(found[0]) if found else int(register(path)["record"]))
+        found = lab.ledger().find(content_sha256=sha256_file(path))
+        ids.append(int(found[0]) if found else int(lab.registry().register(path)["record"]))
     return sorted(set(ids))
 
 
 def _disclose_file(render: Path, out: Path, media_type: str, sources: Sequence[str | Path], model: str, method: str,
-                   extra: dict[str, Any] | None) -> dict:  # fmt: skip
+                   extra: dict[str, Any] | None, lab) -> dict:  # fmt: skip
     """Steps 1-4 for a rendered file (unmarked, no manifest) that becomes `out`."""
     from dflab.provenance import adapters
     from dflab.provenance.ledger.record import sha256_file
     from dflab.provenance.manifest import media_type_for, sign_file
     from dflab.provenance.payload import payload_for_record
-    from dflab.provenance.registry import open_registry
     from dflab.provenance.watermark import EmbedConfig, embed_file
     from dflab.provenance.watermark.lineage import GENERATION_KEYS, file_lineage
 
-    ensure_keys()
+    ensure_keys(lab)
     ingredients = [Path(s) for s in sources if Path(s).is_file()]
     for ingredient in ingredients:
         media_type_for(ingredient)  # an unsignable ingredient fails here, before the ledger is touched
     inherited = file_lineage(render)
     generation = inherited.next_generation()  # refuses a fourth generation before the ledger is touched
-    parents = source_records(ingredients)
+    parents = source_records(ingredients, lab)
     fields = {
         "action": "generate", "content_sha256": sha256_file(render), "media_type": media_type, "path": out.name,
         "parents": tuple(parents),
@@ -112,9 +107,7 @@ def _disclose_file(render: Path, out: Path, media_type: str, sources: Sequence[s
                   # noted here rather than linked as parents
                   "inherited_watermarks": inherited.to_json(), **(extra or {})},
     }  # fmt: skip
-    entry = adapters.ledger_append(fields)
-    if entry is None:
-        raise Unsupported("the ledger is not available; dflab does not release generated media without a record")
+    entry = adapters.ledger_append(fields, lab)
     record = int(entry["record"])
     payload = payload_for_record(record)
     marked = _temp_beside(out, "marked")
@@ -122,11 +115,10 @@ def _disclose_file(render: Path, out: Path, media_type: str, sources: Sequence[s
         marked.unlink()
         embed_file(render, marked, payload, EmbedConfig(key=GENERATION_KEYS[generation - 1]))
         signed = sign_file(marked, out, synthetic=True, ingredients=ingredients, ledger_record=entry,
-                           soft_binding=payload.hex())  # fmt: skip
+                           soft_binding=payload.hex(), material=lab.keys.signing_material())  # fmt: skip
     finally:
         marked.unlink(missing_ok=True)
-    with open_registry(record_sink=lambda _fields: record) as registry:
-        registered = registry.register(out, parents=tuple(parents))
+    registered = lab.registry().register(out, parents=tuple(parents), record_id=record)
     return {
         "output": str(out), "record": record, "payload": payload.hex(), "parents": parents,
         "watermark_generation": generation,
@@ -136,8 +128,9 @@ def _disclose_file(render: Path, out: Path, media_type: str, sources: Sequence[s
 
 
 def disclose_image(rgb: np.ndarray, out: str | Path, *, sources: Sequence[str | Path] = (), model: str = "",
-                   method: str = "", extra: dict[str, Any] | None = None) -> dict:  # fmt: skip
+                   method: str = "", extra: dict[str, Any] | None = None, lab=None) -> dict:  # fmt: skip
     """Write a generated RGB image to `out` (PNG/JPEG/WebP) with all four disclosures; returns a summary."""
+    from dflab.lab import lab_scope
     from dflab.media import write_image
 
     out = Path(out)
@@ -149,16 +142,20 @@ def disclose_image(rgb: np.ndarray, out: str | Path, *, sources: Sequence[str | 
     render = _temp_beside(out, "render")
     try:
         write_image(render, rgb, quality=98)
-        return _disclose_file(render, out, "image", sources, model, method, extra)
+        with lab_scope(lab) as opened:
+            return _disclose_file(render, out, "image", sources, model, method, extra, opened)
     finally:
         render.unlink(missing_ok=True)
 
 
 def disclose_video(render: str | Path, out: str | Path, *, sources: Sequence[str | Path] = (), model: str = "",
-                   method: str = "", extra: dict[str, Any] | None = None) -> dict:  # fmt: skip
+                   method: str = "", extra: dict[str, Any] | None = None, lab=None) -> dict:  # fmt: skip
     """Turn a rendered (unmarked) H.264 file into the disclosed video `out`; the render is left to the caller."""
+    from dflab.lab import lab_scope
+
     out = Path(out)
     _check_output(out, VIDEO_SUFFIXES)
     if Path(out).suffix.lower() != Path(render).suffix.lower():
         raise UsageError("the render and the output must be the same container format")
-    return _disclose_file(Path(render), out, "video", sources, model, method, extra)
+    with lab_scope(lab) as opened:
+        return _disclose_file(Path(render), out, "video", sources, model, method, extra, opened)

@@ -206,8 +206,12 @@ def sign_file(
     *,
     overwrite: bool = False,
     keys_home: Path | None = None,
+    material=None,
 ) -> dict:
     """Sign `in_path` into `out_path` with the local key set. Returns a summary (manifest label, bytes, hash).
+
+    `material`: the keys.SigningMaterial to sign with (what a lab's key set gives); without it, the key files
+    under `keys_home` (default: the default configuration's keys).
 
     `ingredients` are parent media files: the first becomes the `parentOf` ingredient, the rest `componentOf`.
     If the input itself already carries a manifest and no parent is given, it becomes the parent, so the
@@ -227,7 +231,8 @@ def sign_file(
     resigned = not parents and _has_manifest(src)
     if resigned:
         parents = [src]
-    material = load_signing_material(keys_home)
+    if material is None:
+        material = load_signing_material(keys_home)
     definition = build_definition(
         src.name, synthetic, actions, len(parents), ledger_record, soft_binding, edited=not resigned
     )

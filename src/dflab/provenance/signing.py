@@ -3,7 +3,7 @@
 Order matters: the manifest embeds the ledger record, so the record is appended first and carries what is
 known before signing (the input's SHA-256 and the hash of the manifest definition minus the ledger assertion).
 Everything that can fail on bad input (paths, format, keys) is checked before the ledger is touched, so a
-refused command never leaves a record behind.
+refused command never leaves a record behind. Keys and ledger come from the lab passed in.
 """
 
 from __future__ import annotations
@@ -31,15 +31,24 @@ def sign_and_record(
     payload_hex: str | None = None,
     use_ledger: bool = True,
     overwrite: bool = False,
+    *,
+    lab=None,
 ) -> dict:
-    """Sign `in_path` to `out_path`; when the ledger is available, append a "sign" record and embed it.
+    """Sign `in_path` to `out_path` with the lab's keys; unless `use_ledger` is False, append a "sign" record to
+    the lab's ledger first and embed it.
 
     payload_hex: the watermark payload the media carries, named in the soft-binding assertion. Without it,
     a watermark found in the input (when the watermark module is installed) is named instead.
+    lab: where keys and ledger are (default: the lab of the environment).
     """
-    from dflab.provenance.keys import load_signing_material
+    from dflab.lab import lab_scope
 
-    src, dst = Path(in_path), Path(out_path)
+    with lab_scope(lab) as opened:
+        return _sign(Path(in_path), Path(out_path), synthetic, parents, payload_hex, use_ledger, overwrite, opened)
+
+
+def _sign(src: Path, dst: Path, synthetic: bool, parents: Sequence[str | Path], payload_hex: str | None,
+          use_ledger: bool, overwrite: bool, lab) -> dict:  # fmt: skip
     _check_paths(src, dst, overwrite)
     for parent in parents:
         if not Path(parent).is_file():
@@ -47,7 +56,7 @@ def sign_and_record(
 
             raise NotFound(f"parent {parent} does not exist")
         media_type_for(Path(parent))
-    load_signing_material()  # missing keys: fail before anything is logged
+    material = lab.keys.signing_material()  # missing keys: fail before anything is logged
     if payload_hex is not None:
         try:
             bytes.fromhex(payload_hex)
@@ -60,7 +69,7 @@ def sign_and_record(
     if use_ledger:
         draft = build_definition(src.name, synthetic, None, len(parents), None, payload_hex)
         parent_hashes = [sha256_file(Path(p)) for p in parents]
-        parent_ids = sorted({i for h in parent_hashes for i in adapters.ledger_find(h)})
+        parent_ids = sorted({i for h in parent_hashes for i in adapters.ledger_find(h, lab)})
         fields = {
             "action": "sign",
             "content_sha256": sha256_file(src),
@@ -73,10 +82,10 @@ def sign_and_record(
             "parents": tuple(parent_ids),
             "extra": {"synthetic": synthetic, "parents_sha256": parent_hashes},
         }
-        ledger_entry = adapters.ledger_append(fields)
+        ledger_entry = adapters.ledger_append(fields, lab)
     summary = sign_file(
         src, dst, synthetic, ingredients=list(parents), ledger_record=ledger_entry,
-        soft_binding=payload_hex, overwrite=overwrite,
+        soft_binding=payload_hex, overwrite=overwrite, material=material,
     )
     summary["ledger"] = ledger_entry
     summary["soft_binding"] = payload_hex

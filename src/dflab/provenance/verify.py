@@ -8,7 +8,9 @@
 
 Each source can be absent (no manifest, unmarked, not registered, module not installed); the summary says
 what was found and how far it can be trusted. Only problems with the *input* (missing, not media, corrupt
-manifest) are errors.
+manifest) are errors. What is wrong with a readable file (a manifest that does not validate, a ledger proof
+that fails, manifest and watermark naming different records) is listed in `problems`; `dflab verify` exits 1
+when there is any. The ledger, the registry and the trusted CA come from the lab passed in.
 """
 
 from __future__ import annotations
@@ -55,19 +57,27 @@ def sniff_media(path: Path) -> str:
     raise Unsupported(f"{path.name} is not an image, video or audio file dflab can verify")
 
 
-def verify_file(path: str | Path, trust_anchors: bytes | None = None, registry_k: int = 5) -> dict[str, Any]:
-    """Everything `dflab verify --json` prints. trust_anchors as in manifest.read_manifest."""
+def verify_file(path: str | Path, trust_anchors: bytes | None = None, registry_k: int = 5, *, lab=None) -> dict[str, Any]:
+    """Everything `dflab verify --json` prints. trust_anchors: CA PEM(s) to trust (default: the lab's CA);
+    lab: where the ledger, registry and keys are (default: the lab of the environment)."""
+    from dflab.lab import lab_scope
+
+    with lab_scope(lab) as opened:
+        return _verify(Path(path), trust_anchors, registry_k, opened)
+
+
+def _verify(src: Path, trust_anchors: bytes | None, registry_k: int, lab) -> dict[str, Any]:
     from dflab.provenance import adapters
     from dflab.provenance.manifest import read_manifest
 
-    src = Path(path)
     media_type = sniff_media(src)
-    c2pa = read_manifest(src, trust_anchors=trust_anchors)
+    anchors = trust_anchors if trust_anchors is not None else (lab.keys.trust_anchor() or b"")
+    c2pa = read_manifest(src, trust_anchors=anchors)
     c2pa_out = {k: v for k, v in c2pa.items() if k != "active_manifest"}
     readable = c2pa["state"] in ("Trusted", "Valid", "Invalid")
     watermark = _guarded(media_type, readable, lambda: adapters.watermark_check(src))
-    registry = _guarded(media_type, readable, lambda: adapters.registry_check(src, registry_k))
-    ledger = _ledger_section(c2pa, watermark, registry, adapters)
+    registry = _guarded(media_type, readable, lambda: adapters.registry_check(src, registry_k, lab))
+    ledger = _ledger_section(c2pa, watermark, registry, lambda record_id: adapters.ledger_check(record_id, lab))
     synthetic = _synthetic(c2pa, ledger)
     verdict = _verdict(c2pa, watermark, ledger, synthetic)
     return {
@@ -76,11 +86,34 @@ def verify_file(path: str | Path, trust_anchors: bytes | None = None, registry_k
         "verdict": verdict,
         "synthetic": synthetic,
         "summary": _summary(verdict, c2pa, watermark, registry, ledger, synthetic),
+        "problems": problems(c2pa, watermark, ledger),
         "c2pa": c2pa_out,
         "watermark": watermark,
         "registry": registry,
         "ledger": ledger,
     }
+
+
+def problems(c2pa: dict, watermark: dict, ledger: dict) -> list[str]:
+    """What is wrong with a readable file, one sentence each; empty when nothing is (exit code 0).
+
+    A registry match naming another record than the manifest is not a problem: the registry names the nearest
+    registered original, which a signed or edited copy legitimately differs from."""
+    found = []
+    if c2pa.get("state") == "Invalid":
+        codes = ", ".join(c2pa.get("failure_codes") or []) or "no failure code given"
+        found.append(f"the C2PA manifest does not validate ({codes})")
+    for record in ledger.get("records") or []:
+        if record.get("verified") is False:
+            reason = record.get("error") or "its inclusion proof does not verify"
+            found.append(f"ledger record {record['record']} (named by {', '.join(record.get('named_by') or [])}) "
+                         f"failed: {reason}")  # fmt: skip
+    named = _record_ids(c2pa, watermark, {})
+    by_manifest = [r for r, sources in named.items() if "c2pa" in sources]
+    by_mark = [r for r, sources in named.items() if "watermark" in sources]
+    if by_manifest and by_mark and by_manifest != by_mark:
+        found.append(f"the manifest names ledger record {by_manifest[0]} but the watermark names record {by_mark[0]}")
+    return found
 
 
 def _guarded(media_type: str, manifest_read: bool, check) -> dict:
@@ -123,13 +156,13 @@ def _record_ids(c2pa: dict, watermark: dict, registry: dict) -> dict[int, list[s
     return named
 
 
-def _ledger_section(c2pa: dict, watermark: dict, registry: dict, adapters) -> dict:
+def _ledger_section(c2pa: dict, watermark: dict, registry: dict, ledger_check) -> dict:
     named = _record_ids(c2pa, watermark, registry)
     if not named:
         return {"records": [], "verified": None, "note": "no source names a ledger record"}
     records = []
     for record_id, sources in list(named.items())[:3]:
-        check = adapters.ledger_check(record_id)
+        check = ledger_check(record_id)
         check["named_by"] = sources
         records.append(check)
     verified_flags = [r.get("verified") for r in records]
@@ -191,15 +224,15 @@ def _summary(verdict: str, c2pa: dict, watermark: dict, registry: dict, ledger: 
         parts.append("no C2PA manifest")
     if watermark.get("available") and watermark.get("applicable", True):
         parts.append(
-            f"watermark: payload {watermark['payload']} -> record {watermark['record']}"
+            f"watermark: payload {watermark['payload']} -> {_record_words(watermark.get('record'))}"
             if watermark.get("detected")
             else "watermark: none"
         )
     if registry.get("available") and registry.get("applicable", True):
         matches = registry.get("matches") or []
         parts.append(
-            f"registry: {len(matches)} match(es), best record {matches[0].get('record')} "
-            f"at distance {matches[0].get('distance')}" if matches else "registry: no match"
+            f"registry: {len(matches)} match(es), best record {matches[0].get('record')} {_closeness(matches[0])}"
+            if matches else "registry: no match"
         )
     for record in ledger.get("records") or []:
         flag = {True: "proof verified", False: "proof FAILED", None: "not checked"}[record.get("verified")]
@@ -207,6 +240,23 @@ def _summary(verdict: str, c2pa: dict, watermark: dict, registry: dict, ledger: 
     if ledger.get("consistent") is False:
         parts.append("sources name different ledger records")
     return "; ".join(parts)
+
+
+def _record_words(record: int | None, noun: str = "record") -> str:
+    return f"{noun} {record}" if record is not None else "no dflab ledger record (not a dflab payload)"
+
+
+def _closeness(match: dict) -> str:
+    """How close a registry match is, in words (audio matches have a vote score, not a Hamming distance)."""
+    if match.get("distance") is not None:
+        return f"at distance {match['distance']}"
+    if match.get("score") is not None:
+        return f"with audio score {match['score']}"
+    return "(closeness not reported)"
+
+
+def _or(value: Any, missing: str) -> str:
+    return missing if value is None or value == "" else str(value)
 
 
 def render_text(result: dict) -> str:
@@ -220,31 +270,36 @@ def render_text(result: dict) -> str:
     if c2pa.get("actions"):
         lines.append("             actions " + ", ".join(a.get("action", "?") for a in c2pa["actions"]))
     if c2pa.get("signer"):
-        lines.append(f"             signer {c2pa['signer'].get('common_name')} (issuer {c2pa['signer'].get('issuer')})")
+        signer = c2pa["signer"]
+        lines.append(f"             signer {_or(signer.get('common_name'), 'with no common name')} "
+                     f"(issuer {_or(signer.get('issuer'), 'not named')})")  # fmt: skip
     if c2pa.get("soft_binding"):
         blocks = c2pa["soft_binding"].get("blocks") or [{}]
-        lines.append(f"             soft binding {c2pa['soft_binding'].get('alg')} = {blocks[0].get('value')}")
+        lines.append(f"             soft binding {_or(c2pa['soft_binding'].get('alg'), 'of an unnamed algorithm')} = "
+                     f"{_or(blocks[0].get('value'), 'no value')}")  # fmt: skip
     if not wm.get("available") or not wm.get("applicable", True):
-        lines.append(f"  watermark: unavailable ({wm.get('reason')})")
+        lines.append(f"  watermark: unavailable ({_or(wm.get('reason'), 'no reason given')})")
     else:
         lines.append(
-            f"  watermark: detected, payload {wm['payload']} -> ledger record {wm['record']} (confidence {wm['confidence']:.2f})"
-            if wm.get("detected") else "  watermark: not detected"
+            f"  watermark: detected, payload {wm['payload']} -> {_record_words(wm.get('record'), 'ledger record')}"
+            f" (confidence {wm['confidence']:.2f})" if wm.get("detected") else "  watermark: not detected"
         )
         earlier = (wm.get("lineage") or [])[:-1]  # made from dflab media: the marks of earlier generations
         if earlier:
             lines.append("             earlier generations: " + ", ".join(
-                f"payload {m['payload']} -> record {m['record']}" for m in earlier))
+                f"payload {m['payload']} -> {_record_words(m.get('record'))}" for m in earlier))
     if not reg.get("available") or not reg.get("applicable", True):
-        lines.append(f"  registry:  unavailable ({reg.get('reason')})")
+        lines.append(f"  registry:  unavailable ({_or(reg.get('reason'), 'no reason given')})")
     else:
         lines.append(f"  registry:  {len(reg['matches'])} match(es)")
         for m in reg["matches"]:
-            lines.append(f"             record {m.get('record')} {m.get('path')} distance {m.get('distance')}")
+            lines.append(f"             record {m.get('record')} {_or(m.get('path'), '(path not recorded)')} {_closeness(m)}")
     if not led.get("records"):
         lines.append(f"  ledger:    {led.get('note', 'no record')}")
     for record in led.get("records") or []:
         state = {True: "inclusion proof verified", False: "NOT verified", None: "not checked"}[record.get("verified")]
         extra = f" - {record.get('error') or record.get('reason')}" if record.get("error") or record.get("reason") else ""
         lines.append(f"  ledger:    record {record['record']} (named by {', '.join(record['named_by'])}): {state}{extra}")
+    for problem in result.get("problems") or []:
+        lines.append(f"  PROBLEM:   {problem}")
     return "\n".join(lines)

@@ -8,7 +8,8 @@ nothing downstream relies on them being dense. The number of hash rows is kept i
 check the registry runs before every search costs one row read.
 
 Schema 3 (this version) keeps its version and the hash count in `registry_meta`; files of schemas 1 and 2 (their
-`meta` table said so) have the same tables and are brought up to 3 when first opened.
+`meta` table said so) have the same tables and are brought up to 3 when first opened. A file of its own also
+says 3 in `meta`, so an older dflab refuses it instead of adding rows it does not count.
 """
 
 from __future__ import annotations
@@ -119,6 +120,11 @@ class SQLiteRegistryStore:
                                [("schema", SCHEMA_VERSION), ("hash_rows", str(count))])  # fmt: skip
             elif version[0] != SCHEMA_VERSION:
                 raise IntegrityError(f"registry database {self.path} has schema {version[0]}, expected {SCHEMA_VERSION}")
+            if self._owns_database:
+                # A file of its own also says so in `meta`, where older dflab versions look: they refuse it instead
+                # of adding rows without counting them. (In a shared database `meta` is the ledger's.)
+                db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
 
     def close(self) -> None:
         if self._owns_database:
