@@ -177,7 +177,7 @@ def main() -> int:
         hnsw.add(sub)
         build = time.perf_counter() - t0
         for ef in args.ef_search:
-            hnsw._index.hnsw.efSearch = ef
+            hnsw.set_ef_search(ef)
             lat, firsts = time_queries(lambda q, k: hnsw.query(q, k)[1][0, 0], queries, args.k)
             record(f"hnsw M={args.hnsw_m} ef={ef}, 1 thread", build, rss_mb(), lat, firsts, exact_firsts,
                    owners_map=sub_owner, n_codes=len(sub))

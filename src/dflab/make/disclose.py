@@ -130,7 +130,7 @@ def _disclose_file(render: Path, out: Path, media_type: str, sources: Sequence[s
 def disclose_image(rgb: np.ndarray, out: str | Path, *, sources: Sequence[str | Path] = (), model: str = "",
                    method: str = "", extra: dict[str, Any] | None = None, lab=None) -> dict:  # fmt: skip
     """Write a generated RGB image to `out` (PNG/JPEG/WebP) with all four disclosures; returns a summary."""
-    from dflab.lab import lab_scope
+    from dflab.provenance.lab import lab_scope
     from dflab.media import write_image
 
     out = Path(out)
@@ -151,7 +151,7 @@ def disclose_image(rgb: np.ndarray, out: str | Path, *, sources: Sequence[str | 
 def disclose_video(render: str | Path, out: str | Path, *, sources: Sequence[str | Path] = (), model: str = "",
                    method: str = "", extra: dict[str, Any] | None = None, lab=None) -> dict:  # fmt: skip
     """Turn a rendered (unmarked) H.264 file into the disclosed video `out`; the render is left to the caller."""
-    from dflab.lab import lab_scope
+    from dflab.provenance.lab import lab_scope
 
     out = Path(out)
     _check_output(out, VIDEO_SUFFIXES)

@@ -15,6 +15,7 @@ from typing import Any
 
 from dflab.errors import DflabError, IntegrityError, NotFound
 
+
 def _import(module: str):
     try:
         return importlib.import_module(module)

@@ -223,7 +223,7 @@ def verify(path: str | Path, *, lab=None, trust_anchors: bytes | None = None, re
 
 def trace(path: str | Path, *, lab=None, top: int = 5) -> TraceResult:
     """The registered originals `path` derives from, best first (at most `top`)."""
-    from dflab.lab import lab_scope
+    from dflab.provenance.lab import lab_scope
 
     if top < 1:
         raise UsageError("--top must be at least 1")
@@ -234,7 +234,7 @@ def trace(path: str | Path, *, lab=None, top: int = 5) -> TraceResult:
 def register(path: str | Path, *, lab=None, parents: Sequence[int] = ()) -> RegisterResult:
     """Record a file in the lab's ledger and registry, in one transaction. Identical bytes registered before
     (also by a concurrent writer) give the existing record with `existing=True`."""
-    from dflab.lab import lab_scope
+    from dflab.provenance.lab import lab_scope
 
     with lab_scope(lab) as opened:
         return RegisterResult.from_json(opened.registry().register(path, parents=tuple(int(p) for p in parents)))
@@ -242,7 +242,7 @@ def register(path: str | Path, *, lab=None, parents: Sequence[int] = ()) -> Regi
 
 def compare(suspect: str | Path, original: str | Path | None = None, *, lab=None) -> CompareResult:
     """Align `suspect` with `original` (default: its best registered video or audio match in the lab)."""
-    from dflab.lab import lab_scope
+    from dflab.provenance.lab import lab_scope
     from dflab.shallow.compare import compare_files
 
     if not Path(suspect).exists():

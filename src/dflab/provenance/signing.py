@@ -41,7 +41,7 @@ def sign_and_record(
     a watermark found in the input (when the watermark module is installed) is named instead.
     lab: where keys and ledger are (default: the lab of the environment).
     """
-    from dflab.lab import lab_scope
+    from dflab.provenance.lab import lab_scope
 
     with lab_scope(lab) as opened:
         return _sign(Path(in_path), Path(out_path), synthetic, parents, payload_hex, use_ledger, overwrite, opened)

@@ -60,7 +60,7 @@ def sniff_media(path: Path) -> str:
 def verify_file(path: str | Path, trust_anchors: bytes | None = None, registry_k: int = 5, *, lab=None) -> dict[str, Any]:
     """Everything `dflab verify --json` prints. trust_anchors: CA PEM(s) to trust (default: the lab's CA);
     lab: where the ledger, registry and keys are (default: the lab of the environment)."""
-    from dflab.lab import lab_scope
+    from dflab.provenance.lab import lab_scope
 
     with lab_scope(lab) as opened:
         return _verify(Path(path), trust_anchors, registry_k, opened)

@@ -37,6 +37,11 @@ class MemoryDatabase:
                 if self._depth == 0:
                     self._undo.clear()
 
+    def reading(self):
+        """Held while a store reads: a reader never sees a transaction that may still roll back (no dirty reads,
+        as with SQLite and PostgreSQL)."""
+        return self._lock
+
     @property
     def in_transaction(self) -> bool:
         return self._depth > 0

@@ -95,7 +95,8 @@ class MemoryStore:
         self._checkpoints: list[StoredCheckpoint] = []
 
     def size(self) -> int:
-        return len(self._leaves)
+        with self.database.reading():
+            return len(self._leaves)
 
     def append_batch(self, entries: Sequence[LeafEntry]) -> int:
         with self.database.transaction():
@@ -113,33 +114,39 @@ class MemoryStore:
             self._nodes.pop(key, None)
 
     def get_leaf(self, index: int) -> bytes:
-        if not 0 <= index < len(self._leaves):
-            raise NotFound(f"ledger record {index} does not exist (the ledger has {len(self._leaves)} records)")
-        return self._leaves[index].data
+        with self.database.reading():
+            if not 0 <= index < len(self._leaves):
+                raise NotFound(f"ledger record {index} does not exist (the ledger has {len(self._leaves)} records)")
+            return self._leaves[index].data
 
     def iter_leaves(self, start: int, end: int) -> Iterator[tuple[int, bytes]]:
-        for i in range(max(0, start), min(end, len(self._leaves))):
-            yield i, self._leaves[i].data
+        with self.database.reading():
+            leaves = self._leaves[max(0, start) : max(0, end)]
+        for i, entry in enumerate(leaves, max(0, start)):
+            yield i, entry.data
 
     def get_node(self, level: int, index: int) -> bytes:
-        try:
-            return self._nodes[(level, index)]
-        except KeyError:
-            raise NotFound(f"ledger node ({level}, {index}) is not stored") from None
+        with self.database.reading():
+            found = self._nodes.get((level, index))
+        if found is None:
+            raise NotFound(f"ledger node ({level}, {index}) is not stored")
+        return found
 
     def get_nodes(self, keys: Sequence[merkle.NodeKey]) -> list[bytes]:
         return [self.get_node(level, idx) for level, idx in keys]
 
     def node_range(self, level: int, start: int, end: int) -> list[bytes]:
-        return [self._nodes[(level, i)] for i in range(start, end) if (level, i) in self._nodes]
+        with self.database.reading():
+            return [self._nodes[(level, i)] for i in range(start, end) if (level, i) in self._nodes]
 
     def find_leaves(self, *, content_sha256: str | None = None, watermark_payload: str | None = None) -> list[int]:
-        return [
-            i
-            for i, e in enumerate(self._leaves)
-            if (content_sha256 is None or e.content_sha256 == content_sha256)
-            and (watermark_payload is None or e.watermark_payload == watermark_payload)
-        ]
+        with self.database.reading():
+            return [
+                i
+                for i, e in enumerate(self._leaves)
+                if (content_sha256 is None or e.content_sha256 == content_sha256)
+                and (watermark_payload is None or e.watermark_payload == watermark_payload)
+            ]
 
     def add_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
         with self.database.transaction():
@@ -147,7 +154,8 @@ class MemoryStore:
             self.database.on_rollback(self._checkpoints.pop)
 
     def checkpoints(self) -> list[StoredCheckpoint]:
-        return list(self._checkpoints)
+        with self.database.reading():
+            return list(self._checkpoints)
 
     def close(self) -> None:
         pass

@@ -328,8 +328,8 @@ class Registry:
 
     def search(self, codes: list[bytes], k: int = 64) -> list[list[tuple[int, HashRow]]]:
         """For each query code, up to k (distance, stored hash row) within the match threshold, nearest first."""
-        index = self.index()
-        distances, ids = index.query(codes, k)
+        with self._index_lock:  # FAISS must not search an index while another thread adds to it
+            distances, ids = self.index().query(codes, k)
         rows = self.store.hash_rows([int(i) for i in ids.ravel() if i >= 0])
         out = []
         for dist_row, id_row in zip(distances, ids):

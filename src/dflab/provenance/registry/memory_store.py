@@ -54,8 +54,8 @@ class MemoryRegistryStore:
                 raise IntegrityError("the id sequence of the memory registry must grow")
             stored = record if record.registered_at else _with_time(record)
             self._records[record.record] = stored
-            self._hash_ids.extend(ids)
             self._hashes.update(zip(ids, hashes))
+            self._hash_ids.extend(ids)
             self.database.on_rollback(lambda: self._undo_add(record.record, ids))
         return ids
 
@@ -67,32 +67,39 @@ class MemoryRegistryStore:
             self._hashes.pop(i, None)
 
     def record(self, record_id: int) -> RecordRow | None:
-        return self._records.get(int(record_id))
+        with self.database.reading():
+            return self._records.get(int(record_id))
 
     def records_by_sha256(self, sha256: str) -> list[RecordRow]:
-        return sorted((r for r in self._records.values() if r.sha256 == sha256), key=lambda r: r.record)
+        with self.database.reading():
+            return sorted((r for r in self._records.values() if r.sha256 == sha256), key=lambda r: r.record)
 
     def count_records(self) -> int:
-        return len(self._records)
+        with self.database.reading():
+            return len(self._records)
 
     def count_hashes(self, record: int | None = None) -> int:
-        if record is None:
-            return len(self._hash_ids)
-        return sum(1 for row in self._hashes.values() if row.record == int(record))
+        with self.database.reading():
+            if record is None:
+                return len(self._hash_ids)
+            return sum(1 for row in self._hashes.values() if row.record == int(record))
 
     def hash_codes(self, after_id: int = -1) -> tuple[np.ndarray, np.ndarray]:
-        ids = [i for i in list(self._hash_ids) if i > after_id]
-        return np.array(ids, np.int64), codes_matrix([self._hashes[i].code for i in ids])
+        with self.database.reading():
+            ids = [i for i in self._hash_ids if i > after_id]
+            return np.array(ids, np.int64), codes_matrix([self._hashes[i].code for i in ids])
 
     def codes(self, start: int = 0) -> np.ndarray:
         return self.hash_codes(start - 1)[1]
 
     def code_of(self, hash_id: int) -> bytes | None:
-        row = self._hashes.get(int(hash_id))
-        return row.code if row else None
+        with self.database.reading():
+            row = self._hashes.get(int(hash_id))
+            return row.code if row else None
 
     def hash_rows(self, ids: Iterable[int]) -> dict[int, HashRow]:
-        return {int(i): self._hashes[int(i)] for i in ids if int(i) in self._hashes}
+        with self.database.reading():
+            return {int(i): self._hashes[int(i)] for i in ids if int(i) in self._hashes}
 
     # ---------------------------------------------------------------- audio fingerprints
 
@@ -115,15 +122,18 @@ class MemoryRegistryStore:
             self._audio[key] = [row for row in self._audio[key] if row[1] != record]
 
     def audio_print(self, record: int) -> tuple[str, float, int] | None:
-        return self._prints.get(int(record))
+        with self.database.reading():
+            return self._prints.get(int(record))
 
     def audio_stats(self) -> tuple[int, float, int]:
-        prints = list(self._prints.values())
+        with self.database.reading():
+            prints = list(self._prints.values())
         return len(prints), float(sum(p[1] for p in prints)), int(sum(p[2] for p in prints))
 
     def audio_hits(self, keys: np.ndarray, fingerprint: str) -> AudioHits:
-        found = [row for key in unique_keys(keys) for row in self._audio.get(key, ())
-                 if self._prints.get(row[1], ("",))[0] == fingerprint]  # fmt: skip
+        with self.database.reading():
+            found = [row for key in unique_keys(keys) for row in self._audio.get(key, ())
+                     if self._prints.get(row[1], ("",))[0] == fingerprint]  # fmt: skip
         return group_hits(keys, found)
 
 

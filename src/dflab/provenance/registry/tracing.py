@@ -84,7 +84,8 @@ def _audio_result(registry, path: str | Path, top: int, sha256: str) -> dict[str
     except Unsupported:  # a silent track has no fingerprint: nothing can match it
         found = {"audio_quads": 0, "audio_duration_s": 0.0, "matches": []}
     for match in found["matches"]:
-        match["exact"] = sha256 == (registry.store.record(match["record"]).sha256 if match["record"] else "")
+        row = registry.store.record(match["record"])
+        match["exact"] = row is not None and sha256 == row.sha256
         match["ledger"] = registry.record_source(match["record"])
     return {"path": str(path), "media_type": "audio", "sha256": sha256, "frames": 0,
             "threshold": registry.config.match_threshold, **found}  # fmt: skip
