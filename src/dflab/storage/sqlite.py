@@ -29,13 +29,14 @@ class SQLiteDatabase:
     """A SQLite file; `transaction()` is shared by every store built on this object (same thread, same connection)."""
 
     def __init__(self, path: str | Path, *, synchronous: str = "FULL", busy_timeout_s: float = 60.0,
-                 label: str = "dflab") -> None:  # fmt: skip
+                 label: str = "dflab", cache_mib: int | None = 64) -> None:  # fmt: skip
         if synchronous not in SYNCHRONOUS_MODES:
             raise UsageError(f"synchronous must be FULL, NORMAL or EXTRA, got {synchronous!r}")
         self.path = Path(path)
         self.label = label  # names the database in messages ("ledger", "registry", "dflab")
         self.synchronous = synchronous
         self.busy_timeout_s = busy_timeout_s
+        self.cache_mib = cache_mib  # page cache per connection; None: SQLite's default (2 MB)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -70,8 +71,10 @@ class SQLiteDatabase:
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={self.synchronous}")
-            # A page cache of up to 64 MiB keeps the hot index pages between transactions (allocated only as used).
-            conn.execute("PRAGMA cache_size=-65536")
+            if self.cache_mib is not None:
+                # The ledger's appends keep hot index pages between transactions in a page cache of up to 64 MiB
+                # (allocated only as used).
+                conn.execute(f"PRAGMA cache_size=-{int(self.cache_mib) * 1024}")
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise IntegrityError(f"{self.path} is not a usable {self.label} database: {exc}") from None

@@ -83,7 +83,8 @@ class SQLiteRegistryStore:
         self._owns_database = database is None
         if database is None:
             # A registry of its own is rebuilt from media if lost, so it need not pay for FULL durability.
-            database = SQLiteDatabase(path, synchronous=synchronous, busy_timeout_s=30.0, label="registry")
+            database = SQLiteDatabase(path, synchronous=synchronous, busy_timeout_s=30.0, label="registry",
+                                      cache_mib=None)  # fmt: skip
         self.database = database
         self.path = database.path
         try:
@@ -169,13 +170,17 @@ class SQLiteRegistryStore:
             return int(self._db.execute("SELECT value FROM registry_meta WHERE key='hash_rows'").fetchone()[0])
         return int(self._db.execute("SELECT COUNT(*) FROM hashes WHERE record=?", (int(record),)).fetchone()[0])
 
-    def hash_codes(self, after_id: int = -1) -> tuple[np.ndarray, np.ndarray]:
-        rows = self._db.execute("SELECT id, code FROM hashes WHERE id>? ORDER BY id", (int(after_id),)).fetchall()
-        ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
-        return ids, codes_matrix([r[1] for r in rows])
+    def hash_codes(self, after_id: int = -1, chunk: int = 65536) -> tuple[np.ndarray, np.ndarray]:
+        # Read in chunks: a million rows as Python tuples at once would hold ~150 MB that the allocator keeps.
+        cursor = self._db.execute("SELECT id, code FROM hashes WHERE id>? ORDER BY id", (int(after_id),))
+        id_parts, code_parts = [np.zeros(0, np.int64)], [codes_matrix([])]
+        while rows := cursor.fetchmany(chunk):
+            id_parts.append(np.fromiter((r[0] for r in rows), np.int64, len(rows)))
+            code_parts.append(codes_matrix([r[1] for r in rows]))
+        return np.concatenate(id_parts), np.concatenate(code_parts)
 
     def codes(self, start: int = 0) -> np.ndarray:
-        return codes_matrix([r[0] for r in self._db.execute("SELECT code FROM hashes WHERE id>=? ORDER BY id", (start,))])
+        return self.hash_codes(after_id=start - 1)[1]
 
     def code_of(self, hash_id: int) -> bytes | None:
         row = self._db.execute("SELECT code FROM hashes WHERE id=?", (int(hash_id),)).fetchone()
