@@ -28,6 +28,7 @@ FACADE = "dflab"  # the public facade: src/dflab/__init__.py
 LAYERS: dict[str, int] = {
     "errors": 0,
     "config": 1, "atomic": 1, "version": 1, "registry": 1, "timeline": 1, "threads": 1,
+    "storage": 1,  # the Database interface the stores are built on (errors only)
     "media": 2,
     "faces": 3, "audio": 3, "samples": 3,
     "provenance": 4,
@@ -35,6 +36,7 @@ LAYERS: dict[str, int] = {
     "detect": 6,
     "make": 7,
     "report": 8,
+    "lab": 8,  # dflab.lab: the public name of provenance.lab.Lab, for the facade and the shells
     FACADE: 9,
     "eval": 10,
     "train": 11,  # may use eval's manifests and metrics; eval never imports train

@@ -45,17 +45,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time these load on first
     from dflab.detect.scan import ScanOptions
     from dflab.detect.scanner import Scanner
     from dflab.lab import Lab
-    from dflab.provenance.facade import (
-        CompareResult,
-        RegisterResult,
-        TraceMatch,
-        TraceResult,
-        VerifyResult,
-        compare,
-        register,
-        trace,
-        verify,
-    )
+    from dflab.provenance.facade import RegisterResult, TraceMatch, TraceResult, VerifyResult, register, trace, verify
+    from dflab.shallow.compare_original import CompareResult, compare
 
 
 # Names served lazily from their modules, so `import dflab` does not pull in numpy, torch or mediapipe.
@@ -72,12 +63,12 @@ _LAZY = {
     "verify": "dflab.provenance.facade",
     "trace": "dflab.provenance.facade",
     "register": "dflab.provenance.facade",
-    "compare": "dflab.provenance.facade",
+    "compare": "dflab.shallow.compare_original",
     "VerifyResult": "dflab.provenance.facade",
     "TraceResult": "dflab.provenance.facade",
     "TraceMatch": "dflab.provenance.facade",
     "RegisterResult": "dflab.provenance.facade",
-    "CompareResult": "dflab.provenance.facade",
+    "CompareResult": "dflab.shallow.compare_original",
     "Lab": "dflab.lab",
 }
 

@@ -37,7 +37,7 @@ def find_original(suspect: str, lab=None) -> tuple[Path, int]:
 
 def run(args: argparse.Namespace) -> int:
     from dflab.lab import Lab
-    from dflab.provenance.facade import compare
+    from dflab.shallow.compare_original import compare
 
     if not Path(args.suspect).exists():
         raise NotFound(f"{args.suspect} does not exist")

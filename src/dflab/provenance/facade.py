@@ -1,4 +1,4 @@
-"""The typed provenance API: verify, trace, register and compare a file against a lab's stores.
+"""The typed provenance API: verify, trace and register a file against a lab's stores.
 
     import dflab
     result = dflab.verify("photo.jpg")          # VerifyResult; result.ok, result.problems, result.to_json()
@@ -9,13 +9,15 @@
 
 Every function takes `lab=` (dflab.lab.Lab); without one it opens the lab of the environment for the call and
 closes it after. Each result's `to_json()` is exactly the document the matching `dflab ... --json` command
-prints (the commands print it).
+prints (the commands print it). `compare` (and its CompareResult) lives in dflab/shallow/compare_original.py:
+aligning a copy with its original is shallow/'s work, and shallow sits above provenance in the layering; it
+finds the original with `find_original` below.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -168,46 +170,6 @@ class TraceResult:
         return out
 
 
-@dataclass(frozen=True)
-class CompareResult:
-    """What was done to a copy of an original. The typed fields are common to every comparison; `details` holds
-    the rest of the document in order (speed_factor, segments, removed, inserted, changed, durations, mode, ...),
-    which depends on whether pictures or audio were aligned (shallow/compare.py)."""
-
-    suspect: str
-    original: str
-    aligned: bool
-    summary: str
-    record: int | None  # the registered original's ledger record, when it was found by tracing
-    details: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def speed_factor(self) -> float | None:
-        return self.details.get("speed_factor")
-
-    @property
-    def removed(self) -> list[dict[str, Any]]:
-        return list(self.details.get("removed") or [])
-
-    @property
-    def inserted(self) -> list[dict[str, Any]]:
-        return list(self.details.get("inserted") or [])
-
-    @property
-    def changed(self) -> list[dict[str, Any]]:
-        return list(self.details.get("changed") or [])
-
-    @classmethod
-    def from_json(cls, doc: dict[str, Any]) -> CompareResult:
-        typed = ("suspect", "original", "aligned", "summary", "record")
-        return cls(str(doc["suspect"]), str(doc["original"]), bool(doc["aligned"]), doc["summary"], doc.get("record"),
-                   {k: v for k, v in doc.items() if k not in typed})  # fmt: skip
-
-    def to_json(self) -> dict[str, Any]:
-        return {"suspect": self.suspect, "original": self.original, "aligned": self.aligned, **self.details,
-                "summary": self.summary, "record": self.record}  # fmt: skip
-
-
 # ---------------------------------------------------------------- calls
 
 
@@ -240,25 +202,6 @@ def register(path: str | Path, *, lab=None, parents: Sequence[int] = ()) -> Regi
         return RegisterResult.from_json(opened.registry().register(path, parents=tuple(int(p) for p in parents)))
 
 
-def compare(suspect: str | Path, original: str | Path | None = None, *, lab=None) -> CompareResult:
-    """Align `suspect` with `original` (default: its best registered video or audio match in the lab)."""
-    from dflab.provenance.lab import lab_scope
-    from dflab.shallow.compare import compare_files
-
-    if not Path(suspect).exists():
-        raise NotFound(f"{suspect} does not exist")
-    record = None
-    if original is not None:
-        if not Path(original).exists():
-            raise NotFound(f"{original} does not exist")
-    else:
-        with lab_scope(lab) as opened:
-            original, record = find_original(suspect, lab=opened)
-    doc = compare_files(suspect, original)
-    doc["record"] = record
-    return CompareResult.from_json(doc)
-
-
 def find_original(suspect: str | Path, *, lab=None) -> tuple[Path, int]:
     """(path, record) of the best registered video or audio match of `suspect` (a registered still cannot be
     aligned in time)."""
@@ -275,12 +218,10 @@ def find_original(suspect: str | Path, *, lab=None) -> tuple[Path, int]:
 
 
 __all__ = [
-    "CompareResult",
     "RegisterResult",
     "TraceMatch",
     "TraceResult",
     "VerifyResult",
-    "compare",
     "find_original",
     "register",
     "trace",
