@@ -49,9 +49,9 @@ def test_a_slowed_clip_is_called_manipulated_and_the_line_names_the_factor():
     evidence = [_speed(0.97, 0.75), ev("face_crop", 0.2, 0.8, track_scores={0: 0.2}), ev("cuts", 0.35, 0.5)]
     findings = judge(evidence, track_ids=[0], media_type="video")
     score, verdict = file_verdict(findings)
-    assert verdict == "manipulated" and score == pytest.approx(0.97)
+    assert verdict == "manipulated" and score == pytest.approx(0.5 + 0.9 * 0.47)  # pulled in by its confidence
     line = verdict_line(findings, score, verdict)
-    assert line.startswith("MANIPULATED (score 0.97): playback slowed to 0.75x")
+    assert line.startswith("MANIPULATED (score 0.92): playback slowed to 0.75x")
     speed = next(f for f in findings if f.name == "speed_changed")
     assert speed.details["speed_direction"] == "slowed" and findings[0] is speed
 
@@ -67,7 +67,14 @@ def test_nothing_found_is_authentic_and_says_what_was_strongest():
     findings = judge([_speed(0.1, 1.0), ev("cuts", 0.35, 0.5)], [], media_type="video")
     score, verdict = file_verdict(findings)
     assert verdict == "authentic"
-    assert "no finding reached its threshold (strongest: cut 0.35)" in verdict_line(findings, score, verdict)
+    assert "no finding reached its threshold (strongest: cut 0.42)" in verdict_line(findings, score, verdict)
+
+
+def test_an_unsure_detector_cannot_flag_on_its_own_probability():
+    """A cue's probability counts as far as its confidence: the synthetic-image detector on a compressed video
+    frame (confidence 0.1) saying 0.95 is not a finding."""
+    findings = judge([ev("synthetic_image", 0.95, 0.1), _speed(0.96, 0.8, confidence=0.2)], [], media_type="video")
+    assert file_verdict(findings)[1] == "authentic"
 
 
 def test_disclosure_is_decisive_and_names_the_ledger_record():

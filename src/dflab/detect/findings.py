@@ -112,7 +112,8 @@ class FindingModel:
     fitted: bool = False
     fingerprint: str = ""
     # "logistic": the formula above; "direct": the members' own scores are already calibrated probabilities of
-    # this manipulation (speed, cuts, disclosure), so the finding takes the highest of those that ran
+    # this manipulation (speed, cuts, disclosure), so the finding takes the highest of those that ran, each
+    # pulled towards 0.5 by its confidence (p = 0.5 + confidence * (score - 0.5))
     combine: str = "logistic"
 
     @classmethod
@@ -133,7 +134,9 @@ class FindingModel:
     def probability(self, evidence: dict[str, Evidence], track_id: int | None = None) -> float | None:
         """The finding's probability from its members' evidence (None when no member could run)."""
         if self.combine == "direct":
-            scores = [ev.track_scores.get(track_id, ev.score) if track_id is not None else ev.score
+            # the member's probability, pulled towards "no information" as far as it distrusts itself on this input
+            scores = [0.5 + ev.confidence * ((ev.track_scores.get(track_id, ev.score) if track_id is not None
+                                              else ev.score) - 0.5)
                       for name in self.members if (ev := evidence.get(name)) is not None and ev.confidence > 0]
             return float(max(scores)) if scores else None
         total, ran = self.bias, False
@@ -149,7 +152,7 @@ class FindingModel:
     def series(self, evidence: dict[str, Evidence], times: np.ndarray) -> np.ndarray | None:
         """The finding's probability over `times`, from the members that score per frame or window."""
         if self.combine == "direct":
-            curves = [np.interp(times, ev.times, ev.series["score"]) for name in self.members
+            curves = [0.5 + ev.confidence * (np.interp(times, ev.times, ev.series["score"]) - 0.5) for name in self.members
                       if (ev := evidence.get(name)) is not None and ev.confidence > 0 and ev.times is not None
                       and "score" in ev.series and len(ev.times) == len(ev.series["score"]) and len(ev.times)]
             return np.max(np.vstack(curves), axis=0) if curves else None
@@ -196,11 +199,13 @@ _DEFAULT_MEMBERS = {
     "cut": {"cuts": 1.0},
 }
 _DEFAULT_THRESHOLDS = {
-    # the speed cue's own decision line (p(changed) 0.5) falsely flags about 5 % of natural 10 s clips
-    "speed_changed": {"manipulated": 0.7, "suspicious": 0.5},
-    # a hard cut alone scores 0.54 at most (cues/cuts.py); a jump cut or an audio splice found with confidence
-    # 0.6 reaches 0.65
-    "cut": {"manipulated": 0.8, "suspicious": 0.62},
+    # thresholds on the confidence-weighted probability 0.5 + confidence * (score - 0.5). Speed: the cue's own
+    # decision line (p(changed) 0.5) falsely flags about 5 % of natural 10 s clips; a confident reading
+    # (confidence >= 0.5 and p(changed) >= 0.7, or a clear frame pattern) is suspicious, a surer one manipulated
+    "speed_changed": {"manipulated": 0.75, "suspicious": 0.6},
+    # cuts (cues/cuts.py): hard cuts between shots alone stay below 0.63 even three at full confidence; one jump
+    # cut or audio splice at full confidence gives 0.72, two give 0.84
+    "cut": {"manipulated": 0.8, "suspicious": 0.65},
     "disclosed_synthetic": {"manipulated": 0.99, "suspicious": 0.99},
 }
 
