@@ -39,6 +39,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dflab.shallow.rate_conversion import (  # noqa: F401 (FRAME_RATES, frame_rate_ratio: public here too)
+    FRAME_RATES,
+    conversion_explaining,
+    frame_rate_ratio,
+    retimed_after_conversion,
+)
+
 THUMB = 64  # frames are compared as 64x64 grey thumbnails: motion, not detail
 REPEAT_RATIO = 0.15  # a frame is a repeat when it changes less than 15 % of the change around it
 BLEND_RATIO = 0.25  # ... a blend when it is this much closer to its neighbours' mean than to either neighbour
@@ -72,9 +79,11 @@ TYPE_NORMALISED_BANDS = ("p2",)
 # test set, re-timed clips read 0.00-0.39 for repeats, 0.43-0.71 for drops
 REPEAT_CONTRAST = 0.40
 DROP_CONTRAST = 0.80  # above it the high steps are not ~2x the low ones: not a dropped frame
-# frame rates whose conversions leave a re-timing pattern without any change of speed
-FRAME_RATES = (23.976, 24.0, 25.0, 29.97, 30.0, 50.0, 59.94, 60.0)
-RATE_RATIO_TOLERANCE = 0.005
+# between these the contrast does not say repeats or drops: a 1.25x clip whose drops read 0.38 would be reported
+# as 0.25x; above CLEAR_DROP_CONTRAST "double" steps are barely larger than single ones. Calm clips, where a step
+# is near the codec's noise, land in both (LivePortrait d18 converted 30 -> 60 fps reads as 1.25x drops at 0.79)
+UNCLEAR_CONTRAST = (0.30, 0.43)
+CLEAR_DROP_CONTRAST = 0.72
 
 
 @dataclass(frozen=True)
@@ -93,6 +102,13 @@ class VideoSpeed:
     blend_z: float = 0.0  # blend-pattern correlation x sqrt(frames), against BLEND_THRESHOLD (or blend_band's threshold)
     step_contrast: float = 1.0  # median change at the pattern's low steps / at its high steps
     blend_band: str | None = None  # the BLEND_BANDS band whose test spoke (frame types known); None: the single test
+    doubt: str | None = None  # why the factor may be wrong though no conversion explains it ("blend", ...)
+
+    @property
+    def strong(self) -> bool:
+        """A re-timing pattern that no frame-rate conversion explains, read from clear repeats or drops: the
+        frames' factor can stand against the sound's."""
+        return self.factor is not None and self.rate_ratio is None and self.doubt is None
 
 
 def grey_thumbnails(frames: list[np.ndarray]) -> np.ndarray:
@@ -185,17 +201,6 @@ def contrast(values: np.ndarray, low: np.ndarray) -> float:
     return float(np.median(values[moving & low]) / max(float(np.median(values[moving & ~low])), 1e-6))
 
 
-def frame_rate_ratio(factor: float) -> str | None:
-    """'a/b' when factor is a/b for two common frame rates (within 0.5 %): a conversion, not a speed change."""
-    best, name = RATE_RATIO_TOLERANCE + 1e-12, None
-    for a in FRAME_RATES:
-        for b in FRAME_RATES:
-            error = abs(factor / (a / b) - 1.0)
-            if a != b and error < best - 1e-12:  # the first (lowest) pair wins a tie: 25/30, not 50/60
-                best, name = error, f"{a:g}/{b:g}"
-    return name
-
-
 def type_normalised(values: np.ndarray, pict_types: list[str]) -> np.ndarray:
     """values / the median of values at frames of the same codec frame type (types with fewer than 3 frames, e.g.
     the lone I-frame, by the median of all): removes the encoder's P/B rhythm, keeps what varies within a type."""
@@ -227,20 +232,22 @@ def known_types(pict_types: list[str] | None, n: int) -> bool:
 
 def estimate_video_speed(frames: list[np.ndarray], step_threshold: float = STEP_THRESHOLD,
                          blend_threshold: float = BLEND_THRESHOLD, pict_types: list[str] | None = None,
-                         band_thresholds: dict[str, float] | None = None) -> VideoSpeed:
+                         band_thresholds: dict[str, float] | None = None, fps: float | None = None) -> VideoSpeed:
     """Re-timing factor from the step and blend patterns (consecutive frames of the source required).
 
     `pict_types` (the codec's "I"/"P"/"B" per frame, dflab.media Frame.pict_type) add the banded,
-    frame-type-normalised blend test (BLEND_BAND_THRESHOLDS) to the single one (BLEND_THRESHOLD).
+    frame-type-normalised blend test (BLEND_BAND_THRESHOLDS) to the single one (BLEND_THRESHOLD); `fps`, the
+    file's frame rate, tells which factors a frame-rate conversion gives (frame_rate_ratio).
     The thresholds are arguments so the benchmark can fit them on held-out sources; callers keep the defaults."""
     if len(frames) < MIN_FRAMES:
         return VideoSpeed(None, 0.0, 0.0, 0.0, len(frames))
-    return speed_from_thumbnails(grey_thumbnails(frames), step_threshold, blend_threshold, pict_types, band_thresholds)
+    return speed_from_thumbnails(grey_thumbnails(frames), step_threshold, blend_threshold, pict_types, band_thresholds,
+                                 fps)
 
 
 def speed_from_thumbnails(thumbs: np.ndarray, step_threshold: float = STEP_THRESHOLD,
                           blend_threshold: float = BLEND_THRESHOLD, pict_types: list[str] | None = None,
-                          band_thresholds: dict[str, float] | None = None) -> VideoSpeed:
+                          band_thresholds: dict[str, float] | None = None, fps: float | None = None) -> VideoSpeed:
     """estimate_video_speed on grey thumbnails (frames x 64 x 64, float)."""
     n = len(thumbs)
     if n < MIN_FRAMES:
@@ -253,7 +260,8 @@ def speed_from_thumbnails(thumbs: np.ndarray, step_threshold: float = STEP_THRES
     repeat_fraction, blend_fraction = _still_shares(diffs, second)
     size = min(1.0, n / 100)  # short clips hold few pattern periods
 
-    step_score, step_f, step_ph = fit_pattern(local_normalised(diffs, STEP_LOCAL_FRAMES), step_pattern)
+    step_normalised = local_normalised(diffs, STEP_LOCAL_FRAMES)
+    step_score, step_f, step_ph = fit_pattern(step_normalised, step_pattern)
     step_z = step_score * np.sqrt(len(diffs))
     low = step_pattern(np.array([step_f]), np.array([step_ph]), len(diffs))[0, 0] < 0.5
     step_contrast = contrast(diffs, low)
@@ -277,10 +285,24 @@ def speed_from_thumbnails(thumbs: np.ndarray, step_threshold: float = STEP_THRES
     if max(step_margin, blend_margin) < 0:
         # no pattern: natural speed, or a re-timing frames cannot show (1.0x, 2.0x, a ramp)
         return VideoSpeed(None, 0.3 * size, pattern_score=max(step_score, 0.0), **found)
+    doubt, ratio = None, None
     if step_margin >= 0:  # repeats and drops also leave a second-difference pattern: the step fit comes first
         slowed = step_contrast < REPEAT_CONTRAST
         factor, method, score, margin = step_f if slowed else 1.0 + step_f, "repeat" if slowed else "drop", \
             step_score, step_margin
+        if UNCLEAR_CONTRAST[0] <= step_contrast < UNCLEAR_CONTRAST[1] or step_contrast > CLEAR_DROP_CONTRAST:
+            doubt = "repeats or drops unclear"  # f as repeats and 1 + f as drops both fit (0.25x or 1.25x)
+        ratio = frame_rate_ratio(factor, fps)
+        if ratio is None and fps:
+            ratio = conversion_explaining(step_normalised, fps, step_score, step_contrast)
+        composite = None
+        if ratio is None and doubt is None and fps:
+            composite = retimed_after_conversion(step_normalised, fps, step_score)
+        # footage converted as shot, then re-timed, misleads the plain fit (LivePortrait d6 at 0.75x reads 0.25x);
+        # the composite is believed on the plain reading's side of 1 only (on a calm clip it may fit by chance)
+        if composite is not None and (composite[0] < 1.0) == slowed:
+            factor = composite[0]
+            doubt = f"re-timed after a {composite[1]} fps conversion as shot"
     else:
         # slowed or sped up: the predicted kink weights differ in shape for r = f and r = 1 + f (and, with the
         # banded fit folded to f <= 0.5, for 1 - f and 2 - f)
@@ -288,9 +310,11 @@ def speed_from_thumbnails(thumbs: np.ndarray, step_threshold: float = STEP_THRES
         kinks = {r: best_pattern(blend_normalised, _kink_weights(r), np.array([r]), np.arange(100) / 100)[0]
                  for r in rates}
         factor, method, score, margin = max(kinks, key=kinks.get), "blend", blend_score, blend_margin
+        doubt = "blend"  # which of f, 1 - f, 1 + f, 2 - f is a guess, and x264's B-frames blend too
+        ratio = frame_rate_ratio(factor, fps)
     confidence = float(np.clip(0.5 + margin / 4.0, 0.0, 1.0) * size)
     return VideoSpeed(round(factor, 4), confidence, method=method, direction="slower" if factor < 1 else "faster",
-                      pattern_score=score, rate_ratio=frame_rate_ratio(factor), **found)
+                      pattern_score=score, rate_ratio=ratio, doubt=doubt, **found)
 
 
 def _still_shares(diffs: np.ndarray, second: np.ndarray) -> tuple[float, float]:

@@ -5,13 +5,17 @@ rate, or pitch, formants, rate and band edge moved together by tape-style resamp
 spectrum against natural speech for the factor; dflab.audio.speed) and the video one (the periodic pattern of
 repeated, dropped or blended frames that re-timing at an unchanged frame rate leaves; dflab.shallow.speed_video),
 which sees slowing and speeding up and reads the factor almost exactly. A video pattern is strong evidence
-(it sets the factor, and can overrule the audio once clearly above its threshold) when its factor is not a
-ratio of two common frame rates; a pattern at such a ratio (25 -> 30 fps conversion looks like 0.833x slowing,
-30 -> 25 like 1.2x speeding up) only nudges the decision and refines the audio's factor. r = 1.0 and 2.0 (every
+(it sets the factor, and can overrule the audio once clearly above its threshold) when no frame-rate conversion
+into the file's rate explains it (dflab.shallow.rate_conversion: 25 -> 30 fps looks like 0.833x slowing in a
+30 fps file, 30 -> 25 like 1.2x speeding up in a 25 fps one) and its repeats or drops are clear; a weak pattern
+only nudges the decision. dflab.detect.cues.speed_fusion decides, and takes the factor from the frames whenever
+they show a pattern the sound does not contradict: the sound's factor is +-10-20 % and can sit on the wrong side
+of 1. `speed_direction` ("slowed", "sped_up", "natural") is always the factor's side of 1. r = 1.0 and 2.0 (every
 other frame dropped) leave no pattern. Audio longer than 15 s is also judged in 10 s windows 5 s apart
 (dflab.audio.speed.windowed_reading): they say where (the evidence's time ranges, a per-window score series for
 the timeline, `speed_windows` in the details) and, up to 30 s, decide too: a re-timed stretch is diluted in the
-whole recording. The scan JSON's `shallow` block reads `speed_factor` and `speed_confidence` from the details.
+whole recording. The scan JSON's `shallow` block reads `speed_factor` and `speed_confidence` from the details
+(docs/speed.md).
 """
 
 from __future__ import annotations
@@ -25,10 +29,6 @@ from dflab.detect.registry import register_detector
 MIN_AUDIO_S = 3.0
 FULL_CONFIDENCE_S = 8.0  # the model was calibrated on 10 s clips
 AUDIO_CONFIDENCE = 0.5
-VIDEO_CONFIDENCE = 0.6  # a repeat/blend pattern at a frame-rate ratio: may be a frame-rate conversion
-STRONG_VIDEO_CONFIDENCE = 0.9  # a re-timing pattern at a factor no frame-rate conversion gives
-STRONG_VIDEO_LOGIT = 5.0  # log-odds a fully confident strong pattern adds: more than a confident audio "natural"
-AGREE_LOG2 = 0.26  # the audio's factor is +-10-20 %: within 2^0.26 = 1.2x of the video's it is the same change
 
 
 def _native_audio(media) -> tuple[np.ndarray, int] | None:
@@ -58,13 +58,6 @@ def _window_details(window) -> dict:
             "factor": round(estimate.factor, 3) if estimate else None}  # fmt: skip
 
 
-def _strong_pattern(video) -> bool:
-    """A factor that no frame-rate conversion gives: re-timing, not a conversion. Dropped frames at a ratio are
-    not exempt: 30 -> 25 fps conversion drops one frame in six, the pattern of 1.2x (bench/video_speed_accuracy.py:
-    every 30 fps source converted to 25 fps reads as a 1.2x drop pattern)."""
-    return video.rate_ratio is None
-
-
 @register_detector("speed")
 class SpeedDetector:
     media_types = ("audio", "video")
@@ -82,6 +75,7 @@ class SpeedDetector:
             speed_windows,
             windowed_reading,
         )
+        from dflab.detect.cues.speed_fusion import fuse
         from dflab.errors import BadMedia
         from dflab.shallow.speed_video import estimate_video_speed
 
@@ -109,50 +103,16 @@ class SpeedDetector:
         # re-timing found on 89-95 % of 0.5-0.75x and 50-83 % of 1.1-1.5x clips, factor error median < 0.5 %;
         # blending mostly missed; no natural clip flagged but the two converted as shot (d6, d10; at a frame-rate ratio)
         frames = m.frames if _consecutive_frames(m) else []
-        video = estimate_video_speed([f.rgb for f in frames], pict_types=[f.pict_type for f in frames]) if frames else None
+        video = estimate_video_speed([f.rgb for f in frames], pict_types=[f.pict_type for f in frames],
+                                     fps=m.fps) if frames else None
 
         if audio_est is None and (video is None or video.confidence == 0):
             why = audio_note if m.media_type == "audio" else f"{audio_note}; the frames show no sign of retiming either"
             return not_applicable(self.name, f"Speed could not be judged: {why}.")
 
-        # Fuse as log-odds of "changed" and a confidence-weighted log-factor.
-        logit, weight, log_factor = 0.0, 0.0, 0.0
-        if reading is not None:
-            p = float(np.clip(reading.p_changed, 1e-4, 1 - 1e-4))
-            logit += float(np.log(p / (1 - p)))  # audio alone: the score is the model's probability
-            if p >= 0.5:
-                weight += audio_conf
-                log_factor += audio_conf * np.log2(reading.factor_estimate)
-        strong = video is not None and video.factor is not None and _strong_pattern(video)
-        video_sets_factor = False
-        if video is not None and video.confidence > 0:
-            retimed = video.factor is not None
-            if strong:
-                # Next to audio, a pattern just over its threshold (the null's tail: natural clips reach 7.5
-                # against 7.7) adds nothing and the full weight needs a margin of 2; alone, it is all there is.
-                video_weight = video.confidence if audio_est is None else max(0.0, 2.0 * video.confidence - 1.0)
-                logit += STRONG_VIDEO_LOGIT * video_weight
-                video_sets_factor = True
-            else:
-                # Repeats at a frame-rate ratio also come from frame-rate conversion, so they only nudge the
-                # decision; without audio they are all there is.
-                logit += video.confidence * ((1.0 if audio_est is not None else 2.0) if retimed else -0.5)
-                video_slower = retimed and video.factor < 1.0
-                audio_same_way = reading is None or (
-                    reading.p_changed >= 0.5 and (reading.factor_estimate < 1.0) == video_slower)
-                if retimed and audio_same_way:
-                    agree = reading is not None and abs(np.log2(reading.factor_estimate / video.factor)) < AGREE_LOG2
-                    video_sets_factor = agree  # the audio found the change, the frames say exactly how much
-                    weight += video.confidence
-                    log_factor += video.confidence * np.log2(video.factor)
-        score = float(1.0 / (1.0 + np.exp(-logit)))
-        changed = score >= 0.5
-        if changed and video_sets_factor:
-            factor = float(video.factor)
-        else:
-            factor = float(2 ** (log_factor / weight)) if changed and weight > 0 else 1.0
-        video_conf = (STRONG_VIDEO_CONFIDENCE if strong else VIDEO_CONFIDENCE) * video.confidence if video else 0.0
-        confidence = float(min(1.0, max(audio_conf, video_conf)))
+        decision = fuse(reading.p_changed if reading else None, reading.factor_estimate if reading else None,
+                        audio_conf, video)
+        score, factor, confidence, changed = decision.score, decision.factor, decision.confidence, decision.changed
         parts = []
         judged = [w for w in windows if w.estimate is not None]  # windows with speech
         if audio_est is not None:
@@ -163,8 +123,12 @@ class SpeedDetector:
                 parts.append(f"{len(judged)} windows of 10 s, highest p(changed) {max(w.estimate.p_changed for w in judged):.2f}"
                              + ("" if reading.windows_decide else " (past 30 s the windows point, the whole decides)"))
         if video is not None and video.factor is not None:
-            ratio = f", a {video.rate_ratio} fps conversion ratio" if video.rate_ratio else ""
-            parts.append(f"video: {video.method} pattern of {video.factor:.3f}x (score {video.pattern_score:.2f}{ratio})")
+            ratio = f", what a {video.rate_ratio} fps conversion leaves" if video.rate_ratio else ""
+            doubt = f", {video.doubt}" if video.doubt and not video.rate_ratio else ""
+            parts.append(f"video: {video.method} pattern of {video.factor:.3f}x (score {video.pattern_score:.2f}{ratio}{doubt})")
+            if decision.contradicted:
+                parts.append("the frames and the sound point different ways, the "
+                             + ("frames' clear pattern sets the factor" if video.strong else "sound's factor stands"))
         elif video is not None and video.confidence > 0:
             parts.append(f"video: no re-timing pattern, {100 * (video.repeat_fraction + video.blend_fraction):.0f}% "
                          "of frames repeated or blended")
@@ -191,6 +155,8 @@ class SpeedDetector:
                 "speed_windows_decide": reading.windows_decide if reading else False,
                 "speed_factor": round(factor, 3),
                 "speed_confidence": round(confidence * abs(2 * score - 1), 3),
+                "speed_direction": decision.direction,
+                "speed_factor_from": decision.factor_from,
                 "audio_p_changed": round(audio_est.p_changed, 4) if audio_est else None,
                 "audio_p_resampled": round(audio_est.p_resampled, 4) if audio_est else None,
                 "audio_p_grid": round(audio_est.p_grid, 4) if audio_est else None,
@@ -203,6 +169,7 @@ class SpeedDetector:
                 "video_pattern_score": round(video.pattern_score, 3) if video else None,
                 "video_confidence": round(video.confidence, 3) if video else None,
                 "video_rate_ratio": video.rate_ratio if video else None,
-                "video_strong": bool(strong),
+                "video_strong": bool(video is not None and video.strong),
+                "video_doubt": video.doubt if video else None,
             },
         )

@@ -1,0 +1,75 @@
+"""The speed decision from the sound's reading and the frames' pattern: known answers, and for any input the
+reported direction is the factor's side of 1."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dflab.detect.cues.speed_fusion import CONTRADICTED, NOT_RETIMING, VIDEO_CONFIDENCE, fuse
+from dflab.shallow.speed_video import VideoSpeed
+
+
+def _video(factor, confidence=1.0, method="drop", ratio=None, doubt=None):
+    return VideoSpeed(factor, confidence, 0.0, 0.0, 300, method=method if factor else None, rate_ratio=ratio,
+                      doubt=doubt)
+
+
+def test_a_strong_pattern_sets_the_factor_against_the_sounds_side():
+    # 1.25x drops no conversion explains; the sound found the change but read 0.73x (LivePortrait d9)
+    decision = fuse(1.0, 0.73, 0.5, _video(1.249))
+    assert decision.changed and decision.factor == pytest.approx(1.249) and decision.direction == "sped_up"
+    assert decision.factor_from == "video" and decision.confidence == pytest.approx(0.9)
+
+
+def test_a_conversion_pattern_the_other_way_leaves_the_sounds_factor_with_less_trust():
+    decision = fuse(0.99, 0.75, 0.5, _video(1.2, ratio="30/25"))
+    assert decision.factor == pytest.approx(0.75) and decision.direction == "slowed" and decision.contradicted
+    assert decision.factor_from == "audio"
+    assert decision.confidence == pytest.approx(0.5 * (1 - NOT_RETIMING) * CONTRADICTED)
+
+
+def test_a_conversion_pattern_refines_an_agreeing_factor_and_lends_no_trust():
+    near = fuse(0.99, 0.75, 0.5, _video(0.833, method="repeat", ratio="25/30"))
+    assert near.factor == pytest.approx(0.833) and near.factor_from == "video" and not near.contradicted
+    # a natural 30 fps clip converted to 60 fps (0.5x repeats) whose noisy sound reads 0.75x: no confident 0.5x
+    far = fuse(0.9999, 0.749, 0.5, _video(0.499, method="repeat", ratio="29.97/60"))
+    assert far.factor == pytest.approx(0.749) and far.factor_from == "audio"
+    for decision in (near, far):
+        assert decision.confidence == pytest.approx(0.5 * (1 - NOT_RETIMING)) and decision.direction == "slowed"
+
+
+def test_an_unclear_pattern_the_same_way_sets_the_exact_factor():
+    decision = fuse(0.99, 0.6, 0.5, _video(0.749, confidence=0.9, method="repeat", doubt="repeats or drops unclear"))
+    assert decision.factor == pytest.approx(0.749) and decision.factor_from == "video"
+    assert decision.confidence == pytest.approx(VIDEO_CONFIDENCE * 0.9)
+
+
+def test_frames_without_a_pattern_lower_the_trust_in_the_sounds_factor():
+    alone = fuse(0.95, 0.8, 0.5, None)
+    watched = fuse(0.95, 0.8, 0.5, _video(None, confidence=0.3))
+    assert alone.factor == watched.factor == pytest.approx(0.8) and watched.direction == "slowed"
+    assert watched.confidence == pytest.approx(0.7 * alone.confidence)
+
+
+def test_natural_reads_one_and_natural():
+    decision = fuse(0.1, 1.3, 0.5, _video(None, confidence=0.3))
+    assert not decision.changed and decision.factor == 1.0 and decision.direction == "natural"
+
+
+@given(
+    audio_p=st.one_of(st.none(), st.floats(0.0, 1.0)),
+    audio_factor=st.floats(0.25, 4.0),
+    video_factor=st.one_of(st.none(), st.floats(0.3, 1.95).filter(lambda f: abs(f - 1.0) > 0.01)),
+    video_confidence=st.floats(0.0, 1.0),
+    ratio=st.sampled_from([None, "25/30"]),
+    doubt=st.sampled_from([None, "blend"]),
+)
+def test_the_direction_is_always_the_factors_side_of_one(audio_p, audio_factor, video_factor, video_confidence,
+                                                         ratio, doubt):
+    video = _video(video_factor, video_confidence, ratio=ratio, doubt=doubt)
+    decision = fuse(audio_p, audio_factor if audio_p is not None else None, 0.5, video)
+    expected = "natural" if not decision.changed else ("slowed" if decision.factor < 1 else "sped_up")
+    assert decision.direction == expected and 0.0 <= decision.confidence <= 1.0
+    assert decision.changed or decision.factor == 1.0
