@@ -1,0 +1,1 @@
+"""Training and development-set building. May import the runtime packages; nothing in the runtime imports this."""
