@@ -140,7 +140,8 @@ def platt_loso(log_odds: np.ndarray, labels: np.ndarray, groups: np.ndarray) -> 
     out = np.zeros(len(labels))
     for group in np.unique(groups):
         train = groups != group
-        model = LogisticRegression(C=1e4, max_iter=5000).fit(log_odds[train, None], labels[train])
+        model = LogisticRegression(C=1e4, class_weight="balanced", max_iter=5000)
+        model.fit(log_odds[train, None], labels[train])
         out[groups == group] = model.predict_proba(log_odds[groups == group, None])[:, 1]
     return out
 

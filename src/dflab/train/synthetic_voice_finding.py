@@ -110,19 +110,23 @@ def build_rows(items: list[VoiceItem], evidence: list[dict], aasist_probability:
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, c: float = COMBINER_C) -> tuple[np.ndarray, float]:
-    """L2 logistic regression with non-negative member weights (the bias is free).
+    """Class-balanced L2 logistic regression with non-negative member weights (the bias is free).
 
-    A member may only push towards "synthetic" when it says synthetic: a negative weight would turn a
-    detector's blind spot on these clones (synthetic_speech calls them natural) into a rule that would
-    misfire on the classic TTS it does catch."""
+    Balanced, so that a fold's bias does not depend on how many clones or reals the held-out voice happens
+    to have (with leave-one-speaker-out folds that would rank the held-out voice's files against the
+    others for the wrong reason), and so that p is calibrated for even odds. Non-negative, because a
+    member may only push towards "synthetic" when it says synthetic: a negative weight would turn a
+    detector's blind spot on these clones (synthetic_speech calls them natural) into a rule that misfires
+    on the classic TTS it does catch."""
     from scipy.optimize import minimize
+
+    weight = np.where(y == 1, 0.5 / max(y.mean(), 1e-9), 0.5 / max(1 - y.mean(), 1e-9)) / len(y)
 
     def loss(theta):
         w, b = theta[:-1], theta[-1]
         z = x @ w + b
-        # mean log loss, written stably: log(1 + e^z) - y z
-        value = np.mean(np.logaddexp(0.0, z) - y * z) + 0.5 * (w @ w) / (c * len(y))
-        grad_z = (1.0 / (1.0 + np.exp(-z)) - y) / len(y)
+        value = np.sum(weight * (np.logaddexp(0.0, z) - y * z)) + 0.5 * (w @ w) / (c * len(y))
+        grad_z = weight * (1.0 / (1.0 + np.exp(-z)) - y)
         return value, np.r_[x.T @ grad_z + w / (c * len(y)), grad_z.sum()]
 
     bounds = [(0.0, None)] * x.shape[1] + [(None, None)]
