@@ -37,6 +37,7 @@ BUILTIN_MODULES = [
     "dflab.detect.cues.cuts",
     "dflab.detect.cues.lip_sync",
     "dflab.detect.learned.synthetic_image",
+    "dflab.detect.learned.synthetic_image_cnn",
     "dflab.detect.learned.face_crop",
 ]
 
