@@ -109,8 +109,9 @@ def test_every_shipped_table_loads_and_names_only_its_own_members():
             assert model.name == kind.name and set(model.members) <= set(kind.members)
             assert all(w >= 0 and math.isfinite(w) for w in model.members.values())
             if model.fitted:
-                assert model.held_out["auc"] >= 0.5 and len(model.real_quantiles) > 2
+                assert model.held_out["auc"] >= 0.5
                 assert list(model.real_quantiles) == sorted(model.real_quantiles)
+                assert model.threshold(0.01, "manipulated") >= model.threshold(0.05, "suspicious")
 
 
 def test_scan_json_carries_findings_models_and_the_operating_point(tmp_path):

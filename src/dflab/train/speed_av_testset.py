@@ -27,8 +27,8 @@ from pathlib import Path
 
 from dflab.atomic import atomic_output
 from dflab.errors import UsageError
-from dflab.shallow.speed_testset import _ffmpeg, default_data_dir
-from dflab.shallow.video_speed_testset import _probe
+from dflab.train.speed_testset import _ffmpeg, default_data_dir
+from dflab.train.video_speed_testset import _probe
 
 FACTORS = (0.75, 1.25, 1.5)
 NATURAL_METHODS = ("original", "reencode", "resize", "fpsconv", "fps24", "fps60")
