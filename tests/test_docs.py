@@ -120,10 +120,6 @@ def test_readme_names_every_verb_of_the_cli():
     assert [v for v in verbs if f"dflab {v}" not in readme] == []
 
 
-def test_readme_marks_the_output_the_lead_refreshes():
-    assert (ROOT / "README.md").read_text(encoding="utf-8").count("<!-- lead: update -->") >= 2
-
-
 @pytest.mark.parametrize("page", USER_PAGES)
 def test_relative_links_resolve(page):
     text = (ROOT / page).read_text(encoding="utf-8")

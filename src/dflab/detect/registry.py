@@ -37,7 +37,7 @@ BUILTIN_MODULES = [
     "dflab.detect.cues.cuts",
     "dflab.detect.cues.lip_sync",
     "dflab.detect.learned.synthetic_image",
-    "dflab.detect.learned.synthetic_image_cnn",
+    # "dflab.detect.learned.synthetic_image_cnn": registered once its trained weights ship
     "dflab.detect.learned.face_crop",
 ]
 
