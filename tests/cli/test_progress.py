@@ -32,6 +32,8 @@ def test_progress_only_for_a_terminal_and_never_with_quiet_or_json():
     ["train", "detector", "--out", "w.pt"],
     ["train", "synthetic-speech"],
     ["train", "findings", "m.csv", "--finding", "face_manipulated", "--out", "t.json"],
+    ["register", "a.jpg", "b.jpg"],
+    ["scan", "a.jpg"],
 ])  # fmt: skip
 def test_every_long_command_takes_quiet(argv):
     assert build_parser().parse_args([*argv, "--quiet"]).quiet

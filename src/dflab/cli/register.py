@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from dflab.cli.common import print_json
+from dflab.cli.progress import add_quiet_option, progress_wanted
 
 
 def register(subparsers) -> None:
@@ -19,6 +20,7 @@ def register(subparsers) -> None:
     )
     parser.add_argument("files", nargs="+", metavar="FILE", help="images, videos or audio files to register")
     parser.add_argument("--json", action="store_true", help="one JSON object per file on stdout")
+    add_quiet_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -26,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from dflab.lab import Lab
     from dflab.provenance.facade import register as register_file
 
-    progress = _progress(args.files, disable=args.json)
+    progress = _progress(args.files, disable=not progress_wanted(args))
     with Lab.default() as lab:
         for path in progress:
             result = register_file(path, lab=lab)
@@ -40,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _progress(items, disable: bool):
-    if disable or len(items) < 2 or not sys.stderr.isatty():
+    if disable or len(items) < 2:
         return items
     from tqdm import tqdm
 
