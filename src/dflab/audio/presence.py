@@ -7,10 +7,7 @@ test set (speech at 0.5-2x) the spread is at least 0.62 and the 1-16 Hz share at
 used before turned away 19 % of them (share down to 0.09: slowed or vocoded speech), so the speed cue did not
 judge the clips it was built for. The first and last half second are left out so that a fade in or out does
 not look like modulation. WebRTC's VAD is no use for this: it calls a 440 Hz tone and white noise speech.
-Music and other modulated sounds pass; the voice detectors' own models deal with them, or ask
-`pitch_glides_like_speech`: intonation makes the pitch of speech glide inside every voiced stretch (median
-11.7-33.7 semitones/s over 63 files of cloned_voices, LibriSpeech and LJSpeech TTS), while held notes of a
-melody, chords or a bass line stay put (0.0-0.7 semitones/s on synthesised music).
+Music and other modulated sounds pass; the voice detectors' own models deal with them.
 """
 
 from __future__ import annotations
@@ -22,7 +19,6 @@ SYLLABIC_BAND_HZ = (1.0, 16.0)  # syllable rates (2-8 Hz) at playback speeds 0.5
 MIN_ENVELOPE_SPREAD = 0.2  # std of the log envelope, nats
 ENVELOPE_HOP_S = 0.01
 EDGE_S = 0.5
-MIN_F0_GLIDE_ST_PER_S = 4.0  # a third of the slowest glide measured in speech; halved playback still passes
 
 
 def _log_envelope(samples: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -56,11 +52,3 @@ def sounds_like_speech(samples: np.ndarray, sample_rate: int) -> bool:
         envelope_spread(samples, sample_rate) >= MIN_ENVELOPE_SPREAD
         and syllabic_modulation(samples, sample_rate) >= MIN_SYLLABIC_SHARE
     )
-
-
-def pitch_glides_like_speech(samples: np.ndarray, sample_rate: int) -> bool:
-    """Is there voicing whose pitch moves the way intonation does (not held notes)?"""
-    from dflab.audio.pitch import pitch_statistics, yin
-
-    glide = pitch_statistics(yin(samples, sample_rate))["f0_slope_st_per_s"]
-    return bool(np.isfinite(glide) and glide >= MIN_F0_GLIDE_ST_PER_S)

@@ -32,7 +32,6 @@ BUILTIN_MODULES = [
     "dflab.detect.cues.c2pa",
     "dflab.detect.cues.speed",
     "dflab.detect.learned.synthetic_speech",
-    "dflab.detect.learned.aasist",
     "dflab.detect.cues.speaker_match",
     "dflab.detect.cues.cuts",
     "dflab.detect.cues.lip_sync",
