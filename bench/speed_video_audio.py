@@ -80,6 +80,15 @@ def _side_agrees(reading: dict) -> bool:
     return {"slowed": factor < 1.0, "sped_up": factor > 1.0, "natural": factor == 1.0}[direction]
 
 
+def _against_frames(reading: dict, strong_only: bool) -> bool:
+    """Changed, and the reported factor on the other side of 1 from the frames' pattern (a 1.25x clip whose drops
+    the frames show, reported at the sound's 0.73x)."""
+    video = reading["video_factor"]
+    if video is None or reading["score"] < 0.5 or (strong_only and not reading["video_strong"]):
+        return False
+    return (reading["factor"] < 1.0) != (video < 1.0)
+
+
 def retimed_rows(clips: list[dict]) -> list[dict]:
     groups = defaultdict(list)
     for clip in clips:
@@ -159,11 +168,15 @@ def main() -> int:
     print_table(natural, ["method", "n", "flagged", "slowed", "confident far from 1", "highest confidence", "far"])
     inconsistent = [c["path"] for c in clips if not _side_agrees(c["reading"])]
     print(f"\ndirection disagreeing with the factor's side of 1: {len(inconsistent)}/{len(clips)}")
+    against = {kind: [c["path"] for c in clips if _against_frames(c["reading"], kind == "strong")]
+               for kind in ("strong", "any")}
+    print(f"changed, with the factor on the other side of 1 from the frames' pattern: {len(against['any'])} "
+          f"({len(against['strong'])} against a strong pattern)")
     seconds = [c["reading"]["seconds"] for c in clips]
     print(f"speed cue: median {np.median(seconds):.2f} s per clip (decode excluded)")
     write_results(args.name, {
         "set": str(root), "clips": len(clips), "confident_at": CONFIDENT, "retimed": retimed, "natural": natural,
-        "direction_inconsistent": inconsistent, "seconds_per_clip_median": float(np.median(seconds)),
+        "direction_inconsistent": inconsistent, "factor_against_frames": against, "seconds_per_clip_median": float(np.median(seconds)),
         "per_clip": [{"path": c["path"], "method": c["method"], "factor": c["factor"], **c["reading"]} for c in clips],
     })  # fmt: skip
     return 0

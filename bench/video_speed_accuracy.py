@@ -16,7 +16,9 @@ and `blend` re-timing at 0.5-2.0x) into DIR unless it is there, decodes every cl
 * `--scan`: `dflab scan --detectors speed --json` on the 0.75x and 1.25x repeat clips and the originals.
 
 A re-timed clip counts as detected when a pattern is reported in the right direction; the factor error is
-|estimate / true - 1| over the detected clips; "within 5 %" counts over all clips of the row.
+|estimate / true - 1| over the detected clips; "within 5 %" counts over all clips of the row. "strong" counts the
+readings the speed cue lets set the factor (VideoSpeed.strong: no frame-rate conversion into the clip's own rate
+explains the pattern, no doubt about it), "strong wrong" those of them more than 5 % off.
 
 Session 4 (315 clips, built in 198 s): held out, repeat detected 18/19, 17/19, 12/19 at 0.5/0.75/0.9x and 9/18,
 15/18, 13/18, 3/18 at 1.1/1.25/1.5/2.0x (factor error median 0.04-0.40 %); blend 1/18-8/19; natural flagged 6/19
@@ -25,6 +27,12 @@ fps conversion read as re-timing on 13/19; scan factor within 5 % on 42/56; 48 m
 With frame types (Frame.pict_type; the banded blend test beside the single one), held out: blend 10/19, 10/19,
 6/19 at 0.5/0.75/0.9x, 1/18, 6/18, 6/18, 3/18 at 1.1-2.0x (without: 8, 3, 3, 1, 6, 6, 3); natural flagged 10/38
 held out either way, 2/38 shipped (d6, d10 as shot); 70 ms per 10 s clip.
+With the file's frame rate, conversion simulation and doubts (dflab.shallow.rate_conversion): detection unchanged
+but 1.1x 10/18 (a composite fit turned a misread d6 around); held out, strong at 0.5-1.5x 2, 15, 11, 10, 13, 11
+(of which > 5 % off: 2, 2, 2, 1, 2, 1), blends never; natural clips strong 0/38. Shipped thresholds, strong and
+within 5 % went from 61 to 50 readings, strong and wrong from 29 to 10 (1.25x: 1 -> 10 right, it was taken for a
+30 -> 24 conversion in 25 and 30 fps files; blends: 19 -> 1 right, 14 -> 4 wrong); the "before" figures come from
+the old estimator on the same decoded clips (docs/speed.md).
 """
 
 from __future__ import annotations
@@ -103,6 +111,7 @@ def score_rows(clips: list[dict], key: str) -> list[dict]:
         if factor == 1.0:
             flagged = [r for r in results if r.factor is not None]
             row["flagged"] = f"{len(flagged)}/{len(members)}"
+            row["strong"] = f"{sum(r.strong for r in results)}/{len(members)}"
             row["reads as"] = ", ".join(sorted({f"{r.method} {r.factor:.3f}" for r in flagged})) or "-"
         else:
             hits = [r for r in results if _detected(r, factor)]
@@ -111,6 +120,9 @@ def score_rows(clips: list[dict], key: str) -> list[dict]:
             row["detected %"] = round(100.0 * len(hits) / len(members), 1)
             row["error median %"] = round(100.0 * float(np.median(errors)), 2) if errors else None
             row["within 5 %"] = round(100.0 * sum(e <= 0.05 for e in errors) / len(members), 1)
+            strong = [r for r in results if r.strong]
+            row["strong"] = f"{len(strong)}/{len(members)}"
+            row["strong wrong"] = sum(abs(r.factor / factor - 1.0) > 0.05 for r in strong)
             row["method read"] = ", ".join(f"{m} {n}" for m, n in sorted(_count(r.method for r in hits).items()))
         rows.append(row)
     return rows
@@ -130,7 +142,7 @@ def false_alarms(clips: list[dict], key: str) -> list[dict]:
         natural = [c for c in clips if c["source"] == source and c["method"] in ("original", "reencode")]
         flagged = [c for c in natural if c[key].factor is not None]
         rows.append({"source": source, "group": natural[0]["group"] if natural else "", "natural": len(natural),
-                     "flagged": len(flagged),
+                     "flagged": len(flagged), "strong": sum(c[key].strong for c in natural),
                      "reads as": ", ".join(f"{c['method']}: {c[key].method} {c[key].factor:.3f}"
                                            + (f" ({c[key].rate_ratio})" if c[key].rate_ratio else "")
                                            for c in flagged) or "-"})
@@ -188,7 +200,7 @@ def main() -> int:
     for i, clip in enumerate(clips):
         frames, clip["types"] = _decode(root / clip["path"])
         started = time.perf_counter()
-        clip["shipped"] = estimate_video_speed(frames, pict_types=clip["types"])
+        clip["shipped"] = estimate_video_speed(frames, pict_types=clip["types"], fps=float(clip["fps"]))
         elapsed = time.perf_counter() - started
         if len(frames) >= 240:  # 10 s clips (or 8-10 s) for the time per clip
             timings.append(elapsed * 10.0 * float(clip["fps"]) / len(frames))
@@ -204,14 +216,16 @@ def main() -> int:
     for clip in clips:
         step, blend, bands = fitted[clip["group"]]
         thumbs = clip["thumbs"].astype(np.float32)
-        clip["held_out"] = speed_from_thumbnails(thumbs, step, blend, clip["types"], bands)
-        clip["held_out_untyped"] = speed_from_thumbnails(thumbs, step, blend)  # the blend test without frame types
+        fps = float(clip["fps"])
+        clip["held_out"] = speed_from_thumbnails(thumbs, step, blend, clip["types"], bands, fps=fps)
+        # the blend test without frame types
+        clip["held_out_untyped"] = speed_from_thumbnails(thumbs, step, blend, fps=fps)
     all_natural = fit_thresholds([(c["thumbs"], c["types"]) for c in clips if c["method"] in ("original", "reencode")])
 
     print(f"\nThresholds (step z, blend z, blend z per band with frame types) fitted on the other group: {fitted}; "
           f"on all natural clips: {all_natural}; shipped: ({STEP_THRESHOLD}, {BLEND_THRESHOLD}, {BLEND_BAND_THRESHOLDS})")
-    columns = ["method", "factor", "n", "detected", "detected %", "error median %", "within 5 %", "method read",
-               "flagged", "reads as"]
+    columns = ["method", "factor", "n", "detected", "detected %", "error median %", "within 5 %", "strong",
+               "strong wrong", "method read", "flagged", "reads as"]
     print("\nHeld out (each group scored with thresholds fitted on the other group):")
     held = score_rows(clips, "held_out")
     print_table(held, columns)
@@ -223,12 +237,12 @@ def main() -> int:
     print_table(shipped, columns)
     print("\nNatural clips (original, reencode) flagged per source, shipped thresholds:")
     alarms = false_alarms(clips, "shipped")
-    print_table(alarms, ["source", "group", "natural", "flagged", "reads as"])
+    print_table(alarms, ["source", "group", "natural", "flagged", "strong", "reads as"])
     alarms_held = false_alarms(clips, "held_out")
     alarms_held_untyped = false_alarms(clips, "held_out_untyped")
     for name, rows in (("with", alarms_held), ("without", alarms_held_untyped)):
         print(f"natural clips flagged held out, {name} frame types: {sum(r['flagged'] for r in rows)}/"
-              f"{sum(r['natural'] for r in rows)}")
+              f"{sum(r['natural'] for r in rows)} (strong: {sum(r['strong'] for r in rows)})")
     per_clip_ms = 1000.0 * float(np.median(timings)) if timings else None
     print(f"\nestimate_video_speed: median {per_clip_ms:.0f} ms per 10 s clip ({len(timings)} clips >= 240 frames, "
           "320 px frames, incl. thumbnails)")
@@ -248,7 +262,8 @@ def main() -> int:
                       "shipped_factor": c["shipped"].factor, "shipped_method": c["shipped"].method,
                       "held_out_factor": c["held_out"].factor, "step_z": round(c["shipped"].step_z, 2),
                       "blend_z": round(c["shipped"].blend_z, 2), "blend_band": c["shipped"].blend_band,
-                      "rate_ratio": c["shipped"].rate_ratio}
+                      "rate_ratio": c["shipped"].rate_ratio, "doubt": c["shipped"].doubt,
+                      "strong": c["shipped"].strong, "held_out_strong": c["held_out"].strong}
                      for c in clips],
     })  # fmt: skip
     return 0

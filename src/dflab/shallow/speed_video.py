@@ -18,10 +18,16 @@ a dropped frame about doubles the change (0.43-0.71).
 
 What frames cannot show: r = 2.0 exactly (every other frame dropped) or 1.0 leave a constant step, no pattern;
 and a frame-rate conversion is a re-timing of the frame grid without a change of speed: 25 -> 30 fps repeats one
-frame in six (the pattern of 0.833x), 30 -> 25 drops one in six (1.2x); 13 of 19 converted test clips read so.
-`rate_ratio` names the frame-rate pair a factor matches, and the speed detector lets such a factor refine, not
-overrule, the audio. Two LivePortrait clips carry such a pattern as shot: d6 reads 0.833x repeats (25/30), d10
-0.498x (every frame doubled); d20's repeats (about 15 %) stay below the threshold.
+frame in six (the pattern of 0.833x), 30 -> 25 drops one in six (1.2x). `rate_ratio` names the conversion that
+explains a pattern (dflab.shallow.rate_conversion): the factor against the file's own rate (`fps`: 1.25x drops
+are 30 -> 24 in a 24 fps file, a speed-up in a 25 or 30 fps one), or one or two simulated conversions whose step
+sequence fits about as well (footage converted as shot and converted again: LivePortrait d6, 25 fps pictures in a
+30 fps file, read 0.25x repeats at full confidence once converted to 60 fps). Footage converted as shot and then
+re-timed is fitted as such (d6 at 0.75x read 0.25x). A pattern is `strong` (the speed detector lets it set the
+factor and overrule the sound) only without a conversion and without a `doubt`: blends (which of f, 1 - f,
+1 + f, 2 - f is a guess, and x264's B-frames blend too), a contrast between repeats and drops, a composite fit.
+Two LivePortrait clips carry a conversion as shot: d6 reads 0.833x repeats (25/30), d10 0.498x (every frame
+doubled); d20's repeats (about 15 %) stay below the threshold.
 
 Measured (bench/video_speed_accuracy.py, 315 clips of LivePortrait and FF++ footage, thresholds fitted on one
 source group and scored on the other): nearest-frame re-timing found at 0.5x 95 %, 0.75x 89 %, 0.9x 63 %,
@@ -285,24 +291,9 @@ def speed_from_thumbnails(thumbs: np.ndarray, step_threshold: float = STEP_THRES
     if max(step_margin, blend_margin) < 0:
         # no pattern: natural speed, or a re-timing frames cannot show (1.0x, 2.0x, a ramp)
         return VideoSpeed(None, 0.3 * size, pattern_score=max(step_score, 0.0), **found)
-    doubt, ratio = None, None
     if step_margin >= 0:  # repeats and drops also leave a second-difference pattern: the step fit comes first
-        slowed = step_contrast < REPEAT_CONTRAST
-        factor, method, score, margin = step_f if slowed else 1.0 + step_f, "repeat" if slowed else "drop", \
-            step_score, step_margin
-        if UNCLEAR_CONTRAST[0] <= step_contrast < UNCLEAR_CONTRAST[1] or step_contrast > CLEAR_DROP_CONTRAST:
-            doubt = "repeats or drops unclear"  # f as repeats and 1 + f as drops both fit (0.25x or 1.25x)
-        ratio = frame_rate_ratio(factor, fps)
-        if ratio is None and fps:
-            ratio = conversion_explaining(step_normalised, fps, step_score, step_contrast)
-        composite = None
-        if ratio is None and doubt is None and fps:
-            composite = retimed_after_conversion(step_normalised, fps, step_score)
-        # footage converted as shot, then re-timed, misleads the plain fit (LivePortrait d6 at 0.75x reads 0.25x);
-        # the composite is believed on the plain reading's side of 1 only (on a calm clip it may fit by chance)
-        if composite is not None and (composite[0] < 1.0) == slowed:
-            factor = composite[0]
-            doubt = f"re-timed after a {composite[1]} fps conversion as shot"
+        factor, method, ratio, doubt = _step_reading(step_f, step_contrast, step_normalised, step_score, fps)
+        score, margin = step_score, step_margin
     else:
         # slowed or sped up: the predicted kink weights differ in shape for r = f and r = 1 + f (and, with the
         # banded fit folded to f <= 0.5, for 1 - f and 2 - f)
@@ -315,6 +306,29 @@ def speed_from_thumbnails(thumbs: np.ndarray, step_threshold: float = STEP_THRES
     confidence = float(np.clip(0.5 + margin / 4.0, 0.0, 1.0) * size)
     return VideoSpeed(round(factor, 4), confidence, method=method, direction="slower" if factor < 1 else "faster",
                       pattern_score=score, rate_ratio=ratio, doubt=doubt, **found)
+
+
+def _step_reading(fraction: float, step_contrast: float, normalised: np.ndarray, score: float,
+                  fps: float | None) -> tuple[float, str, str | None, str | None]:
+    """(factor, method, rate ratio, doubt) of a step pattern: repeats or drops by its contrast, whether a
+    frame-rate conversion into the file's rate explains it, and the factor of footage re-timed after an as-shot
+    conversion (dflab.shallow.rate_conversion)."""
+    slowed = step_contrast < REPEAT_CONTRAST
+    factor, method = (fraction, "repeat") if slowed else (1.0 + fraction, "drop")
+    doubt = None
+    if UNCLEAR_CONTRAST[0] <= step_contrast < UNCLEAR_CONTRAST[1] or step_contrast > CLEAR_DROP_CONTRAST:
+        doubt = "repeats or drops unclear"  # f as repeats and 1 + f as drops both fit (0.25x or 1.25x)
+    ratio = frame_rate_ratio(factor, fps)
+    if ratio is None and fps:
+        ratio = conversion_explaining(normalised, fps, score, step_contrast)
+    if ratio is None and doubt is None and fps:
+        composite = retimed_after_conversion(normalised, fps, score)
+        # footage converted as shot, then re-timed, misleads the plain fit (LivePortrait d6 at 0.75x reads 0.25x,
+        # at 1.1x 0.82x); the composite's factor is kept, as a weak reading (its extra freedom can fit by chance)
+        if composite is not None:
+            factor, doubt = composite[0], f"re-timed after a {composite[1]} fps conversion as shot"
+            method = "repeat" if factor < 1.0 else "drop"
+    return factor, method, ratio, doubt
 
 
 def _still_shares(diffs: np.ndarray, second: np.ndarray) -> tuple[float, float]:

@@ -100,8 +100,9 @@ class SpeedDetector:
         elif m.audio is not None:
             audio_note = f"only {m.audio.duration_s:.1f} s of audio"
         # re-timing patterns (bench/video_speed_accuracy.py, thresholds held out by source group): nearest-frame
-        # re-timing found on 89-95 % of 0.5-0.75x and 50-83 % of 1.1-1.5x clips, factor error median < 0.5 %;
-        # blending mostly missed; no natural clip flagged but the two converted as shot (d6, d10; at a frame-rate ratio)
+        # re-timing found on 89-95 % of 0.5-0.75x and 55-83 % of 1.1-1.5x clips, factor error median < 0.5 %, and
+        # strong (setting the factor) on 10-15 of 18-19 at 0.75-1.5x; blending mostly missed and never strong; no
+        # natural clip strong. With the sound (bench/speed_video_audio.py) no natural copy is confident.
         frames = m.frames if _consecutive_frames(m) else []
         video = estimate_video_speed([f.rgb for f in frames], pict_types=[f.pict_type for f in frames],
                                      fps=m.fps) if frames else None

@@ -1,0 +1,58 @@
+"""Playback speed of real LivePortrait clips WITH their sound, through the scan's speed cue: a 1.25x copy (frames
+dropped at an unchanged rate, sound stretched by atempo, pitch kept) reads its factor, above 1; natural copies
+(re-encoded, converted to 60 fps) carry no confident factor far from 1 and are not read as slowed."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from dflab.detect.context import AnalysedMedia
+from dflab.detect.registry import create_detector
+from dflab.media import load
+from dflab.train.speed_av_testset import build_testset
+
+
+def _built(out, shared_data, **choice) -> dict:
+    manifest = build_testset(out, shared_data, **choice)
+    with open(manifest, newline="") as handle:
+        return {(r["method"], float(r["factor"])): out / r["path"] for r in csv.DictReader(handle)}
+
+
+@pytest.fixture(scope="module")
+def d9(shared_data, tmp_path_factory):
+    """d9: 30 fps, a near-silent hissing track that the sound model reads as changed at 0.75x even when natural."""
+    return _built(tmp_path_factory.mktemp("speed_av_d9"), shared_data, factors=(1.25,),
+                  methods=("reencode", "retime"), sources=["lp_d9"])
+
+
+@pytest.fixture(scope="module")
+def d6_at_60(shared_data, tmp_path_factory):
+    """d6: 25 fps pictures in a 30 fps file as shot (a repeat every sixth frame), converted to 60 fps."""
+    return _built(tmp_path_factory.mktemp("speed_av_d6"), shared_data, methods=("fps60",), sources=["lp_d6"])
+
+
+def _speed(path):
+    return create_detector("speed").detect(AnalysedMedia(load(path))).details
+
+
+def test_a_sped_up_copy_reads_its_factor_above_one(d9):
+    details = _speed(d9[("retime", 1.25)])
+    assert details["speed_factor"] == pytest.approx(1.25, rel=0.05) and details["speed_factor"] > 1.0
+    assert details["speed_direction"] == "sped_up" and details["speed_factor_from"] == "video"
+    assert details["speed_confidence"] >= 0.5 and details["video_strong"]
+    assert details["audio_factor_estimate"] < 1.0  # the sound alone points the wrong way: the frames decide
+
+
+def test_a_re_encoded_copy_has_no_confident_factor_far_from_one(d9):
+    details = _speed(d9[("reencode", 1.0)])
+    assert details["speed_confidence"] < 0.5 or abs(details["speed_factor"] - 1.0) <= 0.05
+    assert not details["video_strong"]
+
+
+def test_a_copy_converted_to_60_fps_is_not_read_as_slowed(d6_at_60):
+    # the two conversions (25 -> 30 as shot, 30 -> 60) compose into 0.25x-like repeats
+    details = _speed(d6_at_60[("fps60", 1.0)])
+    assert details["video_rate_ratio"] is not None and not details["video_strong"]
+    assert details["speed_direction"] != "slowed" and details["speed_confidence"] < 0.5
