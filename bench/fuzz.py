@@ -57,7 +57,8 @@ def applies(command: str, suffix: str) -> bool:
 
 
 def run_dflab(argv: list[str], env: dict, timeout_s: float) -> tuple[str, float, str]:
-    """(outcome, seconds, stderr tail); outcome is "0", "2", "traceback", "hang", "multiline" or "exit N"."""
+    """(outcome, seconds, stderr tail); outcome is "0", "2" ("1" from verify: problems found), "traceback",
+    "hang", "multiline" or "exit N"."""
     start = time.perf_counter()
     try:
         proc = subprocess.run([sys.executable, "-m", "dflab", *argv], env=env, capture_output=True, text=True,
@@ -70,7 +71,7 @@ def run_dflab(argv: list[str], env: dict, timeout_s: float) -> tuple[str, float,
         return "traceback", seconds, err[-1500:]
     if proc.returncode == 2 and err.strip().count("\n") != 0:
         return "multiline", seconds, err[-800:]
-    if proc.returncode in (0, 2):
+    if proc.returncode in (0, 2) or (proc.returncode == 1 and argv[0] == "verify"):  # verify: 1 = problems found
         return str(proc.returncode), seconds, ""
     return f"exit {proc.returncode}", seconds, err[-800:]
 
@@ -120,7 +121,7 @@ def main() -> int:
                 counts[command][outcome] += 1
                 seconds[command] += took
                 if applies(command, mutant.suffix):
-                    outcomes[command] = outcome
+                    outcomes[command] = "read" if outcome in ("0", "1") else outcome  # verify's 1 read the file
                 if outcome not in ("0", "2"):
                     failures.append({"mutant": mutant.name, "seed_file": mutant.seed_name, "mutation": mutant.mutation,
                                      "detail": mutant.detail, "command": command, "outcome": outcome, "stderr": err})  # fmt: skip
@@ -135,16 +136,17 @@ def main() -> int:
     for command in commands:
         c = counts[command]
         runs = sum(c.values())
-        rows.append({"command": command, "runs": runs, "exit 0": c["0"], "exit 2": c["2"],
+        rows.append({"command": command, "runs": runs, "exit 0": c["0"], "exit 1": c["1"], "exit 2": c["2"],
                      "tracebacks": c["traceback"], "hangs": c["hang"], "multi-line": c["multiline"],
                      "other exits": sum(v for k, v in c.items() if k.startswith("exit ")),
                      "mean s": seconds[command] / runs if runs else 0.0})  # fmt: skip
-    total = {key: sum(r[key] for r in rows) for key in ("runs", "exit 0", "exit 2", "tracebacks", "hangs",
+    total = {key: sum(r[key] for r in rows) for key in ("runs", "exit 0", "exit 1", "exit 2", "tracebacks", "hangs",
                                                            "multi-line", "other exits")}  # fmt: skip
     print(f"\n{done} mutants (seed {args.seed}) x {len(commands)} commands, {time.perf_counter() - started:.0f} s; "
           f"commands disagree on {len(disagreements)} mutant(s)\n")
     print_table(rows + [{"command": "all", **total, "mean s": ""}],
-                ["command", "runs", "exit 0", "exit 2", "tracebacks", "hangs", "multi-line", "other exits", "mean s"])  # fmt: skip
+                ["command", "runs", "exit 0", "exit 1", "exit 2", "tracebacks", "hangs", "multi-line", "other exits",
+                 "mean s"])  # fmt: skip
     write_results("fuzz", {
         "mutants": done, "seed": args.seed, "timeout_s": args.timeout, "commands": commands,
         "corpus": sorted(corpus), "per_command": rows, "total": total, "failures": failures,

@@ -316,11 +316,11 @@ def _video_speed_accuracy(d: dict) -> list[str]:
 
 
 def _fuzz(d: dict) -> list[str]:
-    keys = ["runs", "exit 0", "exit 2", "tracebacks", "hangs", "other exits", "multi-line"]
-    rows = [[r["command"]] + [r[k] for k in keys] for r in d["per_command"]]
-    rows.append(["all"] + [d["total"][k] for k in keys])
-    return table(["command", "runs", "exit 0", "exit 2", "tracebacks", "hangs", "other exits",
-                  "multi-line errors"], rows) + [
+    keys = ["runs", "exit 0", "exit 1", "exit 2", "tracebacks", "hangs", "other exits", "multi-line"]
+    rows = [[r["command"]] + [r.get(k, 0) for k in keys] for r in d["per_command"]]
+    rows.append(["all"] + [d["total"].get(k, 0) for k in keys])
+    return table(["command", "runs", "exit 0", "exit 1 (verify: problems found)", "exit 2", "tracebacks", "hangs",
+                  "other exits", "multi-line errors"], rows) + [
         "", f"{d['mutants']} mutants (seed {d['seed']}), every command a subprocess with a {d['timeout_s']:.0f} s "
         "timeout; a hang is a run killed at the timeout. Mutants on which the commands that read their kind of file "
         f"disagree (some accept, some refuse): {d.get('disagreements', '-')}."]

@@ -198,10 +198,11 @@ def test_verify_gives_a_signed_file_cut_afterwards_its_manifest_answer(home, sha
     cut = tmp_path / "cut.jpg"
     cut.write_bytes(signed.read_bytes()[:-2])  # only the end-of-image marker goes
     capsys.readouterr()
-    assert main(["verify", str(cut), "--json"]) == 0
+    assert main(["verify", str(cut), "--json"]) == 1  # an answer with problems, not a refusal
     result = json.loads(capsys.readouterr().out)
     assert result["verdict"] == "tampered" and result["media_check"]["passed"] is False
     assert "end-of-image" in result["media_check"]["error"]
+    assert any(p.startswith("the media is refused") for p in result["problems"])
 
 
 def test_commands_agree_on_files_ffmpeg_forgives(home, shared_data, tmp_path, capsys):
