@@ -315,6 +315,17 @@ def _video_speed_accuracy(d: dict) -> list[str]:
         rows) + tail
 
 
+def _fuzz(d: dict) -> list[str]:
+    keys = ["runs", "exit 0", "exit 1", "exit 2", "tracebacks", "hangs", "other exits", "multi-line"]
+    rows = [[r["command"]] + [r.get(k, 0) for k in keys] for r in d["per_command"]]
+    rows.append(["all"] + [d["total"].get(k, 0) for k in keys])
+    return table(["command", "runs", "exit 0", "exit 1 (verify: problems found)", "exit 2", "tracebacks", "hangs",
+                  "other exits", "multi-line errors"], rows) + [
+        "", f"{d['mutants']} mutants (seed {d['seed']}), every command a subprocess with a {d['timeout_s']:.0f} s "
+        "timeout; a hang is a run killed at the timeout. Mutants on which the commands that read their kind of file "
+        f"disagree (some accept, some refuse): {d.get('disagreements', '-')}."]
+
+
 def _watermark(d: dict) -> list[str]:
     attacks = ["none", "jpeg50", "downscale50", "crop80", "combined"]
     rows = [[name, m["payload_bits"], m["psnr_db_mean"]]
@@ -345,6 +356,8 @@ SPECS: dict[str, Spec] = {
     "face_speed": Spec("FaceForensics++ original 004 (720p) and the face_recognition multi-face clip", _face_speed),
     "findings": Spec("the development sets each finding was fitted on (held out by group), and the manifests of "
                      "../shared/data that no finding was fitted on", _findings),
+    "fuzz": Spec("7 small real files from ../shared/data (JPEG, PNG, WebP, MP4 with sound, Matroska, WAV, MP3) "
+                 "with bit flips, cuts, insertions, deletions and header-field edits", _fuzz),
     "ledger": Spec("10^6 synthetic records in a temporary SQLite ledger", _ledger),
     "lip_sync": Spec("7 LivePortrait and face_recognition talking clips, first 10 s", _lip_sync),
     "registry": Spec("10^6 random 256-bit codes plus the PDQ hashes of the 320 cnndetection pictures; edited copies "

@@ -31,6 +31,7 @@ from dflab.errors import (
     LimitExceeded,
     NoFace,
     NotFound,
+    PartialMedia,
     Unsupported,
     UsageError,
 )
@@ -99,6 +100,7 @@ __all__ = [
     "DflabError",
     "IntegrityError",
     "BadMedia",
+    "PartialMedia",
     "NoFace",
     "NotFound",
     "Unsupported",
@@ -115,7 +117,8 @@ def scan(path: str | Path, **options) -> ScanResult:
     and calls from several threads are safe. `options` are ScanOptions fields for this call: detectors
     (a list of names), policy (a dflab.config.SamplingPolicy), limits, max_faces, reference_voice (a
     recording of the expected speaker), progress and frame_done (callbacks). Raises a DflabError subclass
-    for a file it cannot scan (BadMedia, Unsupported, LimitExceeded, NotFound, UsageError).
+    for a file it cannot scan (BadMedia, Unsupported, LimitExceeded, NotFound, UsageError; PartialMedia, a
+    BadMedia, for a file cut short or damaged unless limits=Limits(allow_partial=True)).
     """
     from dflab.detect.scanner import default_scanner
 

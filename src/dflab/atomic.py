@@ -12,10 +12,14 @@ from typing import Iterator
 from dflab.errors import UsageError
 
 
-def _default_mode() -> int:
+def default_file_mode() -> int:
+    """The mode a plain open() would give a new file under the current umask (mkstemp alone makes 0600)."""
     umask = os.umask(0)
     os.umask(umask)
-    return 0o666 & ~umask  # what a plain open() would give; mkstemp alone makes 0600
+    return 0o666 & ~umask
+
+
+_default_mode = default_file_mode
 
 
 @contextmanager
@@ -25,6 +29,8 @@ def atomic_output(path: str | Path, mode: int | None = None) -> Iterator[Path]:
     final = Path(path)
     if not final.parent.is_dir():
         raise UsageError(f"output directory {final.parent} does not exist")
+    if final.is_dir():
+        raise UsageError(f"output {final} is a directory; give a file name")
     fd, tmp_name = tempfile.mkstemp(dir=final.parent, prefix=f".{final.stem}.", suffix=f".tmp{final.suffix}")
     tmp = Path(tmp_name)
     try:

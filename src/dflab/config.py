@@ -65,6 +65,10 @@ class Limits:
     max_duration_s: float = 3600.0  # one hour of video or audio
     max_file_bytes: int = 4 * 1024**3  # 4 GiB on disk / per upload
     max_analysis_frames: int = 1800  # frames kept for analysis; long clips are sampled more sparsely
+    min_side: int = 16  # pictures and video frames narrower or lower than this are refused (no cue works on them)
+    # Media that decodes only in part (cut short, or with damaged packets) is refused unless this is set; with
+    # it, what decodes is used and Media.meta says complete=False (docs/validation.md).
+    allow_partial: bool = False
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,10 @@ class BadMedia(DflabError):
     """The file is not decodable media: truncated, empty, corrupt, or mislabelled."""
 
 
+class PartialMedia(BadMedia):
+    """Media that decodes only in part: cut short, or with packets the decoder cannot read (Limits.allow_partial)."""
+
+
 class Unsupported(DflabError):
     """Valid input that dflab does not handle (format, codec, stream layout)."""
 

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from dflab.config import Limits, SamplingPolicy
-from dflab.errors import BadMedia, DflabError, LimitExceeded, NotFound, Unsupported
+from dflab.errors import BadMedia, DflabError, LimitExceeded, NotFound, PartialMedia, Unsupported
 from dflab.media import iter_frames, load, load_audio, load_image_rgb, probe
 
 SMALL = SamplingPolicy(max_side=96)  # tests that only count frames keep memory and resize cost tiny
@@ -57,22 +57,25 @@ def test_truncated_mp4_with_index_at_the_end(tmp_path, ffpp_videos, keep):
     _refused(cut, BadMedia, "truncated or corrupt")
 
 
-def test_truncated_faststart_mp4_returns_what_decodes(tmp_path, driving):
-    # d20.mp4 has its index first: the first half decodes, and the result says it is truncated.
+def test_truncated_faststart_mp4_is_refused_unless_partial_is_allowed(tmp_path, driving):
+    # d20.mp4 has its index first: the first half decodes, so only the declared length shows the cut.
     data = (driving / "d20.mp4").read_bytes()
     cut = tmp_path / "d20_half.mp4"
     cut.write_bytes(data[: len(data) // 2])
-    media = load(cut, policy=SMALL)
-    assert media.meta["truncated"] is True
+    _refused(cut, PartialMedia, r"truncated or damaged: only 3\.\d\d s of its declared 7\.00 s", policy=SMALL)
+    media = load(cut, policy=SMALL, limits=Limits(allow_partial=True))
+    assert media.meta["truncated"] is True and media.meta["complete"] is False
     assert 10 < len(media.frames) < 175
     assert media.duration_s < 7.0 and media.meta["declared_duration_s"] == pytest.approx(7.0)
+    assert media.meta["decoded_duration_s"] == pytest.approx(media.duration_s, abs=0.25)
 
 
 def test_faststart_mp4_cut_before_any_frame(tmp_path, driving):
     data = (driving / "d20.mp4").read_bytes()
     cut = tmp_path / "d20_head.mp4"
     cut.write_bytes(data[:7800])  # the index (bytes 32-7539) and a sliver of the first frame
-    _refused(cut, BadMedia, "no video frame could be decoded")
+    _refused(cut, PartialMedia, "truncated or damaged: only 0.0. s of its declared 7.00 s")
+    _refused(cut, BadMedia, "no video frame could be decoded", limits=Limits(allow_partial=True))
 
 
 def test_png_declaring_30000_by_30000(tmp_path, synth):
@@ -135,4 +138,5 @@ def test_corrupt_jpeg_body(tmp_path, shared_data):
     data = (shared_data / "dlib_faces" / "examples" / "faces" / "2008_001009.jpg").read_bytes()
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(data[: len(data) // 3])  # header intact, most of the scan missing
-    _refused(broken, BadMedia, "cannot decode the image")
+    _refused(broken, PartialMedia, "the JPEG ends before its end-of-image marker")
+    _refused(broken, PartialMedia, "end-of-image", limits=Limits(allow_partial=True))  # a cut picture never passes

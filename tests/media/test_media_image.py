@@ -80,17 +80,17 @@ def test_webp_and_png_round_trip(tmp_path, shared_data):
 
 
 def test_odd_modes_become_rgb(tmp_path):
-    ramp = (np.arange(64, dtype=np.uint16)[None, :] * 1000).repeat(8, axis=0)  # 16-bit greyscale
+    ramp = (np.arange(64, dtype=np.uint16)[None, :] * 1000).repeat(16, axis=0)  # 16-bit greyscale
     Image.fromarray(ramp).save(tmp_path / "grey16.png")
     grey = load(tmp_path / "grey16.png").frames[0].rgb
-    assert grey.shape == (8, 64, 3) and grey[0, -1, 0] == round(63000 / 65535 * 255)  # scaled, not clipped
-    rgba = np.zeros((10, 10, 4), np.uint8)
+    assert grey.shape == (16, 64, 3) and grey[0, -1, 0] == round(63000 / 65535 * 255)  # scaled, not clipped
+    rgba = np.zeros((16, 16, 4), np.uint8)
     rgba[..., 1] = 200
     rgba[..., 3] = 255
     Image.fromarray(rgba, "RGBA").save(tmp_path / "alpha.png")
     assert tuple(load(tmp_path / "alpha.png").frames[0].rgb[5, 5]) == (0, 200, 0)
-    Image.fromarray(np.full((6, 6), 7, np.uint8), "L").save(tmp_path / "grey.jpg")
-    assert load(tmp_path / "grey.jpg").frames[0].rgb.shape == (6, 6, 3)
+    Image.fromarray(np.full((16, 16), 7, np.uint8), "L").save(tmp_path / "grey.jpg")
+    assert load(tmp_path / "grey.jpg").frames[0].rgb.shape == (16, 16, 3)
 
 
 def test_large_image_is_downscaled_for_analysis_only(shared_data):

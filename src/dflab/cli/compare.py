@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dflab.cli.common import print_json
+from dflab.cli.common import lab_for, print_json
 from dflab.errors import NotFound
 
 
@@ -23,6 +23,8 @@ def register(subparsers) -> None:
     parser.add_argument("suspect", metavar="SUSPECT")
     parser.add_argument("--original", metavar="FILE",
                         help="the original video or audio (default: trace SUSPECT in the registry)")  # fmt: skip
+    parser.add_argument("--allow-partial", action="store_true",
+                        help="compare what decodes of a file that is cut short or damaged (refused otherwise)")
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
     parser.set_defaults(func=run)
 
@@ -36,16 +38,17 @@ def find_original(suspect: str, lab=None) -> tuple[Path, int]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dflab.lab import Lab
+    from dflab.config import Limits
     from dflab.shallow.compare_original import compare
 
     if not Path(args.suspect).exists():
         raise NotFound(f"{args.suspect} does not exist")
+    limits = Limits(allow_partial=args.allow_partial)
     if args.original:
-        result = compare(args.suspect, args.original).to_json()  # nothing of the lab is needed
+        result = compare(args.suspect, args.original, limits=limits).to_json()  # nothing of the lab is needed
     else:
-        with Lab.default() as lab:
-            result = compare(args.suspect, lab=lab).to_json()
+        with lab_for(args) as lab:
+            result = compare(args.suspect, lab=lab, limits=limits).to_json()
     if args.json:
         print_json(result)
     else:

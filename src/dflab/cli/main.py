@@ -39,7 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except DflabError as exc:
-        print(f"dflab {args.command}: error: {exc}", file=sys.stderr)
+        from dflab.cli.common import error_text
+
+        print(f"dflab {args.command}: error: {error_text(exc, args)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"dflab {args.command}: interrupted", file=sys.stderr)

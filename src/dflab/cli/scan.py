@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from dflab.cli.common import print_json
+from dflab.cli.common import error_text, print_json
 from dflab.errors import DflabError, UsageError
 
 
@@ -39,11 +39,16 @@ def register(subparsers) -> None:
     p.add_argument(
         "--reference", metavar="VOICE", help="a recording of the expected speaker: adds speaker_match evidence"
     )
+    p.add_argument(
+        "--allow-partial", action="store_true",
+        help="scan what decodes of a video or audio file that is cut short or damaged (refused otherwise); "
+        "the JSON then says complete: false with the decoded and declared durations",
+    )
     p.set_defaults(func=run)
 
 
 def _options(args):
-    from dflab.config import SamplingPolicy
+    from dflab.config import Limits, SamplingPolicy
     from dflab.detect.scan import ScanOptions
 
     policy_args = {}
@@ -60,7 +65,8 @@ def _options(args):
     from dflab.detect.findings import OperatingPoint
 
     return ScanOptions(detectors=detectors, policy=SamplingPolicy(**policy_args), max_faces=args.max_faces,
-                       reference_voice=reference, operating_point=OperatingPoint.parse(args.operating_point))
+                       reference_voice=reference, operating_point=OperatingPoint.parse(args.operating_point),
+                       limits=Limits(allow_partial=args.allow_partial))
 
 
 PROGRESS_DELAY_S = 2.0  # short scans finish before a bar would be worth drawing
@@ -86,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
         report_dir.mkdir(parents=True, exist_ok=True)
 
     failures = 0
-    for path in args.files:
+    report_names = _report_names(args.files)
+    for path, report_name in zip(args.files, report_names):
         bar = _progress_bar(path) if _show_progress(args) else None
         callbacks = {}
         if bar is not None:
@@ -96,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
             result = scanner.scan(path, **callbacks)
         except DflabError as exc:
             failures += 1
-            message = str(exc) if str(path) in str(exc) else f"{path}: {exc}"
+            message = error_text(exc, args)
+            message = message if str(path) in message else f"{path}: {message}"
             print(f"dflab scan: error: {message}", file=sys.stderr)
             if args.json:
                 print_json({"path": str(path), "error": str(exc)})
@@ -104,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         finally:
             if bar is not None:
                 bar.close()
-        report_path = _write_report(result, report_dir) if report_dir else None
+        report_path = _write_report(result, report_dir, report_name) if report_dir else None
         if args.json:
             print_json({**result.to_json(), **({"report": str(report_path)} if report_path else {})})
         else:
@@ -127,15 +135,23 @@ def _progress_bar(path: str):
                 delay=PROGRESS_DELAY_S)
 
 
-def _write_report(result, report_dir: Path) -> Path:
+def _report_names(files: list[str]) -> list[str]:
+    from dflab.report.names import unique_stems
+
+    return unique_stems(files)  # a/x.png and b/x.png must not overwrite each other's report
+
+
+def _write_report(result, report_dir: Path, name: str) -> Path:
     from dflab.report.scan_report import write_scan_report
 
-    return write_scan_report(result, report_dir)
+    return write_scan_report(result, report_dir, name)
 
 
 def _print_human(result, report_path: Path | None) -> None:
     print(f"{result.path}: {result.verdict.upper()}  score {result.score:.2f}  ({result.media_type})")
     print(f"  {result.summary}")
+    if result.complete is False:
+        print(f"  PARTIAL: {result.decoded_duration_s} s decoded of the {result.declared_duration_s} s it declares")
     print("  findings:")
     for finding in result.findings:
         marker = "!" if finding.verdict in ("suspicious", "manipulated") else " "

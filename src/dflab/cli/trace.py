@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from dflab.cli.common import print_json
+from dflab.cli.common import lab_for, print_json
 from dflab.errors import UsageError
 
 
@@ -21,16 +21,17 @@ def register(subparsers) -> None:
     parser.add_argument("file", metavar="FILE")
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
     parser.add_argument("--top", type=int, default=5, metavar="K", help="at most K matches (default 5)")
+    parser.add_argument("--allow-partial", action="store_true",
+                        help="trace what decodes of a video or audio file that is cut short or damaged")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from dflab.lab import Lab
     from dflab.provenance.facade import trace
 
     if args.top < 1:
         raise UsageError("--top must be at least 1")
-    with Lab.default() as lab:
+    with lab_for(args) as lab:
         result = trace(args.file, lab=lab, top=args.top).to_json()
     if args.json:
         print_json(result)

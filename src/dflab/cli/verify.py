@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from dflab.cli.common import print_json
 
@@ -12,7 +11,9 @@ EXIT_CODES = """exit codes:
   1  something is wrong: the C2PA manifest does not validate (tampered), a ledger record named by the
      manifest, the watermark or the registry is missing or its inclusion proof fails, or the manifest and the
      watermark name different ledger records (listed under "problems" in the JSON)
-  2  bad input: the file is missing, empty, not media, or its manifest cannot be parsed at all"""
+  2  bad input: the file is missing, empty, not media, cut short or damaged (docs/validation.md; a file with a
+     readable manifest gets that manifest's answer instead), or its manifest cannot be parsed at all; or
+     --trust is not a PEM certificate"""
 
 
 def register(subparsers) -> None:
@@ -32,17 +33,12 @@ def register(subparsers) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from dflab.errors import NotFound
     from dflab.lab import Lab
     from dflab.provenance.facade import verify
+    from dflab.provenance.keys import read_trust_file
     from dflab.provenance.verify import render_text
 
-    anchors = None
-    if args.trust:
-        pem = Path(args.trust)
-        if not pem.is_file():
-            raise NotFound(f"trust anchor {pem} does not exist")
-        anchors = pem.read_bytes()
+    anchors = read_trust_file(args.trust) if args.trust else None  # a key or garbage names --trust, not FILE
     with Lab.default() as lab:
         result = verify(args.file, lab=lab, trust_anchors=anchors)
     if args.json:

@@ -39,6 +39,8 @@ def register(subparsers) -> None:
     p = verbs.add_parser("detect", help="look for the watermark and print its payload")
     p.add_argument("input", metavar="IN", help="image or video")
     p.add_argument("--max-frames", type=int, default=90, metavar="N", help="video frames averaged (default 90)")
+    p.add_argument("--allow-partial", action="store_true",
+                   help="look in what decodes of a video that is cut short or damaged (refused otherwise)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=cmd_detect)
 
@@ -74,7 +76,9 @@ def cmd_detect(args: argparse.Namespace) -> int:
 
     if args.max_frames < 1:
         raise UsageError(f"--max-frames must be at least 1, got {args.max_frames}")
-    lineage = file_lineage(args.input, max_frames=args.max_frames)
+    from dflab.config import Limits
+
+    lineage = file_lineage(args.input, max_frames=args.max_frames, limits=Limits(allow_partial=args.allow_partial))
     result = lineage.newest  # media made from dflab media carries one mark per generation; the newest names it
     if args.json:
         print_json({"path": args.input, **result.to_json(), "lineage": lineage.to_json()})

@@ -102,6 +102,9 @@ def make_lean(result: ScanResult, subject: AnalysedMedia) -> ScanResult:
     positions = key_frame_positions(result.evidence, result.timeline_scores, len(media.frames))
     result.duration_s = media.duration_s
     result.frames_analysed = len(media.frames)
+    result.complete = media.meta.get("complete")  # the loader's completeness keys (media/check.py)
+    result.decoded_duration_s = media.meta.get("decoded_duration_s")
+    result.declared_duration_s = media.meta.get("declared_duration_s")
     result.key_frames = [encode_key_frame(media.frames[p].rgb, p, media.frames[p].time_s) for p in positions]
     result.face_boxes = face_boxes(subject)
     result.evidence = [shrink_heatmap(e) for e in result.evidence]

@@ -97,6 +97,10 @@ class ScanResult:
     operating_point: OperatingPoint = field(default_factory=OperatingPoint)
     duration_s: float | None = None
     frames_analysed: int = 0
+    # Whether the file decoded whole (dflab.media.check): False only when scanned with Limits.allow_partial.
+    complete: bool | None = None
+    decoded_duration_s: float | None = None
+    declared_duration_s: float | None = None  # None where the container declares no length
     key_frames: list[KeyFrame] = field(default_factory=list)  # most telling first (the report shows a prefix)
     face_boxes: list[FaceBoxes] = field(default_factory=list)  # one per face track, same order as `faces`
 
@@ -112,6 +116,9 @@ class ScanResult:
             "summary": self.summary,
             "duration_s": round(self.duration_s, 3) if self.duration_s is not None else None,
             "frames_analysed": self.frames_analysed,
+            "complete": self.complete,
+            "decoded_duration_s": self.decoded_duration_s,
+            "declared_duration_s": self.declared_duration_s,
             "findings": [f.to_json() for f in self.findings],
             "operating_point": self.operating_point.to_json(),
             "faces": [t.to_json() for t in self.faces],

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from dflab.config import Limits
-from dflab.errors import BadMedia, DflabError, LimitExceeded, NotFound
+from dflab.errors import BadMedia, DflabError, LimitExceeded, NotFound, Unsupported
 
 # Exceptions that decoding libraries raise for bad input (not programming errors such as AttributeError).
 _LIBRARY_ERRORS: tuple[type[BaseException], ...] = (
@@ -67,6 +67,14 @@ def check_pixels(path: Path, width: int, height: int, limits: Limits) -> None:
     if width * height > limits.max_pixels:
         raise LimitExceeded(
             f"{path} is {width}x{height} = {width * height:,} pixels, over the limit of {limits.max_pixels:,}"
+        )
+
+
+def check_min_side(path: Path, width: int, height: int, limits: Limits) -> None:
+    """Refuse pictures too small for any cue (one rule for every command: scan, register, sign, ...)."""
+    if min(width, height) < limits.min_side:
+        raise Unsupported(
+            f"{path} is {width}x{height} pixels, smaller than the minimum of {limits.min_side}x{limits.min_side}"
         )
 
 

@@ -9,18 +9,16 @@ from pathlib import Path
 import numpy as np
 
 from dflab.config import Limits
-from dflab.errors import BadMedia
+from dflab.errors import BadMedia, LimitExceeded
 from dflab.media.guards import check_pixels, media_errors
 
 EXIF_ORIENTATION_TAG = 0x0112
 _ROTATED_ORIENTATIONS = {5, 6, 7, 8}  # these swap width and height
 
 
-def image_header(path: Path) -> dict:
+def image_header(path: Path, limits: Limits = Limits()) -> dict:
     """Format, oriented width/height and EXIF orientation, read lazily (no pixel decode)."""
-    from PIL import Image
-
-    with media_errors(path, "read the image header"), _quiet(), Image.open(path) as im:
+    with media_errors(path, "read the image header"), _quiet(), _open(path, limits) as im:
         width, height = im.size
         orientation = _orientation(im)
         if orientation in _ROTATED_ORIENTATIONS:
@@ -43,7 +41,7 @@ def read_image_rgb(path: Path, limits: Limits = Limits()) -> tuple[np.ndarray, d
     """
     from PIL import Image, ImageOps
 
-    with media_errors(path, "decode the image"), _quiet(), Image.open(path) as im:
+    with media_errors(path, "decode the image"), _quiet(), _open(path, limits) as im:
         check_pixels(path, im.size[0], im.size[1], limits)
         info = {
             "format": (im.format or "").lower(),
@@ -58,6 +56,20 @@ def read_image_rgb(path: Path, limits: Limits = Limits()) -> tuple[np.ndarray, d
         raise BadMedia(f"{path}: decoded to an unexpected shape {rgb.shape}")
     info["width"], info["height"] = int(rgb.shape[1]), int(rgb.shape[0])
     return rgb, info
+
+
+def _open(path: Path, limits: Limits):
+    """Image.open, with Pillow's own bomb check (at 179 Mpx, before we see the size) worded like ours."""
+    import re
+
+    from PIL import Image
+
+    try:
+        return Image.open(path)
+    except Image.DecompressionBombError as exc:
+        pixels = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f"{int(pixels.group(1)):,} pixels" if pixels else "more pixels than Pillow will decode"
+        raise LimitExceeded(f"{path} is {size}, over the limit of {limits.max_pixels:,}") from None
 
 
 @contextmanager

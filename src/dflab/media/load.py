@@ -1,4 +1,8 @@
-"""The front door: `load`, `iter_frames`, `probe`. The file's content, not its name, picks the decoder."""
+"""The front door: `load`, `iter_frames`, `probe`. The file's content, not its name, picks the decoder.
+
+Every function here applies the rules of check.py (limits, minimum size, whole files) with the same
+messages, so every command that reads media through them refuses the same files.
+"""
 
 from __future__ import annotations
 
@@ -8,31 +12,28 @@ from pathlib import Path
 from dflab.config import Limits, SamplingPolicy
 from dflab.errors import BadMedia, Unsupported
 from dflab.media.audio import DEFAULT_SAMPLE_RATE, decode_audio
-from dflab.media.container import StreamFacts, open_container, stream_facts
-from dflab.media.guards import check_duration, check_file, check_pixels, media_errors
-from dflab.media.image import image_header, read_image_rgb
-from dflab.media.sampling import analysis_scale, scaled_size
-from dflab.media.sniff import (
-    SUPPORTED_IMAGE_FORMATS,
-    image_format,
-    other_image_format,
-    read_head,
+from dflab.media.check import (
+    audio_completeness,
+    checked_facts,
+    extent_completeness,
+    read_whole_image,
+    sniff_image,
+    strip_path_prefix,
+    video_completeness,
 )
+from dflab.media.completeness import WHOLE_STILL, Completeness, combine, require_complete
+from dflab.media.container import StreamFacts, open_container, stream_facts
+from dflab.media.extent import Extent
+from dflab.media.guards import media_errors
+from dflab.media.image import image_header
+from dflab.media.sampling import analysis_scale, scaled_size
 from dflab.media.types import Audio, Frame, Media
 from dflab.media.video import FrameArena, VideoDecoder, resize_area
 
 
 def _sniff(path: Path, limits: Limits) -> str | None:
     """The image format, or None for 'ask PyAV'. Raises for files that cannot be media at all."""
-    check_file(path, limits)
-    with media_errors(path, "read"):
-        head = read_head(path)
-    fmt = image_format(head)
-    if fmt is None and (other := other_image_format(head)):
-        raise Unsupported(
-            f"{path} is a {other.upper()} image; supported images are {', '.join(SUPPORTED_IMAGE_FORMATS)}"
-        )
-    return fmt
+    return sniff_image(path, limits)
 
 
 def _container_facts(path: Path) -> StreamFacts:
@@ -53,7 +54,7 @@ def probe(path: str | Path, limits: Limits = Limits()) -> dict:
     path = Path(path)
     fmt = _sniff(path, limits)
     if fmt is not None:
-        header = image_header(path)
+        header = image_header(path, limits)
         return {
             "path": str(path), "type": "image", "container": fmt, "codec": header["format"] or fmt,
             "width": header["width"], "height": header["height"], "fps": 0.0, "duration": 0.0,
@@ -68,15 +69,17 @@ def probe(path: str | Path, limits: Limits = Limits()) -> dict:
     }  # fmt: skip
 
 
+
 def load_image_rgb(path: str | Path, limits: Limits = Limits()):
     """Full-resolution RGB uint8 pixels of a JPEG/PNG/WebP, EXIF-oriented and never downscaled.
 
     For code that must see every source pixel (watermark decoding, perceptual hashes).
     """
     path = Path(path)
-    if _sniff(path, limits) is None:
+    fmt = _sniff(path, limits)
+    if fmt is None:
         raise Unsupported(f"{path} is not a JPEG, PNG or WebP image")
-    return read_image_rgb(path, limits)[0]
+    return read_whole_image(path, fmt, limits)[0]
 
 
 NATIVE_RATE = 0  # load_audio(path, NATIVE_RATE): keep the stream's own sample rate
@@ -84,24 +87,23 @@ NATIVE_RATE = 0  # load_audio(path, NATIVE_RATE): keep the stream's own sample r
 
 def load_audio(path: str | Path, sample_rate: int = DEFAULT_SAMPLE_RATE, limits: Limits = Limits()) -> Audio:
     """Mono float32 audio (16 kHz by default, the stream's own rate with NATIVE_RATE) of any audio file or video
-    with an audio track."""
+    with an audio track. A file cut short or damaged is PartialMedia unless limits.allow_partial."""
     path = Path(path)
     if _sniff(path, limits) is not None:
         raise Unsupported(f"{path} is an image; it has no audio")
-    facts = _container_facts(path)
-    check_duration(path, facts.duration_s, limits)
+    facts, extent = checked_facts(path, limits)
     if not facts.has_audio:
         raise Unsupported(f"{path} has no audio stream")
+    require_complete(path, extent_completeness(extent), limits)
     if sample_rate == NATIVE_RATE:
         sample_rate = facts.audio_sample_rate or DEFAULT_SAMPLE_RATE
-    audio, _ = decode_audio(path, sample_rate, limits)
+    audio, truncated = decode_audio(path, sample_rate, limits)
+    require_complete(path, _audio_completeness(audio, truncated, extent), limits)
     return audio
 
 
-def _check_video_limits(path: Path, facts: StreamFacts, limits: Limits) -> None:
-    if facts.width and facts.height:
-        check_pixels(path, facts.width, facts.height, limits)
-    check_duration(path, facts.duration_s, limits)
+def _audio_completeness(audio: Audio, truncated: bool, extent: Extent) -> Completeness:
+    return audio_completeness(audio.duration_s, "the audio track breaks off" if truncated else "", extent)
 
 
 def iter_frames(
@@ -109,19 +111,23 @@ def iter_frames(
 ) -> Iterator[Frame]:
     """The analysis frames one at a time (constant memory). An image yields its single frame.
 
-    Raises Unsupported for audio-only files (there are no frames to give).
+    Raises Unsupported for audio-only files (there are no frames to give). A file cut short is refused before
+    the first frame; packets the decoder refuses raise PartialMedia after the last one (unless
+    limits.allow_partial), so a caller that writes as it goes must write atomically.
     """
     path = Path(path)
     fmt = _sniff(path, limits)
     if fmt is not None:
-        media = _load_image(path, policy, limits)
+        media = _load_image(path, fmt, policy, limits)
         yield from media.frames
         return
-    facts = _container_facts(path)
+    facts, extent = checked_facts(path, limits)
     if not facts.has_video:
         raise Unsupported(f"{path} has no video stream")
-    _check_video_limits(path, facts, limits)
-    yield from VideoDecoder(path, facts, policy, limits)
+    require_complete(path, extent_completeness(extent), limits)
+    decoder = VideoDecoder(path, facts, policy, limits)
+    yield from decoder
+    require_complete(path, video_completeness(decoder, extent), limits)
 
 
 def load(
@@ -138,22 +144,26 @@ def load(
     require_video=True refuses audio-only files with Unsupported (for callers that need frames; images
     are still accepted). `frame_sink` sees each video frame as soon as it is decoded, so a caller can
     start work on it while the rest decodes (images and audio never call it).
-    Every failure is a DflabError: NotFound, BadMedia, Unsupported, LimitExceeded.
+    Every failure is a DflabError: NotFound, BadMedia (PartialMedia for a file cut short or damaged, unless
+    limits.allow_partial), Unsupported, LimitExceeded. meta always holds `complete`, `decoded_duration_s`
+    and `declared_duration_s` (check.py).
     """
     path = Path(path)
     fmt = _sniff(path, limits)
     if fmt is not None:
-        return _load_image(path, policy, limits)
-    facts = _container_facts(path)
+        return _load_image(path, fmt, policy, limits)
+    facts, extent = checked_facts(path, limits)
+    if not facts.has_video and require_video:
+        raise Unsupported(f"{path} has no video stream (audio only)")
+    # A file cut short is refused here, before any decoding; damage inside it is found while decoding.
+    require_complete(path, extent_completeness(extent), limits)
     if not facts.has_video:
-        if require_video:
-            raise Unsupported(f"{path} has no video stream (audio only)")
-        return _load_audio_only(path, facts, limits, sample_rate)
-    return _load_video(path, facts, policy, limits, with_audio, sample_rate, frame_sink)
+        return _load_audio_only(path, facts, extent, limits, sample_rate)
+    return _load_video(path, facts, extent, policy, limits, with_audio, sample_rate, frame_sink)
 
 
-def _load_image(path: Path, policy: SamplingPolicy, limits: Limits) -> Media:
-    rgb, info = read_image_rgb(path, limits)
+def _load_image(path: Path, fmt: str, policy: SamplingPolicy, limits: Limits) -> Media:
+    rgb, info = read_whole_image(path, fmt, limits)
     height, width = rgb.shape[:2]
     scale = analysis_scale(width, height, policy.max_side)
     with media_errors(path, "resize the image"):
@@ -162,15 +172,15 @@ def _load_image(path: Path, policy: SamplingPolicy, limits: Limits) -> Media:
         path=path, media_type="image", frames=[Frame(index=0, time_s=0.0, rgb=analysis)], fps=0.0,
         duration_s=0.0, width=width, height=height, codec=info["format"], scale=scale,
         meta={"format": info["format"], "mode": info["mode"], "exif_orientation": info["exif_orientation"],
-              "n_frames": info["n_frames"]},
+              "n_frames": info["n_frames"], **WHOLE_STILL.to_json()},
     )  # fmt: skip
 
 
-def _load_audio_only(path: Path, facts: StreamFacts, limits: Limits, sample_rate: int) -> Media:
-    check_duration(path, facts.duration_s, limits)
+def _load_audio_only(path: Path, facts: StreamFacts, extent: Extent, limits: Limits, sample_rate: int) -> Media:
     audio, truncated = decode_audio(path, sample_rate, limits)
+    completeness = require_complete(path, _audio_completeness(audio, truncated, extent), limits)
     meta = {"container": facts.container, "source_sample_rate": facts.audio_sample_rate,
-            "source_channels": facts.audio_channels}  # fmt: skip
+            "source_channels": facts.audio_channels, **completeness.to_json()}  # fmt: skip
     if truncated:
         meta["truncated"] = True
     return Media(
@@ -182,13 +192,13 @@ def _load_audio_only(path: Path, facts: StreamFacts, limits: Limits, sample_rate
 def _load_video(
     path: Path,
     facts: StreamFacts,
+    extent: Extent,
     policy: SamplingPolicy,
     limits: Limits,
     with_audio: bool,
     sample_rate: int,
     frame_sink: Callable[[Frame], None] | None = None,
 ) -> Media:
-    _check_video_limits(path, facts, limits)
     decoder = VideoDecoder(path, facts, policy, limits, arena=FrameArena())
     frames = []
     for frame in decoder:
@@ -197,6 +207,7 @@ def _load_video(
             frame_sink(frame)
     if not frames:
         raise BadMedia(f"{path}: no video frame could be decoded")
+    completeness = video_completeness(decoder, extent)
     meta: dict = {"container": facts.container, "decoded_frames": decoder.decoded,
                   "source_sample_rate": facts.audio_sample_rate,
                   "declared_frames": facts.declared_frames, "sampled_rate_fps": decoder.rate_fps}  # fmt: skip
@@ -212,11 +223,10 @@ def _load_video(
         width, height = height, width  # report the displayed (upright) size, as for EXIF-rotated images
     fps = facts.fps
     duration = facts.duration_s
-    if decoder.truncated:
+    if not completeness.complete:  # only with limits.allow_partial: the duration is what decoded
         meta["truncated"] = True
         if decoder.error:
             meta["decode_error"] = decoder.error
-        meta["declared_duration_s"] = duration
         duration = decoder.last_time_s + (1.0 / fps if fps > 0 else 0.0)
     elif duration is None:
         duration = decoder.last_time_s + (1.0 / fps if fps > 0 else 0.0)
@@ -226,9 +236,13 @@ def _load_video(
             audio, audio_truncated = decode_audio(path, sample_rate, limits)
             if audio_truncated:
                 meta["audio_truncated"] = True
+            damage, audio_s = ("the audio track breaks off" if audio_truncated else ""), audio.duration_s
         except BadMedia as exc:
-            # The frames are fine; a broken audio track is reported, not fatal.
+            # With allow_partial the frames are still used; the broken track is reported.
             meta["audio_error"] = str(exc)
+            damage, audio_s = f"the audio track cannot be decoded ({strip_path_prefix(str(exc), path)})", None
+        completeness = combine(completeness, audio_completeness(audio_s, damage, extent))
+    meta.update(require_complete(path, completeness, limits).to_json())
     return Media(
         path=path, media_type="video", frames=frames, fps=fps, duration_s=float(duration), width=width,
         height=height, audio=audio, codec=facts.codec, scale=decoder.scale, meta=meta,

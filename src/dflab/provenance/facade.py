@@ -17,7 +17,7 @@ finds the original with `find_original` below.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,9 @@ class VerifyResult:
     watermark: dict[str, Any]
     registry: dict[str, Any]
     ledger: dict[str, Any]
+    # The open-and-check step's answer on the media itself (passed, or the error it gave a file whose
+    # readable manifest still answers); docs/validation.md
+    media_check: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -64,12 +67,14 @@ class VerifyResult:
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> VerifyResult:
         return cls(doc["path"], doc["media_type"], doc["verdict"], doc["synthetic"], doc["summary"],
-                   tuple(doc.get("problems") or ()), doc["c2pa"], doc["watermark"], doc["registry"], doc["ledger"])  # fmt: skip
+                   tuple(doc.get("problems") or ()), doc["c2pa"], doc["watermark"], doc["registry"], doc["ledger"],
+                   dict(doc.get("media_check") or {}))  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
         return {"path": self.path, "media_type": self.media_type, "verdict": self.verdict, "synthetic": self.synthetic,
                 "summary": self.summary, "problems": list(self.problems), "c2pa": self.c2pa,
-                "watermark": self.watermark, "registry": self.registry, "ledger": self.ledger}  # fmt: skip
+                "watermark": self.watermark, "registry": self.registry, "ledger": self.ledger,
+                "media_check": self.media_check}  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -334,6 +334,34 @@ def load_trust_anchor(home: Path | None = None) -> bytes | None:
     return FileKeySet(keys_dir(home)).trust_anchor()
 
 
+def check_trust_anchors(data: bytes, source: str) -> bytes:
+    """`data` itself when it is one or more PEM certificates and nothing secret; UsageError naming `source`
+    otherwise. A trust anchor is public: a private key given in its place is refused, never silently ignored."""
+    from cryptography import x509
+
+    if b"PRIVATE KEY-----" in data:
+        raise UsageError(f"{source} holds a private key, not a certificate: give the CA certificate (PEM) to trust")
+    try:
+        certificates = x509.load_pem_x509_certificates(data)
+    except ValueError:
+        certificates = []
+    if not certificates:
+        raise UsageError(f"{source} is not a PEM certificate (expected -----BEGIN CERTIFICATE----- blocks)")
+    return data
+
+
+def read_trust_file(path: str | Path) -> bytes:
+    """The certificates of a `--trust FILE`, checked (check_trust_anchors); errors name FILE, not the media."""
+    path = Path(path)
+    if not path.is_file():
+        raise NotFound(f"trust anchor {path} does not exist or is not a file")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"--trust {path}: cannot read it ({exc.strerror or exc})") from None
+    return check_trust_anchors(data, f"--trust {path}")
+
+
 def _check_pem(data: bytes, kind: str, path: Path) -> None:
     if f"-----BEGIN {kind}-----".encode() not in data:
         raise IntegrityError(f"{path} is not a PEM {kind.lower()}; run `dflab keys init --force` to recreate the keys")

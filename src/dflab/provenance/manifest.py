@@ -22,6 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
+from dflab.atomic import default_file_mode
 from dflab.config import Limits
 from dflab.errors import BadMedia, IntegrityError, NotFound, Unsupported, UsageError
 from dflab.version import __version__
@@ -181,6 +182,8 @@ def _check_paths(in_path: Path, out_path: Path, overwrite: bool) -> str:
         raise UsageError(f"output {out_path.name} must have the same format as the input ({mime})")
     if in_path.resolve() == out_path.resolve():
         raise UsageError("output must be a new file, not the input itself")
+    if out_path.is_dir():
+        raise UsageError(f"output {out_path} is a directory; give a file name")
     if out_path.exists() and not overwrite:
         raise UsageError(f"output {out_path} already exists (choose another path)")
     if not out_path.parent.is_dir():
@@ -195,6 +198,16 @@ def _check_paths(in_path: Path, out_path: Path, overwrite: bool) -> str:
     return mime
 
 
+def check_signable(path: Path, limits: Limits = Limits()) -> None:
+    """The open-and-check step of every command (dflab.media.check), so that nothing is signed (or entered in
+    the ledger) that `dflab verify` and the other commands would refuse: cut or damaged files, pictures over the
+    pixel limit or under the minimum size, empty audio. Formats Pillow reads but dflab does not analyse (GIF,
+    TIFF) get the same pixel and size rules; HEIC/AVIF are read as one-frame video."""
+    from dflab.media.check import check_media
+
+    check_media(path, limits, other_images=True)
+
+
 def sign_file(
     in_path: str | Path,
     out_path: str | Path,
@@ -207,6 +220,7 @@ def sign_file(
     overwrite: bool = False,
     keys_home: Path | None = None,
     material=None,
+    check_input: bool = True,
 ) -> dict:
     """Sign `in_path` into `out_path` with the local key set. Returns a summary (manifest label, bytes, hash).
 
@@ -215,7 +229,8 @@ def sign_file(
 
     `ingredients` are parent media files: the first becomes the `parentOf` ingredient, the rest `componentOf`.
     If the input itself already carries a manifest and no parent is given, it becomes the parent, so the
-    earlier provenance stays in the chain instead of being replaced. The output appears atomically.
+    earlier provenance stays in the chain instead of being replaced. The output appears atomically, with the
+    file mode of any other dflab output. check_input=False skips check_signable (for a caller that just ran it).
     """
     import c2pa
 
@@ -223,6 +238,8 @@ def sign_file(
 
     src, dst = Path(in_path), Path(out_path)
     mime = _check_paths(src, dst, overwrite)
+    if check_input:
+        check_signable(src)
     parents = [Path(p) for p in ingredients]
     for parent in parents:
         if not parent.is_file():
@@ -238,6 +255,7 @@ def sign_file(
     )
 
     fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".part")
+    os.fchmod(fd, default_file_mode())  # mkstemp makes 0600; a signed copy is as readable as any other output
     os.close(fd)
     try:
         try:
@@ -342,12 +360,15 @@ def read_manifest(path: str | Path, trust_anchors: bytes | None = None) -> dict:
     """
     import c2pa
 
-    from dflab.provenance.keys import load_trust_anchor
+    from dflab.provenance.keys import check_trust_anchors, load_trust_anchor
 
     src = Path(path)
     if not src.is_file():
         raise NotFound(f"{src} does not exist or is not a file")
     anchors = load_trust_anchor() if trust_anchors is None else trust_anchors
+    if anchors:
+        # Checked here so that a bad anchor is never reported as a corrupt manifest in the file being read.
+        check_trust_anchors(anchors, "the trust anchors" if trust_anchors is not None else "the local CA certificate")
     try:
         reader = c2pa.Reader(str(src), context=_context(anchors))
     except c2pa.C2paError.ManifestNotFound:

@@ -16,6 +16,7 @@ from dflab.provenance import adapters
 from dflab.provenance.manifest import (
     _check_paths,
     build_definition,
+    check_signable,
     definition_hash,
     media_type_for,
     sha256_file,
@@ -50,6 +51,7 @@ def sign_and_record(
 def _sign(src: Path, dst: Path, synthetic: bool, parents: Sequence[str | Path], payload_hex: str | None,
           use_ledger: bool, overwrite: bool, lab) -> dict:  # fmt: skip
     _check_paths(src, dst, overwrite)
+    check_signable(src)  # media the other commands refuse is neither signed nor logged
     for parent in parents:
         if not Path(parent).is_file():
             from dflab.errors import NotFound
@@ -85,7 +87,7 @@ def _sign(src: Path, dst: Path, synthetic: bool, parents: Sequence[str | Path], 
         ledger_entry = adapters.ledger_append(fields, lab)
     summary = sign_file(
         src, dst, synthetic, ingredients=list(parents), ledger_record=ledger_entry,
-        soft_binding=payload_hex, overwrite=overwrite, material=material,
+        soft_binding=payload_hex, overwrite=overwrite, material=material, check_input=False,
     )
     summary["ledger"] = ledger_entry
     summary["soft_binding"] = payload_hex

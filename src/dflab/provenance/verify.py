@@ -11,6 +11,10 @@ what was found and how far it can be trusted. Only problems with the *input* (mi
 manifest) are errors. What is wrong with a readable file (a manifest that does not validate, a ledger proof
 that fails, manifest and watermark naming different records) is listed in `problems`; `dflab verify` exits 1
 when there is any. The ledger, the registry and the trusted CA come from the lab passed in.
+
+The media itself passes the same open-and-check step as every other command (dflab.media.check): a file cut
+short, damaged, too small or over a limit is an error, unless it carries a readable manifest, whose answer
+(usually "tampered") is then given with the media problem among the `problems`.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from dflab.errors import BadMedia, NotFound, Unsupported
+from dflab.errors import BadMedia, IntegrityError, NotFound, Unsupported
 
 # Magic numbers of the media containers dflab verifies; anything else is refused before decoding.
 _MAGIC: list[tuple[int, bytes, str]] = [
@@ -35,7 +39,11 @@ _MAGIC: list[tuple[int, bytes, str]] = [
     (4, b"moov", "video/quicktime"),
     (4, b"mdat", "video/quicktime"),
     (4, b"wide", "video/quicktime"),
+    (0, b"\x1a\x45\xdf\xa3", "video/x-matroska"),  # also WebM; C2PA has no place for a manifest in these two
+    (0, b"OggS", "audio/ogg"),
 ]
+# Media dflab reads whose containers C2PA does not cover: verified by watermark and registry, with no manifest.
+_NO_C2PA = frozenset({"video/x-matroska", "audio/ogg"})
 _RIFF = {b"WEBP": "image/webp", b"AVI ": "video/x-msvideo", b"WAVE": "audio/wav"}
 
 
@@ -72,11 +80,27 @@ def _verify(src: Path, trust_anchors: bytes | None, registry_k: int, lab) -> dic
 
     media_type = sniff_media(src)
     anchors = trust_anchors if trust_anchors is not None else (lab.keys.trust_anchor() or b"")
-    c2pa = read_manifest(src, trust_anchors=anchors)
+    media_check, media_error = _media_check(src, media_type)
+    try:
+        c2pa = read_manifest(src, trust_anchors=anchors)
+    except (IntegrityError, Unsupported) as exc:
+        if media_error is not None:
+            raise media_error from None  # damaged media explains an unreadable manifest, not the other way round
+        if not (isinstance(exc, Unsupported) and media_type in _NO_C2PA):
+            raise
+        from dflab.provenance.manifest import _empty_result
+
+        c2pa = _empty_result(src, "none", error=f"C2PA manifests cannot be embedded in {media_type}")
     c2pa_out = {k: v for k, v in c2pa.items() if k != "active_manifest"}
     readable = c2pa["state"] in ("Trusted", "Valid", "Invalid")
-    watermark = _guarded(media_type, readable, lambda: adapters.watermark_check(src))
-    registry = _guarded(media_type, readable, lambda: adapters.registry_check(src, registry_k, lab))
+    if media_error is not None and not readable:
+        raise media_error
+    if media_error is not None:
+        skipped = {"available": True, "applicable": False, "reason": str(media_error), "matches": []}
+        watermark, registry = dict(skipped), dict(skipped)
+    else:
+        watermark = _guarded(media_type, readable, lambda: adapters.watermark_check(src))
+        registry = _guarded(media_type, readable, lambda: adapters.registry_check(src, registry_k, lab))
     ledger = _ledger_section(c2pa, watermark, registry, lambda record_id: adapters.ledger_check(record_id, lab))
     synthetic = _synthetic(c2pa, ledger)
     verdict = _verdict(c2pa, watermark, ledger, synthetic)
@@ -86,8 +110,10 @@ def _verify(src: Path, trust_anchors: bytes | None, registry_k: int, lab) -> dic
         "verdict": verdict,
         "synthetic": synthetic,
         "summary": _summary(verdict, c2pa, watermark, registry, ledger, synthetic),
-        "problems": problems(c2pa, watermark, ledger),
+        "problems": problems(c2pa, watermark, ledger)
+        + ([f"the media is refused: {media_error}"] if media_error is not None else []),
         "c2pa": c2pa_out,
+        "media_check": media_check,
         "watermark": watermark,
         "registry": registry,
         "ledger": ledger,
@@ -114,6 +140,28 @@ def problems(c2pa: dict, watermark: dict, ledger: dict) -> list[str]:
     if by_manifest and by_mark and by_manifest != by_mark:
         found.append(f"the manifest names ledger record {by_manifest[0]} but the watermark names record {by_mark[0]}")
     return found
+
+
+def _media_check(src: Path, media_type: str) -> tuple[dict, Exception | None]:
+    """(the media_check section, the error that refuses the media or None): the open-and-check step every
+    command applies (limits, minimum size, whole file).
+
+    Video and audio are decoded whole here (the registry check would skip a video's sound), so verify refuses
+    what scan and sign refuse. Containers the C2PA reader knows but dflab does not read (PDF) are not media
+    to check. The caller decides whether the error stands: not when the file carries a readable manifest.
+    """
+    from dflab.errors import DflabError
+    from dflab.media.check import check_media
+
+    if media_type.split("/")[0] not in ("image", "video", "audio"):
+        return {"checked": False, "reason": f"not media dflab decodes ({media_type})"}, None
+    try:
+        checked = check_media(src, other_images=True)
+    except NotFound:
+        raise
+    except DflabError as exc:
+        return {"checked": True, "passed": False, "error": str(exc)}, exc
+    return {"checked": True, "passed": True, **checked.completeness.to_json()}, None
 
 
 def _guarded(media_type: str, manifest_read: bool, check) -> dict:
@@ -277,6 +325,8 @@ def render_text(result: dict) -> str:
         blocks = c2pa["soft_binding"].get("blocks") or [{}]
         lines.append(f"             soft binding {_or(c2pa['soft_binding'].get('alg'), 'of an unnamed algorithm')} = "
                      f"{_or(blocks[0].get('value'), 'no value')}")  # fmt: skip
+    if (result.get("media_check") or {}).get("error"):
+        lines.append(f"  media:     refused ({result['media_check']['error']})")
     if not wm.get("available") or not wm.get("applicable", True):
         lines.append(f"  watermark: unavailable ({_or(wm.get('reason'), 'no reason given')})")
     else:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dflab.config import Limits
 from dflab.errors import NotFound
 
 
@@ -59,8 +60,10 @@ class CompareResult:
 
 
 
-def compare(suspect: str | Path, original: str | Path | None = None, *, lab=None) -> CompareResult:
-    """Align `suspect` with `original` (default: its best registered video or audio match in the lab)."""
+def compare(suspect: str | Path, original: str | Path | None = None, *, lab=None,
+            limits: Limits | None = None) -> CompareResult:  # fmt: skip
+    """Align `suspect` with `original` (default: its best registered video or audio match in the lab).
+    `limits` apply to both files (Limits(allow_partial=True) compares what decodes of a cut copy)."""
     from dflab.provenance.facade import find_original
     from dflab.provenance.lab import lab_scope
     from dflab.shallow.compare import compare_files
@@ -74,7 +77,7 @@ def compare(suspect: str | Path, original: str | Path | None = None, *, lab=None
     else:
         with lab_scope(lab) as opened:
             original, record = find_original(suspect, lab=opened)
-    doc = compare_files(suspect, original)
+    doc = compare_files(suspect, original, limits)
     doc["record"] = record
     return CompareResult.from_json(doc)
 

@@ -64,7 +64,8 @@ def sample_media(
     limits = limits or Limits()
     path = Path(path)
     policy = SamplingPolicy(all_frames_up_to_s=0.0, rate_fps=video_fps, max_side=IMAGE_MAX_SIDE)
-    media = load(path, policy, limits, with_audio=False, require_video=True)
+    # The soundtrack is decoded too (and dropped): a damaged one makes the file partial here as in every command.
+    media = load(path, policy, limits, require_video=True)
     if not media.frames:
         raise BadMedia(f"{path}: no decodable pictures")
     if media.media_type == "image":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dflab.config import Limits
 from dflab.errors import NotFound, Unsupported, UsageError
 from dflab.provenance.watermark.detect import WatermarkResult, detect_image
 from dflab.provenance.watermark.embed import EmbedConfig, check_payload, embed_image, psnr
@@ -12,14 +13,19 @@ from dflab.provenance.watermark.pattern import DEFAULT_KEY
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
 
-def media_type_of(path: Path) -> str:
-    from dflab.media.load import probe
+def media_type_of(path: Path, limits: Limits = Limits(), decode: bool = True) -> str:
+    """"image" or "video", after the open-and-check step of every command (dflab.media.check). Pictures are
+    checked when load_image_rgb decodes them; a video is read whole here (decode=False reads its packets only,
+    for a caller that decodes every frame itself and stops at the first damaged one, as embedding does)."""
+    from dflab.media.check import check_media, sniff_image
 
     if not path.exists():
         raise NotFound(f"{path} does not exist")
     if path.is_dir():
         raise UsageError(f"{path} is a directory, not a media file")
-    kind = probe(path)["type"]
+    if sniff_image(path, limits) is not None:
+        return "image"
+    kind = check_media(path, limits, decode=decode).media_type
     if kind not in ("image", "video"):
         raise Unsupported(f"{path} is {kind}; the watermark is for images and video")
     return kind
@@ -49,7 +55,7 @@ def embed_file(
         raise UsageError(f"output directory {dst.parent} does not exist")
     if dst.resolve() == src.resolve():
         raise UsageError("output must differ from the input")
-    kind = media_type_of(src)
+    kind = media_type_of(src, decode=False)  # embed_video decodes every frame and stops at a damaged one
     summary: dict = {"media_type": kind, "payload": payload.hex(), "output": str(dst)}
     if kind == "image":
         from dflab.media.load import load_image_rgb

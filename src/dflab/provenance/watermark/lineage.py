@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dflab.config import Limits
 from dflab.errors import Unsupported
 from dflab.provenance.watermark.detect import WatermarkResult, detect_residual
 from dflab.provenance.watermark.pattern import DEFAULT_KEY
@@ -87,16 +88,18 @@ def image_lineage(rgb: np.ndarray) -> Lineage:
     return read_lineage(detector_residual(luma(rgb)))
 
 
-def file_lineage(path: str | Path, max_frames: int = 90) -> Lineage:
-    """The lineage of an image (full resolution) or a video (residuals averaged over up to `max_frames` frames)."""
+def file_lineage(path: str | Path, max_frames: int = 90, limits: Limits | None = None) -> Lineage:
+    """The lineage of an image (full resolution) or a video (residuals averaged over up to `max_frames` frames).
+    `limits` (default Limits()) as for every media read; limits.allow_partial reads what a cut video holds."""
     from dflab.provenance.watermark.files import media_type_of
 
     path = Path(path)
-    if media_type_of(path) == "image":
+    limits = limits or Limits()
+    if media_type_of(path, limits) == "image":
         from dflab.media.load import load_image_rgb
 
-        return image_lineage(load_image_rgb(path))
+        return image_lineage(load_image_rgb(path, limits))
     from dflab.provenance.watermark.video import mean_residual
 
-    residual, used = mean_residual(path, max_frames)
+    residual, used = mean_residual(path, max_frames, skip_damaged=limits.allow_partial)
     return read_lineage(residual, media_type="video", frames_used=used)

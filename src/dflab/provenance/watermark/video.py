@@ -126,8 +126,11 @@ def _progress(total: int | None, enabled: bool):
     return tqdm(total=total, unit="frame", desc="watermark", leave=False)
 
 
-def mean_residual(path: Path, max_frames: int = 90) -> tuple[np.ndarray, int]:
-    """(mean whitened luma residual of up to `max_frames` frames from the start, frames used)."""
+def mean_residual(path: Path, max_frames: int = 90, skip_damaged: bool = False) -> tuple[np.ndarray, int]:
+    """(mean whitened luma residual of up to `max_frames` frames from the start, frames used).
+
+    A packet the decoder refuses is an error (BadMedia), as everywhere in dflab, unless skip_damaged (the
+    caller allows partial media): then the frames that do decode are used."""
     from dflab.media.container import open_container, video_stream
     from dflab.media.guards import media_errors
 
@@ -139,13 +142,36 @@ def mean_residual(path: Path, max_frames: int = 90) -> tuple[np.ndarray, int]:
         # Every frame from the start: the mark is on every frame, and a declared frame count cannot be trusted
         # for striding (edited files often copy it from their source).
         with media_errors(Path(path), "decode"):
-            lumas = takewhile(lambda y: min(y.shape) >= 16, (_y_plane(frame)[0] for frame in inp.decode(vin)))
+            frames = _decoded_frames(Path(path), inp, vin) if skip_damaged else inp.decode(vin)
+            lumas = takewhile(lambda y: min(y.shape) >= 16, (_y_plane(frame)[0] for frame in frames))
             mean, used = mean_residual_of(islice(lumas, max_frames))
         if mean is None:
             raise Unsupported(f"{path}: no video frames could be decoded")
         return mean, used
     finally:
         inp.close()
+
+
+def _decoded_frames(path: Path, inp, vin):
+    """The frames of `vin`, passing over packets the decoder refuses and stopping where the container breaks."""
+    from dflab.errors import BadMedia
+    from dflab.media.guards import media_errors
+
+    packets = inp.demux(vin)
+    while True:
+        try:
+            with media_errors(path, "read the video"):
+                packet = next(packets, None)
+        except BadMedia:
+            return
+        if packet is None:
+            return
+        try:
+            with media_errors(path, "decode the video"):
+                frames = packet.decode()
+        except BadMedia:
+            continue
+        yield from frames
 
 
 def detect_video(path: Path, max_frames: int = 90, key: str = DEFAULT_KEY) -> WatermarkResult:

@@ -1,0 +1,91 @@
+"""Whether an MP4/MOV (ISO base media) file's boxes fit together: what FFmpeg forgives and others do not.
+
+FFmpeg plays an MP4 whose boxes overlap or whose sample tables count more entries than they hold; the C2PA
+reader (and so `dflab sign` and `dflab verify`) refuses the same file as "Bad BMFF". Reading only the box
+headers and the table counts (no media data) makes every command agree on it.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+# Boxes that hold only other boxes. (udta and meta are left alone: QuickTime and ISO disagree on their layout.)
+_CONTAINERS = frozenset({b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"dinf", b"mvex", b"moof", b"traf",
+                         b"mfra"})  # fmt: skip
+# Sample tables: (bytes before the entries, after version and flags; bytes per entry).
+_TABLES = {b"stco": (4, 4), b"co64": (4, 8), b"stts": (4, 8), b"stsc": (4, 12), b"stss": (4, 4), b"ctts": (4, 8),
+           b"stsz": (8, 4)}  # fmt: skip
+_MAX_BOXES = 200_000  # a real file has hundreds; a hostile one must not loop for long
+_MAX_DEPTH = 12
+
+
+def declares_boxes(container) -> bool:
+    names = set((container.format.name or "").split(","))
+    return bool(names & {"mov", "mp4"})
+
+
+def bmff_problem(path: Path) -> str:
+    """Why the file's boxes do not fit together, or "" when they do (or the file is not ISO BMFF)."""
+    try:
+        with open(path, "rb") as fh:
+            size = path.stat().st_size
+            return _walk(fh, 0, size, size, depth=0, budget=[_MAX_BOXES])
+    except OSError:
+        return ""
+
+
+def _walk(fh, start: int, end: int, file_size: int, depth: int, budget: list[int]) -> str:
+    pos = start
+    while pos + 8 <= end:
+        budget[0] -= 1
+        if budget[0] < 0:
+            return "the MP4 has too many boxes"
+        fh.seek(pos)
+        header = fh.read(16)
+        if len(header) < 8:
+            return f"the MP4 ends inside a box header at byte {pos:,}"
+        box_size, kind = struct.unpack_from(">I4s", header)
+        name = kind.decode("latin-1", "replace")
+        head = 8
+        if box_size == 1:  # a 64-bit size follows
+            if len(header) < 16:
+                return f"the MP4 ends inside the {name} box header"
+            box_size, head = struct.unpack_from(">Q", header, 8)[0], 16
+        elif box_size == 0 and depth == 0:  # "to the end of the file": only a top-level box may say so
+            box_size = end - pos
+        if box_size < head:
+            return f"the MP4's {name} box at byte {pos:,} declares an impossible size ({box_size})"
+        box_end = pos + box_size
+        if box_end > end:
+            where = "the end of the file" if end == file_size else "the box that holds it"
+            return f"the MP4's {name} box at byte {pos:,} runs past {where} (cut short or damaged)"
+        if kind in _CONTAINERS and depth < _MAX_DEPTH:
+            inner = _walk(fh, pos + head, box_end, file_size, depth + 1, budget)
+            if inner:
+                return inner
+        elif kind in _TABLES:
+            problem = _table(fh, pos + head, box_end, kind, name)
+            if problem:
+                return problem
+        pos = box_end
+    return ""
+
+
+def _table(fh, body: int, box_end: int, kind: bytes, name: str) -> str:
+    """A sample table must hold the entries it counts."""
+    before, per_entry = _TABLES[kind]
+    fh.seek(body)
+    fixed = fh.read(4 + before)  # version + flags, then the fields before the entries
+    if len(fixed) < 4 + before:
+        return f"the MP4's {name} table is shorter than its header"
+    if kind == b"stsz":
+        sample_size, count = struct.unpack_from(">II", fixed, 4)
+        if sample_size:  # every sample the same size: no table follows
+            return ""
+    else:
+        (count,) = struct.unpack_from(">I", fixed, 4)
+    room = box_end - body - 4 - before
+    if count * per_entry > room:
+        return f"the MP4's {name} table counts {count:,} entries but holds {room // per_entry:,}"
+    return ""
