@@ -13,11 +13,12 @@
    which the tests score); it ships with the scaling and the leave-one-out table in its meta.
 
 Batches are balanced so that no source dominates: half fakes, drawn uniformly over the training generators
-(then over their pictures), half reals, drawn uniformly over the real sources. A share of the fakes are
-pseudo-fakes: crops of real pictures down-sampled by 2 and up-sampled again by a random up-sampler (nearest,
-bilinear, bicubic, or zero insertion and a random smooth kernel, as a transposed convolution does), then
-JPEG-compressed like every other crop. They teach the network the up-sampling trace itself rather than the
-look of the few generators in the training set. Crops are taken at even offsets with random mirroring.
+(then over their pictures), half reals, drawn uniformly over the real sources. Half of the real crops are
+taken from the picture resized by a random factor (0.6-1.6; area, bilinear or bicubic) and JPEG-compressed
+again: resizing is what the web does to camera pictures, and must not read as "generated". Crops are taken
+at even offsets with random mirroring. Optional pseudo-fakes (real crops down-sampled by 2 and up-sampled
+again, `pseudo_share`) are off by default: measured, they taught the network that any interpolation is
+generated, and the real UTKFace crops then out-scored most fakes.
 
 Torch runs on one thread (the machine is shared); each network sees `steps * batch_size` crops.
 """
@@ -64,7 +65,14 @@ class TrainConfig:
     lr: float = 3e-3  # the peak of a one-cycle schedule
     weight_decay: float = 1e-3
     width: int = WIDTH
-    pseudo_share: float = 0.5  # of the fake half of a batch: pseudo-fakes made from real crops
+    # Of the real crops: the picture resized by a random factor first, and still labelled real. Many camera
+    # pictures were resized on their way to the web (UTKFace crops are warped by their alignment); without
+    # this, the network learned "interpolated = generated" and rated UTKFace reals above most fakes.
+    resampled_real_share: float = 0.5
+    # Of the fake half of a batch: pseudo-fakes made from real crops by up-sampling. Off by default: with
+    # them, the pooled out-of-fold ranking over all sources came out inverted (see the model card).
+    pseudo_share: float = 0.0
+    pseudo_upsamplers: str = "all"  # "all" (nearest, bilinear, bicubic, transposed) or "generator" (nearest, transposed)
     seed: int = 0
 
 
@@ -72,14 +80,16 @@ class PictureStore:
     """The development pictures after the detector's JPEG re-compression, kept as JPEG bytes (a few tens of
     MB) and decoded when a crop is drawn."""
 
-    def __init__(self, pictures: list[Picture], progress: Callable[[int, int], None] | None = None) -> None:
+    def __init__(self, pictures: list[Picture], progress: Callable[[int, int], None] | None = None,
+                 encoded: list[bytes] | None = None) -> None:
         from PIL import Image
 
-        from dflab.media import load_image_rgb
-
         self.pictures = pictures
-        self.encoded: list[bytes] = []
-        for i, picture in enumerate(pictures):
+        self._decoded: list[np.ndarray] | None = None
+        self.encoded: list[bytes] = list(encoded) if encoded is not None else []
+        for i, picture in enumerate(pictures if encoded is None else []):
+            from dflab.media import load_image_rgb
+
             rgb = load_image_rgb(picture.path)  # as a scan decodes it (EXIF orientation applied)
             buffer = io.BytesIO()
             # jpeg_roundtrip's encoding, kept as bytes: decoding them gives exactly jpeg_roundtrip(rgb)
@@ -88,7 +98,14 @@ class PictureStore:
             if progress:
                 progress(i + 1, len(pictures))
 
+    def decode_all(self) -> None:
+        """Keep every picture decoded (about 2 GB): crops are then slices, not JPEG decodes (for fast trainers)."""
+        self._decoded = [self._decode(i) for i in range(len(self.encoded))]
+
     def rgb(self, i: int) -> np.ndarray:
+        return self._decoded[i] if self._decoded is not None else self._decode(i)
+
+    def _decode(self, i: int) -> np.ndarray:
         from PIL import Image
 
         with Image.open(io.BytesIO(self.encoded[i])) as im:
@@ -102,14 +119,28 @@ class PictureStore:
         return crop[:, ::-1] if rng.random() < 0.5 else crop
 
 
-def pseudo_fake(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def resampled_crop(store: PictureStore, i: int, rng: np.random.Generator, size: int = CROP) -> np.ndarray:
+    """A crop of picture i resized by a random factor in [0.6, 1.6] (area, bilinear or bicubic), then
+    JPEG-compressed: a real picture that was resized for the web is still real."""
+    import cv2
+
+    rgb = store.rgb(i)
+    factor = float(rng.uniform(0.6, 1.6))
+    side = min(int(np.ceil(size / factor)), *rgb.shape[:2])
+    y, x = int(rng.integers(0, rgb.shape[0] - side + 1)), int(rng.integers(0, rgb.shape[1] - side + 1))
+    method = (cv2.INTER_AREA, cv2.INTER_LINEAR, cv2.INTER_CUBIC)[int(rng.integers(3))]
+    crop = cv2.resize(np.ascontiguousarray(rgb[y : y + side, x : x + side]), (size, size), interpolation=method)
+    return jpeg_roundtrip(crop[:, ::-1] if rng.random() < 0.5 else crop)
+
+
+def pseudo_fake(crop: np.ndarray, rng: np.random.Generator, upsamplers: str = "all") -> np.ndarray:
     """A real crop down-sampled by 2 and up-sampled back by a random up-sampler, then JPEG-compressed as
     every crop is (so compression never tells pseudo-fakes from reals)."""
     import cv2
 
     size = crop.shape[0]
     small = cv2.resize(np.ascontiguousarray(crop), (size // 2, size // 2), interpolation=cv2.INTER_AREA)
-    kind = int(rng.integers(4))
+    kind = int(rng.integers(4)) if upsamplers == "all" else (0, 3)[int(rng.integers(2))]
     if kind < 3:
         up = cv2.resize(small, (size, size), interpolation=(cv2.INTER_NEAREST, cv2.INTER_LINEAR, cv2.INTER_CUBIC)[kind])
     else:  # zero insertion and a random positive 4x4 kernel: what a transposed convolution does
@@ -129,7 +160,7 @@ def _by_source(pictures: list[Picture], indices: np.ndarray, label: int) -> list
 
 
 def train_net(store: PictureStore, indices: np.ndarray, config: TrainConfig,
-              progress: Callable[[int, int, float], None] | None = None):
+              progress: Callable[[int, int, float], None] | None = None, device: str = "cpu"):
     """A network trained on the trainable pictures among `indices` (balanced batches, pseudo-fakes)."""
     import torch
     from torch.nn import functional as F
@@ -139,7 +170,7 @@ def train_net(store: PictureStore, indices: np.ndarray, config: TrainConfig,
         raise UsageError("training needs both real and generated pictures")
     rng = np.random.default_rng(config.seed)
     torch.manual_seed(config.seed)
-    net = build_net(config.width)
+    net = build_net(config.width).to(device)
     optimiser = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=config.lr, total_steps=config.steps)
     half = config.batch_size // 2
@@ -148,11 +179,13 @@ def train_net(store: PictureStore, indices: np.ndarray, config: TrainConfig,
     for step in range(config.steps):
         fake_ids = [rng.choice(fakes[rng.integers(len(fakes))]) for _ in range(half - n_pseudo)]
         real_ids = [rng.choice(reals[rng.integers(len(reals))]) for _ in range(half + n_pseudo)]
-        crops = [store.random_crop(i, rng) for i in fake_ids + real_ids]
+        crops = [store.random_crop(i, rng) for i in fake_ids]
+        crops += [resampled_crop(store, i, rng) if rng.random() < config.resampled_real_share
+                  else store.random_crop(i, rng) for i in real_ids]
         for j in range(1, n_pseudo + 1):
-            crops[-j] = pseudo_fake(crops[-j], rng)
-        target = torch.tensor([1.0] * (half - n_pseudo) + [0.0] * half + [1.0] * n_pseudo)
-        loss = F.binary_cross_entropy_with_logits(net(to_tensor(crops)), target)
+            crops[-j] = pseudo_fake(crops[-j], rng, config.pseudo_upsamplers)
+        target = torch.tensor([1.0] * (half - n_pseudo) + [0.0] * half + [1.0] * n_pseudo, device=device)
+        loss = F.binary_cross_entropy_with_logits(net(to_tensor(crops).to(device)), target)
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
@@ -160,7 +193,7 @@ def train_net(store: PictureStore, indices: np.ndarray, config: TrainConfig,
         if progress:
             progress(step + 1, config.steps, float(loss))
     net.eval()
-    return net
+    return net.to("cpu")
 
 
 def score_pictures(net, store: PictureStore, indices: np.ndarray) -> np.ndarray:
@@ -189,20 +222,69 @@ def auc_table(pictures: list[Picture], scores: np.ndarray) -> dict[str, dict]:
 
 
 def leave_one_generator_out(store: PictureStore, config: TrainConfig, folds: list[str] | None = None,
-                            log: Callable[[str], None] = print) -> tuple[np.ndarray, dict[str, float]]:
-    """(out-of-fold log-odds per picture, NaN where its fold was not run; seconds per fold)."""
+                            log: Callable[[str], None] = print, jobs: int = 1, device: str = "cpu",
+                            store_file: Path | None = None) -> tuple[np.ndarray, dict[str, float]]:
+    """(out-of-fold log-odds per picture, NaN where its fold was not run; seconds per fold).
+
+    With jobs > 1 the folds train in that many processes, each reading the store from `store_file`."""
     pictures = store.pictures
-    fold_of = np.array([p.fold for p in pictures])
     oof = np.full(len(pictures), np.nan)
     seconds = {}
-    for fold in folds or generator_folds(pictures):
-        started = time.perf_counter()
-        net = train_net(store, np.flatnonzero(fold_of != fold), config)
-        held = np.flatnonzero(fold_of == fold)
-        oof[held] = score_pictures(net, store, held)
-        seconds[fold] = round(time.perf_counter() - started, 1)
-        log(f"fold {fold}: {len(held)} pictures scored, {seconds[fold]:.0f} s")
+    folds = folds or generator_folds(pictures)
+    if jobs > 1:
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
+        with ProcessPoolExecutor(min(jobs, len(folds)), mp_context=get_context("spawn")) as pool:
+            results = [pool.submit(_fold_job, store_file, pictures, fold, config, device) for fold in folds]
+            done = [r.result() for r in results]
+    else:
+        done = [_fold_job(None, pictures, fold, config, device, store) for fold in folds]
+    for fold, held, scores, took in done:
+        oof[held] = scores
+        seconds[fold] = took
+        log(f"fold {fold}: {len(held)} pictures scored, {took:.0f} s")
     return oof, seconds
+
+
+_WORKER_STORE: PictureStore | None = None  # one per fold process, read once from the store file
+
+
+def _fold_job(store_file: Path | None, pictures: list[Picture], fold: str, config: TrainConfig, device: str,
+              store: PictureStore | None = None) -> tuple[str, np.ndarray, np.ndarray, float]:
+    """Train without `fold`, score `fold`: (fold, held indices, their log-odds, seconds)."""
+    global _WORKER_STORE
+    if store is None:
+        import torch
+
+        torch.set_num_threads(1)
+        if _WORKER_STORE is None:
+            _WORKER_STORE = PictureStore(pictures, encoded=read_store(store_file, pictures))
+            _WORKER_STORE.decode_all()
+        store = _WORKER_STORE
+    started = time.perf_counter()
+    fold_of = np.array([p.fold for p in pictures])
+    net = train_net(store, np.flatnonzero(fold_of != fold), config, device=device)
+    held = np.flatnonzero(fold_of == fold)
+    return fold, held, score_pictures(net, store, held), round(time.perf_counter() - started, 1)
+
+
+def write_store(path: Path, store: PictureStore, shared: Path) -> None:
+    """The re-compressed pictures with their paths relative to the shared folder (to train elsewhere)."""
+    import pickle
+
+    paths = [relative_path(str(p.path), shared) for p in store.pictures]
+    path.write_bytes(pickle.dumps({"paths": paths, "encoded": store.encoded}))
+
+
+def read_store(path: Path, pictures: list[Picture], shared: Path | None = None) -> list[bytes]:
+    import pickle
+
+    data = pickle.loads(Path(path).read_bytes())
+    if len(data["encoded"]) != len(pictures) or (
+            shared is not None and data["paths"] != [relative_path(str(p.path), shared) for p in pictures]):
+        raise UsageError(f"{path} holds another development set than {shared or 'this one'}")
+    return data["encoded"]
 
 
 def fit_platt(log_odds: np.ndarray, labels: np.ndarray) -> dict[str, float]:
@@ -230,8 +312,13 @@ def relative_path(path: str, shared: Path) -> str:
 
 
 def run(shared: Path, out: Path | None, oof_path: Path | None, config: TrainConfig, folds: list[str] | None = None,
-        limit_per_source: int | None = None, log: Callable[[str], None] = print) -> dict:
-    """The whole recipe; returns the summary (leave-one-out table, Platt scaling, timings)."""
+        limit_per_source: int | None = None, log: Callable[[str], None] = print, jobs: int = 1,
+        device: str = "cpu", store_file: Path | None = None) -> dict:
+    """The whole recipe; returns the summary (leave-one-out table, Platt scaling, timings).
+
+    `store_file`: the re-compressed pictures, read when it exists (built and written there otherwise)."""
+    import tempfile
+
     import torch
 
     torch.set_num_threads(1)
@@ -239,9 +326,17 @@ def run(shared: Path, out: Path | None, oof_path: Path | None, config: TrainConf
     if limit_per_source:
         pictures = _first_per_source(pictures, limit_per_source)
     started = time.perf_counter()
-    store = PictureStore(pictures)
+    if store_file is not None and store_file.exists():
+        store = PictureStore(pictures, encoded=read_store(store_file, pictures, shared))
+    else:
+        store = PictureStore(pictures)
+        store_file = store_file or (Path(tempfile.mkdtemp()) / "store.pkl" if jobs > 1 else None)
+        if store_file is not None:
+            write_store(store_file, store, shared)
     log(f"{len(pictures)} pictures re-compressed in {time.perf_counter() - started:.0f} s")
-    oof, seconds = leave_one_generator_out(store, config, folds, log)
+    if device != "cpu":
+        store.decode_all()
+    oof, seconds = leave_one_generator_out(store, config, folds, log, jobs, device, store_file)
     labels = np.array([p.label for p in pictures])
     trainable = np.array([p.trainable for p in pictures]) & np.isfinite(oof)
     summary: dict = {"config": asdict(config), "fold_seconds": seconds}
@@ -260,7 +355,7 @@ def run(shared: Path, out: Path | None, oof_path: Path | None, config: TrainConf
         summary["oof"] = oof
     if out is not None:
         started = time.perf_counter()
-        net = train_net(store, np.flatnonzero(~np.array(reserved_for_tests(pictures))), config)
+        net = train_net(store, np.flatnonzero(~np.array(reserved_for_tests(pictures))), config, device=device)
         summary["final_seconds"] = round(time.perf_counter() - started, 1)
         meta = {
             "width": config.width, "crop": CROP, "jpeg_quality": JPEG_QUALITY, "platt": summary.get("platt"),
@@ -271,7 +366,9 @@ def run(shared: Path, out: Path | None, oof_path: Path | None, config: TrainConf
             "leave_one_generator_out": summary.get("leave_one_generator_out"),
             "command": "python -m dflab.train.synthetic_image_cnn --out "
                        "src/dflab/detect/learned/weights/synthetic_image_cnn.pt "
-                       "--oof bench/results/synthetic_image_cnn_oof.json",
+                       "--oof bench/results/synthetic_image_cnn_oof.json "
+                       f"--steps {config.steps} --batch-size {config.batch_size} --pseudo-share {config.pseudo_share}"
+                       f"{' --device ' + device if device != 'cpu' else ''}",
         }
         save_weights(net, out, meta)
         log(f"wrote {out}")
@@ -299,7 +396,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="where to write the shipped weights (.pt)")
     parser.add_argument("--oof", type=Path, help="where to write the out-of-fold scores (JSON)")
     parser.add_argument("--steps", type=int, default=TrainConfig.steps)
+    parser.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
+    parser.add_argument("--pseudo-share", type=float, default=TrainConfig.pseudo_share)
     parser.add_argument("--folds", help="comma-separated held-out generators to run (default: all, and the table)")
+    parser.add_argument("--jobs", type=int, default=1, help="folds trained at once, in that many processes")
+    parser.add_argument("--device", default="cpu", help="torch device for training, e.g. cuda (default: cpu)")
+    parser.add_argument("--store", type=Path,
+                        help="the re-compressed pictures: read from this file if it exists, else written there")
     parser.add_argument("--overwrite", action="store_true")
     args = parser.parse_args(argv)
     try:
@@ -311,7 +414,9 @@ def main(argv: list[str] | None = None) -> int:
         if not args.shared.is_dir():
             raise UsageError(f"shared data folder {args.shared} not found (use --shared)")
         folds = [f.strip() for f in args.folds.split(",")] if args.folds else None
-        summary = run(args.shared, args.out, args.oof, TrainConfig(steps=args.steps), folds)
+        config = TrainConfig(steps=args.steps, batch_size=args.batch_size, pseudo_share=args.pseudo_share)
+        summary = run(args.shared, args.out, args.oof, config, folds, jobs=args.jobs, device=args.device,
+                      store_file=args.store)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
