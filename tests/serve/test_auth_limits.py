@@ -159,3 +159,16 @@ def test_serve_refuses_bad_options_in_one_line(argv, capsys):
     assert main(["serve", *argv]) == 2
     err = capsys.readouterr().err
     assert err.startswith("dflab serve: error:") and err.count("\n") == 1
+
+
+def test_serve_refuses_a_port_in_use_in_one_line(capsys):
+    import socket
+
+    from dflab.cli.main import main
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        assert main(["serve", "--port", str(taken.getsockname()[1])]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("dflab serve: error: cannot listen on 127.0.0.1:") and err.count("\n") == 1

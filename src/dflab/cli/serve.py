@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from dflab.errors import UsageError
 
@@ -42,23 +41,34 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"dflab serve needs the web packages in requirements.txt ({exc.name} is missing)") from None
     from dflab.lab import Lab
 
-    lab = Lab.default()
-    try:
+    _check_can_listen(config.host, config.port)
+    with Lab.default() as lab:
         service = build_service(lab, config)
-        app = create_app(lab, config, service=service)
-        host = f"[{config.host}]" if ":" in config.host else config.host
-        server = uvicorn.Server(uvicorn.Config(app, host=config.host, port=config.port, log_level="warning",
-                                               timeout_graceful_shutdown=5))  # fmt: skip
-        _announce_when_started(server, f"open http://{host}:{config.port}/?token={service.ui_token}")
-        server.run()
-        if not server.started:
-            raise UsageError(f"cannot listen on {config.host}:{config.port} (in use, or not an address of this machine)")
-    finally:
-        service_stores = locals().get("service")
-        if service_stores is not None:
-            service_stores.stores.close()
-        lab.close()
+        try:
+            app = create_app(lab, config, service=service)
+            host = f"[{config.host}]" if ":" in config.host else config.host
+            server = uvicorn.Server(uvicorn.Config(app, host=config.host, port=config.port, log_level="warning",
+                                                   timeout_graceful_shutdown=5))  # fmt: skip
+            _announce_when_started(server, f"open http://{host}:{config.port}/?token={service.ui_token}")
+            server.run()
+            if not server.started:
+                raise UsageError(f"cannot listen on {config.host}:{config.port} (in use, or not an address here)")
+        finally:
+            service.stores.close()
     return 0
+
+
+def _check_can_listen(host: str, port: int) -> None:
+    """Refuse a taken port or a foreign address in one line now, not with a server log after the models load."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        with socket.socket(infos[0][0], socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(infos[0][4])
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 def _announce_when_started(server, line: str) -> None:
@@ -71,4 +81,3 @@ def _announce_when_started(server, line: str) -> None:
             print(line, flush=True)
 
     server.startup = startup_then_print
-    sys.stdout.flush()

@@ -46,6 +46,9 @@ async def submit_scan(request: Request, key: ApiKey = Depends(require_key)):
         path = service.uploads.keep(upload)
         reference = form.files.get("reference")
         reference_path = service.uploads.keep(reference) if reference is not None else None
+        for name, extra in form.files.items():
+            if name not in ("file", "reference"):
+                extra.path.unlink(missing_ok=True)
     except BaseException:
         form.discard()
         raise
