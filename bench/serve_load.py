@@ -141,6 +141,14 @@ def _same(service_doc: dict, cli_doc: dict, name: str) -> bool:
     return a == b
 
 
+def _difference(service_doc: dict, cli_doc: dict, name: str) -> dict:
+    """Where a service result and the CLI's differ: the file, and each differing key with both values (short)."""
+    keys = sorted((set(service_doc) | set(cli_doc)) - {"timings", "path"})
+    changed = {k: [json.dumps(service_doc.get(k))[:300], json.dumps(cli_doc.get(k))[:300]]
+               for k in keys if service_doc.get(k) != cli_doc.get(k)}
+    return {"file": name, "keys": changed}
+
+
 def _send_big(port: int, declared: bool, total: int = GIB) -> dict:
     """Upload `total` bytes of a multipart file on a raw socket, reading the answer as soon as one comes."""
     boundary = "benchBOUNDARY"
@@ -240,6 +248,8 @@ def main() -> None:
     results = load["results"]
     succeeded = [r for r in results if r["state"] == "succeeded"]
     equal = sum(_same(r["doc"]["result"], cli[r["path"]], Path(r["path"]).name) for r in succeeded if r["path"] in cli)
+    differences = [_difference(r["doc"]["result"], cli.get(r["path"], {}), Path(r["path"]).name)
+                   for r in succeeded if not _same(r["doc"]["result"], cli.get(r["path"], {}), Path(r["path"]).name)]
     polls = [lat for kind, lat, _ in load["requests"] if kind == "poll"]
     uploads = [lat for kind, lat, _ in load["requests"] if kind == "upload"]
     seconds = [r["seconds"] for r in results]
@@ -254,6 +264,7 @@ def main() -> None:
         "upload_p99_ms": round(_pct(uploads, 0.99) * 1000, 1) if uploads else None,
         "poll_p50_ms": round(statistics.median(polls) * 1000, 1) if polls else None,
         "poll_p99_ms": round(_pct(polls, 0.99) * 1000, 1) if polls else None,
+        "differences_from_cli": differences,
         "load_average_1min": round(os.getloadavg()[0], 2),
         "big_upload": memory,
     }  # fmt: skip

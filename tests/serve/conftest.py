@@ -1,5 +1,6 @@
 """Fixtures for the web service: an app on a temporary home with one worker, and one Scanner for the session
-(models load once). The web packages come from requirements.txt; without them these tests skip and say so."""
+(models load once). The web packages come from requirements.txt; without them the tests that need them skip and
+say so (each such module calls pytest.importorskip)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,7 @@ import time
 
 import pytest
 
-pytest.importorskip("fastapi", reason="dflab serve needs fastapi (requirements.txt: make setup)")
-pytest.importorskip("httpx", reason="the service tests need httpx (requirements.txt: make setup)")
+NEEDS_WEB = "dflab serve needs fastapi and httpx (requirements.txt: make setup)"
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,9 @@ import pytest
 
 from dflab.serve.config import ServeConfig
 
+pytest.importorskip("fastapi", reason="dflab serve needs fastapi (requirements.txt: make setup)")
+pytest.importorskip("httpx", reason="the service tests need httpx (requirements.txt: make setup)")
+
 
 def test_writes_need_a_key_reads_of_public_material_do_not(served, picture, upload):
     client, _ = served

@@ -16,6 +16,9 @@ LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-ru
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "img" / "serve-result.png"
 SCAN_TIMEOUT_MS = 600_000
 
+pytest.importorskip("fastapi", reason="dflab serve needs fastapi (requirements.txt: make setup)")
+pytest.importorskip("httpx", reason="the service tests need httpx (requirements.txt: make setup)")
+
 if not CHROMIUM.exists():
     pytest.skip(f"browser tests need Debian chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need playwright (requirements.txt)")

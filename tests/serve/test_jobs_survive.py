@@ -15,10 +15,12 @@ import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import httpx
 import pytest
 
 TOKEN = "a-test-token-for-the-durability-run"
+
+pytest.importorskip("fastapi", reason="dflab serve needs fastapi (requirements.txt: make setup)")
+httpx = pytest.importorskip("httpx", reason="the service tests need httpx (requirements.txt: make setup)")
 
 
 def _free_port() -> int:

@@ -5,10 +5,14 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
 from PIL import Image
 
 from dflab.provenance.keys import init_keys
 from dflab.provenance.ledger import verify_proof
+
+pytest.importorskip("fastapi", reason="dflab serve needs fastapi (requirements.txt: make setup)")
+pytest.importorskip("httpx", reason="the service tests need httpx (requirements.txt: make setup)")
 
 
 def _reencoded(picture, tmp_path):

@@ -6,8 +6,13 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
+import pytest
+
 from dflab.serve.callbacks import SIGNATURE_HEADER, verify_signature
 from dflab.storage.api_keys import key_digest
+
+pytest.importorskip("fastapi", reason="dflab serve needs fastapi (requirements.txt: make setup)")
+pytest.importorskip("httpx", reason="the service tests need httpx (requirements.txt: make setup)")
 
 
 def _comparable(doc: dict) -> dict:
