@@ -22,6 +22,7 @@ from dflab.storage.memory_jobs import MemoryJobStore
 @pytest.mark.parametrize(("sent", "kept"), [
     ("photo.jpg", "photo.jpg"), ("../../etc/passwd", "passwd"), ("C:\\Users\\me\\clip.mp4", "clip.mp4"),
     ("", "upload"), ("..", "upload"), ("a\x00b\nc.png", "a_b_c.png"), ("x" * 300 + ".webm", "x" * 115 + ".webm"),
+    ("bbE-3,1.jpg", "bbE-3,1.jpg"), ("café (1).png", "café (1).png"), ('a<b>:"c".jpg', "a_b___c_.jpg"),
 ])  # fmt: skip
 def test_uploaded_names_lose_directories_and_odd_characters(sent, kept):
     assert safe_filename(sent) == kept

@@ -57,7 +57,9 @@ def safe_filename(name: str | None) -> str:
     """The base name of what the client sent, without directories, control characters or odd bytes."""
     base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
     base = unicodedata.normalize("NFC", base)
-    base = "".join(c if (c.isalnum() or c in "._- ()") else "_" for c in base).strip(" .")
+    # Keep the name as the user knows it (commas, accents, brackets); replace only what cannot be a file name on
+    # some system, or would be read as markup or a header (control characters, :*?"<>|).
+    base = "".join("_" if (not c.isprintable() or c in ':*?"<>|') else c for c in base).strip(" .")
     if len(base) > MAX_NAME_CHARS:
         stem, dot, suffix = base.rpartition(".")
         base = (stem[: MAX_NAME_CHARS - len(suffix) - 1] + "." + suffix) if dot and len(suffix) <= 8 else base[:MAX_NAME_CHARS]
