@@ -124,6 +124,8 @@ def test_openapi_lists_every_group(served):
                  "/v1/log/consistency", "/healthz", "/readyz"):
         assert path in spec["paths"], path
     assert "Scan" in spec["components"]["schemas"] and "Problem" in spec["components"]["schemas"]
+    upload_form = spec["paths"]["/v1/scans"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert upload_form["required"] == ["file"] and {"reference", "operating_point"} <= set(upload_form["properties"])
     assert client.get("/docs").status_code == 200
 
 

@@ -155,3 +155,17 @@ class Problem(BaseModel):
     title: str
     status: int
     detail: str
+
+
+def multipart_body(**fields: str) -> dict:
+    """The OpenAPI request body of an upload route (the routes parse the stream themselves, see uploads.py):
+    `file` is required; each keyword is another form field and its description (a name ending in _file is a
+    file)."""
+    properties = {"file": {"type": "string", "format": "binary", "description": "the media"}}
+    for name, description in fields.items():
+        if name.endswith("_file"):
+            properties[name[: -len("_file")]] = {"type": "string", "format": "binary", "description": description}
+        else:
+            properties[name] = {"type": "string", "description": description}
+    schema = {"type": "object", "required": ["file"], "properties": properties}
+    return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}}

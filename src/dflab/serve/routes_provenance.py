@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from dflab.errors import UsageError
 from dflab.serve.deps import public_caller, require_key, service_of
-from dflab.serve.models import Problem, RegisterDocument, TraceDocument, VerifyDocument
+from dflab.serve.models import Problem, RegisterDocument, TraceDocument, VerifyDocument, multipart_body
 from dflab.storage.api_keys import ApiKey
 
 router = APIRouter(tags=["provenance"])
@@ -41,7 +41,8 @@ def _document(request: Request, document: dict) -> JSONResponse:
 
 
 @router.post("/v1/verify", response_model=VerifyDocument, responses=ERRORS,
-             summary="C2PA manifest, watermark, registry and ledger proof of a file (public)")  # fmt: skip
+             summary="C2PA manifest, watermark, registry and ledger proof of a file (public)",
+             openapi_extra=multipart_body())  # fmt: skip
 async def verify_upload(request: Request, key: ApiKey | None = Depends(public_caller)):
     from dflab.provenance.facade import verify
 
@@ -51,7 +52,8 @@ async def verify_upload(request: Request, key: ApiKey | None = Depends(public_ca
 
 
 @router.post("/v1/trace", response_model=TraceDocument, responses=ERRORS,
-             summary="The registered originals a file derives from, with time ranges (public)")  # fmt: skip
+             summary="The registered originals a file derives from, with time ranges (public)",
+             openapi_extra=multipart_body(top="at most this many matches (1-50, default 5)"))  # fmt: skip
 async def trace_upload(request: Request, key: ApiKey | None = Depends(public_caller)):
     from dflab.provenance.facade import trace
 
@@ -64,7 +66,8 @@ async def trace_upload(request: Request, key: ApiKey | None = Depends(public_cal
 
 
 @router.post("/v1/register", response_model=RegisterDocument, responses=ERRORS,
-             summary="Record a file in the ledger and the registry (needs a key)")  # fmt: skip
+             summary="Record a file in the ledger and the registry (needs a key)",
+             openapi_extra=multipart_body())  # fmt: skip
 async def register_upload(request: Request, key: ApiKey = Depends(require_key)):
     from dflab.provenance.facade import register
 
@@ -74,7 +77,8 @@ async def register_upload(request: Request, key: ApiKey = Depends(require_key)):
 
 
 @router.post("/v1/sign", responses={**ERRORS, 200: {"content": {"application/octet-stream": {}}}},
-             summary="A copy of the file with a signed C2PA manifest, logged in the ledger (needs a key)")  # fmt: skip
+             summary="A copy of the file with a signed C2PA manifest, logged in the ledger (needs a key)",
+             openapi_extra=multipart_body(synthetic="true for generated media (trainedAlgorithmicMedia)"))  # fmt: skip
 async def sign_upload(request: Request, key: ApiKey = Depends(require_key)):
     """Fields: `file`, and `synthetic=true` for generated media. The answer is the signed file; header
     `X-Dflab-Ledger-Record` names its ledger record."""

@@ -13,7 +13,7 @@ from dflab.errors import NotFound, UsageError
 from dflab.serve.callbacks import check_callback_url
 from dflab.serve.deps import require_key, service_of
 from dflab.serve.jobs import SCAN, artifact_dir
-from dflab.serve.models import KeyFrame, Problem, Scan, ScanAccepted, ScanPage
+from dflab.serve.models import KeyFrame, Problem, Scan, ScanAccepted, ScanPage, multipart_body
 from dflab.serve.scan_options import parse_scan_options
 from dflab.storage.api_keys import ApiKey, key_digest
 from dflab.storage.jobs import DEAD, Job
@@ -24,7 +24,15 @@ MAX_IDEMPOTENCY_KEY = 200
 
 
 @router.post("/v1/scans", status_code=202, response_model=ScanAccepted, responses=ERRORS,
-             summary="Upload a file to scan (multipart: file, optional reference, options)")  # fmt: skip
+             summary="Upload a file to scan (multipart: file, optional reference, options)",
+             openapi_extra=multipart_body(
+                 reference_file="a recording of the expected speaker (adds speaker_match evidence)",
+                 operating_point="strict, default, sensitive, or two false-alarm rates M,S",
+                 detectors="comma-separated detector names (default: all)", max_faces="faces tracked per frame",
+                 fps="analysis frame rate for long videos", all_frames_up_to="analyse every frame up to this many s",
+                 allow_partial="true: scan what decodes of a cut or damaged file",
+                 callback_url="POSTed {id, state} when the scan finishes",
+                 callback_secret="the HMAC key of the callback's signature (default: SHA-256 of your API key)"))
 async def submit_scan(request: Request, key: ApiKey = Depends(require_key)):
     """Multipart fields: `file` (required), `reference` (a recording of the expected speaker), and the `dflab
     scan` options `operating_point`, `detectors`, `max_faces`, `fps`, `all_frames_up_to`, `allow_partial`;
