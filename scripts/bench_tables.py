@@ -346,8 +346,8 @@ def _serve_load(d: dict) -> list[str]:
                    f"{s['time_to_result_p50_s']:.1f} / {s['time_to_result_p99_s']:.1f}", s["scans_per_s"],
                    s["requests_per_s"], f"{s['poll_p50_ms']:.0f} / {s['poll_p99_ms']:.0f}"]]) + [
         "", "A 1 GB upload: " + "; ".join(
-            f"{'declared size' if u['declared_size'] else 'streamed without a size'} -> {u['status']} after "
-            f"{u['body_bytes_sent'] // (1024 * 1024)} MiB of body" for u in big["uploads"])
+            f"{'declared size' if u['declared_size'] else 'streamed without a size'}: {u['status']} when the client "
+            f"had sent {u['body_bytes_sent'] // (1024 * 1024)} MiB" for u in big["uploads"])
         + f". Server memory {big['rss_before_mib']:.0f} MiB before, {big['rss_peak_mib']:.0f} MiB at most meanwhile."]
 
 

@@ -120,3 +120,53 @@ def test_scan_options_are_normalised_and_checked():
     for bad in ({"detectors": "nope"}, {"max_faces": "0"}, {"fps": "fast"}, {"operating_point": "0.5,0.1"}):
         with pytest.raises(UsageError):
             parse_scan_options(bad)
+
+
+class _FakeScanner:
+    """Stands in for dflab.Scanner where the test is about the pool, not the scan."""
+
+    detectors = ("a", "b")
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+        self.calls = 0
+
+    def scan(self, path, progress=None, **overrides):
+        self.calls += 1
+        progress("decode+faces")
+        raise self.error
+
+
+def _pool_with(tmp_path, scanner, jobs):
+    finished = []
+    pool = WorkerPool(jobs, scanner, UploadStore(tmp_path / "uploads"), tmp_path / "reports",
+                      ServeConfig(workers=0, max_attempts=2), on_finished=finished.append)  # fmt: skip
+    return pool, finished
+
+
+def test_a_crash_is_retried_then_dead_lettered(tmp_path):
+    jobs = MemoryJobStore()
+    scanner = _FakeScanner(RuntimeError("model exploded"))
+    pool, finished = _pool_with(tmp_path, scanner, jobs)
+    job = jobs.submit("scan", json.dumps({"path": "/x.jpg", "filename": "x.jpg"}), max_attempts=2).job
+    pool.run(jobs.lease("w", 60), "w")
+    assert jobs.get(job.id).state == "queued" and finished == []
+    pool.run(jobs.lease("w", 60), "w")
+    dead = jobs.get(job.id)
+    assert dead.state == "dead" and dead.error == "internal error: RuntimeError" and scanner.calls == 2
+    assert [j.id for j in finished] == [job.id]
+
+
+def test_a_file_that_cannot_be_scanned_fails_at_once_with_its_name(tmp_path):
+    from dflab.errors import Unsupported
+
+    jobs = MemoryJobStore()
+    store = UploadStore(tmp_path / "uploads")
+    kept = store.keep(_received(store, b"bytes", "clip.mp4"))
+    scanner = _FakeScanner(Unsupported(f"{kept} is a .mp4 file with only an audio stream"))
+    pool, finished = _pool_with(tmp_path, scanner, jobs)
+    job = jobs.submit("scan", json.dumps({"path": str(kept), "filename": "clip.mp4"})).job
+    pool.run(jobs.lease("w", 60), "w")
+    failed = jobs.get(job.id)
+    assert failed.state == "failed" and failed.error == "clip.mp4 is a .mp4 file with only an audio stream"
+    assert scanner.calls == 1 and [j.state for j in finished] == ["failed"]

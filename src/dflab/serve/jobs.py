@@ -122,7 +122,10 @@ class WorkerPool:
             if job is None:
                 self._stop.wait(self.config.poll_s)
                 continue
-            self.run(job, worker_id)
+            try:
+                self.run(job, worker_id)
+            except Exception:  # noqa: BLE001 - the store failed mid-job: its lease runs out and it is retried
+                log.exception("worker %s lost job %s", worker_id, job.id)
 
     def _heartbeats(self) -> None:
         while not self._stop.wait(self.config.lease_s / 4):
@@ -173,19 +176,7 @@ class WorkerPool:
         with self._running_lock:
             self._running[job.id] = progress
         try:
-            progress.set("starting", 0.01)
-            result = self.scanner.scan(payload["path"], progress=progress.on_stage,
-                                       **scan_overrides(payload.get("options", {}), payload.get("reference_path")))
-            progress.set("writing the report", 0.97)
-            document = json.loads(self.uploads.display_name(json.dumps(result.to_json())))
-            self._write_artifacts(job, result, payload["filename"])
-            done = self.jobs.complete(job.id, worker_id, json.dumps(document))
-            state = "succeeded" if done else None
-        except DflabError as exc:
-            state = self.jobs.fail(job.id, worker_id, self.uploads.display_name(str(exc)), retry=False)
-        except Exception as exc:  # noqa: BLE001 - a bug or a crash in a model: retried, then dead-lettered
-            log.exception("scan job %s failed", job.id)
-            state = self.jobs.fail(job.id, worker_id, f"internal error: {type(exc).__name__}", retry=True)
+            state = self._scan(job, worker_id, payload, progress)
         finally:
             with self._running_lock:
                 self._running.pop(job.id, None)
@@ -193,6 +184,23 @@ class WorkerPool:
             finished = self.jobs.get(job.id)
             if finished is not None:
                 self.on_finished(finished)
+
+    def _scan(self, job: Job, worker_id: str, payload: dict, progress: Progress) -> str | None:
+        """Scan, keep the report, complete; the job's new state (None: another worker holds it now). Errors of
+        the job store itself are left to the caller: the lease runs out and the job is retried."""
+        progress.set("starting", 0.01)
+        try:
+            result = self.scanner.scan(payload["path"], progress=progress.on_stage,
+                                       **scan_overrides(payload.get("options", {}), payload.get("reference_path")))
+        except DflabError as exc:  # the file cannot be scanned: the same answer every time
+            return self.jobs.fail(job.id, worker_id, self.uploads.display_name(str(exc)), retry=False)
+        except Exception as exc:  # noqa: BLE001 - a bug or a crash in a model: retried, then dead-lettered
+            log.exception("scan job %s failed", job.id)
+            return self.jobs.fail(job.id, worker_id, f"internal error: {type(exc).__name__}", retry=True)
+        progress.set("writing the report", 0.97)
+        document = json.loads(self.uploads.display_name(json.dumps(result.to_json())))
+        self._write_artifacts(job, result, payload["filename"])
+        return "succeeded" if self.jobs.complete(job.id, worker_id, json.dumps(document)) else None
 
     def _write_artifacts(self, job: Job, result, filename: str) -> None:
         from dflab.report.scan_report import write_scan_report
