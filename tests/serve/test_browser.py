@@ -95,6 +95,14 @@ def test_scan_verify_trace_in_the_browser(live, browser, picture, shared_data, t
         .filter(i => !(i.labels && i.labels.length)).map(i => i.id)""")
     assert unlabeled == []
 
+    # a file that is not media: one clear line on the page, no navigation
+    notes = tmp_path / "notes.jpg"
+    notes.write_text("these are notes, not a picture\n" * 10)
+    page.set_input_files("#scan-file", str(notes))
+    page.get_by_role("button", name="Scan").click()
+    page.wait_for_selector("#scan-status.error")
+    assert "notes.jpg" in page.inner_text("#scan-status") and page.url == f"{base}/"
+
     # a picture: upload with the file picker, watch it run, read the verdict
     page.set_input_files("#scan-file", str(picture))
     page.get_by_role("button", name="Scan").click()

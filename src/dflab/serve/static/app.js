@@ -86,15 +86,40 @@ $("scan-form").addEventListener("submit", async (event) => {
   $("scan-submit").disabled = true;
   say("scan-status", `Uploading ${file.name}…`);
   try {
-    const accepted = await api("/v1/scans", { method: "POST", body: form });
+    const accepted = await upload("/v1/scans", form, (fraction) => {
+      $("upload-progress").hidden = false;
+      $("upload-progress").value = fraction;
+      say("scan-status", `Uploading ${file.name}: ${Math.round(fraction * 100)} %`);
+    });
     say("scan-status", accepted.from_cache ? "This file was scanned before with the same options." : "Queued.");
     location.hash = `#/scan/${accepted.id}`;
   } catch (error) {
     say("scan-status", error.message, true);
   } finally {
     $("scan-submit").disabled = false;
+    $("upload-progress").hidden = true;
   }
 });
+
+function upload(url, form, onProgress) {
+  // fetch() cannot report upload progress; XMLHttpRequest can, which matters for large videos.
+  return new Promise((resolve, reject) => {
+    const request = new XMLHttpRequest();
+    request.open("POST", url);
+    request.upload.addEventListener("progress", (e) => { if (e.lengthComputable) onProgress(e.loaded / e.total); });
+    request.addEventListener("load", () => {
+      let body = null;
+      try { body = JSON.parse(request.responseText); } catch (_) { /* not JSON: use the status line */ }
+      if (request.status >= 200 && request.status < 300) resolve(body);
+      else {
+        const detail = body && body.detail ? body.detail : `${request.status} ${request.statusText}`;
+        reject(new Error(request.status === 401 ? `${detail} (open the link dflab serve printed)` : detail));
+      }
+    });
+    request.addEventListener("error", () => reject(new Error("the upload did not reach the server")));
+    request.send(form);
+  });
+}
 
 let polling = null;
 
