@@ -67,7 +67,10 @@ def test_the_ui_token_is_kept_private_and_reused(tmp_path, scanner, make_client,
 
 
 def test_rate_limit_answers_429_with_retry_after(scanner, make_client):
+    from dflab.serve.auth import RateLimiter
+
     client, service = make_client(scanner, ServeConfig(workers=0, rate_per_minute=3))
+    service.limiter = RateLimiter(3, clock=lambda: 0.0)  # time stands still: no refill between requests
     with client:
         headers = {"Authorization": f"Bearer {service.ui_token}"}
         codes = [client.get("/v1/scans", headers=headers).status_code for _ in range(4)]
