@@ -337,6 +337,20 @@ def _watermark(d: dict) -> list[str]:
         "", f"False detections on {fp['images']} unmarked real pictures: {fp['false_detections']}."]
 
 
+def _serve_load(d: dict) -> list[str]:
+    s = d["summary"]
+    big = s["big_upload"]
+    return table(["scans", "clients", "workers", "succeeded", "equal to the CLI", "time to result p50 / p99 s",
+                  "scans/s", "requests/s", "status poll p50 / p99 ms"],
+                 [[s["scans"], s["clients"], s["workers"], s["succeeded"], s["equal_to_cli"],
+                   f"{s['time_to_result_p50_s']:.1f} / {s['time_to_result_p99_s']:.1f}", s["scans_per_s"],
+                   s["requests_per_s"], f"{s['poll_p50_ms']:.0f} / {s['poll_p99_ms']:.0f}"]]) + [
+        "", "A 1 GB upload: " + "; ".join(
+            f"{'declared size' if u['declared_size'] else 'streamed without a size'}: {u['status']} when the client "
+            f"had sent {u['body_bytes_sent'] // (1024 * 1024)} MiB" for u in big["uploads"])
+        + f". Server memory {big['rss_before_mib']:.0f} MiB before, {big['rss_peak_mib']:.0f} MiB at most meanwhile."]
+
+
 SPECS: dict[str, Spec] = {
     "api_scanner": Spec("LivePortrait d0 (3 s), scanned repeatedly", _api_scanner),
     "audio_speed": Spec("10 s LibriSpeech clips", _audio_speed),
@@ -363,6 +377,8 @@ SPECS: dict[str, Spec] = {
     "registry": Spec("10^6 random 256-bit codes plus the PDQ hashes of the 320 cnndetection pictures; edited copies "
                      "as queries", _registry),
     "scan_speed": Spec("the first 10 s of a 720p FaceForensics++ original with speech", _scan_speed),
+    "serve_load": Spec("50 different pictures of ../shared/data/faces, uploaded at once by 10 clients to `dflab serve` "
+                       "(2 worker threads)", _serve_load),
     "speech_detection": Spec("ljspeech_tts (7 TTS systems) against LJSpeech and LibriSpeech real speech",
                              _speech_detection),
     "speed_accuracy": Spec("the speed test set: 12 sources, 10 s clips, 0.5-2x", _speed_accuracy),

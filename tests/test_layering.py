@@ -40,8 +40,9 @@ LAYERS: dict[str, int] = {
     FACADE: 9,
     "eval": 10,
     "train": 11,  # may use eval's manifests and metrics; eval never imports train
-    "cli": 12, "serve": 12, "scale": 12,
-    "__main__": 13,
+    "serve": 12, "scale": 12,
+    "cli": 13,  # the `dflab` command starts the other shells (`dflab serve`)
+    "__main__": 14,
 }  # fmt: skip
 RUNTIME = ("media", "faces", "audio", "detect", "shallow", "provenance", "make", "report")
 

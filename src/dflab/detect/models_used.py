@@ -76,3 +76,24 @@ def models_used(evidence, findings, media_type: str | None = None) -> list[dict]
                     "fingerprint": model.fingerprint or hashlib.sha256(
                         json.dumps(model.members, sort_keys=True).encode()).hexdigest()[:16]})
     return out
+
+
+def models_fingerprint(detectors) -> str:
+    """One fingerprint for every model a scanner with these detectors may use: the weight files, the packages
+    that ship weights, the finding tables and the dflab version. A cached result is reusable while this stays
+    the same (the web service keys its scan cache on it)."""
+    from dflab.detect.findings import FINDING_KINDS, finding_model
+
+    digest = hashlib.sha256(f"dflab {__version__}".encode())
+    for name in sorted(detectors):
+        files = MODEL_FILES.get(name)
+        weights = _fingerprint(files)[0] if files else ""
+        package = MODEL_PACKAGES.get(name)
+        digest.update(f"|{name}:{weights}:{package}=={_package_version(package) if package else ''}".encode())
+    digest.update(", ".join(f"{p}=={_package_version(p)}" for p in FACE_PACKAGES).encode())
+    for kind in FINDING_KINDS:
+        for media_type in ("image", "video", "audio"):
+            model = finding_model(kind.name, media_type)
+            digest.update(f"|{kind.name}.{media_type}:{model.fingerprint or json.dumps(model.members, sort_keys=True)}"
+                          .encode())  # fmt: skip
+    return digest.hexdigest()[:16]

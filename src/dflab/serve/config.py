@@ -1,0 +1,41 @@
+"""Settings of one `dflab serve` process (the CLI options, with their defaults)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dflab.errors import UsageError
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 2  # scan threads sharing one Scanner
+    keep_days: float = 7.0  # uploads and finished jobs older than this are deleted
+    max_upload_mb: int = 512
+    rate_per_minute: int = 120  # requests per key (or per client address without a key) per minute
+    lease_s: float = 60.0  # a job whose worker stops heartbeating for this long goes back to the queue
+    max_attempts: int = 3  # a job that kills its worker this often is dead-lettered
+    poll_s: float = 0.5  # how often an idle worker looks for a job
+    sweep_s: float = 600.0  # how often expired leases are requeued and old uploads deleted (also at start)
+    callback_attempts: int = 5
+    callback_backoff_s: float = 1.0  # doubled after each failed delivery
+
+    def __post_init__(self) -> None:
+        if not 0 < self.port < 65536:
+            raise UsageError(f"--port must be 1-65535, got {self.port}")
+        if self.workers < 0:
+            raise UsageError(f"--workers must be 0 or more, got {self.workers}")
+        if self.keep_days <= 0:
+            raise UsageError(f"--keep-days must be more than 0, got {self.keep_days}")
+        if self.max_upload_mb < 1:
+            raise UsageError(f"--max-upload-mb must be at least 1, got {self.max_upload_mb}")
+        if self.rate_per_minute < 1:
+            raise UsageError(f"--rate-limit must be at least 1 request per minute, got {self.rate_per_minute}")
+        if self.lease_s <= 0 or self.max_attempts < 1:
+            raise UsageError("the lease must be longer than 0 s and jobs need at least one attempt")
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
