@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -172,8 +173,13 @@ def test_concurrent_processes_registering_the_same_files(shared_data, tmp_path):
 
 
 def test_database_url_is_the_seam(tmp_path, monkeypatch):
-    with pytest.raises(UsageError, match="PostgreSQL"):
-        Lab.from_config(LabConfig(home=tmp_path, database_url="postgresql://dflab@127.0.0.1:54329/postgres"))
+    pytest.importorskip("psycopg")
+    with socket.socket() as sock:  # a port nobody listens on once closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(UsageError, match=f"cannot connect to the dflab database at 127.0.0.1:{port}/postgres") as err:
+        Lab.from_config(LabConfig(home=tmp_path, database_url=f"postgresql://dflab:secret@127.0.0.1:{port}/postgres"))
+    assert "secret" not in str(err.value)
     with pytest.raises(UsageError, match="unknown database URL"):
         Lab.from_config(LabConfig(home=tmp_path, database_url="mysql://x"))
     elsewhere = tmp_path / "elsewhere" / "lab.sqlite"

@@ -1,0 +1,153 @@
+"""Versioned schema migrations for both backends; `dflab db upgrade` applies the pending ones.
+
+Every database records what it has applied in `schema_migrations` (version, name, when). Migrations are only
+ever added at the end of a list, never edited once released: version N of a list always means the same change.
+
+  * PostgreSQL: the stores apply pending migrations when they open (under an advisory lock, in one transaction,
+    so processes starting together do not race), and `dflab db upgrade` does the same explicitly.
+  * SQLite: the stores have always created their tables on open (with their own `meta` versions); the SQLite
+    list records the same steps so `dflab db upgrade` and `dflab db status` report both backends alike.
+
+A database that has applied a version this dflab does not know is refused (a newer dflab wrote it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from dflab.errors import IntegrityError
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    apply: Callable[[Any], None]  # given the database, inside the upgrade's transaction
+
+
+# --- PostgreSQL --------------------------------------------------------------------------------------------
+
+_PG_LEDGER = (
+    "CREATE TABLE leaves (idx BIGINT PRIMARY KEY, data TEXT NOT NULL, content_sha256 BYTEA NOT NULL, watermark TEXT)",
+    "CREATE INDEX leaves_content ON leaves (content_sha256)",
+    "CREATE INDEX leaves_watermark ON leaves (watermark)",
+    "CREATE TABLE nodes (level INTEGER NOT NULL, idx BIGINT NOT NULL, hash BYTEA NOT NULL, PRIMARY KEY (level, idx))",
+    "CREATE TABLE checkpoints (id BIGSERIAL PRIMARY KEY, tree_size BIGINT NOT NULL, root BYTEA NOT NULL,"
+    " note TEXT NOT NULL, created TEXT NOT NULL)",
+)
+
+_PG_REGISTRY = (
+    # hash_rows: kept so that the count the registry checks before every search is one row read.
+    "CREATE TABLE registry_meta (key TEXT PRIMARY KEY, value BIGINT NOT NULL)",
+    "INSERT INTO registry_meta VALUES ('hash_rows', 0)",
+    """CREATE TABLE records (
+        record BIGINT PRIMARY KEY, sha256 TEXT NOT NULL, path TEXT NOT NULL, media_type TEXT NOT NULL,
+        hasher TEXT NOT NULL, video_fps DOUBLE PRECISION NOT NULL, duration_s DOUBLE PRECISION NOT NULL,
+        width INTEGER NOT NULL, height INTEGER NOT NULL, frames INTEGER NOT NULL,
+        registered_at DOUBLE PRECISION NOT NULL)""",
+    "CREATE INDEX records_sha256 ON records (sha256)",
+    # Hash ids come from a sequence (gaps after a rollback), taken under the registry's advisory lock so that
+    # ids become visible in ascending order: a matcher that has seen id N only ever needs rows with id > N.
+    "CREATE SEQUENCE hash_ids START 1",
+    """CREATE TABLE hashes (
+        id BIGINT PRIMARY KEY, record BIGINT NOT NULL REFERENCES records (record),
+        time_s DOUBLE PRECISION NOT NULL, variant TEXT NOT NULL, quality INTEGER NOT NULL, code BYTEA NOT NULL)""",
+    "CREATE INDEX hashes_record ON hashes (record)",
+    """CREATE TABLE audio_prints (
+        record BIGINT PRIMARY KEY REFERENCES records (record), fingerprint TEXT NOT NULL,
+        duration_s DOUBLE PRECISION NOT NULL, hashes INTEGER NOT NULL)""",
+    """CREATE TABLE audio_hashes (
+        hash BIGINT NOT NULL, record BIGINT NOT NULL REFERENCES records (record), anchor_s DOUBLE PRECISION NOT NULL,
+        span_s DOUBLE PRECISION NOT NULL, anchor_oct DOUBLE PRECISION NOT NULL)""",
+    "CREATE INDEX audio_hashes_hash ON audio_hashes (hash)",
+)
+
+
+def _statements(statements: tuple[str, ...]) -> Callable[[Any], None]:
+    def apply(database) -> None:
+        for sql in statements:
+            database.execute(sql)
+
+    return apply
+
+
+POSTGRES_MIGRATIONS: list[Migration] = [
+    Migration(1, "ledger: leaves, perfect-subtree nodes, checkpoints", _statements(_PG_LEDGER)),
+    Migration(2, "registry: records, hashes (sequence ids), audio fingerprints", _statements(_PG_REGISTRY)),
+]
+
+
+# --- SQLite ------------------------------------------------------------------------------------------------
+
+
+def _sqlite_ledger(database) -> None:
+    from dflab.provenance.ledger.sqlite_store import SQLiteStore
+
+    SQLiteStore(database=database)  # creates (or checks) the ledger tables
+
+
+def _sqlite_registry(database) -> None:
+    from dflab.provenance.registry.sqlite_store import SQLiteRegistryStore
+
+    SQLiteRegistryStore(database=database)
+
+
+SQLITE_MIGRATIONS: list[Migration] = [
+    Migration(1, "ledger: leaves, perfect-subtree nodes, checkpoints", _sqlite_ledger),
+    Migration(2, "registry: records, hashes, audio fingerprints", _sqlite_registry),
+]
+
+
+# --- applying ----------------------------------------------------------------------------------------------
+
+
+def migrations_for(database) -> list[Migration]:
+    from dflab.storage.postgres import PostgresDatabase
+
+    return POSTGRES_MIGRATIONS if isinstance(database, PostgresDatabase) else SQLITE_MIGRATIONS
+
+
+def _ensure_table(database) -> None:
+    database.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
+                     " name TEXT NOT NULL, applied_at TEXT NOT NULL)")  # fmt: skip
+
+
+def applied_versions(database) -> list[int]:
+    with database.transaction():
+        _ensure_table(database)
+        return [int(r[0]) for r in database.execute("SELECT version FROM schema_migrations ORDER BY version").fetchall()]
+
+
+def upgrade(database, up_to: int | None = None) -> list[Migration]:
+    """Apply the pending migrations (all, or up to version `up_to`) in one transaction; returns those applied."""
+    from dflab.storage.postgres import PostgresDatabase
+
+    known = migrations_for(database)
+    is_pg = isinstance(database, PostgresDatabase)
+    mark = "%s" if is_pg else "?"
+    with database.transaction():
+        if is_pg:
+            database.advisory_lock("dflab.migrations")
+        _ensure_table(database)
+        done = {int(r[0]) for r in database.execute("SELECT version FROM schema_migrations").fetchall()}
+        newest = max((m.version for m in known), default=0)
+        if done and max(done) > newest:
+            raise IntegrityError(f"the database has schema version {max(done)}; this dflab knows up to {newest} "
+                                 "(a newer dflab wrote it: upgrade dflab)")  # fmt: skip
+        applied = []
+        for migration in known:
+            if migration.version in done or (up_to is not None and migration.version > up_to):
+                continue
+            migration.apply(database)
+            database.execute(f"INSERT INTO schema_migrations VALUES ({mark}, {mark}, {mark})",
+                             (migration.version, migration.name, _now()))  # fmt: skip
+            applied.append(migration)
+        return applied
+
+
+def _now() -> str:
+    import datetime as dt
+
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
