@@ -58,6 +58,25 @@ def open_stores(config: LabConfig) -> ProvenanceStores:
     raise UsageError(f"unknown database URL scheme {scheme + '://'!r}: use sqlite:///PATH or postgresql://...")
 
 
+def open_database(config: LabConfig) -> Database:
+    """Only the database the configuration names, no store opened on it (what `dflab db` works on)."""
+    url = config.database_url
+    if url is None:
+        from dflab.storage.sqlite import SQLiteDatabase
+
+        return SQLiteDatabase(config.database_path)
+    scheme = urlparse(url).scheme.lower()
+    if scheme in POSTGRES_SCHEMES:
+        from dflab.storage.postgres import PostgresDatabase
+
+        return PostgresDatabase(url)
+    if scheme == "sqlite" and urlparse(url).path not in ("", "/"):
+        from dflab.storage.sqlite import SQLiteDatabase
+
+        return SQLiteDatabase(Path(urlparse(url).path))
+    return open_stores(config).database  # raises the same one-line error as opening the stores
+
+
 def open_sqlite_stores(path: str | Path, synchronous: str = "FULL") -> ProvenanceStores:
     from dflab.provenance.ledger.sqlite_store import SQLiteStore
     from dflab.provenance.registry.sqlite_store import SQLiteRegistryStore

@@ -19,6 +19,7 @@ tests give each test its own schema this way.
 
 from __future__ import annotations
 
+import logging
 import threading
 import weakref
 from collections.abc import Iterator
@@ -88,9 +89,16 @@ class PostgresDatabase:
             # value, so merge them.
             info = psycopg.conninfo.conninfo_to_dict(self.url)
             self._pool.kwargs["options"] = f"{info['options']} {self._pool.kwargs['options']}"
+        # Connect once directly first: a wrong URL or a stopped server fails here, at once and in one line,
+        # instead of after the pool's retries.
+        try:
+            psycopg.connect(self.url, **self._pool.kwargs).close()
+        except psycopg.Error as exc:
+            raise UsageError(f"cannot connect to the {label} database at {self.where}: {_first_line(exc)}") from None
+        logging.getLogger("psycopg.pool").addHandler(logging.NullHandler())  # no retry chatter on stderr
         try:
             self._pool.open(wait=False)
-            self.connection  # noqa: B018 - connect now, so a wrong URL or a stopped server fails here
+            self.connection  # noqa: B018 - this thread's connection, ready
         except BaseException:
             self._pool.close()
             raise
