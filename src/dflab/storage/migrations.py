@@ -82,21 +82,59 @@ POSTGRES_MIGRATIONS: list[Migration] = [
 # --- SQLite ------------------------------------------------------------------------------------------------
 
 
-def _sqlite_ledger(database) -> None:
-    from dflab.provenance.ledger.sqlite_store import SQLiteStore
+# The SQLite stores create these same tables when they open (IF NOT EXISTS) and fill their `meta` rows.
+SQLITE_LEDGER_TABLES = (
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    # content_sha256 is kept as 32 raw bytes: its index takes random inserts, so a smaller key is a faster append.
+    "CREATE TABLE IF NOT EXISTS leaves (idx INTEGER PRIMARY KEY, data TEXT NOT NULL,"
+    " content_sha256 BLOB NOT NULL, watermark TEXT)",
+    "CREATE INDEX IF NOT EXISTS leaves_content ON leaves (content_sha256)",
+    "CREATE INDEX IF NOT EXISTS leaves_watermark ON leaves (watermark)",
+    "CREATE TABLE IF NOT EXISTS nodes (level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,"
+    " PRIMARY KEY (level, idx)) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS checkpoints (id INTEGER PRIMARY KEY, tree_size INTEGER NOT NULL,"
+    " root BLOB NOT NULL, note TEXT NOT NULL, created TEXT NOT NULL)",
+)
 
-    SQLiteStore(database=database)  # creates (or checks) the ledger tables
-
-
-def _sqlite_registry(database) -> None:
-    from dflab.provenance.registry.sqlite_store import SQLiteRegistryStore
-
-    SQLiteRegistryStore(database=database)
-
+SQLITE_REGISTRY_TABLES = (
+    "CREATE TABLE IF NOT EXISTS registry_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS records (
+        record INTEGER PRIMARY KEY,      -- ledger record id
+        sha256 TEXT NOT NULL,
+        path TEXT NOT NULL,              -- as registered (absolute)
+        media_type TEXT NOT NULL,
+        hasher TEXT NOT NULL,
+        video_fps REAL NOT NULL,
+        duration_s REAL NOT NULL,
+        width INTEGER NOT NULL,
+        height INTEGER NOT NULL,
+        frames INTEGER NOT NULL,
+        registered_at REAL NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS records_sha256 ON records (sha256)",
+    """CREATE TABLE IF NOT EXISTS hashes (
+        id INTEGER PRIMARY KEY,          -- assigned by the store; the FAISS index maps back to it
+        record INTEGER NOT NULL REFERENCES records (record),
+        time_s REAL NOT NULL,
+        variant TEXT NOT NULL,
+        quality INTEGER NOT NULL,
+        code BLOB NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS audio_prints (
+        record INTEGER PRIMARY KEY REFERENCES records (record),
+        fingerprint TEXT NOT NULL,       -- audio_fingerprint.FINGERPRINT_NAME
+        duration_s REAL NOT NULL,        -- of the fingerprinted audio
+        hashes INTEGER NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS audio_hashes (
+        hash INTEGER NOT NULL,           -- quantised speed-invariant coordinates of one peak quad
+        record INTEGER NOT NULL REFERENCES records (record),
+        anchor_s REAL NOT NULL,          -- time of the quad's first peak
+        span_s REAL NOT NULL,            -- time from its first to its last peak
+        anchor_oct REAL NOT NULL)""",  # log2 frequency of its first peak
+    "CREATE INDEX IF NOT EXISTS audio_hashes_hash ON audio_hashes (hash)",
+)
 
 SQLITE_MIGRATIONS: list[Migration] = [
-    Migration(1, "ledger: leaves, perfect-subtree nodes, checkpoints", _sqlite_ledger),
-    Migration(2, "registry: records, hashes, audio fingerprints", _sqlite_registry),
+    Migration(1, "ledger: leaves, perfect-subtree nodes, checkpoints", _statements(SQLITE_LEDGER_TABLES)),
+    Migration(2, "registry: records, hashes, audio fingerprints", _statements(SQLITE_REGISTRY_TABLES)),
 ]
 
 
