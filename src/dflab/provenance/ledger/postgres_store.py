@@ -123,13 +123,15 @@ class PostgresLedgerStore:
             db.advisory_lock(APPEND_LOCK)
             start = self.size()  # read under the lock: nobody else can append until this transaction ends
             rows = plan_nodes(start, entries, self.get_nodes)
+            # COPY rather than INSERTs: one stream per table, about twice the appends per second.
             with db.connection.cursor() as cur:
-                cur.executemany(
-                    "INSERT INTO leaves (idx, data, content_sha256, watermark) VALUES (%s, %s, %s, %s)",
-                    [(start + i, e.data.decode("utf-8"), bytes.fromhex(e.content_sha256), e.watermark_payload)
-                     for i, e in enumerate(entries)],
-                )  # fmt: skip
-                cur.executemany("INSERT INTO nodes (level, idx, hash) VALUES (%s, %s, %s)", rows)
+                with cur.copy("COPY leaves (idx, data, content_sha256, watermark) FROM STDIN") as copy:
+                    for i, e in enumerate(entries):
+                        copy.write_row((start + i, e.data.decode("utf-8"), bytes.fromhex(e.content_sha256),
+                                        e.watermark_payload))  # fmt: skip
+                with cur.copy("COPY nodes (level, idx, hash) FROM STDIN") as copy:
+                    for node in rows:
+                        copy.write_row(node)
         return start
 
     def add_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
