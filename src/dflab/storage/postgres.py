@@ -30,6 +30,9 @@ from dflab.errors import IntegrityError, UsageError
 from dflab.storage import StoreBusy
 
 POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
+# The one advisory lock the provenance stores' writers take (ledger appends, registry writes), the counterpart of
+# SQLite's single write lock: one name, so a transaction that writes both can never deadlock on lock order.
+WRITE_LOCK = "dflab.provenance.writes"
 
 
 def _driver():

@@ -1,7 +1,7 @@
 """LedgerStore on PostgreSQL: one consistent log however many processes (on however many machines) append.
 
 Appenders are serialised by a transaction-scoped advisory lock taken before the current size is read, the
-PostgreSQL counterpart of SQLite's BEGIN IMMEDIATE: two writers never compute nodes from the same size, and the
+PostgreSQL counterpart of SQLite's BEGIN IMMEDIATE (the same lock as the registry's writes, storage/postgres.py): two writers never compute nodes from the same size, and the
 lock goes away with the transaction (COMMIT, ROLLBACK, or the server noticing a SIGKILLed client), so a crash
 never leaves it held or a batch half written. Inside a transaction the caller opened on the same database
 (registering a file: ledger record + registry rows) the append joins it and the lock is held until that
@@ -15,9 +15,7 @@ from collections.abc import Iterator, Sequence
 from dflab.errors import NotFound, UsageError
 from dflab.provenance.ledger import merkle
 from dflab.provenance.ledger.store import LeafEntry, StoredCheckpoint, plan_nodes
-from dflab.storage.postgres import PostgresDatabase
-
-APPEND_LOCK = "dflab.ledger.append"
+from dflab.storage.postgres import WRITE_LOCK, PostgresDatabase
 
 
 class PostgresLedgerStore:
@@ -120,7 +118,7 @@ class PostgresLedgerStore:
             return self.size()
         db = self.database
         with db.transaction():
-            db.advisory_lock(APPEND_LOCK)
+            db.advisory_lock(WRITE_LOCK)
             start = self.size()  # read under the lock: nobody else can append until this transaction ends
             rows = plan_nodes(start, entries, self.get_nodes)
             # COPY rather than INSERTs: one stream per table, about twice the appends per second.

@@ -1,7 +1,7 @@
 """RegistryStore on PostgreSQL: the hashes of every matcher's FAISS index, shared by every machine.
 
-Hash ids come from a sequence, taken under a transaction-scoped advisory lock that is held until the writing
-transaction commits: ids therefore become visible in ascending order, and a matcher that has indexed every row up
+Hash ids come from a sequence, taken under the writers' transaction-scoped advisory lock (storage/postgres.py),
+held until the writing transaction commits: ids therefore become visible in ascending order, and a matcher that has indexed every row up
 to id N refreshes by reading only `id > N` (core.Registry._synced), never rebuilding from zero while writers
 keep adding. A rolled-back add leaves a gap in the ids, which nothing relies on. The row count the registry
 checks before every search lives in `registry_meta` (one row read). Bulk reads of codes use binary COPY (a 10
@@ -11,16 +11,16 @@ million row index loads without building 10 million Python tuples). Tables: stor
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 
 from dflab.errors import IntegrityError, UsageError
 from dflab.provenance.registry.hashers import HASH_BYTES
 from dflab.provenance.registry.store import AudioHits, HashRow, RecordRow, check_codes, codes_matrix, group_hits, unique_keys
-from dflab.storage.postgres import PostgresDatabase
+from dflab.storage.postgres import WRITE_LOCK, PostgresDatabase
 
-ID_LOCK = "dflab.registry.ids"
 _COPY_HEADER = 19  # PGCOPY signature (11) + flags (4) + header extension length (4)
 # One binary COPY row of (id BIGINT, code BYTEA of HASH_BYTES): field count, then length + value per field.
 _ROW = np.dtype([("fields", ">i2"), ("id_len", ">i4"), ("id", ">i8"), ("code_len", ">i4"), ("code", "u1", HASH_BYTES)])
@@ -43,8 +43,13 @@ class PostgresRegistryStore:
             self.close()
             raise
 
-    def transaction(self):
-        return self.database.transaction()
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """A transaction holding the write lock from its start (as BEGIN IMMEDIATE does in SQLite): the
+        registry's look-up-then-insert inside it cannot race another writer registering the same bytes."""
+        with self.database.transaction():
+            self.database.advisory_lock(WRITE_LOCK)
+            yield
 
     def _rows(self, sql: str, args=None) -> list[tuple]:
         return self.database.execute(sql, args).fetchall()
@@ -59,7 +64,7 @@ class PostgresRegistryStore:
         check_codes(hashes)
         db = self.database
         with db.transaction():
-            db.advisory_lock(ID_LOCK)
+            db.advisory_lock(WRITE_LOCK)
             if self._rows("SELECT 1 FROM records WHERE record = %s", (record.record,)):
                 raise IntegrityError(f"record {record.record} is already in the registry")
             db.execute(
