@@ -65,6 +65,26 @@ _PG_REGISTRY = (
 )
 
 
+_PG_SERVICE = (
+    # seq orders the queue (FIFO) and the pages (newest first), as in sqlite_jobs.py.
+    """CREATE TABLE jobs (
+        seq BIGSERIAL PRIMARY KEY, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, payload TEXT NOT NULL,
+        state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, max_attempts INTEGER NOT NULL, owner TEXT,
+        dedup_key TEXT, idempotency_key TEXT, worker_id TEXT, lease_expires_at DOUBLE PRECISION, stage TEXT,
+        fraction DOUBLE PRECISION NOT NULL DEFAULT 0, result TEXT, error TEXT, created_at DOUBLE PRECISION NOT NULL,
+        updated_at DOUBLE PRECISION NOT NULL, finished_at DOUBLE PRECISION)""",
+    "CREATE INDEX jobs_queue ON jobs (state, seq)",
+    "CREATE INDEX jobs_dedup ON jobs (dedup_key) WHERE dedup_key IS NOT NULL",
+    "CREATE UNIQUE INDEX jobs_idempotency ON jobs (coalesce(owner, ''), idempotency_key)"
+    " WHERE idempotency_key IS NOT NULL",
+    "CREATE INDEX jobs_lease ON jobs (state, lease_expires_at)",
+    """CREATE TABLE api_keys (
+        digest TEXT PRIMARY KEY, name TEXT NOT NULL, hint TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL,
+        revoked_at DOUBLE PRECISION, seq BIGSERIAL)""",
+    "CREATE UNIQUE INDEX api_keys_active_name ON api_keys (name) WHERE revoked_at IS NULL",
+)
+
+
 def _statements(statements: tuple[str, ...]) -> Callable[[Any], None]:
     def apply(database) -> None:
         for sql in statements:
@@ -76,6 +96,7 @@ def _statements(statements: tuple[str, ...]) -> Callable[[Any], None]:
 POSTGRES_MIGRATIONS: list[Migration] = [
     Migration(1, "ledger: leaves, perfect-subtree nodes, checkpoints", _statements(_PG_LEDGER)),
     Migration(2, "registry: records, hashes (sequence ids), audio fingerprints", _statements(_PG_REGISTRY)),
+    Migration(3, "service: job queue and API keys", _statements(_PG_SERVICE)),
 ]
 
 
