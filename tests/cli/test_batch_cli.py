@@ -94,3 +94,20 @@ def test_batch_usage_errors(tmp_path):
     (tmp_path / "junk.jsonl").write_text("not json\n")
     junk = _dflab("batch", str(tmp_path), "--out", str(tmp_path / "junk.jsonl"))
     assert junk.returncode == 2 and "is not a dflab batch result" in junk.stderr
+
+
+def test_register_adds_the_ledger_record(shared_data, tmp_path):
+    picture = str(shared_data / PICTURES[1])
+    out = tmp_path / "results.jsonl"
+    env_home = tmp_path / "home"
+    run = subprocess.run([sys.executable, "-m", "dflab", "batch", picture, "--out", str(out), "--register", "--quiet"],
+                         env={**_env(), "DFLAB_HOME": str(env_home)}, capture_output=True, text=True, timeout=900)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    (line,) = out.read_text().splitlines()
+    doc = json.loads(line)
+    assert doc["registered"]["record"] == 0 and doc["registered"]["hashes"] > 0 and not doc["registered"]["existing"]
+    from dflab.config import LabConfig
+    from dflab.lab import Lab
+
+    with Lab.from_config(LabConfig(home=env_home)) as lab:
+        assert lab.ledger().size == 1 and lab.registry_store.count_records() == 1
