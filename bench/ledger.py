@@ -221,7 +221,7 @@ def main_side_by_side(args) -> int:
             if not args.no_verify_all:
                 side["verify_all"] = bench_verify_all(target)
             results["backends"][backend] = side
-    out = RESULTS.with_name("ledger_postgres.json")
+    out = RESULTS.with_name("ledger_postgres.json")  # bench/results/ledger_postgres.json
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1) + "\n")
     print_side_by_side(results)

@@ -412,12 +412,17 @@ SPECS: dict[str, Spec] = {
     "batch": Spec("pictures from face_recognition and cnndetection (links to ../shared/data)", _batch),
     "ledger": Spec("10^6 synthetic records in a temporary SQLite ledger", _ledger),
     "ledger_postgres": Spec("synthetic records in a temporary SQLite file and a fresh PostgreSQL 15 schema (local "
-                            "server, same machine)", _ledger_postgres),
+                            "server, same machine)", _ledger_postgres,
+                            "Ledger on SQLite and PostgreSQL side by side (`bench/ledger.py --postgres auto`): batched "
+                            "appends, proofs and the audit at the same size"),
     "lip_sync": Spec("7 LivePortrait and face_recognition talking clips, first 10 s", _lip_sync),
     "registry": Spec("10^6 random 256-bit codes plus the PDQ hashes of the 320 cnndetection pictures; edited copies "
                      "as queries", _registry),
     "registry_postgres": Spec("random 256-bit codes plus the PDQ hashes of 40 cnndetection pictures, in a fresh "
-                              "PostgreSQL 15 schema (local server, same machine)", _registry_postgres),
+                              "PostgreSQL 15 schema (local server, same machine)", _registry_postgres,
+                              "Registry with its hashes in PostgreSQL (`bench/registry.py --backend postgresql`): "
+                              "single-query latency, memory, bulk load, the index built from the database and its "
+                              "incremental refresh"),
     "scan_speed": Spec("the first 10 s of a 720p FaceForensics++ original with speech", _scan_speed),
     "serve_load": Spec("50 different pictures of ../shared/data/faces, uploaded at once by 10 clients to `dflab serve` "
                        "(2 worker threads)", _serve_load),
