@@ -72,6 +72,7 @@ class PostgresDatabase:
                  busy_timeout_s: float = 60.0) -> None:  # fmt: skip
         psycopg, psycopg_pool = _driver()
         self._psycopg = psycopg
+        self._pool_timeout = psycopg_pool.PoolTimeout  # all connections in use for connect_timeout_s
         self.url = libpq_url(url)
         self.where = describe_url(url)
         self.label = label
@@ -120,7 +121,7 @@ class PostgresDatabase:
             self._release(conn)
         try:
             conn = self._pool.getconn()
-        except self._psycopg_pool_error() as exc:
+        except (self._pool_timeout, self._psycopg.OperationalError) as exc:
             raise UsageError(f"cannot connect to the {self.label} database at {self.where}: {_first_line(exc)}") from None
         self._local.conn, self._local.depth = conn, 0
         with self._guard:
@@ -128,11 +129,6 @@ class PostgresDatabase:
         # A thread that ends gives its connection back when its Thread object is collected.
         weakref.finalize(threading.current_thread(), self._release, conn)
         return conn
-
-    def _psycopg_pool_error(self):
-        import psycopg_pool
-
-        return (psycopg_pool.PoolTimeout, self._psycopg.OperationalError)
 
     def _release(self, conn) -> None:
         with self._guard:
