@@ -3,7 +3,7 @@ PY := .venv/bin/python
 SAMPLES := .dflab-samples
 REPORT := reports
 
-.PHONY: setup run test bench clean apt
+.PHONY: setup run test bench clean apt postgres postgres-stop
 
 setup: .venv/.installed
 
@@ -32,3 +32,10 @@ bench: setup
 
 clean:
 	rm -rf .venv $(SAMPLES) $(REPORT) build src/*.egg-info
+
+# A local PostgreSQL server under .pg/ on port 54329 (prints DFLAB_DATABASE_URL=...); see docs/stores.md.
+postgres:
+	@scripts/postgres.sh start
+
+postgres-stop:
+	@scripts/postgres.sh stop

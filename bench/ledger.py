@@ -2,6 +2,11 @@
 
     .venv/bin/python bench/ledger.py                  # 10^6 records (a few minutes on 2 cores)
     .venv/bin/python bench/ledger.py --records 100000 # quicker
+    .venv/bin/python bench/ledger.py --records 200000 --postgres auto   # SQLite and PostgreSQL side by side
+
+With --postgres (a postgresql:// URL, or `auto` to start a throwaway local server with scripts/postgres.sh) the
+same tree is also built on PostgreSQL (in a fresh schema, dropped afterwards) and batched appends/s, proofs and
+the audit are reported side by side; that run writes bench/results/ledger_postgres.json instead.
 
 Everything runs in a temporary DFLAB_HOME (SQLite file + signing key), deleted afterwards. Timed work is the
 `append_batch` / `prove` / `consistency` call itself (canonical JSON, hashing, SQL, commit); building the
@@ -58,7 +63,7 @@ def build_big(path: Path, total: int, batch: int, synchronous: str) -> dict:
 
     append_s = cpu_s = 0.0
     t_wall = time.perf_counter()
-    with open_ledger(path, synchronous=synchronous) as ledger:
+    with open_ledger(str(path), synchronous=synchronous) as ledger:
         for start in range(0, total, batch):
             records = make_records(start, min(batch, total - start))
             t0, c0 = time.perf_counter(), time.process_time()
@@ -78,8 +83,17 @@ def build_big(path: Path, total: int, batch: int, synchronous: str) -> dict:
         "append_cpu_seconds": cpu_s,  # this process's CPU only: less sensitive to a busy shared machine
         "appends_per_cpu_s": size / cpu_s,
         "load_average_after": os.getloadavg()[0],
-        "db_mib": sum(p.stat().st_size for p in path.parent.glob(path.name + "*")) / 2**20,
+        "db_mib": _db_mib(path),
     }
+
+
+def _db_mib(target) -> float:
+    if isinstance(target, str) and target.startswith("postgresql"):
+        from _common import postgres_mib
+
+        return postgres_mib(target)
+    path = Path(target)
+    return sum(p.stat().st_size for p in path.parent.glob(path.name + "*")) / 2**20
 
 
 def _ms(samples: list[float]) -> dict:
@@ -96,7 +110,7 @@ def bench_proofs(path: Path, samples: int) -> dict:
 
     rng = random.Random(0)
     out: dict = {}
-    with open_ledger(path) as ledger:
+    with open_ledger(str(path)) as ledger:
         size = ledger.size
         t0 = time.perf_counter()
         ledger.checkpoint()  # the first one also loads the signing key
@@ -142,7 +156,7 @@ def bench_proofs(path: Path, samples: int) -> dict:
 def bench_verify_all(path: Path) -> dict:
     from dflab.provenance.ledger import open_ledger
 
-    with open_ledger(path) as ledger:
+    with open_ledger(str(path)) as ledger:
         t0 = time.perf_counter()
         summary = ledger.verify_all()
         elapsed = time.perf_counter() - t0
@@ -156,7 +170,11 @@ def main() -> int:
     parser.add_argument("--single", type=int, default=300, help="records for the one-transaction-each runs")
     parser.add_argument("--samples", type=int, default=200, help="proofs timed at the big size")
     parser.add_argument("--no-verify-all", action="store_true", help="skip the full audit timing")
+    parser.add_argument("--postgres", metavar="URL", help="also build the tree on PostgreSQL (a postgresql:// URL, "
+                        "or `auto` for a throwaway local server) and report both side by side")
     args = parser.parse_args()
+    if args.postgres:
+        return main_side_by_side(args)
 
     results: dict = {
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
@@ -181,6 +199,60 @@ def main() -> int:
     print_table(results)
     print(f"\nwrote {RESULTS}")
     return 0
+
+
+def main_side_by_side(args) -> int:
+    """The batched build, proofs and audit on SQLite and on PostgreSQL with the same records and batch size."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _common import postgres_schema
+
+    results: dict = {
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
+        "params": vars(args) | {"postgres": "auto" if args.postgres == "auto" else "given URL"},
+        "backends": {},
+    }
+    with tempfile.TemporaryDirectory(prefix="dflab-bench-ledger-") as tmp, postgres_schema(args.postgres) as url:
+        os.environ["DFLAB_HOME"] = tmp  # keys stay in the temp dir
+        for backend, target in (("sqlite", str(Path(tmp) / "big.sqlite")), ("postgresql", url)):
+            print(f"{backend}: building {args.records:,} records in batches of {args.batch} ...", file=sys.stderr,
+                  flush=True)  # fmt: skip
+            side = {"batched": build_big(target, args.records, args.batch, "FULL")}
+            side["proofs"] = bench_proofs(target, args.samples)
+            if not args.no_verify_all:
+                side["verify_all"] = bench_verify_all(target)
+            results["backends"][backend] = side
+    out = RESULTS.with_name("ledger_postgres.json")  # bench/results/ledger_postgres.json
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=1) + "\n")
+    print_side_by_side(results)
+    print(f"\nwrote {out}")
+    return 0
+
+
+def print_side_by_side(r: dict) -> None:
+    sides = r["backends"]
+    n = sides["sqlite"]["batched"]["records"]
+
+    def row(label, pick, fmt):
+        return (label, *[fmt.format(pick(sides[b])) for b in ("sqlite", "postgresql")])
+
+    rows = [
+        row(f"batched appends/s ({r['params']['batch']}/txn, to {n:,})", lambda s: s["batched"]["appends_per_s"], "{:,.0f}"),
+        row("batched appends per CPU-second of this process", lambda s: s["batched"]["appends_per_cpu_s"], "{:,.0f}"),
+        row("database size (MiB)", lambda s: s["batched"]["db_mib"], "{:.0f}"),
+        row(f"inclusion proof at {n:,} (ms, p50)", lambda s: s["proofs"]["inclusion_proof"]["p50_ms"], "{:.3f}"),
+        row(f"inclusion proof at {n:,} (ms, p99)", lambda s: s["proofs"]["inclusion_proof"]["p99_ms"], "{:.3f}"),
+        row("prove(): proof + checkpoint + record (ms, p50)", lambda s: s["proofs"]["prove_bundle"]["p50_ms"], "{:.3f}"),
+        row(f"consistency proof to {n:,} (ms, p50)", lambda s: s["proofs"]["consistency_proof"]["p50_ms"], "{:.3f}"),
+        row("signed checkpoint (ms)", lambda s: s["proofs"]["checkpoint_ms"], "{:.3f}"),
+    ]
+    if "verify_all" in sides["sqlite"]:
+        rows.append(row(f"verify --all over {n:,} records (s)", lambda s: s["verify_all"]["seconds"], "{:.1f}"))
+    width = max(len(k[0]) for k in rows)
+    print(f"\n{'ledger benchmark':{width}}  {'SQLite':>12}  {'PostgreSQL':>12}")
+    print(f"{'-' * width}  {'-' * 12}  {'-' * 12}")
+    for label, a, b in rows:
+        print(f"{label:{width}}  {a:>12}  {b:>12}")
 
 
 def print_table(r: dict) -> None:

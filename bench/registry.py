@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/registry.py                 # 10^6 codes, flat + HNSW (a few minutes on 2 cores)
     .venv/bin/python bench/registry.py --codes 100000  # quicker
+    .venv/bin/python bench/registry.py --backend postgresql --database-url auto --skip-hnsw   # hashes in PostgreSQL
 
 The haystack is random 256-bit codes (for scale) plus the real PDQ hashes (full frame + 5 centre crops) of
 the 320 cnndetection photos (for correctness). Queries are edited copies of those photos (JPEG q50, 50 %
@@ -11,6 +12,12 @@ the right photo; "agree@1" compares HNSW's first answer with the exact search. "
 Registry.search call (FAISS + the SQLite lookup of index id -> record). HNSW is built on a smaller haystack by
 default (--hnsw-codes) because its build is slow; its agree@1 is against an exact search of that haystack. Memory is the process RSS (VmRSS) after
 building, and its growth over the baseline. Writes bench/results/registry.json.
+
+--backend postgresql keeps the hashes in PostgreSQL (a postgresql:// URL, or `auto` for a throwaway local server,
+in a fresh schema dropped afterwards): the Registry rows then time FAISS + the PostgreSQL lookup, the build is
+the bulk load plus the index built from the database, and "refresh" times the incremental catch-up of a live
+index after another 1,000 codes were added (rows with id > the last seen; no rebuild). That run writes
+bench/results/registry_postgres.json.
 """
 
 from __future__ import annotations
@@ -111,6 +118,12 @@ def main() -> int:
     parser.add_argument("--skip-hnsw", action="store_true")
     parser.add_argument("--skip-registry", action="store_true", help="skip the SQLite-backed Registry.search rows")
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite",
+                        help="where the Registry rows keep their hashes")
+    parser.add_argument("--database-url", default="auto",
+                        help="with --backend postgresql: a postgresql:// URL, or `auto` (a throwaway local server)")
+    parser.add_argument("--skip-index-only", action="store_true",
+                        help="skip the bare FAISS rows (time only the Registry on the chosen backend)")
     args = parser.parse_args()
 
     import faiss
@@ -149,24 +162,33 @@ def main() -> int:
         rows.append(row)
         return row
 
-    t0 = time.perf_counter()
-    flat = HashIndex.build(codes, "flat")
-    build = time.perf_counter() - t0
-    lat, firsts = time_queries(lambda q, k: flat.query(q, k)[1][0, 0], queries, args.k)
-    record("flat (exact), 1 thread (HashIndex default)", build, rss_mb(), lat, firsts)
+    flat = None
+    if not args.skip_index_only:
+        t0 = time.perf_counter()
+        flat = HashIndex.build(codes, "flat")
+        build = time.perf_counter() - t0
+        lat, firsts = time_queries(lambda q, k: flat.query(q, k)[1][0, 0], queries, args.k)
+        record("flat (exact), 1 thread (HashIndex default)", build, rss_mb(), lat, firsts)
 
-    import dflab.provenance.registry.index as index_module
+        import dflab.provenance.registry.index as index_module
 
-    index_module.SMALL_BATCH = 0  # let FAISS use all its OpenMP threads for single queries too
-    lat2, firsts2 = time_queries(lambda q, k: flat.query(q, k)[1][0, 0], queries, args.k)
-    record(f"flat (exact), {threads} OpenMP threads", build, rss_mb(), lat2, firsts2)
-    index_module.SMALL_BATCH = 64
+        index_module.SMALL_BATCH = 0  # let FAISS use all its OpenMP threads for single queries too
+        lat2, firsts2 = time_queries(lambda q, k: flat.query(q, k)[1][0, 0], queries, args.k)
+        record(f"flat (exact), {threads} OpenMP threads", build, rss_mb(), lat2, firsts2)
+        index_module.SMALL_BATCH = 64
+        del flat
 
     if not args.skip_registry:
-        record_registry(args, codes, queries, record, base_rss)
+        if args.backend == "postgresql":
+            sys.path.insert(0, str(Path(__file__).resolve().parent))
+            from _common import postgres_schema
+
+            with postgres_schema(args.database_url) as url:
+                record_registry(args, codes, queries, record, base_rss, url)
+        else:
+            record_registry(args, codes, queries, record, base_rss)
 
     if not args.skip_hnsw:
-        del flat
         sub, sub_positions = haystack(max(0, min(args.hnsw_codes, len(codes)) - len(real)), real)
         sub_owner = dict(zip(sub_positions.tolist(), owners.tolist()))
         exact = HashIndex.build(sub, "flat")
@@ -183,35 +205,47 @@ def main() -> int:
                    owners_map=sub_owner, n_codes=len(sub))
 
     print_table(rows)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({
+    out = RESULTS if args.backend == "sqlite" else RESULTS.with_name("registry_postgres.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({
         "benchmark": "registry",
+        "backend": args.backend,
         "machine": {"python": sys.version.split()[0], "platform": platform.platform(), "omp_threads": threads},
         "codes": len(codes), "real_codes": len(real), "queries": len(queries), "k": args.k,
         "baseline_rss_mb": round(base_rss, 1),
         "goal": "p99 < 10 ms, RSS < 1 GB",
         "rows": rows,
     }, indent=2) + "\n")
-    print(f"wrote {RESULTS.relative_to(REPO)}")
+    print(f"wrote {out.relative_to(REPO)}")
     return 0
 
 
-def record_registry(args, codes, queries, record, base_rss) -> None:
-    """The full Registry.search path (FAISS + SQLite id -> record lookup) over the same codes."""
-    from dflab.provenance.registry import open_registry
+def record_registry(args, codes, queries, record, base_rss, url: str | None = None) -> None:
+    """The full Registry.search path (FAISS + the store's id -> record lookup) over the same codes, with the
+    hashes in SQLite (url None) or PostgreSQL."""
+    from dflab.provenance.registry import Registry, open_registry
     from dflab.provenance.registry.store import HashRow, RecordRow
 
+    def row_of(rec: int) -> RecordRow:
+        return RecordRow(rec, f"{rec:064x}", f"bench/{rec}.jpg", "image", "pdq-crops", 2.0, 0.0, 1, 1, 1, 0.0)
+
+    per_record = 1000
     with tempfile.TemporaryDirectory() as tmp:
-        registry = open_registry(tmp, record_sink=lambda f: 0, record_source=lambda i: None)
+        if url is None:
+            registry = open_registry(tmp, record_sink=lambda f: 0, record_source=lambda i: None)
+        else:
+            from dflab.provenance.registry.postgres_store import PostgresRegistryStore
+
+            registry = Registry(store=PostgresRegistryStore(url), index_dir=tmp, record_sink=lambda f: 0,
+                                record_source=lambda i: None)  # fmt: skip
         t0 = time.perf_counter()
-        per_record = 1000
         for rec, start in enumerate(range(0, len(codes), per_record)):
             chunk = codes[start : start + per_record]
-            registry.store.add(
-                RecordRow(rec, f"{rec:064x}", f"bench/{rec}.jpg", "image", "pdq-crops", 2.0, 0.0, 1, 1, 1, 0.0),
-                [HashRow(rec, 0.0, "full", 100, bytes(c)) for c in chunk],
-            )
-        registry.index()  # builds the FAISS cache from SQLite and writes it
+            registry.store.add(row_of(rec), [HashRow(rec, 0.0, "full", 100, bytes(c)) for c in chunk])
+        load = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        registry.index()  # builds the FAISS cache from the store and writes it
+        index_s = time.perf_counter() - t1
         build = time.perf_counter() - t0
 
         def search(code, k):
@@ -219,20 +253,37 @@ def record_registry(args, codes, queries, record, base_rss) -> None:
             return hits[0][1].record if hits else -1
 
         lat, _ = time_queries(search, queries, args.k)
-        row = record("Registry.search (flat+SQLite), 1 thread", build, rss_mb(), lat, [-1] * len(queries))
+        backend = "SQLite" if url is None else "PostgreSQL"
+        row = record(f"Registry.search (flat+{backend}), 1 thread", build, rss_mb(), lat, [-1] * len(queries))
         row.pop("recall_at_1"), row.pop("recall_at_1_by_edit")
+        row["load_s"], row["index_from_store_s"] = round(load, 2), round(index_s, 2)
+        # Another writer adds 1,000 codes; the live index catches up with rows id > last seen, no rebuild.
+        before = registry.index()
+        extra = np.random.default_rng(1).integers(0, 256, (per_record, 32), dtype=np.uint8)
+        rec = len(codes) // per_record + 1
+        registry.store.add(row_of(rec), [HashRow(rec, 0.0, "full", 100, bytes(c)) for c in extra])
+        t0 = time.perf_counter()
+        after = registry.index()
+        row["refresh_1000_ms"] = round((time.perf_counter() - t0) * 1000, 2)
+        # The same object grew by exactly the new rows: nothing was rebuilt from zero.
+        row["refresh_kept_index"] = after is before and after.ntotal == registry.store.count_hashes()
         registry.close()
 
 
 def print_table(rows) -> None:
-    head = f"{'index':38} {'codes':>10} {'build s':>8} {'p50 ms':>8} {'p99 ms':>8} {'RSS MB':>8} {'recall@1':>9} {'agree@1':>8}"
+    head = f"{'index':40} {'codes':>10} {'build s':>8} {'p50 ms':>8} {'p99 ms':>8} {'RSS MB':>8} {'recall@1':>9} {'agree@1':>8}"
     print(head)
     print("-" * len(head))
     for r in rows:
         recall = f"{r['recall_at_1']:.3f}" if "recall_at_1" in r else "-"
         agree = f"{r['agree_at_1_with_flat']:.3f}" if "agree_at_1_with_flat" in r else "-"
-        print(f"{r['index']:38} {r['codes']:>10,} {r['build_s']:>8.1f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} "
+        print(f"{r['index']:40} {r['codes']:>10,} {r['build_s']:>8.1f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} "
               f"{r['rss_mb']:>8.0f} {recall:>9} {agree:>8}")
+    for r in rows:
+        if "refresh_1000_ms" in r:
+            print(f"{r['index']}: load {r['load_s']:.1f} s, index from the store {r['index_from_store_s']:.1f} s, "
+                  f"refresh after 1,000 new codes {r['refresh_1000_ms']:.1f} ms (same index kept: "
+                  f"{r['refresh_kept_index']})")
 
 
 if __name__ == "__main__":

@@ -226,6 +226,43 @@ def _ledger(d: dict) -> list[str]:
     ])
 
 
+def _ledger_postgres(d: dict) -> list[str]:
+    sq, pg = d["backends"]["sqlite"], d["backends"]["postgresql"]
+
+    def row(label, pick, fmt):
+        return [label, fmt.format(pick(sq)), fmt.format(pick(pg))]
+
+    rows = [
+        row("batched appends per s (1,000 per transaction)", lambda s: s["batched"]["appends_per_s"], "{:,.0f}"),
+        row("batched appends per CPU-second of the writer", lambda s: s["batched"]["appends_per_cpu_s"], "{:,.0f}"),
+        row("inclusion proof (p50 / p99 ms)", lambda s: (s["proofs"]["inclusion_proof"]["p50_ms"],
+                                                         s["proofs"]["inclusion_proof"]["p99_ms"]), "{0[0]:.2f} / {0[1]:.1f}"),
+        row("prove(): proof + checkpoint + record (p50 ms)", lambda s: s["proofs"]["prove_bundle"]["p50_ms"], "{:.2f}"),
+        row("signed checkpoint (ms)", lambda s: s["proofs"]["checkpoint_ms"], "{:.1f}"),
+        row("database size (MiB)", lambda s: s["batched"]["db_mib"], "{:.0f}"),
+    ]
+    if "verify_all" in sq:
+        rows.append(row("audit of every record (s)", lambda s: s["verify_all"]["seconds"], "{:.1f}"))
+    return table(["measure", "SQLite", "PostgreSQL"], rows) + [
+        "", f"Records: {sq['batched']['records']:,} on each backend (the same records, batches of "
+        f"{d['params']['batch']:,})."]
+
+
+def _registry_postgres(d: dict) -> list[str]:
+    rows = [[r["index"], r["codes"], r["p50_ms"], r["p99_ms"], r["rss_mb"], r.get("load_s", "-"),
+             r.get("index_from_store_s", "-"), r.get("refresh_1000_ms", "-"), r.get("refresh_kept_index", "-")]
+            for r in d["rows"]]
+    return table(["index", "codes", "p50 ms", "p99 ms", "RSS MB", "bulk load s", "index from the store s",
+                  "refresh after 1,000 new codes ms", "same index kept"], rows)
+
+
+def _batch(d: dict) -> list[str]:
+    rows = [[r["engine"], r["workers"], r["files"], r["wall_s"], r["files_per_s"]] for r in d["rows"]]
+    return table(["engine", "workers", "files", "wall s", "files/s"], rows) + [
+        "", f"2 workers / 1 worker: **{d['speedup_2_over_1']:.2f}x** (whole command: start-up and model loading "
+        "included)."]
+
+
 def _lip_sync(d: dict) -> list[str]:
     rows = [[r["clip"], r["natural"]["score"], r["dub"]["score"], r["shift500ms"]["score"],
              f"{r['natural']['correlation']:.2f} / {r['dub']['correlation']:.2f}"] for r in d["rows"]]
@@ -372,10 +409,20 @@ SPECS: dict[str, Spec] = {
                      "../shared/data that no finding was fitted on", _findings),
     "fuzz": Spec("7 small real files from ../shared/data (JPEG, PNG, WebP, MP4 with sound, Matroska, WAV, MP3) "
                  "with bit flips, cuts, insertions, deletions and header-field edits", _fuzz),
+    "batch": Spec("pictures from face_recognition and cnndetection (links to ../shared/data)", _batch),
     "ledger": Spec("10^6 synthetic records in a temporary SQLite ledger", _ledger),
+    "ledger_postgres": Spec("synthetic records in a temporary SQLite file and a fresh PostgreSQL 15 schema (local "
+                            "server, same machine)", _ledger_postgres,
+                            "Ledger on SQLite and PostgreSQL side by side (`bench/ledger.py --postgres auto`): batched "
+                            "appends, proofs and the audit at the same size"),
     "lip_sync": Spec("7 LivePortrait and face_recognition talking clips, first 10 s", _lip_sync),
     "registry": Spec("10^6 random 256-bit codes plus the PDQ hashes of the 320 cnndetection pictures; edited copies "
                      "as queries", _registry),
+    "registry_postgres": Spec("random 256-bit codes plus the PDQ hashes of 40 cnndetection pictures, in a fresh "
+                              "PostgreSQL 15 schema (local server, same machine)", _registry_postgres,
+                              "Registry with its hashes in PostgreSQL (`bench/registry.py --backend postgresql`): "
+                              "single-query latency, memory, bulk load, the index built from the database and its "
+                              "incremental refresh"),
     "scan_speed": Spec("the first 10 s of a 720p FaceForensics++ original with speech", _scan_speed),
     "serve_load": Spec("50 different pictures of ../shared/data/faces, uploaded at once by 10 clients to `dflab serve` "
                        "(2 worker threads)", _serve_load),

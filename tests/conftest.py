@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import glob
 import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -62,3 +69,66 @@ def _skip_reason(report) -> str:
     if isinstance(longrepr, tuple) and len(longrepr) == 3:  # (file, line, "Skipped: reason")
         return str(longrepr[2])
     return str(longrepr)
+
+
+# ---------------------------------------------------------------- PostgreSQL
+# A throwaway PostgreSQL server for the test run (scripts/postgres.sh in a temporary directory, on a free port),
+# or the one DFLAB_TEST_DATABASE_URL names. Each test gets a schema of its own (`postgres_url`), dropped after.
+
+SCRIPT = str(REPO / "scripts" / "postgres.sh")
+TEST_URL_ENV = "DFLAB_TEST_DATABASE_URL"
+
+
+def _missing(reason: str):
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (required in CI: .ci/run installs it)")
+    pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A database URL for the whole run; the server is stopped and deleted at the end."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        _missing("PostgreSQL tests need psycopg (requirements.txt)")
+    if os.environ.get(TEST_URL_ENV):
+        yield os.environ[TEST_URL_ENV]
+        return
+    if not glob.glob("/usr/lib/postgresql/*/bin/initdb") and not shutil.which("initdb"):
+        pytest.skip("PostgreSQL server binaries not found (apt-get install postgresql)")
+    base = tempfile.mkdtemp(prefix="dflab-pg-")
+    os.chmod(base, 0o755)  # the server runs as `postgres` when the tests run as root
+    env = {**os.environ, "DFLAB_PG_DIR": os.path.join(base, "data"), "DFLAB_PG_PORT": str(_free_port())}
+    try:
+        started = subprocess.run(["bash", SCRIPT, "start"], env=env, capture_output=True, text=True, timeout=120)
+        if started.returncode != 0:
+            pytest.fail(f"could not start PostgreSQL for the tests: {started.stderr.strip()[-1500:]}")
+        yield started.stdout.strip().splitlines()[-1].split("=", 1)[1]
+    finally:
+        subprocess.run(["bash", SCRIPT, "stop"], env=env, capture_output=True, timeout=120)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def with_schema(url: str, schema: str) -> str:
+    """`url` with its search_path set to `schema` (libpq's options parameter)."""
+    return f"{url}{'&' if '?' in url else '?'}options={quote(f'-csearch_path={schema}')}"
+
+
+@pytest.fixture
+def postgres_url(postgres_server):
+    """A database URL whose tables land in a fresh schema of this test's own."""
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    yield with_schema(postgres_server, schema)
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")

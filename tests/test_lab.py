@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -146,12 +147,17 @@ with Lab.default() as lab:
 """
 
 
-def test_concurrent_processes_registering_the_same_files(shared_data, tmp_path):
-    """Three processes register the same two files at once in one home: two ledger records, no duplicate rows."""
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_concurrent_processes_registering_the_same_files(shared_data, tmp_path, backend, request):
+    """Three processes register the same two files at once in one lab: two ledger records, no duplicate rows."""
     home = tmp_path / "home"
-    env = {**os.environ, "DFLAB_HOME": str(home), "PYTHONPATH": str(SRC.parent)}
+    url = request.getfixturevalue("postgres_url") if backend == "postgres" else None
+    env = {**os.environ, "DFLAB_HOME": str(home),
+           "PYTHONPATH": os.pathsep.join([str(SRC.parent), os.environ.get("PYTHONPATH", "")])}  # fmt: skip
+    if url:
+        env["DFLAB_DATABASE_URL"] = url
     paths = [str(shared_data / name) for name in PHOTOS[:2]]
-    with Lab.from_config(LabConfig(home=home)):
+    with Lab.from_config(LabConfig(home=home, database_url=url)):
         pass  # create the schema once so the race is about registering, not about creating tables
     procs = [subprocess.Popen([sys.executable, "-c", WRITER, *(paths if k % 2 == 0 else paths[::-1])], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for k in range(3)]  # fmt: skip
@@ -162,7 +168,7 @@ def test_concurrent_processes_registering_the_same_files(shared_data, tmp_path):
     assert len(answers) == 6
     records = {path: {a["record"] for a in answers if a["path"] == path} for path in paths}
     assert all(len(ids) == 1 for ids in records.values()) and len({*records[paths[0]], *records[paths[1]]}) == 2
-    with Lab.from_config(LabConfig(home=home)) as lab:
+    with Lab.from_config(LabConfig(home=home, database_url=url)) as lab:
         assert lab.ledger().size == 2 and lab.registry_store.count_records() == 2
         assert lab.registry_store.count_hashes() == 12
         assert lab.ledger().verify_all()["records"] == 2
@@ -172,8 +178,13 @@ def test_concurrent_processes_registering_the_same_files(shared_data, tmp_path):
 
 
 def test_database_url_is_the_seam(tmp_path, monkeypatch):
-    with pytest.raises(UsageError, match="PostgreSQL"):
-        Lab.from_config(LabConfig(home=tmp_path, database_url="postgresql://dflab@127.0.0.1:54329/postgres"))
+    pytest.importorskip("psycopg")
+    with socket.socket() as sock:  # a port nobody listens on once closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(UsageError, match=f"cannot connect to the dflab database at 127.0.0.1:{port}/postgres") as err:
+        Lab.from_config(LabConfig(home=tmp_path, database_url=f"postgresql://dflab:secret@127.0.0.1:{port}/postgres"))
+    assert "secret" not in str(err.value)
     with pytest.raises(UsageError, match="unknown database URL"):
         Lab.from_config(LabConfig(home=tmp_path, database_url="mysql://x"))
     elsewhere = tmp_path / "elsewhere" / "lab.sqlite"

@@ -21,7 +21,7 @@ class LabConfig:
     """Where the lab keeps its state; `dflab.lab.Lab.from_config` builds the stores from it.
 
     database_url: None keeps everything in SQLite under `home` (the default). "sqlite:///PATH" names another
-    SQLite file. "postgresql://..." is the seam for a PostgreSQL database (not implemented yet).
+    SQLite file. "postgresql://..." keeps the ledger and the registry in PostgreSQL (docs/stores.md).
     Keys and blobs (the registry's index caches) always live under `home`.
     """
 

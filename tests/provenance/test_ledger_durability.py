@@ -1,4 +1,4 @@
-"""Crash and concurrency behaviour of the SQLite ledger, with real processes.
+"""Crash and concurrency behaviour of the ledger on SQLite and on PostgreSQL, with real processes.
 
 * A writer is SIGKILLed in the middle of appending: every id it acknowledged (printed after commit) must be
   there, intact, the audit must pass, and the new tree must be consistent with its last signed checkpoint.
@@ -62,6 +62,14 @@ def _parse(lines: list[str]) -> tuple[dict[int, int], list[str]]:
     return ids, checkpoints
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def ledger_db(request, tmp_path) -> str:
+    """Where the writers append: a SQLite file, or a PostgreSQL schema of this test's own (a URL)."""
+    if request.param == "postgres":
+        return request.getfixturevalue("postgres_url")
+    return str(tmp_path / "ledger.sqlite")
+
+
 @pytest.fixture
 def writer_script(tmp_path):
     path = tmp_path / "writer.py"
@@ -79,8 +87,8 @@ def _spawn(script, db, tag, total, cp_every):
     )
 
 
-def test_sigkill_mid_append_keeps_acknowledged_records(tmp_path, writer_script) -> None:
-    db = tmp_path / "ledger.sqlite"
+def test_sigkill_mid_append_keeps_acknowledged_records(ledger_db, writer_script) -> None:
+    db = ledger_db
     proc = _spawn(writer_script, db, "k", 0, 40)
     lines: list[str] = []
     deadline = time.monotonic() + 120
@@ -122,8 +130,8 @@ def test_sigkill_mid_append_keeps_acknowledged_records(tmp_path, writer_script) 
         assert verify_proof(ledger.prove(rid), ledger.verifier_key)["index"] == rid
 
 
-def test_two_concurrent_writers_both_succeed(tmp_path, writer_script) -> None:
-    db = tmp_path / "ledger.sqlite"
+def test_two_concurrent_writers_both_succeed(ledger_db, writer_script) -> None:
+    db = ledger_db
     with open_ledger(db):
         pass  # create the schema once so the race is about appends, not about creating tables
     procs = {tag: _spawn(writer_script, db, tag, 60, 25) for tag in ("a", "b")}

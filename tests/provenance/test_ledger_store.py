@@ -18,9 +18,16 @@ def _entry(i: int, watermark: str | None = None) -> LeafEntry:
     return LeafEntry(f'{{"i":{i},"sha":"{digest}"}}'.encode(), digest, watermark)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def store(request, tmp_path) -> LedgerStore:
-    s = MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "ledger.sqlite", synchronous="NORMAL")
+    if request.param == "postgres":
+        from dflab.provenance.ledger.postgres_store import PostgresLedgerStore
+
+        s = PostgresLedgerStore(request.getfixturevalue("postgres_url"))
+    elif request.param == "memory":
+        s = MemoryStore()
+    else:
+        s = SQLiteStore(tmp_path / "ledger.sqlite", synchronous="NORMAL")
     yield s
     s.close()
 

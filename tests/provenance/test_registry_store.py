@@ -1,6 +1,6 @@
 """Contract tests every RegistryStore must pass, run against each implementation (memory, SQLite in a file of its
-own, SQLite sharing the ledger's database), plus a Registry built on each: the FAISS index maps back to the
-store's ids, whatever they are."""
+own, SQLite sharing the ledger's database, PostgreSQL sharing the ledger's database), plus a Registry built on
+each: the FAISS index maps back to the store's ids, whatever they are."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from dflab.provenance.registry.sqlite_store import SQLiteRegistryStore
 from dflab.provenance.registry.store import HashRow, RecordRow, RegistryStore
 from dflab.provenance.stores import open_sqlite_stores
 
-IMPLEMENTATIONS = ["memory", "memory-sparse-ids", "sqlite-own-file", "sqlite-shared"]
+IMPLEMENTATIONS = ["memory", "memory-sparse-ids", "sqlite-own-file", "sqlite-shared", "postgres-shared"]
 
 
 @pytest.fixture(params=IMPLEMENTATIONS)
@@ -30,6 +30,11 @@ def store(request, tmp_path) -> RegistryStore:
         s = MemoryRegistryStore()
     elif request.param == "memory-sparse-ids":
         s = MemoryRegistryStore(ids=itertools.count(1000, 7))  # like a PostgreSQL sequence: gaps, not from 0
+    elif request.param == "postgres-shared":
+        from dflab.provenance.stores import open_postgres_stores
+
+        shared = open_postgres_stores(request.getfixturevalue("postgres_url"))
+        s = shared.registry
     elif request.param == "sqlite-own-file":
         s = SQLiteRegistryStore(tmp_path / "registry.sqlite")
     else:

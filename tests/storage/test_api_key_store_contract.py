@@ -11,11 +11,17 @@ API_KEY_STORES = {
     "memory": lambda tmp_path: MemoryApiKeyStore(),
     "sqlite": lambda tmp_path: SQLiteApiKeyStore(tmp_path / "keys.sqlite"),
 }
+POSTGRES = "postgres"  # needs the `postgres_url` fixture (a schema of its own), so built in the fixture below
 
 
-@pytest.fixture(params=sorted(API_KEY_STORES))
+@pytest.fixture(params=[*sorted(API_KEY_STORES), POSTGRES])
 def keys(request, tmp_path) -> ApiKeyStore:
-    store = API_KEY_STORES[request.param](tmp_path)
+    if request.param == POSTGRES:
+        from dflab.storage.postgres_api_keys import PostgresApiKeyStore
+
+        store = PostgresApiKeyStore(request.getfixturevalue("postgres_url"))
+    else:
+        store = API_KEY_STORES[request.param](tmp_path)
     yield store
     store.close()
 

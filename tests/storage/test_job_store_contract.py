@@ -50,9 +50,17 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture(params=sorted(JOB_STORES))
+POSTGRES = "postgres"  # needs the `postgres_url` fixture (a schema of its own), so built in the fixture below
+
+
+@pytest.fixture(params=[*sorted(JOB_STORES), POSTGRES])
 def store(request, tmp_path, clock) -> JobStore:
-    s = JOB_STORES[request.param](tmp_path, clock)
+    if request.param == POSTGRES:
+        from dflab.storage.postgres_jobs import PostgresJobStore
+
+        s = PostgresJobStore(request.getfixturevalue("postgres_url"), clock=clock)
+    else:
+        s = JOB_STORES[request.param](tmp_path, clock)
     yield s
     s.close()
 

@@ -14,7 +14,7 @@ code can open the default lab without importing upwards.
     with lab.transaction(): ...             # writes to both stores commit together
 
 Only dflab.config reads DFLAB_HOME (LabConfig.from_env); `Lab.default()` is how everything else gets there.
-`LabConfig.database_url` is the seam for PostgreSQL (see docs/stores.md).
+`LabConfig.database_url` may name a PostgreSQL database (see docs/stores.md).
 """
 
 from __future__ import annotations

@@ -1,10 +1,9 @@
 """The ledger and registry stores of one lab, built on one database so both write in one transaction.
 
 `open_stores(config)` picks the backend from the configuration: SQLite (the default: one file under the home,
-$DFLAB_HOME/ledger.sqlite, holding the ledger's and the registry's tables), or a database URL. PostgreSQL is the
-seam for scale: a `postgresql://` URL is recognised and refused until its stores exist; they will implement
-LedgerStore and RegistryStore on one connection pool and pass the same contract tests. `open_memory_stores()`
-builds the in-memory fakes for tests.
+$DFLAB_HOME/ledger.sqlite, holding the ledger's and the registry's tables), or a database URL: `sqlite:///PATH`,
+or `postgresql://...` for scale (LedgerStore and RegistryStore on one connection pool, so registering is still
+one transaction; they pass the same contract tests). `open_memory_stores()` builds the in-memory fakes for tests.
 
 Registries made before the shared database kept their own file, $DFLAB_HOME/registry/registry.sqlite; the default
 layout imports it once (one transaction) and renames it to registry.sqlite.imported.
@@ -55,11 +54,27 @@ def open_stores(config: LabConfig) -> ProvenanceStores:
             raise UsageError(f"database URL {url!r} names no file (use sqlite:///ABSOLUTE/PATH)")
         return open_sqlite_stores(Path(path))
     if scheme in POSTGRES_SCHEMES:
-        raise UsageError(
-            "PostgreSQL stores are not available yet; unset DFLAB_DATABASE_URL (or the lab's database_url) to use "
-            "SQLite under the dflab home"
-        )
-    raise UsageError(f"unknown database URL {url!r}: use sqlite:///PATH (PostgreSQL is planned)")
+        return open_postgres_stores(url)
+    raise UsageError(f"unknown database URL scheme {scheme + '://'!r}: use sqlite:///PATH or postgresql://...")
+
+
+def open_database(config: LabConfig) -> Database:
+    """Only the database the configuration names, no store opened on it (what `dflab db` works on)."""
+    url = config.database_url
+    if url is None:
+        from dflab.storage.sqlite import SQLiteDatabase
+
+        return SQLiteDatabase(config.database_path)
+    scheme = urlparse(url).scheme.lower()
+    if scheme in POSTGRES_SCHEMES:
+        from dflab.storage.postgres import PostgresDatabase
+
+        return PostgresDatabase(url)
+    if scheme == "sqlite" and urlparse(url).path not in ("", "/"):
+        from dflab.storage.sqlite import SQLiteDatabase
+
+        return SQLiteDatabase(Path(urlparse(url).path))
+    return open_stores(config).database  # raises the same one-line error as opening the stores
 
 
 def open_sqlite_stores(path: str | Path, synchronous: str = "FULL") -> ProvenanceStores:
@@ -70,6 +85,21 @@ def open_sqlite_stores(path: str | Path, synchronous: str = "FULL") -> Provenanc
     database = SQLiteDatabase(path, synchronous=synchronous)
     try:
         return ProvenanceStores(database, SQLiteStore(database=database), SQLiteRegistryStore(database=database))
+    except BaseException:
+        database.close()
+        raise
+
+
+def open_postgres_stores(url: str) -> ProvenanceStores:
+    """Ledger and registry tables in one PostgreSQL database (pending migrations applied on open)."""
+    from dflab.provenance.ledger.postgres_store import PostgresLedgerStore
+    from dflab.provenance.registry.postgres_store import PostgresRegistryStore
+    from dflab.storage.postgres import PostgresDatabase
+
+    database = PostgresDatabase(url)
+    try:
+        return ProvenanceStores(database, PostgresLedgerStore(database=database),
+                                PostgresRegistryStore(database=database))  # fmt: skip
     except BaseException:
         database.close()
         raise

@@ -48,6 +48,13 @@ class ServiceStores:
 
 
 def open_service_stores(config: LabConfig) -> ServiceStores:
+    """SQLite under the home, or, with a postgresql:// database URL, the lab's PostgreSQL database: one queue that
+    `dflab serve` instances and `dflab worker` processes on other machines share (uploads and reports stay files
+    under the home, which those machines must then share too; docs/scale-out.md)."""
+    from dflab.storage.postgres import is_postgres_url
+
+    if is_postgres_url(config.database_url):
+        return _open_postgres_service_stores(config)
     from dflab.storage.sqlite import SQLiteDatabase
     from dflab.storage.sqlite_api_keys import SQLiteApiKeyStore
     from dflab.storage.sqlite_jobs import SQLiteJobStore
@@ -56,6 +63,20 @@ def open_service_stores(config: LabConfig) -> ServiceStores:
     database = SQLiteDatabase(root / "service.sqlite", synchronous="NORMAL", label="service")
     try:
         return ServiceStores(SQLiteJobStore(database=database), SQLiteApiKeyStore(database=database), root)
+    except BaseException:
+        database.close()
+        raise
+
+
+def _open_postgres_service_stores(config: LabConfig) -> ServiceStores:
+    from dflab.storage.postgres import PostgresDatabase
+    from dflab.storage.postgres_api_keys import PostgresApiKeyStore
+    from dflab.storage.postgres_jobs import PostgresJobStore
+
+    database = PostgresDatabase(config.database_url, label="service")
+    try:
+        return ServiceStores(PostgresJobStore(database=database), PostgresApiKeyStore(database=database),
+                             config.home / SERVE_DIR)  # fmt: skip
     except BaseException:
         database.close()
         raise

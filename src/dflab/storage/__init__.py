@@ -9,7 +9,7 @@ Stores that share a database write in one transaction when the caller opens one 
 
 Transactions nest: a store's own write inside an open transaction joins it (as a savepoint), so the store
 needs no knowledge of who called it. Implementations: `SQLiteDatabase` (one file, one connection per thread) and
-`MemoryDatabase` (a lock and an undo log, for tests). A PostgreSQL database would hand out one pooled connection
+`MemoryDatabase` (a lock and an undo log, for tests). `PostgresDatabase` (storage/postgres.py) hands out one pooled connection
 per thread in the same way.
 """
 

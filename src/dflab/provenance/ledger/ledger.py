@@ -339,7 +339,15 @@ def open_ledger(
     synchronous: str = "FULL",
 ) -> Ledger:
     """Open (creating if needed) the ledger: SQLite at `path` (default: the database of the default
-    configuration, $DFLAB_HOME/ledger.sqlite), or `store`. Commands get theirs from a lab (`Lab.ledger()`)."""
+    configuration, $DFLAB_HOME/ledger.sqlite), PostgreSQL when `path` is a postgresql:// URL, or `store`.
+    Commands get theirs from a lab (`Lab.ledger()`)."""
+    from dflab.storage.postgres import is_postgres_url
+
+    if store is None and isinstance(path, str) and is_postgres_url(path):
+        from dflab.provenance.ledger.postgres_store import PostgresLedgerStore
+
+        store, path = PostgresLedgerStore(path), None
+        return Ledger(store, origin=origin, key_path=key_path)
     if store is None:
         from dflab.provenance.ledger.sqlite_store import SQLiteStore
 

@@ -17,22 +17,11 @@ from pathlib import Path
 from dflab.errors import IntegrityError, NotFound, UsageError
 from dflab.provenance.ledger import merkle
 from dflab.provenance.ledger.store import LeafEntry, StoredCheckpoint, plan_nodes
+from dflab.storage.migrations import SQLITE_LEDGER_TABLES
 from dflab.storage.sqlite import SQLiteDatabase
 
 SCHEMA_VERSION = "1"
-_SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    # content_sha256 is kept as 32 raw bytes: its index takes random inserts, so a smaller key is a faster append.
-    "CREATE TABLE IF NOT EXISTS leaves (idx INTEGER PRIMARY KEY, data TEXT NOT NULL,"
-    " content_sha256 BLOB NOT NULL, watermark TEXT)",
-    "CREATE INDEX IF NOT EXISTS leaves_content ON leaves (content_sha256)",
-    "CREATE INDEX IF NOT EXISTS leaves_watermark ON leaves (watermark)",
-    "CREATE TABLE IF NOT EXISTS nodes (level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,"
-    " PRIMARY KEY (level, idx)) WITHOUT ROWID",
-    "CREATE TABLE IF NOT EXISTS checkpoints (id INTEGER PRIMARY KEY, tree_size INTEGER NOT NULL,"
-    " root BLOB NOT NULL, note TEXT NOT NULL, created TEXT NOT NULL)",
-)
-
+_SCHEMA = SQLITE_LEDGER_TABLES  # storage/migrations.py: `dflab db upgrade` creates the same tables
 
 class SQLiteStore:
     """LedgerStore over SQLite: its own file at `path`, or the tables inside a shared `database`."""

@@ -67,6 +67,9 @@ def registry_dir(home: str | Path | None = None) -> Path:
     return Path(home) if home is not None else default_config().registry_dir
 
 
+SAVE_GROWTH_DIVISOR = 100  # the index cache file is rewritten when it has grown by 1 % (see Registry._synced)
+
+
 class Registry:
     """Open with `open_registry()` or `lab.registry()`; use as a context manager or call close().
 
@@ -102,6 +105,7 @@ class Registry:
         self.hasher = create_hasher(self.config.hasher, crops=self.config.crops) if self.config.hasher == "pdq-crops" \
             else create_hasher(self.config.hasher)
         self._index: HashIndex | None = None
+        self._unsaved = 0  # rows added to the index since its cache file was last written
         self._index_lock = threading.RLock()  # one registry may serve several threads (the web service)
 
     def _open_own(self, directory, record_sink, record_source):
@@ -175,7 +179,12 @@ class Registry:
         index.add(codes, ids)
         if index.ntotal < count:  # a row below the newest id committed late (concurrent writers): start over
             return self.rebuild_index()
-        self._save(index)
+        self._unsaved += len(ids)
+        # Rewriting the cache file costs time in proportion to the whole index (about 2 s at 10^7 codes), so it
+        # is rewritten once the rows added since the last write reach 1 % of the index. A cache file behind the
+        # store is harmless: whoever loads it catches up with the rows after its newest id.
+        if self._unsaved * SAVE_GROWTH_DIVISOR >= index.ntotal:
+            self._save(index)
         return index
 
     def rebuild_index(self, save: bool = True) -> HashIndex:
@@ -186,6 +195,7 @@ class Registry:
         return index
 
     def _save(self, index: HashIndex) -> None:
+        self._unsaved = 0
         if self.index_path is None:
             return
         try:

@@ -31,47 +31,13 @@ from dflab.provenance.registry.store import (
     group_hits,
     unique_keys,
 )
+from dflab.storage.migrations import SQLITE_REGISTRY_TABLES
 from dflab.storage.sqlite import SQLiteDatabase, table_exists
 
 SCHEMA_VERSION = "3"
 LEGACY_SCHEMAS = {"1", "2"}  # standalone registry files with the same tables and a `meta` table
 
-_SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS registry_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    """CREATE TABLE IF NOT EXISTS records (
-        record INTEGER PRIMARY KEY,      -- ledger record id
-        sha256 TEXT NOT NULL,
-        path TEXT NOT NULL,              -- as registered (absolute)
-        media_type TEXT NOT NULL,
-        hasher TEXT NOT NULL,
-        video_fps REAL NOT NULL,
-        duration_s REAL NOT NULL,
-        width INTEGER NOT NULL,
-        height INTEGER NOT NULL,
-        frames INTEGER NOT NULL,
-        registered_at REAL NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS records_sha256 ON records (sha256)",
-    """CREATE TABLE IF NOT EXISTS hashes (
-        id INTEGER PRIMARY KEY,          -- assigned by the store; the FAISS index maps back to it
-        record INTEGER NOT NULL REFERENCES records (record),
-        time_s REAL NOT NULL,
-        variant TEXT NOT NULL,
-        quality INTEGER NOT NULL,
-        code BLOB NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS audio_prints (
-        record INTEGER PRIMARY KEY REFERENCES records (record),
-        fingerprint TEXT NOT NULL,       -- audio_fingerprint.FINGERPRINT_NAME
-        duration_s REAL NOT NULL,        -- of the fingerprinted audio
-        hashes INTEGER NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS audio_hashes (
-        hash INTEGER NOT NULL,           -- quantised speed-invariant coordinates of one peak quad
-        record INTEGER NOT NULL REFERENCES records (record),
-        anchor_s REAL NOT NULL,          -- time of the quad's first peak
-        span_s REAL NOT NULL,            -- time from its first to its last peak
-        anchor_oct REAL NOT NULL)""",  # log2 frequency of its first peak
-    "CREATE INDEX IF NOT EXISTS audio_hashes_hash ON audio_hashes (hash)",
-)
-
+_SCHEMA = SQLITE_REGISTRY_TABLES  # storage/migrations.py: `dflab db upgrade` creates the same tables
 
 class SQLiteRegistryStore:
     """RegistryStore over SQLite: its own file at `path`, or tables inside a shared `database`."""
