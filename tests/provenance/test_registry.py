@@ -25,6 +25,9 @@ from dflab.provenance.registry import (
 )
 from dflab.provenance.registry.frames import sample_media
 from dflab.provenance.registry.hashers import centre_crop, hex_to_code
+from dflab.provenance.registry import DEFAULT_CROPS
+
+HASHES_PER_PHOTO = 1 + len(DEFAULT_CROPS)  # the full frame and each registered centre crop
 
 UPSTREAM_TOLERANCE = 16  # the upstream Python test accepts Hamming distance <= 16 between implementations
 
@@ -201,8 +204,8 @@ def test_register_reports_record_hashes_and_ledger_fields(photo_registry, shared
     assert fields["path"] == str((shared_data / PHOTOS[2]).resolve())
     assert len(fields["perceptual_hashes"]) == 1  # the full-frame hash; crops are derivable
     again = registry.register(shared_data / PHOTOS[2])
-    assert again["existing"] and again["record"] == ids[PHOTOS[2]] and again["hashes"] == 6
-    assert registry.stats()["hashes"] == 6 * len(PHOTOS)
+    assert again["existing"] and again["record"] == ids[PHOTOS[2]] and again["hashes"] == HASHES_PER_PHOTO
+    assert registry.stats()["hashes"] == HASHES_PER_PHOTO * len(PHOTOS)
 
 
 @pytest.mark.parametrize("edit", sorted(EDITS))
@@ -259,7 +262,7 @@ def test_missing_index_file_is_rebuilt(tmp_path, shared_data):
     registry.index_path.unlink()
     registry = _reopen(registry)
     assert registry.trace(shared_data / PHOTOS[1])["matches"][0]["record"] == 1
-    assert registry.index_path.exists() and registry.index().ntotal == 18
+    assert registry.index_path.exists() and registry.index().ntotal == 3 * HASHES_PER_PHOTO
     registry.close()
 
 
@@ -274,15 +277,15 @@ def test_corrupt_index_file_is_rebuilt(tmp_path, shared_data):
 def test_stale_index_catches_up_and_foreign_index_is_replaced(tmp_path, shared_data):
     registry = _small_registry(tmp_path, shared_data, n=2)
     old = registry.index_path.read_bytes()
-    registry.register(shared_data / PHOTOS[2])  # index now 18 codes
+    registry.register(shared_data / PHOTOS[2])  # index now holds 3 photos' codes
     registry.index_path.write_bytes(old)  # a cache from before the last write (a writer died)
     registry = _reopen(registry)
-    assert registry.index().ntotal == 18
+    assert registry.index().ntotal == 3 * HASHES_PER_PHOTO
     assert registry.trace(shared_data / PHOTOS[2])["matches"][0]["record"] == 2
     # a cache holding codes SQLite does not have is thrown away
     HashIndex.build(np.zeros((30, 32), np.uint8)).serialize(registry.index_path)
     registry = _reopen(registry)
-    assert registry.index().ntotal == 18
+    assert registry.index().ntotal == 3 * HASHES_PER_PHOTO
     assert registry.trace(shared_data / PHOTOS[0])["matches"][0]["record"] == 0
     registry.close()
 

@@ -122,13 +122,16 @@ class TraceMatch:
     score: int | None = None
     pitch_follows_speed: bool | None = None
     matched_fraction: float | None = None
+    # how the query was read when it matched: "as is", "mirrored", or "rect@x0,y0,x1,y1" (a pasted copy found at
+    # that part of the picture, in fractions of its sides); None for audio matches
+    query_view: str | None = None
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> TraceMatch:
         return cls(doc["record"], doc["path"], doc["media_type"], doc["distance"], doc["best_distance"],
                    doc["matched_frames"], doc["variant"], doc["exact"], doc["time_ranges"], doc["speed_factor"],
                    doc.get("ledger"), doc.get("aligned_frames"), doc.get("by", "frames"), doc.get("score"),
-                   doc.get("pitch_follows_speed"), doc.get("matched_fraction"))  # fmt: skip
+                   doc.get("pitch_follows_speed"), doc.get("matched_fraction"), doc.get("query_view"))  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -138,6 +141,8 @@ class TraceMatch:
         }  # fmt: skip
         if self.aligned_frames is not None:
             out["aligned_frames"] = self.aligned_frames
+        if self.query_view is not None:
+            out["query_view"] = self.query_view
         if self.by == "audio":
             out.update({key: getattr(self, key) for key in _AUDIO_KEYS})
         out["ledger"] = self.ledger
