@@ -45,6 +45,9 @@ class VerifyResult:
     # The open-and-check step's answer on the media itself (passed, or the error it gave a file whose
     # readable manifest still answers); docs/validation.md
     media_check: dict[str, Any] = field(default_factory=dict)
+    # The consent a made output rests on (status "recorded" with its statements, or "not recorded"), from the
+    # manifest or the ledger record; None for media the maker did not make (docs/provenance.md)
+    consent: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -68,13 +71,13 @@ class VerifyResult:
     def from_json(cls, doc: dict[str, Any]) -> VerifyResult:
         return cls(doc["path"], doc["media_type"], doc["verdict"], doc["synthetic"], doc["summary"],
                    tuple(doc.get("problems") or ()), doc["c2pa"], doc["watermark"], doc["registry"], doc["ledger"],
-                   dict(doc.get("media_check") or {}))  # fmt: skip
+                   dict(doc.get("media_check") or {}), doc.get("consent"))  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
         return {"path": self.path, "media_type": self.media_type, "verdict": self.verdict, "synthetic": self.synthetic,
                 "summary": self.summary, "problems": list(self.problems), "c2pa": self.c2pa,
                 "watermark": self.watermark, "registry": self.registry, "ledger": self.ledger,
-                "media_check": self.media_check}  # fmt: skip
+                "media_check": self.media_check, "consent": self.consent}  # fmt: skip
 
 
 @dataclass(frozen=True)
