@@ -138,11 +138,10 @@ def main() -> int:
     print(f"\nfalse matches on unrelated, unregistered photos: {fm['false_matches']} / {fm['queries']}")
     print(f"trace time, median: {timing['trace_ms_p50_found']} ms (copy found), "
           f"{timing['trace_ms_p50_unrelated']} ms (unrelated picture, every view searched)")  # fmt: skip
-    out = write_results("trace_robustness", {
+    write_results("trace_robustness", {
         "benchmark": "trace_robustness", "originals": [str(p.relative_to(data)) for p in paths],
         "registered_hashes_per_photo": len(registry.hasher.variants), "rows": rows, "unrelated": fm, **timing,
     })  # fmt: skip
-    print(f"wrote {out}")
     return 0
 
 

@@ -1,7 +1,7 @@
 """dflab-v1 watermark: robustness on a photo set of every size, and vs the invisible-watermark package.
 
     .venv/bin/python bench/watermark.py [--per-folder N (default 8)] [--images N (default 6, up to 12)]
-                                        [--no-baselines] [--no-fp] [--fp-step K]
+                                        [--no-baselines] [--keep-robustness] [--no-fp] [--fp-step K]
 
 Robustness (dflab-v1 only): a photo set built from the still pictures in ../shared/data (faces/ sampled
 evenly from each of its source folders, face_recognition/, dlib_faces/, the invisible_watermark covers,
@@ -18,7 +18,8 @@ image); the baselines have no validity check, so they "detect" when at most k pa
 largest value whose chance on random bits is within the same bound (64 bits: k = 11; rivaGan's 32 bits: k = 2).
 Baselines get an advantage we do not take: an attacked picture whose size changed is resized back to the
 original size before they decode (they have no way to resynchronise). Also measures dflab-v1's false-positive
-rate on every unmarked real picture in ../shared/data. Writes bench/results/watermark.json.
+rate on every (or every K-th) unmarked real picture in ../shared/data. Writes bench/results/watermark.json;
+--keep-robustness takes the robustness section from the existing file instead of measuring it again.
 """
 
 from __future__ import annotations
@@ -315,13 +316,18 @@ def main() -> int:
     parser.add_argument("--per-folder", type=int, default=8, help="pictures from each faces/ source folder")
     parser.add_argument("--images", type=int, default=DEFAULT_IMAGES, help=f"baseline photos (max {len(PHOTOS)})")
     parser.add_argument("--no-baselines", action="store_true", help="skip the invisible-watermark comparison")
+    parser.add_argument("--keep-robustness", action="store_true",
+                        help="reuse the robustness section of the existing results file (measure the rest)")
     parser.add_argument("--no-fp", action="store_true", help="skip the false-positive scan of all unmarked pictures")
     parser.add_argument("--fp-step", type=int, default=1, help="scan every K-th unmarked picture")
     args = parser.parse_args()
     if not DATA.is_dir():
         print(f"shared data not found at {DATA}", file=sys.stderr)
         return 2
-    results: dict = {"robustness": robustness(photo_set(args.per_folder))}
+    if args.keep_robustness and RESULTS.is_file():
+        results: dict = {"robustness": json.loads(RESULTS.read_text())["robustness"]}
+    else:
+        results = {"robustness": robustness(photo_set(args.per_folder))}
     print_robustness(results["robustness"])
     results["unmarked_decode_ms_1080p"] = unmarked_decode_ms()
     print(f"dflab-v1 decode on an unmarked 1080p picture (every view searched): {results['unmarked_decode_ms_1080p']} ms\n")

@@ -46,7 +46,7 @@ class VerifyResult:
     # readable manifest still answers); docs/validation.md
     media_check: dict[str, Any] = field(default_factory=dict)
     # The consent a made output rests on (status "recorded" with its statements, or "not recorded"), from the
-    # manifest or the ledger record; None for media the maker did not make (docs/provenance.md)
+    # manifest or the ledger record; None for media the maker did not make (docs/methods.md, Provenance)
     consent: dict[str, Any] | None = None
 
     @property
