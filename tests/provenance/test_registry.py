@@ -169,7 +169,22 @@ EDITS = {
     "resize_50": lambda rgb: _resize(rgb, 0.5),
     "crop_centre_80_area": lambda rgb: centre_crop(rgb, 0.8),
     "crop_80_resize_50_jpeg_50": lambda rgb: _jpeg(_resize(centre_crop(rgb, 0.8), 0.5), 50),
+    "crop_centre_64_area": lambda rgb: centre_crop(rgb, 0.64),
+    "mirror": lambda rgb: np.ascontiguousarray(rgb[:, ::-1]),
+    "jpeg_q75_mirror": lambda rgb: np.ascontiguousarray(_jpeg(rgb, 75)[:, ::-1]),
 }
+PASTE_BACKGROUND = "face_recognition/examples/knn_examples/train/kit_harington/john1.jpeg"  # not registered
+
+
+def _pasted(rgb, background, where: tuple[float, float], scale: float = 0.6):
+    """`rgb` at `scale` of its size pasted onto `background` (resized to rgb's size), top-left corner at `where`
+    (fractions of the free room), saved as JPEG q75: a picture-in-picture re-post."""
+    h, w = rgb.shape[:2]
+    out = np.asarray(Image.fromarray(background).resize((w, h), Image.BILINEAR)).copy()
+    small = _resize(rgb, scale)
+    top, left = round(where[1] * (h - small.shape[0])), round(where[0] * (w - small.shape[1]))
+    out[top : top + small.shape[0], left : left + small.shape[1]] = small
+    return _jpeg(out, 75)
 
 PHOTOS = [
     "cnndetection/crops/105_biggan_real.png",
@@ -223,6 +238,20 @@ def test_trace_finds_edited_photo(photo_registry, shared_data, tmp_path, name, e
     assert best["ledger"]["content_sha256"] == best["ledger"]["content_sha256"].lower() != ""
     if edit == "crop_centre_80_area":
         assert best["variant"] == "crop80" and best["distance"] <= 4
+    assert best["query_view"] == ("mirrored" if "mirror" in edit else "as is")
+
+
+@pytest.mark.parametrize("where", [(0.5, 0.5), (0.1, 0.8), (0.9, 0.2)])
+@pytest.mark.parametrize("name", PHOTOS)
+def test_trace_finds_a_photo_pasted_onto_another(photo_registry, shared_data, tmp_path, name, where):
+    registry, ids, _ = photo_registry
+    rgb = sample_media(shared_data / name).frames[0]
+    query = tmp_path / "reposted.png"
+    Image.fromarray(_pasted(rgb, sample_media(shared_data / PASTE_BACKGROUND).frames[0], where)).save(query)
+    matches = registry.trace(query)["matches"]
+    assert [m["record"] for m in matches] == [ids[name]], f"{name} pasted at {where}: {matches}"
+    x0, y0, x1, y1 = (float(v) for v in matches[0]["query_view"].removeprefix("rect@").split(",")[:4])
+    assert abs((x1 - x0) - 0.6) < 0.05 and abs((y1 - y0) - 0.6) < 0.05  # it found the pasted rectangle
 
 
 @pytest.mark.parametrize("name", UNRELATED)

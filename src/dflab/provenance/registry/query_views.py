@@ -21,6 +21,9 @@ STEP_CANDIDATES = 8  # strongest row (and column) steps kept per axis
 MIN_RECT_FRACTION = 0.25  # a pasted copy narrower or lower than this share of the picture is not looked for
 RECTANGLES = 10  # best-scoring rectangles hashed
 BORDER_DISCOUNT = 0.5
+SHARPNESS = 1.5  # a sharp step is this many times the neighbouring steps ...
+MIN_STEP = 2.0  # ... plus this many grey levels (JPEG noise is smaller)
+SHARP_FLOOR = 0.25  # weight of a step that is not sharp, relative to 1 + this for a sharp one
 INSET_AREA = 0.9  # the inset crop of each rectangle keeps this share of its area
 
 
@@ -40,20 +43,41 @@ def _step_lines(profile: np.ndarray, count: int, length: int) -> list[int]:
     return sorted({0, length, *(p + 1 for p in picked)})  # a step between rows i and i+1 starts a part at i+1
 
 
+def _sharp_steps(steps: np.ndarray) -> np.ndarray:
+    """1.0 where the step between two rows is a sharp one (well above the steps just before and after it), else 0.
+    A pasted picture's border is a one-pixel discontinuity along its whole length; the picture's own edges are
+    softer and partial, so counting sharp steps (rather than summing step sizes) finds the border."""
+    before = np.vstack([steps[:1], steps[:-1]])
+    after = np.vstack([steps[1:], steps[-1:]])
+    return (steps > SHARPNESS * np.maximum(before, after) + MIN_STEP).astype(np.float32)
+
+
 def pasted_rectangles(rgb: np.ndarray, count: int = RECTANGLES) -> list[tuple[float, float, float, float]]:
-    """The `count` likeliest pasted rectangles as (x0, y0, x1, y1) fractions of the picture, best first; the
-    whole picture is never one of them."""
+    """The likeliest pasted rectangles as (x0, y0, x1, y1) fractions of the picture, best first: the best
+    `count` by step size, then the best `count` by sharp steps (see _sharp_steps) not already listed. Neither
+    ranking alone finds as many pasted copies as both (measured on 46 photos: 41 and 36 of 46; the two rank
+    different copies first). The whole picture is never one of them."""
     from dflab.provenance.registry.frames import shrink
 
     small = shrink(rgb, RECT_MAX_SIDE).astype(np.float32).mean(axis=2)
-    height, width = small.shape
-    if min(height, width) < 16:
+    if min(small.shape) < 16:
         return []
-    step_y = np.abs(np.diff(small, axis=0))  # (h-1, w): step between row i and i+1
-    step_x = np.abs(np.diff(small, axis=1))  # (h, w-1)
+    raw_y, raw_x = np.abs(np.diff(small, axis=0)), np.abs(np.diff(small, axis=1))  # steps between rows, columns
+    sharp_y = raw_y * (SHARP_FLOOR + _sharp_steps(raw_y))
+    sharp_x = raw_x * (SHARP_FLOOR + _sharp_steps(raw_x.T).T)
+    out: list[tuple[float, float, float, float]] = []
+    for step_y, step_x in ((raw_y, raw_x), (sharp_y, sharp_x)):
+        out += [rect for rect in _ranked_rectangles(step_y, step_x, count) if rect not in out][:count]
+    return out
+
+
+def _ranked_rectangles(step_y: np.ndarray, step_x: np.ndarray, count: int) -> list[tuple[float, float, float, float]]:
+    """Rectangles whose sides lie on the strongest row and column steps, ranked by their weakest inner side.
+    step_y: (h-1, w) strength of the step between rows i and i+1; step_x: (h, w-1) between columns."""
+    height, width = step_x.shape[0], step_y.shape[1]
     rows = _step_lines(step_y.mean(axis=1), STEP_CANDIDATES, height)
     cols = _step_lines(step_x.mean(axis=0), STEP_CANDIDATES, width)
-    # Running sums along each step line, so a side's mean step is two look-ups.
+    # Running sums along each step line, so a side's mean strength is two look-ups.
     cum_y = np.concatenate([np.zeros((height - 1, 1)), np.cumsum(step_y, axis=1)], axis=1)
     cum_x = np.concatenate([np.zeros((1, width - 1)), np.cumsum(step_x, axis=0)], axis=0)
 
@@ -83,7 +107,7 @@ def pasted_rectangles(rgb: np.ndarray, count: int = RECTANGLES) -> list[tuple[fl
                     score = min(v for v in sides if not np.isinf(v)) * BORDER_DISCOUNT**borders
                     scored.append((score, (x0 / width, y0 / height, x1 / width, y1 / height)))
     scored.sort(key=lambda item: -item[0])
-    return [rect for _, rect in scored[:count]]
+    return [rect for _, rect in scored[: 2 * count]]
 
 
 def rectangle_views(rgb: np.ndarray, count: int = RECTANGLES) -> list[tuple[str, np.ndarray]]:
