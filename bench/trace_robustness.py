@@ -1,4 +1,4 @@
-"""Trace robustness: does `dflab trace` find a registered original after harder edits, and nothing else?
+"""Trace robustness: recall of `dflab trace` on harder edits of registered photos, and false matches on unrelated ones.
 
     .venv/bin/python bench/trace_robustness.py [--originals N (default 40)] [--unrelated N (default 80)]
 
