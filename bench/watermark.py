@@ -1,15 +1,25 @@
-"""dflab-v1 watermark vs the invisible-watermark package (dwtDct, dwtDctSvd, rivaGan) on the same real photos.
+"""dflab-v1 watermark: robustness on a photo set of every size, and vs the invisible-watermark package.
 
-    .venv/bin/python bench/watermark.py [--images N (default 6, up to 12)] [--no-fp] [--fp-step K]
+    .venv/bin/python bench/watermark.py [--per-folder N (default 8)] [--images N (default 6, up to 12)]
+                                        [--no-baselines] [--keep-robustness] [--no-fp] [--fp-step K]
 
-Per method and attack (none, JPEG 50, downscale 50 %, crop to the central 80 % of the area, all three): bit
-accuracy (mean over images) and detection rate; PSNR; embed/decode milliseconds at 1920x1080 (median of 3).
-Detection rule: dflab-v1 detects when its CRC-24 passes (false-positive bound 4.8e-7 per image); the baselines
-have no validity check, so they "detect" when at most k payload bits are wrong, with k the largest value whose
-chance on random bits is <= 4.8e-7 (64 bits: k = 11; rivaGan's 32 bits: k = 2), i.e. the same false-positive budget.
+Robustness (dflab-v1 only): a photo set built from the still pictures in ../shared/data (faces/ sampled
+evenly from each of its source folders, face_recognition/, dlib_faces/, the invisible_watermark covers,
+cnndetection/; small ones included, pictures under the 112-pixel embedding minimum left out), each marked once
+and attacked by every attack in dflab.provenance.watermark.attacks (JPEG 50; half size; 80 % and 64 % area
+crops; the three together with each crop; +-3 degree rotations; a horizontal flip; the last two also after
+JPEG 75). Detection rate per attack, overall and per size class (short side < 400, 400-799, >= 800 pixels).
+
+Baselines, on the first --images photos of PHOTOS: per method and attack (none, JPEG 50, downscale 50 %, crop to
+the central 80 % of the area, all three): bit accuracy (mean over images) and detection rate; PSNR; embed/decode
+milliseconds at 1920x1080 (median of 3), and dflab-v1's decode time on an unmarked 1080p picture (its worst case:
+every view searched). Detection rule: dflab-v1 detects when its CRC-24 passes (false-positive bound 9.5e-7 per
+image); the baselines have no validity check, so they "detect" when at most k payload bits are wrong, with k the
+largest value whose chance on random bits is within the same bound (64 bits: k = 11; rivaGan's 32 bits: k = 2).
 Baselines get an advantage we do not take: an attacked picture whose size changed is resized back to the
 original size before they decode (they have no way to resynchronise). Also measures dflab-v1's false-positive
-rate on every unmarked real picture in ../shared/data. Writes bench/results/watermark.json.
+rate on every (or every K-th) unmarked real picture in ../shared/data. Writes bench/results/watermark.json;
+--keep-robustness takes the robustness section from the existing file instead of measuring it again.
 """
 
 from __future__ import annotations
@@ -44,7 +54,11 @@ PHOTOS = [  # the first DEFAULT_IMAGES run by default (rivaGan needs ~30 s per 1
 ]
 DEFAULT_IMAGES = 6
 PAYLOAD = bytes.fromhex("df010000c0ffee42")
-FP_BOUND = 8 * 2.0**-24
+FP_BOUND = 16 * 2.0**-24  # dflab-v1's bound: 16 CRC-24 checks per picture
+BASELINE_ATTACKS = ("none", "jpeg50", "downscale50", "crop80", "combined")
+PHOTO_FOLDERS = ("face_recognition", "dlib_faces", "invisible_watermark/test_vectors", "cnndetection")
+SIZE_CLASSES = (("small (<400 px)", 0, 400), ("medium (400-799 px)", 400, 800), ("large (>=800 px)", 800, 10**9))
+SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 
 
 def _load(rel: str) -> np.ndarray:
@@ -144,20 +158,21 @@ def run_methods(photos: list[str]) -> dict:
 
     methods = [Dflab(), ImWatermark("dwtDct", 64), ImWatermark("dwtDctSvd", 64), ImWatermark("rivaGan", 32)]
     images = [(rel, _load(rel)) for rel in photos]
+    attacks = {name: IMAGE_ATTACKS[name] for name in BASELINE_ATTACKS}
     out: dict = {}
     for method in methods:
-        acc = {a: [] for a in IMAGE_ATTACKS}
-        det = {a: [] for a in IMAGE_ATTACKS}
+        acc = {a: [] for a in attacks}
+        det = {a: [] for a in attacks}
         psnrs = []
         for rel, rgb in images:
             marked = method.embed(rgb)
             psnrs.append(psnr(rgb, marked))
-            for attack, fn in IMAGE_ATTACKS.items():
+            for attack, fn in attacks.items():
                 bits, ok = method.decode(fn(marked), rgb.shape)
                 acc[attack].append(float(np.mean(bits[: method.n_bits] == _expected(method))))
                 det[attack].append(ok)
             print(f"  {method.name:9s} {Path(rel).name:22s} psnr {psnrs[-1]:.2f} "
-                  + " ".join(f"{a}:{int(det[a][-1])}" for a in IMAGE_ATTACKS), file=sys.stderr, flush=True)  # fmt: skip
+                  + " ".join(f"{a}:{int(det[a][-1])}" for a in attacks), file=sys.stderr, flush=True)  # fmt: skip
         hd = next(rgb for rel, rgb in images if rgb.shape[:2] == (1080, 1920))
         embed_ms, decode_ms = _timing(method, hd, repeats=1 if method.name == "rivaGan" else 3)
         out[method.name] = {
@@ -170,6 +185,95 @@ def run_methods(photos: list[str]) -> dict:
             "decode_ms_1080p": round(decode_ms, 1),
         }
     return out
+
+
+def photo_set(per_folder_faces: int) -> list[str]:
+    """Every still picture of PHOTO_FOLDERS and `per_folder_faces` from each source folder of faces/ (evenly
+    spaced in name order), as paths relative to DATA; deterministic."""
+
+    def pictures(folder: Path) -> list[Path]:
+        return sorted(p for p in folder.rglob("*") if p.suffix.lower() in SUFFIXES)
+
+    out: list[str] = []
+    for sub in sorted(p for p in (DATA / "faces").iterdir() if p.is_dir()):
+        found = pictures(sub)
+        step = max(1, len(found) // max(per_folder_faces, 1))
+        out += [str(p.relative_to(DATA)) for p in found[::step][:per_folder_faces]]
+    for folder in PHOTO_FOLDERS:
+        found = pictures(DATA / folder)
+        if folder == "cnndetection":
+            found = found[:: max(1, len(found) // 16)]  # 320 crops of one size: 16 stand for them
+        out += [str(p.relative_to(DATA)) for p in found]
+    return out
+
+
+def robustness(photos: list[str]) -> dict:
+    """dflab-v1 on every photo x every attack: detection rate overall and per size class, the misses named."""
+    from dflab.errors import DflabError
+    from dflab.provenance.watermark import detect_image, embed_image, psnr
+    from dflab.provenance.watermark.attacks import IMAGE_ATTACKS
+    from dflab.provenance.watermark.embed import MIN_EMBED_SHORT_SIDE
+
+    rows, psnrs, skipped = [], [], []
+    for rel in photos:
+        try:
+            rgb = _load(rel)
+        except DflabError:
+            skipped.append(rel)
+            continue
+        if min(rgb.shape[:2]) < MIN_EMBED_SHORT_SIDE:
+            skipped.append(rel)
+            continue
+        marked = embed_image(rgb, PAYLOAD)
+        psnrs.append(psnr(rgb, marked))
+        hits = {}
+        for attack, fn in IMAGE_ATTACKS.items():
+            result = detect_image(fn(marked))
+            hits[attack] = bool(result.detected and result.payload == PAYLOAD)
+        rows.append({"photo": rel, "short_side": int(min(rgb.shape[:2])), "hits": hits})
+        print(f"  {rel[:60]:60s} {min(rgb.shape[:2]):5d} " + "".join("." if h else "x" for h in hits.values()),
+              file=sys.stderr, flush=True)  # fmt: skip
+
+    def rates(subset: list[dict]) -> dict:
+        return {a: round(float(np.mean([r["hits"][a] for r in subset])), 4) for a in IMAGE_ATTACKS} if subset else {}
+
+    classes = {}
+    for name, lo, hi in SIZE_CLASSES:
+        subset = [r for r in rows if lo <= r["short_side"] < hi]
+        classes[name] = {"photos": len(subset), "detection_rate": rates(subset)}
+    return {
+        "photos": len(rows), "skipped_too_small_or_unreadable": len(skipped),
+        "psnr_db_mean": round(float(np.mean(psnrs)), 2), "psnr_db_min": round(float(np.min(psnrs)), 2),
+        "detection_rate": rates(rows), "by_size": classes,
+        "misses": {a: [r["photo"] for r in rows if not r["hits"][a]] for a in IMAGE_ATTACKS},
+    }  # fmt: skip
+
+
+def print_robustness(res: dict) -> None:
+    names = ["all"] + list(res["by_size"])
+    counts = [res["photos"]] + [c["photos"] for c in res["by_size"].values()]
+    tables = [res["detection_rate"]] + [c["detection_rate"] for c in res["by_size"].values()]
+    head = f"{'attack':18s} " + " ".join(f"{n[:20]:>20s}" for n in names)
+    print(head)
+    print(" " * 19 + " ".join(f"{f'n={c}':>20s}" for c in counts))
+    print("-" * len(head))
+    for attack in res["detection_rate"]:
+        print(f"{attack:18s} " + " ".join(f"{t.get(attack, float('nan')):>20.3f}" for t in tables))
+    print(f"detection rate (exact payload); PSNR mean {res['psnr_db_mean']} dB, min {res['psnr_db_min']} dB")
+
+
+def unmarked_decode_ms(repeats: int = 3) -> float:
+    """dflab-v1's slowest case: an unmarked 1080p picture, where every view (upright, mirrored, rotated back)
+    is searched before it gives up."""
+    from dflab.provenance.watermark import detect_image
+
+    rgb = _load(PHOTOS[0])
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        detect_image(rgb)
+        times.append(1000 * (time.perf_counter() - t))
+    return round(statistics.median(times), 1)
 
 
 def false_positives(step: int = 1) -> dict:
@@ -209,17 +313,28 @@ def print_table(res: dict) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=DEFAULT_IMAGES, help=f"photos used (max {len(PHOTOS)})")
+    parser.add_argument("--per-folder", type=int, default=8, help="pictures from each faces/ source folder")
+    parser.add_argument("--images", type=int, default=DEFAULT_IMAGES, help=f"baseline photos (max {len(PHOTOS)})")
+    parser.add_argument("--no-baselines", action="store_true", help="skip the invisible-watermark comparison")
+    parser.add_argument("--keep-robustness", action="store_true",
+                        help="reuse the robustness section of the existing results file (measure the rest)")
     parser.add_argument("--no-fp", action="store_true", help="skip the false-positive scan of all unmarked pictures")
     parser.add_argument("--fp-step", type=int, default=1, help="scan every K-th unmarked picture")
     args = parser.parse_args()
     if not DATA.is_dir():
         print(f"shared data not found at {DATA}", file=sys.stderr)
         return 2
-    photos = PHOTOS[: args.images]
-    results = {"photos": photos, "attacks": "none, jpeg50, downscale50, crop80 (central 80 % area), combined",
-               "methods": run_methods(photos)}  # fmt: skip
-    print_table(results["methods"])
+    if args.keep_robustness and RESULTS.is_file():
+        results: dict = {"robustness": json.loads(RESULTS.read_text())["robustness"]}
+    else:
+        results = {"robustness": robustness(photo_set(args.per_folder))}
+    print_robustness(results["robustness"])
+    results["unmarked_decode_ms_1080p"] = unmarked_decode_ms()
+    print(f"dflab-v1 decode on an unmarked 1080p picture (every view searched): {results['unmarked_decode_ms_1080p']} ms\n")
+    if not args.no_baselines:
+        photos = PHOTOS[: args.images]
+        results.update(photos=photos, attacks=", ".join(BASELINE_ATTACKS), methods=run_methods(photos))
+        print_table(results["methods"])
     if not args.no_fp:
         fp = false_positives(args.fp_step)
         results["false_positives"] = fp

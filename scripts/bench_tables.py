@@ -363,14 +363,33 @@ def _fuzz(d: dict) -> list[str]:
         f"disagree (some accept, some refuse): {d.get('disagreements', '-')}."]
 
 
+def _watermark_robustness(r: dict) -> list[str]:
+    classes = list(r["by_size"].items())
+    headers = ["attack", f"all ({r['photos']})"] + [f"{name} ({c['photos']})" for name, c in classes]
+    rows = [[attack, pct(rate)] + [pct(c["detection_rate"].get(attack)) for _, c in classes]
+            for attack, rate in r["detection_rate"].items()]
+    return [f"Detection rate (exact payload) on {r['photos']} photos of every size, PSNR mean {r['psnr_db_mean']} dB "
+            f"(min {r['psnr_db_min']} dB); columns by the photo's short side (photos in brackets)."] + [""] + table(
+        headers, rows)
+
+
 def _watermark(d: dict) -> list[str]:
+    out: list[str] = []
+    if "robustness" in d:
+        out += _watermark_robustness(d["robustness"]) + [""]
+    if "unmarked_decode_ms_1080p" in d:
+        out += [f"Decode time on an unmarked 1080p picture (every view searched, the slowest case): "
+                f"{d['unmarked_decode_ms_1080p']:.0f} ms.", ""]
+    if "methods" not in d:
+        return out
     attacks = ["none", "jpeg50", "downscale50", "crop80", "combined"]
     rows = [[name, m["payload_bits"], m["psnr_db_mean"]]
             + [f"{m['bit_accuracy'][a]:.3f} / {m['detection_rate'][a]:.2f}" for a in attacks]
             + [f"{m['embed_ms_1080p']:.0f} / {m['decode_ms_1080p']:.0f}"] for name, m in d["methods"].items()]
     fp = d["false_positives"]
-    return table(["method", "bits", "PSNR dB"] + [f"{a}: bits / detected" for a in attacks]
-                 + ["embed / decode ms, 1080p"], rows) + [
+    return out + ["Against the invisible-watermark package:", ""] + table(
+        ["method", "bits", "PSNR dB"] + [f"{a}: bits / detected" for a in attacks]
+        + ["embed / decode ms, 1080p"], rows) + [
         "", f"False detections on {fp['images']} unmarked real pictures: {fp['false_detections']}."]
 
 
@@ -386,6 +405,15 @@ def _serve_load(d: dict) -> list[str]:
             f"{'declared size' if u['declared_size'] else 'streamed without a size'}: {u['status']} when the client "
             f"had sent {u['body_bytes_sent'] // (1024 * 1024)} MiB" for u in big["uploads"])
         + f". Server memory {big['rss_before_mib']:.0f} MiB before, {big['rss_peak_mib']:.0f} MiB at most meanwhile."]
+
+
+def _trace_robustness(d: dict) -> list[str]:
+    u = d["unrelated"]
+    return table(["edit", "copies", "recall", "found through"],
+                 [[r["attack"], r["queries"], pct(r["recall"]), r["found_through"]] for r in d["rows"]]) + [
+        "", f"False matches on {u['queries']} unrelated, unregistered photos: {u['false_matches']}. Trace time, "
+        f"median: {d['trace_ms_p50_found']} ms when the copy is found, {d['trace_ms_p50_unrelated']} ms for an "
+        f"unrelated picture (every view searched)."]
 
 
 SPECS: dict[str, Spec] = {
@@ -434,8 +462,11 @@ SPECS: dict[str, Spec] = {
     "synthetic_image": Spec("cnndetection crops (8 generators) and the FaceForensics++ clips", _synthetic_image),
     "video_speed_accuracy": Spec("the video speed test set: LivePortrait and FaceForensics++ clips re-timed 0.5-2x",
                                  _video_speed_accuracy),
-    "watermark": Spec("6 real photos (incl. the 1920x1080 invisible-watermark cover) and every unmarked real picture "
-                      "of the data folder", _watermark),
+    "trace_robustness": Spec("40 registered photos (cnndetection, dlib_faces, face_recognition), edited copies, and "
+                             "80 unregistered photos from faces/", _trace_robustness),
+    "watermark": Spec("118 photos of every size (faces/, face_recognition/, dlib_faces/, the invisible-watermark "
+                      "covers, cnndetection); 6 of them for the baselines; every 10th unmarked real picture of the "
+                      "data folder", _watermark),
 }
 
 

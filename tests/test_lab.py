@@ -18,6 +18,9 @@ from dflab.config import LabConfig
 from dflab.errors import IntegrityError, UsageError
 from dflab.lab import Lab
 from dflab.provenance.facade import register, trace, verify
+from dflab.provenance.registry import DEFAULT_CROPS
+
+HASHES_PER_PHOTO = 1 + len(DEFAULT_CROPS)  # the full frame and each registered centre crop
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "dflab"
 PHOTOS = [
@@ -57,7 +60,7 @@ def test_a_failing_registry_write_leaves_no_ledger_record(lab, shared_data, monk
     assert lab.registry_store.count_records() == 0 and lab.registry_store.count_hashes() == 0
     monkeypatch.undo()
     result = register(shared_data / PHOTOS[0], lab=lab)
-    assert not result.existing and result.hashes == 6 and lab.ledger().size == 1
+    assert not result.existing and result.hashes == HASHES_PER_PHOTO and lab.ledger().size == 1
     assert lab.ledger().get(result.record).content_sha256 == result.sha256
 
 
@@ -133,7 +136,7 @@ def test_concurrent_threads_registering_the_same_files(lab, shared_data):
     assert all(len(records) == 1 for records in by_path.values()), by_path
     assert len({r for records in by_path.values() for r in records}) == 3
     assert lab.ledger().size == 3 and lab.registry_store.count_records() == 3
-    assert lab.registry_store.count_hashes() == 3 * 6
+    assert lab.registry_store.count_hashes() == 3 * HASHES_PER_PHOTO
     assert sorted(r["action"] for r in _ledger_records(lab)) == ["register"] * 3
 
 
@@ -170,7 +173,7 @@ def test_concurrent_processes_registering_the_same_files(shared_data, tmp_path, 
     assert all(len(ids) == 1 for ids in records.values()) and len({*records[paths[0]], *records[paths[1]]}) == 2
     with Lab.from_config(LabConfig(home=home, database_url=url)) as lab:
         assert lab.ledger().size == 2 and lab.registry_store.count_records() == 2
-        assert lab.registry_store.count_hashes() == 12
+        assert lab.registry_store.count_hashes() == 2 * HASHES_PER_PHOTO
         assert lab.ledger().verify_all()["records"] == 2
 
 
@@ -212,7 +215,7 @@ def test_a_registry_file_of_the_older_layout_is_imported_once(tmp_path, shared_d
         old.register(shared_data / PHOTOS[0])
         old.register(shared_data / PHOTOS[1])
     with Lab.from_config(LabConfig(home=home)) as lab:
-        assert lab.registry_store.count_records() == 2 and lab.registry_store.count_hashes() == 12
+        assert lab.registry_store.count_records() == 2 and lab.registry_store.count_hashes() == 2 * HASHES_PER_PHOTO
         assert lab.registry().trace(shared_data / PHOTOS[1])["matches"][0]["record"] == 41
     assert not (home / "registry" / "registry.sqlite").exists()
     assert (home / "registry" / "registry.sqlite.imported").is_file()

@@ -85,19 +85,47 @@ def test_loss_falls_and_resume_continues_where_it_stopped(home):
     assert losses[-4:].mean() < losses[:4].mean() * 0.9
 
 
+def _consent_file(tmp_path: Path, who: str) -> Path:
+    import datetime as dt
+
+    key, statement = tmp_path / f"{who}.pem", tmp_path / f"{who}-consent.json"
+    until = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+    assert main(["consent", "keygen", str(key)]) == 0
+    assert main(["consent", "create", "--subject", who, "--use", "face swap test", "--until", until, "--key", str(key),
+                 "--out", str(statement)]) == 0  # fmt: skip
+    return statement
+
+
 def test_cli_train_writes_disclosed_preview_grid(home, tmp_path, capsys):
+    from dflab.provenance.consent import read_statement
     from dflab.provenance.verify import verify_file
 
+    consent_a, consent_b = _consent_file(tmp_path, "Person A"), _consent_file(tmp_path, "Person B")
     out = tmp_path / "m"
+    capsys.readouterr()
     rc = main(["swap", "train", str(home["root"] / "fa"), str(home["root"] / "fb"), "--out", str(out), "--preset", "tiny",
-               "--iterations", "3", "--batch", "4", "--preview-every", "3", "--json"])  # fmt: skip
+               "--iterations", "3", "--batch", "4", "--preview-every", "3", "--consent", str(consent_a),
+               "--consent", str(consent_b), "--json"])  # fmt: skip
     assert rc == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["iteration"] == 3
+    assert summary["iteration"] == 3 and summary["consent"]["status"] == "recorded"
     preview = out / "preview_0000003.png"
     result = verify_file(preview)
     assert result["synthetic"] is True and result["watermark"]["detected"]
     assert result["ledger"]["consistent"] is True
+    # Both statements, by hash and signer, in the manifest and in the ledger record.
+    expected = [read_statement(c).record() for c in (consent_a, consent_b)]
+    assert result["consent"] == {"status": "recorded", "format": "dflab-consent-1", "statements": expected, "from": "c2pa"}
+    assert result["c2pa"]["consent"]["statements"] == expected
+    entry = result["ledger"]["records"][0]["entry"]
+    assert entry["extra"]["consent"]["statements"] == expected
+    assert "consent: recorded: Person A" in result["summary"]
+    # A statement that does not verify stops training before anything is written.
+    forged = tmp_path / "forged.json"
+    forged.write_text(consent_a.read_text().replace("face swap test", "anything"))
+    assert main(["swap", "train", str(home["root"] / "fa"), str(home["root"] / "fb"), "--out", str(tmp_path / "m2"),
+                 "--consent", str(forged)]) == 2  # fmt: skip
+    assert "not usable" in capsys.readouterr().err and not (tmp_path / "m2").exists()
     # Existing output without --resume is refused.
     assert main(["swap", "train", str(home["root"] / "fa"), str(home["root"] / "fb"), "--out", str(out)]) == 2
 
@@ -129,6 +157,8 @@ def test_convert_video_keeps_frames_timing_audio_and_is_disclosed(home, tmp_path
     assert result["watermark"]["record"] == summary["record"] == result["c2pa"]["ledger"]["record"]
     assert result["ledger"]["consistent"] is True and result["ledger"]["verified"] is True
     assert [i["title"] for i in result["c2pa"]["ingredients"]] == [home["clip_a"].name]
+    assert result["consent"]["status"] == "not recorded" and result["consent"]["from"] == "c2pa"
+    assert "consent: not recorded" in result["summary"]
     evidence = create_detector("watermark").detect(AnalysedMedia(load(out)))
     assert evidence.decisive and evidence.score == 1.0 and f"record {summary['record']}" in evidence.summary
     clean = create_detector("watermark").detect(AnalysedMedia(load(home["clip_a"])))

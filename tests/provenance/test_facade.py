@@ -11,6 +11,9 @@ from dflab.cli.main import main
 from dflab.lab import Lab
 from dflab.provenance.facade import RegisterResult, TraceMatch, TraceResult, VerifyResult
 from dflab.provenance.keys import init_keys
+from dflab.provenance.registry import DEFAULT_CROPS
+
+HASHES_PER_PHOTO = 1 + len(DEFAULT_CROPS)  # the full frame and each registered centre crop
 
 
 @pytest.fixture
@@ -25,7 +28,7 @@ def _cli_json(capsys, *argv) -> tuple[int, dict]:
 
 def test_register_trace_verify_match_the_cli(photo, tmp_path, capsys):
     first = dflab.register(photo)
-    assert isinstance(first, RegisterResult) and not first.existing and first.hashes == 6
+    assert isinstance(first, RegisterResult) and not first.existing and first.hashes == HASHES_PER_PHOTO
     rc, cli = _cli_json(capsys, "register", str(photo))
     assert rc == 0 and cli == dflab.register(photo).to_json() and cli["existing"] is True
 

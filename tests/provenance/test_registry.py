@@ -25,6 +25,9 @@ from dflab.provenance.registry import (
 )
 from dflab.provenance.registry.frames import sample_media
 from dflab.provenance.registry.hashers import centre_crop, hex_to_code
+from dflab.provenance.registry import DEFAULT_CROPS
+
+HASHES_PER_PHOTO = 1 + len(DEFAULT_CROPS)  # the full frame and each registered centre crop
 
 UPSTREAM_TOLERANCE = 16  # the upstream Python test accepts Hamming distance <= 16 between implementations
 
@@ -166,7 +169,22 @@ EDITS = {
     "resize_50": lambda rgb: _resize(rgb, 0.5),
     "crop_centre_80_area": lambda rgb: centre_crop(rgb, 0.8),
     "crop_80_resize_50_jpeg_50": lambda rgb: _jpeg(_resize(centre_crop(rgb, 0.8), 0.5), 50),
+    "crop_centre_64_area": lambda rgb: centre_crop(rgb, 0.64),
+    "mirror": lambda rgb: np.ascontiguousarray(rgb[:, ::-1]),
+    "jpeg_q75_mirror": lambda rgb: np.ascontiguousarray(_jpeg(rgb, 75)[:, ::-1]),
 }
+PASTE_BACKGROUND = "face_recognition/examples/knn_examples/train/kit_harington/john1.jpeg"  # not registered
+
+
+def _pasted(rgb, background, where: tuple[float, float], scale: float = 0.6):
+    """`rgb` at `scale` of its size pasted onto `background` (resized to rgb's size), top-left corner at `where`
+    (fractions of the free room), saved as JPEG q75: a picture-in-picture re-post."""
+    h, w = rgb.shape[:2]
+    out = np.asarray(Image.fromarray(background).resize((w, h), Image.BILINEAR)).copy()
+    small = _resize(rgb, scale)
+    top, left = round(where[1] * (h - small.shape[0])), round(where[0] * (w - small.shape[1]))
+    out[top : top + small.shape[0], left : left + small.shape[1]] = small
+    return _jpeg(out, 75)
 
 PHOTOS = [
     "cnndetection/crops/105_biggan_real.png",
@@ -201,8 +219,8 @@ def test_register_reports_record_hashes_and_ledger_fields(photo_registry, shared
     assert fields["path"] == str((shared_data / PHOTOS[2]).resolve())
     assert len(fields["perceptual_hashes"]) == 1  # the full-frame hash; crops are derivable
     again = registry.register(shared_data / PHOTOS[2])
-    assert again["existing"] and again["record"] == ids[PHOTOS[2]] and again["hashes"] == 6
-    assert registry.stats()["hashes"] == 6 * len(PHOTOS)
+    assert again["existing"] and again["record"] == ids[PHOTOS[2]] and again["hashes"] == HASHES_PER_PHOTO
+    assert registry.stats()["hashes"] == HASHES_PER_PHOTO * len(PHOTOS)
 
 
 @pytest.mark.parametrize("edit", sorted(EDITS))
@@ -220,6 +238,20 @@ def test_trace_finds_edited_photo(photo_registry, shared_data, tmp_path, name, e
     assert best["ledger"]["content_sha256"] == best["ledger"]["content_sha256"].lower() != ""
     if edit == "crop_centre_80_area":
         assert best["variant"] == "crop80" and best["distance"] <= 4
+    assert best["query_view"] == ("mirrored" if "mirror" in edit else "as is")
+
+
+@pytest.mark.parametrize("where", [(0.5, 0.5), (0.1, 0.8), (0.9, 0.2)])
+@pytest.mark.parametrize("name", PHOTOS)
+def test_trace_finds_a_photo_pasted_onto_another(photo_registry, shared_data, tmp_path, name, where):
+    registry, ids, _ = photo_registry
+    rgb = sample_media(shared_data / name).frames[0]
+    query = tmp_path / "reposted.png"
+    Image.fromarray(_pasted(rgb, sample_media(shared_data / PASTE_BACKGROUND).frames[0], where)).save(query)
+    matches = registry.trace(query)["matches"]
+    assert [m["record"] for m in matches] == [ids[name]], f"{name} pasted at {where}: {matches}"
+    x0, y0, x1, y1 = (float(v) for v in matches[0]["query_view"].removeprefix("rect@").split(",")[:4])
+    assert abs((x1 - x0) - 0.6) < 0.05 and abs((y1 - y0) - 0.6) < 0.05  # it found the pasted rectangle
 
 
 @pytest.mark.parametrize("name", UNRELATED)
@@ -259,7 +291,7 @@ def test_missing_index_file_is_rebuilt(tmp_path, shared_data):
     registry.index_path.unlink()
     registry = _reopen(registry)
     assert registry.trace(shared_data / PHOTOS[1])["matches"][0]["record"] == 1
-    assert registry.index_path.exists() and registry.index().ntotal == 18
+    assert registry.index_path.exists() and registry.index().ntotal == 3 * HASHES_PER_PHOTO
     registry.close()
 
 
@@ -274,15 +306,15 @@ def test_corrupt_index_file_is_rebuilt(tmp_path, shared_data):
 def test_stale_index_catches_up_and_foreign_index_is_replaced(tmp_path, shared_data):
     registry = _small_registry(tmp_path, shared_data, n=2)
     old = registry.index_path.read_bytes()
-    registry.register(shared_data / PHOTOS[2])  # index now 18 codes
+    registry.register(shared_data / PHOTOS[2])  # index now holds 3 photos' codes
     registry.index_path.write_bytes(old)  # a cache from before the last write (a writer died)
     registry = _reopen(registry)
-    assert registry.index().ntotal == 18
+    assert registry.index().ntotal == 3 * HASHES_PER_PHOTO
     assert registry.trace(shared_data / PHOTOS[2])["matches"][0]["record"] == 2
     # a cache holding codes SQLite does not have is thrown away
     HashIndex.build(np.zeros((30, 32), np.uint8)).serialize(registry.index_path)
     registry = _reopen(registry)
-    assert registry.index().ntotal == 18
+    assert registry.index().ntotal == 3 * HASHES_PER_PHOTO
     assert registry.trace(shared_data / PHOTOS[0])["matches"][0]["record"] == 0
     registry.close()
 

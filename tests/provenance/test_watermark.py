@@ -71,6 +71,33 @@ def test_payload_survives_attack(marked, rel, attack):
     assert result.bit_errors_corrected is not None and result.bit_errors_corrected >= 0
 
 
+SMALL_PHOTOS = [  # 300 and 240 px: too small for the combined attacks, but mirrored or straightened copies read
+    "faces/hardfake_unsplash_real/real_28.jpg",
+    "cnndetection/crops/0_cyclegan_real.png",
+]
+GEOMETRIC = ["rotate+3", "rotate-3", "flip", "jpeg75+rotate+3", "jpeg75+rotate-3", "jpeg75+flip"]
+
+
+@pytest.mark.parametrize("rel", SMALL_PHOTOS)
+def test_small_photos_survive_rotation_and_flip(shared_data, rel):
+    marked = embed_image(_load(shared_data, rel), PAYLOAD)
+    for attack in GEOMETRIC:
+        result = detect_image(IMAGE_ATTACKS[attack](marked))
+        assert result.detected and result.payload == PAYLOAD, f"{rel} {attack}: sync z {result.sync_z:.2f}"
+
+
+def test_the_result_says_how_the_picture_was_turned(marked):
+    _, wm = marked[PHOTOS[0]]
+    upright = detect_image(wm).to_json()
+    assert upright["flipped"] is False and upright["rotation_deg"] == 0.0
+    mirrored = detect_image(IMAGE_ATTACKS["flip"](wm)).to_json()
+    assert mirrored["flipped"] is True and mirrored["rotation_deg"] == 0.0
+    turned = detect_image(IMAGE_ATTACKS["rotate-3"](wm)).to_json()
+    assert turned["flipped"] is False and turned["rotation_deg"] == pytest.approx(-3.0, abs=0.3)
+    both = detect_image(IMAGE_ATTACKS["flip"](IMAGE_ATTACKS["rotate+3"](wm))).to_json()
+    assert both["detected"] and both["flipped"] is True and abs(both["rotation_deg"]) == pytest.approx(3.0, abs=0.3)
+
+
 def test_unmarked_real_images_are_rejected(shared_data):
     for rel in UNMARKED:
         result = detect_image(_load(shared_data, rel))

@@ -14,7 +14,7 @@ from dflab import __version__
 from dflab.errors import DflabError
 
 # Verb-group modules under dflab.cli, in the order `dflab --help` lists them.
-VERB_MODULES: list[str] = ["scan", "eval", "keys", "sign", "verify", "ledger", "register", "trace", "batch", "watermark", "train", "compare", "swap", "gan", "serve", "worker", "api_key", "db"]
+VERB_MODULES: list[str] = ["scan", "eval", "keys", "sign", "verify", "ledger", "register", "trace", "batch", "watermark", "train", "compare", "consent", "swap", "gan", "serve", "worker", "api_key", "db"]
 
 
 def build_parser() -> argparse.ArgumentParser:

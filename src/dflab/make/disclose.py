@@ -8,6 +8,9 @@ There is no switch to turn it off. Every output gets, in this order:
   3. a C2PA manifest (digitalSourceType trainedAlgorithmicMedia, the source media as ingredients, the ledger
      record and the watermark payload as assertions), signed with the local keys (created on first use);
   4. the output's perceptual hashes in the registry, filed under the same record id.
+Consent: the records of the consent statements the output rests on (provenance/consent.py; the caller has
+verified them) go into the ledger record (extra.consent) and the manifest (assertion org.dflab.consent); an
+output made without any says "not recorded" in both, so the absence is stated rather than silent.
 Why this order: the watermark and the manifest both name the record, so the record must exist before either;
 the watermark changes the pixels, so it goes before the signature (which hashes the final bytes) and before the
 perceptual hashes (taken from exactly what is published). The record cannot hold the hash of bytes that
@@ -81,9 +84,10 @@ def source_records(sources: Sequence[str | Path], lab) -> list[int]:
 
 
 def _disclose_file(render: Path, out: Path, media_type: str, sources: Sequence[str | Path], model: str, method: str,
-                   extra: dict[str, Any] | None, lab) -> dict:  # fmt: skip
+                   extra: dict[str, Any] | None, lab, consent: list[dict] | None = None) -> dict:  # fmt: skip
     """Steps 1-4 for a rendered file (unmarked, no manifest) that becomes `out`."""
     from dflab.provenance import adapters
+    from dflab.provenance.consent import ledger_consent
     from dflab.provenance.ledger.record import sha256_file
     from dflab.provenance.manifest import media_type_for, sign_file
     from dflab.provenance.payload import payload_for_record
@@ -105,7 +109,8 @@ def _disclose_file(render: Path, out: Path, media_type: str, sources: Sequence[s
                   "watermark_generation": generation,
                   # a record id is only meaningful in the ledger that issued it, so inherited marks are
                   # noted here rather than linked as parents
-                  "inherited_watermarks": inherited.to_json(), **(extra or {})},
+                  "inherited_watermarks": inherited.to_json(), **(extra or {}),
+                  "consent": ledger_consent(consent)},
     }  # fmt: skip
     entry = adapters.ledger_append(fields, lab)
     record = int(entry["record"])
@@ -115,7 +120,8 @@ def _disclose_file(render: Path, out: Path, media_type: str, sources: Sequence[s
         marked.unlink()
         embed_file(render, marked, payload, EmbedConfig(key=GENERATION_KEYS[generation - 1]))
         signed = sign_file(marked, out, synthetic=True, ingredients=ingredients, ledger_record=entry,
-                           soft_binding=payload.hex(), material=lab.keys.signing_material())  # fmt: skip
+                           soft_binding=payload.hex(), material=lab.keys.signing_material(),
+                           consent=ledger_consent(consent))  # fmt: skip
     finally:
         marked.unlink(missing_ok=True)
     registered = lab.registry().register(out, parents=tuple(parents), record_id=record)
@@ -124,12 +130,15 @@ def _disclose_file(render: Path, out: Path, media_type: str, sources: Sequence[s
         "watermark_generation": generation,
         "ingredients": [str(p) for p in ingredients], "manifest_sha256": signed["manifest_sha256"],
         "registry_hashes": registered["hashes"], "synthetic": True,
+        "consent": ledger_consent(consent)["status"],
     }  # fmt: skip
 
 
 def disclose_image(rgb: np.ndarray, out: str | Path, *, sources: Sequence[str | Path] = (), model: str = "",
-                   method: str = "", extra: dict[str, Any] | None = None, lab=None) -> dict:  # fmt: skip
-    """Write a generated RGB image to `out` (PNG/JPEG/WebP) with all four disclosures; returns a summary."""
+                   method: str = "", extra: dict[str, Any] | None = None, lab=None,
+                   consent: list[dict] | None = None) -> dict:  # fmt: skip
+    """Write a generated RGB image to `out` (PNG/JPEG/WebP) with all four disclosures; returns a summary.
+    `consent`: records of verified consent statements (consent.require_consent), None for "not recorded"."""
     from dflab.provenance.lab import lab_scope
     from dflab.media import write_image
 
@@ -143,13 +152,14 @@ def disclose_image(rgb: np.ndarray, out: str | Path, *, sources: Sequence[str | 
     try:
         write_image(render, rgb, quality=98)
         with lab_scope(lab) as opened:
-            return _disclose_file(render, out, "image", sources, model, method, extra, opened)
+            return _disclose_file(render, out, "image", sources, model, method, extra, opened, consent)
     finally:
         render.unlink(missing_ok=True)
 
 
 def disclose_video(render: str | Path, out: str | Path, *, sources: Sequence[str | Path] = (), model: str = "",
-                   method: str = "", extra: dict[str, Any] | None = None, lab=None) -> dict:  # fmt: skip
+                   method: str = "", extra: dict[str, Any] | None = None, lab=None,
+                   consent: list[dict] | None = None) -> dict:  # fmt: skip
     """Turn a rendered (unmarked) H.264 file into the disclosed video `out`; the render is left to the caller."""
     from dflab.provenance.lab import lab_scope
 
@@ -158,4 +168,4 @@ def disclose_video(render: str | Path, out: str | Path, *, sources: Sequence[str
     if Path(out).suffix.lower() != Path(render).suffix.lower():
         raise UsageError("the render and the output must be the same container format")
     with lab_scope(lab) as opened:
-        return _disclose_file(Path(render), out, "video", sources, model, method, extra, opened)
+        return _disclose_file(Path(render), out, "video", sources, model, method, extra, opened, consent)

@@ -45,6 +45,9 @@ class VerifyResult:
     # The open-and-check step's answer on the media itself (passed, or the error it gave a file whose
     # readable manifest still answers); docs/validation.md
     media_check: dict[str, Any] = field(default_factory=dict)
+    # The consent a made output rests on (status "recorded" with its statements, or "not recorded"), from the
+    # manifest or the ledger record; None for media the maker did not make (docs/methods.md, Provenance)
+    consent: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -68,13 +71,13 @@ class VerifyResult:
     def from_json(cls, doc: dict[str, Any]) -> VerifyResult:
         return cls(doc["path"], doc["media_type"], doc["verdict"], doc["synthetic"], doc["summary"],
                    tuple(doc.get("problems") or ()), doc["c2pa"], doc["watermark"], doc["registry"], doc["ledger"],
-                   dict(doc.get("media_check") or {}))  # fmt: skip
+                   dict(doc.get("media_check") or {}), doc.get("consent"))  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
         return {"path": self.path, "media_type": self.media_type, "verdict": self.verdict, "synthetic": self.synthetic,
                 "summary": self.summary, "problems": list(self.problems), "c2pa": self.c2pa,
                 "watermark": self.watermark, "registry": self.registry, "ledger": self.ledger,
-                "media_check": self.media_check}  # fmt: skip
+                "media_check": self.media_check, "consent": self.consent}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -122,13 +125,16 @@ class TraceMatch:
     score: int | None = None
     pitch_follows_speed: bool | None = None
     matched_fraction: float | None = None
+    # how the query was read when it matched: "as is", "mirrored", or "rect@x0,y0,x1,y1" (a pasted copy found at
+    # that part of the picture, in fractions of its sides); None for audio matches
+    query_view: str | None = None
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> TraceMatch:
         return cls(doc["record"], doc["path"], doc["media_type"], doc["distance"], doc["best_distance"],
                    doc["matched_frames"], doc["variant"], doc["exact"], doc["time_ranges"], doc["speed_factor"],
                    doc.get("ledger"), doc.get("aligned_frames"), doc.get("by", "frames"), doc.get("score"),
-                   doc.get("pitch_follows_speed"), doc.get("matched_fraction"))  # fmt: skip
+                   doc.get("pitch_follows_speed"), doc.get("matched_fraction"), doc.get("query_view"))  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -138,6 +144,8 @@ class TraceMatch:
         }  # fmt: skip
         if self.aligned_frames is not None:
             out["aligned_frames"] = self.aligned_frames
+        if self.query_view is not None:
+            out["query_view"] = self.query_view
         if self.by == "audio":
             out.update({key: getattr(self, key) for key in _AUDIO_KEYS})
         out["ledger"] = self.ledger

@@ -43,6 +43,7 @@ SYNTHETIC_SOURCE_TYPES = frozenset(
 SOFT_BINDING_LABEL = "c2pa.soft-binding"
 SOFT_BINDING_ALG = "org.dflab.watermark.v1"
 LEDGER_LABEL = "org.dflab.ledger"
+CONSENT_LABEL = "org.dflab.consent"  # dflab.provenance.consent: whose consent a made output rests on
 
 # The media types `dflab sign` accepts. The SDK handles more (PDF, Office, ...), but those are not media.
 SIGNABLE_TYPES: dict[str, str] = {
@@ -140,8 +141,10 @@ def build_definition(
     ledger_record: dict | None = None,
     soft_binding: dict | bytes | str | None = None,
     edited: bool = True,
+    consent: dict | None = None,
 ) -> dict:
-    """The manifest definition handed to the SDK's Builder (pure: same inputs, same dict)."""
+    """The manifest definition handed to the SDK's Builder (pure: same inputs, same dict). `consent`: the data of
+    the consent assertion (consent.ledger_consent), for media the maker made; None adds no such assertion."""
     if actions:
         acts = [_action(a) for a in actions]
         if not any("digitalSourceType" in a for a in acts) and acts[0]["action"] == "c2pa.created":
@@ -159,6 +162,8 @@ def build_definition(
             assertions.append(soft_binding_assertion(soft_binding))
     if ledger_record is not None:
         assertions.append({"label": LEDGER_LABEL, "data": json.loads(json.dumps(ledger_record, default=str))})
+    if consent is not None:
+        assertions.append({"label": CONSENT_LABEL, "data": json.loads(json.dumps(consent, default=str))})
     return {
         "claim_generator_info": [{"name": "dflab", "version": __version__}],
         "title": title,
@@ -221,6 +226,7 @@ def sign_file(
     keys_home: Path | None = None,
     material=None,
     check_input: bool = True,
+    consent: dict | None = None,
 ) -> dict:
     """Sign `in_path` into `out_path` with the local key set. Returns a summary (manifest label, bytes, hash).
 
@@ -231,6 +237,7 @@ def sign_file(
     If the input itself already carries a manifest and no parent is given, it becomes the parent, so the
     earlier provenance stays in the chain instead of being replaced. The output appears atomically, with the
     file mode of any other dflab output. check_input=False skips check_signable (for a caller that just ran it).
+    `consent`: the consent assertion's data (see build_definition).
     """
     import c2pa
 
@@ -251,7 +258,7 @@ def sign_file(
     if material is None:
         material = load_signing_material(keys_home)
     definition = build_definition(
-        src.name, synthetic, actions, len(parents), ledger_record, soft_binding, edited=not resigned
+        src.name, synthetic, actions, len(parents), ledger_record, soft_binding, edited=not resigned, consent=consent
     )
 
     fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".part")
@@ -336,6 +343,7 @@ def _empty_result(path: Path, state: str, **extra) -> dict:
         "ingredients": [],
         "soft_binding": None,
         "ledger": None,
+        "consent": None,
         "signer": None,
         "failure_codes": [],
         "validation_errors": [],
@@ -428,6 +436,7 @@ def _summarise(src: Path, reader) -> dict:
             out["synthetic"] = out["digital_source_type"] in SYNTHETIC_SOURCE_TYPES
         out["soft_binding"] = _assertion(assertions, SOFT_BINDING_LABEL)
         out["ledger"] = _assertion(assertions, LEDGER_LABEL)
+        out["consent"] = _assertion(assertions, CONSENT_LABEL)
         out["ingredients"] = [
             {"title": i.get("title"), "relationship": i.get("relationship"), "format": i.get("format"),
              "active_manifest": i.get("active_manifest")}

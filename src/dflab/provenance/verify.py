@@ -104,12 +104,14 @@ def _verify(src: Path, trust_anchors: bytes | None, registry_k: int, lab) -> dic
     ledger = _ledger_section(c2pa, watermark, registry, lambda record_id: adapters.ledger_check(record_id, lab))
     synthetic = _synthetic(c2pa, ledger)
     verdict = _verdict(c2pa, watermark, ledger, synthetic)
+    consent = consent_section(c2pa, ledger)
     return {
         "path": str(src),
         "media_type": media_type,
         "verdict": verdict,
         "synthetic": synthetic,
-        "summary": _summary(verdict, c2pa, watermark, registry, ledger, synthetic),
+        "summary": _summary(verdict, c2pa, watermark, registry, ledger, synthetic)
+        + (f"; consent: {_consent_words(consent)}" if consent is not None else ""),
         "problems": problems(c2pa, watermark, ledger)
         + ([f"the media is refused: {media_error}"] if media_error is not None else []),
         "c2pa": c2pa_out,
@@ -117,7 +119,34 @@ def _verify(src: Path, trust_anchors: bytes | None, registry_k: int, lab) -> dic
         "watermark": watermark,
         "registry": registry,
         "ledger": ledger,
+        "consent": consent,
     }
+
+
+def consent_section(c2pa: dict, ledger: dict) -> dict | None:
+    """The consent a made output rests on (provenance/consent.py): a valid manifest's consent assertion first,
+    else a verified ledger record's extra.consent; None when neither says anything (not a maker output)."""
+    if c2pa.get("state") in ("Trusted", "Valid") and isinstance(c2pa.get("consent"), dict):
+        return {**c2pa["consent"], "from": "c2pa"}
+    for record in ledger.get("records") or []:
+        entry = record.get("entry") or {}
+        extra = entry.get("extra") if isinstance(entry.get("extra"), dict) else {}
+        if record.get("verified") and isinstance(extra.get("consent"), dict):
+            return {**extra["consent"], "from": f"ledger record {record['record']}"}
+    return None
+
+
+def _consent_source(consent: dict) -> str:
+    return "the C2PA manifest" if consent.get("from") == "c2pa" else str(consent.get("from"))
+
+
+def _consent_words(consent: dict) -> str:
+    statements = consent.get("statements") or []
+    if consent.get("status") != "recorded" or not statements:
+        return "not recorded"
+    who = ", ".join(f"{s.get('subject')} (signer {s.get('signer')}, for {s.get('use')!r} until {s.get('valid_until')})"
+                    for s in statements)  # fmt: skip
+    return f"recorded: {who}"
 
 
 def problems(c2pa: dict, watermark: dict, ledger: dict) -> list[str]:
@@ -350,6 +379,8 @@ def render_text(result: dict) -> str:
         state = {True: "inclusion proof verified", False: "NOT verified", None: "not checked"}[record.get("verified")]
         extra = f" - {record.get('error') or record.get('reason')}" if record.get("error") or record.get("reason") else ""
         lines.append(f"  ledger:    record {record['record']} (named by {', '.join(record['named_by'])}): {state}{extra}")
+    if result.get("consent") is not None:
+        lines.append(f"  consent:   {_consent_words(result['consent'])} (from {_consent_source(result['consent'])})")
     for problem in result.get("problems") or []:
         lines.append(f"  PROBLEM:   {problem}")
     return "\n".join(lines)

@@ -191,8 +191,11 @@ def convert(
     size: int | None = None,
     blend: str = "feather",
     progress: bool = True,
+    consent: list[dict] | None = None,
 ) -> dict:
-    """Convert a video or photo with a trained swap model; the output is disclosed (make/disclose)."""
+    """Convert a video or photo with a trained swap model; the output is disclosed (make/disclose).
+    `consent`: records of verified consent statements (provenance.consent.require_consent); None: the output
+    says "consent: not recorded"."""
     import torch
 
     from dflab.make import disclose
@@ -219,7 +222,7 @@ def convert(
     smoothed = smooth_landmarks(found, times, cuts)
     names = state.get("names") or {}
     target_sources = [s.get("path") for s in (state.get("sources") or {}).get(decoder, []) if s.get("path")]
-    meta = {"model": str(Path(model_dir).name), "method": "faceswap-autoencoder", "sources": [src],
+    meta = {"model": str(Path(model_dir).name), "method": "faceswap-autoencoder", "sources": [src], "consent": consent,
             "extra": {"to": names.get(decoder, decoder), "size": model_size, "iteration": int(state.get("iteration", 0)),
                       "blend": blend, "target_identity_sources": target_sources}}  # fmt: skip
 

@@ -40,9 +40,10 @@ from dflab.provenance.registry.ledger_link import (
 from dflab.provenance.registry.store import HashRow, RecordRow, RegistryStore
 
 # Centre crops registered next to the full frame (measurements in the hashers.py docstring): with a 5 % area
-# ladder, crops keeping 70-90 % of the area match at distance <= 31 even after JPEG q50 and a 50 % downscale;
-# a 10 % ladder misses about a quarter of the in-between crops.
-DEFAULT_CROPS = (0.9, 0.85, 0.8, 0.75, 0.7)
+# ladder, crops keeping 60-90 % of the area match at distance <= 31 even after JPEG q50 and a 50 % downscale;
+# a 10 % ladder misses about a quarter of the in-between crops. The ladder reaches down to 60 % so that a crop
+# keeping 64 % of the area (80 % a side) and the inner part of a pasted copy are found too.
+DEFAULT_CROPS = (0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """Trace a file to the registered media it derives from.
 
-Each sampled query frame is hashed (whole frame only: the registry already holds crops of the originals) and
-looked up with a kNN search; hits within the match threshold vote for their record. For a video record the
+Each sampled query frame is hashed as it is and mirrored (the registry already holds crops of the originals; a
+flipped re-post is its original mirrored) and looked up with a kNN search; hits within the match threshold vote
+for their record. A picture that matches nothing that way is searched again by the rectangles a
+picture-in-picture re-post leaves (query_views.py). Each match says through which `query_view` it was found. For a video record the
 (query time, original time) pairs are fitted with parallel lines (align.py) to recover the speed factor and
 the matched time ranges; the gaps between ranges on the original's side are cuts.
 
@@ -21,6 +23,7 @@ from dflab.provenance.ledger.record import sha256_file
 from dflab.provenance.registry.align import FramePair, fit_time_mapping
 from dflab.provenance.registry.frames import sample_media
 from dflab.provenance.registry.hashers import pdq_code
+from dflab.provenance.registry.query_views import mirrored, rectangle_views
 
 TIE_MARGIN = 4  # bits: original frames this close to the best one are equally plausible positions in time
 
@@ -43,19 +46,24 @@ def trace_media(registry, path: str | Path, top: int = 5, k: int = 64) -> dict[s
     keep = [i for i, q in enumerate(qualities) if media.media_type == "image" or q >= config.min_video_quality]
     if not keep:  # every frame is nearly flat: search anyway rather than report nothing silently
         keep = list(range(len(codes)))
-    hits = registry.search([codes[i] for i in keep], k=max(k, top))
+    # (query time, code, view): every kept frame as it is and mirrored
+    queries = [(times[i], codes[i], "as is") for i in keep]
+    queries += [(times[i], pdq_code(mirrored(media.frames[i]))[0], "mirrored") for i in keep]
 
-    # record -> query time -> original time -> (distance, variant)
+    # record -> query time -> original time -> (distance, variant); record -> (best distance, its query view)
     votes: dict[int, dict[float, dict[float, tuple[int, str]]]] = defaultdict(lambda: defaultdict(dict))
-    for i, frame_hits in zip(keep, hits):
-        for distance, row in frame_hits:
-            best = votes[row.record][times[i]].get(row.time_s)
-            if best is None or distance < best[0]:
-                votes[row.record][times[i]][row.time_s] = (distance, row.variant)
+    views: dict[int, tuple[int, str]] = {}
+    _vote(registry, queries, max(k, top), votes, views)
+    if not votes and media.media_type == "image":
+        # nothing matched the picture as a whole: it may hold a registered picture pasted onto a new background
+        pasted = [(0.0, pdq_code(part)[0], name) for name, part in rectangle_views(media.frames[0])]
+        _vote(registry, pasted, max(k, top), votes, views)
 
     sha256 = sha256_file(Path(path))
     matches = [_match(registry, record, per_query, media.media_type, sha256) for record, per_query in votes.items()]
     matches = [m for m in matches if m is not None]
+    for match in matches:
+        match["query_view"] = views[match["record"]][1]
     matches.sort(key=lambda m: (-m["matched_frames"], m["distance"], m["record"]))
     matches = matches[:top]
     for match in matches:
@@ -73,6 +81,20 @@ def trace_media(registry, path: str | Path, top: int = 5, k: int = 64) -> dict[s
         audio = _audio_result(registry, path, top, sha256)
         result.update({key: audio[key] for key in ("matches", "audio_quads", "audio_duration_s") if key in audio})
     return result
+
+
+def _vote(registry, queries: list[tuple[float, bytes, str]], k: int, votes: dict, views: dict) -> None:
+    """Search every query code; each hit within the threshold votes (see trace_media for the shapes)."""
+    if not queries:
+        return
+    hits = registry.search([code for _, code, _ in queries], k=k)
+    for (query_time, _, view), frame_hits in zip(queries, hits):
+        for distance, row in frame_hits:
+            best = votes[row.record][query_time].get(row.time_s)
+            if best is None or distance < best[0]:
+                votes[row.record][query_time][row.time_s] = (distance, row.variant)
+            if row.record not in views or distance < views[row.record][0]:
+                views[row.record] = (distance, view)
 
 
 def _audio_result(registry, path: str | Path, top: int, sha256: str) -> dict[str, Any]:

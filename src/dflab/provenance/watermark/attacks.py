@@ -40,12 +40,40 @@ def combined(rgb: np.ndarray) -> np.ndarray:
     return jpeg(downscale(crop_center(rgb, 0.8), 0.5), 50)
 
 
+def combined_hard(rgb: np.ndarray) -> np.ndarray:
+    """Crop to 64 % of the area (80 % a side), then downscale to 50 %, then JPEG quality 50."""
+    return jpeg(downscale(crop_center(rgb, 0.64), 0.5), 50)
+
+
+def rotate(rgb: np.ndarray, degrees: float = 3.0) -> np.ndarray:
+    """Rotate about the centre by `degrees` (counter-clockwise), same size, bilinear, black corners (what most
+    editors do for a straighten without auto-crop)."""
+    import cv2
+
+    height, width = rgb.shape[:2]
+    matrix = cv2.getRotationMatrix2D(((width - 1) / 2.0, (height - 1) / 2.0), float(degrees), 1.0)
+    return cv2.warpAffine(rgb, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+
+
+def flip(rgb: np.ndarray) -> np.ndarray:
+    """Mirror left-right."""
+    return np.ascontiguousarray(rgb[:, ::-1])
+
+
 IMAGE_ATTACKS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "none": lambda rgb: rgb,
     "jpeg50": jpeg,
     "downscale50": downscale,
     "crop80": crop_center,
     "combined": combined,
+    "crop64": lambda rgb: crop_center(rgb, 0.64),
+    "combined64": combined_hard,
+    "rotate+3": lambda rgb: rotate(rgb, 3.0),
+    "rotate-3": lambda rgb: rotate(rgb, -3.0),
+    "flip": flip,
+    "jpeg75+rotate+3": lambda rgb: rotate(jpeg(rgb, 75), 3.0),
+    "jpeg75+rotate-3": lambda rgb: rotate(jpeg(rgb, 75), -3.0),
+    "jpeg75+flip": lambda rgb: flip(jpeg(rgb, 75)),
 }
 
 
