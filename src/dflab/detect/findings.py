@@ -52,7 +52,7 @@ class FindingKind:
 FINDING_KINDS: tuple[FindingKind, ...] = (
     FindingKind("disclosed_synthetic", ("watermark", "c2pa"), "disclosed as synthetic"),
     FindingKind("face_manipulated",
-                ("face_crop", "boundary", "blink", "skin_tone", "head_pose", "identity_drift", "lip_sync"),
+                ("face_crop", "boundary", "blink", "skin_tone", "head_pose", "identity_drift", "lip_sync", "paste"),
                 "face swapped, re-enacted or edited"),
     FindingKind("synthetic_image", ("synthetic_image_cnn", "synthetic_image", "spectrum"), "picture generated"),
     FindingKind("synthetic_voice", ("aasist", "synthetic_speech", "speaker_match"), "voice cloned or synthesised"),
