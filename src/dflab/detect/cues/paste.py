@@ -30,6 +30,7 @@ MIN_FACE_PX = 40  # below this the face is too small for a run of pixels to mean
 SEAM_CENTRE, SEAM_SCALE = 0.35, 0.06
 CONFIDENCE = 0.6
 BAR_STD = 3.0  # a border row or column this uniform (grey std, 0-255) is padding, not picture
+BAR_EDGE = 6  # pixels next to a bar left out with it (JPEG q50 ringing, a half-size copy's blur)
 
 
 def longest_runs(steps: np.ndarray) -> np.ndarray:
@@ -49,7 +50,7 @@ def longest_runs(steps: np.ndarray) -> np.ndarray:
 
 def content_bounds(rgb: np.ndarray) -> tuple[int, int, int, int]:
     """(x0, y0, x1, y1) of the picture without uniform bars at its borders: letterbox and pillarbox padding meet
-    the picture in a straight hard edge that is no paste (LivePortrait d14's frames carry a black bar)."""
+    the picture in a straight hard edge that is no paste (LivePortrait d14's and d0's frames carry a black bar)."""
     grey = rgb.astype(np.float32).mean(axis=2)
     flat_rows = grey.std(axis=1) < BAR_STD
     flat_cols = grey.std(axis=0) < BAR_STD
@@ -63,7 +64,9 @@ def content_bounds(rgb: np.ndarray) -> tuple[int, int, int, int]:
         return start, end
 
     (y0, y1), (x0, x1) = inner(flat_rows), inner(flat_cols)
-    return x0, y0, x1, y1
+    # JPEG rings and a downscale blurs the rows next to a bar: its edge is kept out of the picture too
+    grow = [BAR_EDGE if found else 0 for found in (x0 > 0, y0 > 0, x1 < len(flat_cols), y1 < len(flat_rows))]
+    return x0 + grow[0], y0 + grow[1], x1 - grow[2], y1 - grow[3]
 
 
 def straightness(rgb: np.ndarray, landmarks: np.ndarray) -> float | None:
