@@ -275,7 +275,7 @@ def judge_finding(kind: FindingKind, evidence: dict[str, Evidence], track_ids: l
     thresholds = {"suspicious": model.threshold(point.suspicious_fpr, "suspicious"),
                   "manipulated": model.threshold(point.manipulated_fpr, "manipulated")}
     summary, headline, ranges, details = describe(kind, p, verdict, members, evidence, track_scores, track_times,
-                                                  thresholds)
+                                                  thresholds, model.members if model.combine == "logistic" else None)
     return Finding(name=kind.name, score=p, verdict=verdict, summary=summary, headline=headline,
                    time_ranges=ranges, evidence=listed, details=details, track_scores=track_scores)
 
