@@ -185,3 +185,12 @@ def test_a_clip_slowed_to_three_quarters_is_manipulated_with_its_factor(shared_d
     assert "playback slowed to 0.7" in result.summary
     original = scan_file(clip, ScanOptions(detectors=["speed", "cuts"]))
     assert original.verdict == "authentic"
+
+
+def test_the_summary_leads_with_a_member_the_finding_uses():
+    """A member the fit gave no weight (paste, boundary in the shipped picture table) does not move p, so it is
+    not named as the strongest reason even when its own score is higher."""
+    findings = judge([ev("face_crop", 0.67, 0.6), ev("paste", 0.94, 0.6), ev("boundary", 0.35, 0.5)], [0],
+                     media_type="image")
+    face = next(f for f in findings if f.name == "face_manipulated")
+    assert "Strongest: face_crop 0.67" in face.summary and "paste 0.94" in face.summary

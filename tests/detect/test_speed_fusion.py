@@ -53,6 +53,28 @@ def test_frames_without_a_pattern_lower_the_trust_in_the_sounds_factor():
     assert watched.confidence == pytest.approx(0.7 * alone.confidence)
 
 
+def test_a_pattern_just_over_its_threshold_alone_is_no_confident_change():
+    # natural LivePortrait d18 at its own size: drops at 1.43x, z 8.3 against 7.7 (confidence 0.65), no speech
+    decision = fuse(None, None, 0.0, _video(1.433, confidence=0.651))
+    assert decision.confidence * abs(2 * decision.score - 1) < 0.5
+    clear = fuse(None, None, 0.0, _video(1.249, confidence=1.0))
+    assert clear.changed and clear.confidence * abs(2 * clear.score - 1) > 0.85
+
+
+def test_a_conversion_or_blend_pattern_alone_is_natural():
+    # 25 fps footage in a 30 fps file (LivePortrait s20, s29, s32) repeats one frame in six; natural d9 blends
+    for video in (_video(0.833, method="repeat", ratio="25/30"), _video(0.933, method="blend", doubt="blend")):
+        decision = fuse(None, None, 0.0, video)
+        assert not decision.changed and decision.direction == "natural" and decision.factor == 1.0
+
+
+def test_a_blend_lends_no_trust_to_the_sound():
+    # the sound reads natural d9's hiss as slowed to 0.75x; its frames show a 0.93x blend: no more trusted for it
+    decision = fuse(0.9999, 0.749, 0.5, _video(0.931, confidence=0.54, method="blend", doubt="blend"))
+    assert decision.factor_from == "audio" and decision.factor == pytest.approx(0.749)
+    assert decision.confidence <= 0.5 * (1 - NOT_RETIMING * 0.54) + 1e-9
+
+
 def test_natural_reads_one_and_natural():
     decision = fuse(0.1, 1.3, 0.5, _video(None, confidence=0.3))
     assert not decision.changed and decision.factor == 1.0 and decision.direction == "natural"

@@ -8,18 +8,20 @@ from __future__ import annotations
 from dflab.detect.evidence import Evidence
 
 
-def _strongest(members: list[Evidence]) -> Evidence | None:
-    """The member that speaks loudest for manipulation (score furthest above 0.5, weighed by confidence)."""
-    return max(members, key=lambda e: (e.score - 0.5) * e.confidence, default=None)
+def _strongest(members: list[Evidence], weights: dict[str, float] | None = None) -> Evidence | None:
+    """The member that speaks loudest for manipulation (score furthest above 0.5, weighed by confidence), among
+    those the finding's probability uses (weight > 0) when any ran: a member the fit gave no weight did not move p."""
+    used = [e for e in members if (weights or {}).get(e.name, 0.0) > 0] if weights else []
+    return max(used or members, key=lambda e: (e.score - 0.5) * e.confidence, default=None)
 
 
 def _span(ranges: list[tuple[float, float]]) -> str:
     return ", ".join(f"{a:.1f}-{b:.1f} s" for a, b in ranges[:4]) + (" ..." if len(ranges) > 4 else "")
 
 
-def describe(kind, p, verdict, members, evidence, track_scores, track_times, thresholds):
+def describe(kind, p, verdict, members, evidence, track_scores, track_times, thresholds, weights=None):
     """(summary, headline, time_ranges, details) of one finding; `thresholds` are the probabilities at which it
-    turns suspicious and manipulated at the scan's operating point."""
+    turns suspicious and manipulated at the scan's operating point; `weights` the finding's member weights."""
     if p is None:
         return "None of its detectors could run on this file.", kind.what, [], {}
     if kind.name == "speed_changed":
@@ -28,7 +30,7 @@ def describe(kind, p, verdict, members, evidence, track_scores, track_times, thr
         return _cut(kind, p, verdict, evidence["cuts"])
     if kind.name == "disclosed_synthetic":
         return _disclosed(kind, p, members)
-    lead = _strongest(members)
+    lead = _strongest(members, weights)
     ranges: list[tuple[float, float]] = []
     details: dict = {}
     if kind.name == "face_manipulated" and track_scores:

@@ -52,7 +52,7 @@ class FindingKind:
 FINDING_KINDS: tuple[FindingKind, ...] = (
     FindingKind("disclosed_synthetic", ("watermark", "c2pa"), "disclosed as synthetic"),
     FindingKind("face_manipulated",
-                ("face_crop", "boundary", "blink", "skin_tone", "head_pose", "identity_drift", "lip_sync"),
+                ("face_crop", "boundary", "blink", "skin_tone", "head_pose", "identity_drift", "lip_sync", "paste"),
                 "face swapped, re-enacted or edited"),
     FindingKind("synthetic_image", ("synthetic_image_cnn", "synthetic_image", "spectrum"), "picture generated"),
     FindingKind("synthetic_voice", ("aasist", "synthetic_speech", "speaker_match"), "voice cloned or synthesised"),
@@ -275,7 +275,7 @@ def judge_finding(kind: FindingKind, evidence: dict[str, Evidence], track_ids: l
     thresholds = {"suspicious": model.threshold(point.suspicious_fpr, "suspicious"),
                   "manipulated": model.threshold(point.manipulated_fpr, "manipulated")}
     summary, headline, ranges, details = describe(kind, p, verdict, members, evidence, track_scores, track_times,
-                                                  thresholds)
+                                                  thresholds, model.members if model.combine == "logistic" else None)
     return Finding(name=kind.name, score=p, verdict=verdict, summary=summary, headline=headline,
                    time_ranges=ranges, evidence=listed, details=details, track_scores=track_scores)
 

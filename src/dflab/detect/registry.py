@@ -25,6 +25,7 @@ BUILTIN_MODULES = [
     "dflab.detect.cues.blink",
     "dflab.detect.cues.boundary",
     "dflab.detect.cues.skin_tone",
+    "dflab.detect.cues.paste",
     "dflab.detect.cues.head_pose",
     "dflab.detect.cues.spectrum",
     "dflab.detect.cues.identity_drift",

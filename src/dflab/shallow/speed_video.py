@@ -83,6 +83,7 @@ BLEND_BAND_THRESHOLDS = {"long": 7.65, "mid": 6.43, "p2": 4.45}
 TYPE_NORMALISED_BANDS = ("p2",)
 # low/high step ratio (contrast()) below which the low steps are repeats (r < 1), above: drops (r > 1). On the
 # test set, re-timed clips read 0.00-0.39 for repeats, 0.43-0.71 for drops
+CODEC_RHYTHM = "the codec's rhythm of frame types"  # VideoSpeed.doubt of a pattern codec_rhythm_explains
 REPEAT_CONTRAST = 0.40
 DROP_CONTRAST = 0.80  # above it the high steps are not ~2x the low ones: not a dropped frame
 # between these the contrast does not say repeats or drops: a 1.25x clip whose drops read 0.38 would be reported
@@ -230,6 +231,21 @@ def band_blend_fits(normalised: np.ndarray, pict_types: list[str]) -> dict[str, 
     return fits
 
 
+def codec_rhythm_explains(series: np.ndarray, pict_types: list[str], pattern, fraction: float,
+                          threshold: float) -> bool:
+    """True when a blend pattern found in `series` is the encoder's rhythm of frame types, not frame blending:
+    once each frame is divided by the median of its own type (type_normalised), the pattern no longer passes
+    `threshold` near its fraction. x264 puts a P-frame after every three B-frames (PBBB: a period of 4, frac
+    0.25) or alternates P and B, and a B-frame is a near-average of its references; a re-encode of natural
+    LivePortrait d9 read as a 0.25x blend at confidence 0.89 from exactly that. Only blend patterns are checked:
+    a repeated frame is one the encoder codes cheaply (as a B-frame), so real repeats line up with the frame
+    types (LivePortrait d10's doubled frames lose their pattern under this normalisation)."""
+    typed = type_normalised(series, pict_types)
+    grid = np.arange(max(0.045, fraction - 0.005), min(0.955, fraction + 0.005) + 1e-9, 0.001)
+    score, _, _ = fit_pattern(typed, pattern, grid)
+    return score * np.sqrt(len(typed)) < threshold
+
+
 def known_types(pict_types: list[str] | None, n: int) -> bool:
     """Frame types usable for the banded blend test: one per frame, none unknown, more than one kind (an all-I
     stream has no P/B rhythm to remove, and no band thresholds were fitted on one)."""
@@ -274,23 +290,32 @@ def speed_from_thumbnails(thumbs: np.ndarray, step_threshold: float = STEP_THRES
     blend_normalised = local_normalised(second, BLEND_LOCAL_FRAMES)
     blend_score, blend_f, _ = fit_pattern(blend_normalised, blend_pattern)
     blend_z = blend_score * np.sqrt(len(second))
-    blend_margin, band = blend_z - blend_threshold, None
-    if known_types(pict_types, n):  # the banded test runs beside the single one; the larger margin speaks
+    blend_margin, band, codec_rhythm = blend_z - blend_threshold, None, False
+    typed = known_types(pict_types, n)
+    if typed and blend_margin >= 0 and codec_rhythm_explains(blend_normalised, pict_types[1:-1], blend_pattern,
+                                                             blend_f, blend_threshold):
+        blend_margin, codec_rhythm = -1.0, True
+    if typed:  # the banded test runs beside the single one; the larger margin speaks
         thresholds = band_thresholds or BLEND_BAND_THRESHOLDS
         fits = band_blend_fits(blend_normalised, pict_types[1:-1])
+        for name in [b for b in fits if b not in TYPE_NORMALISED_BANDS and fits[b][0] >= thresholds[b]]:
+            if codec_rhythm_explains(fits[name][2], pict_types[1:-1], blend_pattern, fits[name][1], thresholds[name]):
+                fits[name], codec_rhythm = (0.0, fits[name][1], fits[name][2]), True
         best = max(fits, key=lambda b: fits[b][0] - thresholds[b])
         if fits[best][0] - thresholds[best] > blend_margin:
             band, (blend_z, blend_f, blend_normalised) = best, fits[best]
             blend_score, blend_margin = blend_z / np.sqrt(len(second)), blend_z - thresholds[best]
-    found = {"repeat_fraction": repeat_fraction, "blend_fraction": blend_fraction, "n_frames": n,
-                 "blend_score": max(blend_score, 0.0), "step_z": float(step_z), "blend_z": float(blend_z),
-                 "step_contrast": step_contrast, "blend_band": band}
     step_margin = step_z - step_threshold
     if step_contrast > DROP_CONTRAST:  # the "double" steps are not much larger: not a dropped frame
         step_margin = -1.0
+    found = {"repeat_fraction": repeat_fraction, "blend_fraction": blend_fraction, "n_frames": n,
+                 "blend_score": max(blend_score, 0.0), "step_z": float(step_z), "blend_z": float(blend_z),
+                 "step_contrast": step_contrast, "blend_band": band}
     if max(step_margin, blend_margin) < 0:
-        # no pattern: natural speed, or a re-timing frames cannot show (1.0x, 2.0x, a ramp)
-        return VideoSpeed(None, 0.3 * size, pattern_score=max(step_score, 0.0), **found)
+        # no pattern: natural speed, or a re-timing frames cannot show (1.0x, 2.0x, a ramp), or only the codec's
+        # rhythm of frame types
+        return VideoSpeed(None, 0.3 * size, pattern_score=max(step_score, 0.0),
+                          doubt=CODEC_RHYTHM if codec_rhythm else None, **found)
     if step_margin >= 0:  # repeats and drops also leave a second-difference pattern: the step fit comes first
         factor, method, ratio, doubt = _step_reading(step_f, step_contrast, step_normalised, step_score, fps)
         score, margin = step_score, step_margin

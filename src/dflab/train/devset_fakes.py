@@ -154,3 +154,44 @@ def degrade(rgb: np.ndarray, how: Degradation) -> np.ndarray:
         h, w = out.shape[:2]
         out = cv2.resize(out, (max(2, int(w * how.scale)), max(2, int(h * how.scale))), interpolation=cv2.INTER_AREA)
     return np.ascontiguousarray(out)
+
+
+def paste_region(frame: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator,
+                 donor: np.ndarray | None = None, donor_landmarks: np.ndarray | None = None) -> np.ndarray:
+    """A crude cut-and-paste edit with no blending at all: a rectangle over the inner face (its extent jittered
+    by up to 10 % per side) replaced by the same region of `donor` (another picture of a face, resized to fit) or,
+    without one, by the face's own region mirrored and/or enlarged 5-15 %; then recoloured (a gain per channel of
+    0.85-1.2, an offset of -10..15). The rectangle keeps its hard edges, as a quick editor's paste does."""
+    h, w = frame.shape[:2]
+    pts = np.asarray(landmarks)[:, :2]
+    x0, y0 = pts.min(axis=0)
+    x1, y1 = pts.max(axis=0)
+    fw, fh = x1 - x0, y1 - y0
+    # the inner face: between the cheeks, from the brows to the chin (the landmarks' extent shrunk at the sides)
+    jitter = rng.uniform(-0.1, 0.1, 4)
+    bx0 = int(np.clip(x0 + (0.12 + jitter[0]) * fw, 0, w - 2))
+    bx1 = int(np.clip(x1 - (0.12 + jitter[1]) * fw, bx0 + 2, w))
+    by0 = int(np.clip(y0 + (0.15 + jitter[2]) * fh, 0, h - 2))
+    by1 = int(np.clip(y1 + jitter[3] * fh, by0 + 2, h))
+    bw, bh = bx1 - bx0, by1 - by0
+    if donor is not None and donor_landmarks is not None:
+        dp = np.asarray(donor_landmarks)[:, :2]
+        dx0, dy0 = dp.min(axis=0)
+        dx1, dy1 = dp.max(axis=0)
+        dw, dh = dx1 - dx0, dy1 - dy0
+        sx0, sx1 = int(max(0, dx0 + 0.12 * dw)), int(min(donor.shape[1], dx1 - 0.12 * dw))
+        sy0, sy1 = int(max(0, dy0 + 0.15 * dh)), int(min(donor.shape[0], dy1))
+        source = donor[sy0:sy1, sx0:sx1]
+    else:
+        source = frame[by0:by1, bx0:bx1]
+        if rng.random() < 0.7:
+            source = source[:, ::-1]
+        grow = rng.uniform(1.05, 1.15)
+        big = cv2.resize(source, (max(2, round(bw * grow)), max(2, round(bh * grow))), interpolation=cv2.INTER_CUBIC)
+        oy, ox = (big.shape[0] - bh) // 2, (big.shape[1] - bw) // 2
+        source = big[oy:oy + bh, ox:ox + bw]
+    patch = cv2.resize(np.ascontiguousarray(source), (bw, bh), interpolation=cv2.INTER_CUBIC).astype(np.float32)
+    patch = patch * rng.uniform(0.85, 1.2, 3).astype(np.float32) + np.float32(rng.uniform(-10, 15))
+    out = frame.copy()
+    out[by0:by1, bx0:bx1] = np.clip(patch, 0, 255).astype(np.uint8)
+    return out

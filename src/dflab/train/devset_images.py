@@ -8,7 +8,9 @@ clips. Every source face gives
   reals: the picture re-published five ways (JPEG 95, 75 and 50, half size, an 80 % central crop);
   fakes: the kinds of the video set (dflab.train.devset_fakes): cross-identity swaps (donor = the face of
          nearest pose of another person in the same group), a lower-face edit (the same person's mouth from
-         another photo or frame of them, else from their mirrored picture) and a self-blend, five in all,
+         another photo or frame of them, else from their mirrored picture), a crude cut-and-paste of the inner
+         face with hard edges (another person's, or the face's own mirrored or enlarged and recoloured) and a
+         self-blend, five in all,
          each through one of the same re-publications (rotating), so the set is half fakes.
 Groups are sets of people: a person's photos (and a clip's frames) share a group and swaps take donors only
 inside it, so leaving a group out of a fit keeps every face of the tested pictures out of it.
@@ -147,6 +149,11 @@ def fakes_of(face: Face, others: list[Face], same_person: list[Face], rng: np.ra
     if donor_lm is not None:
         edited = F.edit_expression(face.rgb, target, F.face_crop(donor_rgb, donor_lm, size), bool(rng.integers(2)))
         out.append(("expr", "expression", face.name, edited))
+    if n >= 5:  # a crude cut-and-paste (no blending): half from another person's face, half from the face itself
+        donor = others[int(rng.integers(len(others)))] if others and rng.random() < 0.5 else None
+        pasted = F.paste_region(face.rgb, face.landmarks, rng, donor.rgb if donor else None,
+                                donor.landmarks if donor else None)
+        out.append(("paste", "paste", f"{face.name}<-{donor.name}" if donor else face.name, pasted))
     while len(out) < n:  # self-blends fill the rest (each with its own random draw)
         out.append((f"sbi{len(out)}", "sbi", face.name, F.self_blend_frame(face.rgb, target, int(rng.integers(2**31)))))
     return out[:n]

@@ -58,16 +58,25 @@ def decision_logit(audio_p: float | None, video) -> float:
     if video is None or video.confidence <= 0:
         return logit
     if video.strong:
-        # Next to audio, a pattern just over its threshold (the null's tail: natural clips reach 7.5 against 7.7)
-        # adds nothing and the full weight needs a margin of 2; alone, it is all there is.
-        weight = video.confidence if audio_p is None else max(0.0, 2.0 * video.confidence - 1.0)
-        return logit + STRONG_VIDEO_LOGIT * weight
-    if video.factor is not None:
-        # a weak pattern only nudges the decision next to audio; alone it is all there is, though a conversion
-        # ratio (most often a conversion, not a speed change) counts half of an unclear re-timing
-        alone = WEAK_ALONE_LOGIT / 2 if video.rate_ratio else WEAK_ALONE_LOGIT
-        return logit + video.confidence * (1.0 if audio_p is not None else alone)
+        # A pattern just over its threshold is the null's tail (natural clips reach z 7.5 against 7.7; natural
+        # LivePortrait d18 at its own size reaches 8.3, confidence 0.65) and adds nothing; the full weight needs a
+        # margin of 2. With or without the sound: how far the frames' own evidence goes does not depend on it.
+        return logit + STRONG_VIDEO_LOGIT * max(0.0, 2.0 * video.confidence - 1.0)
+    if video.factor is not None and not lends_no_trust(video):
+        # an unclear or composite re-timing only nudges the decision next to audio; alone it is all there is
+        return logit + video.confidence * (1.0 if audio_p is not None else WEAK_ALONE_LOGIT)
+    # no pattern, or one a conversion or blending explains as well as a speed change: the frames show no
+    # re-timing of their own
     return logit + NO_PATTERN_LOGIT * video.confidence
+
+
+def lends_no_trust(video) -> bool:
+    """A pattern most natural files at that rate carry: a frame-rate conversion's (25 fps footage in a 30 fps file
+    repeats one frame in six, LivePortrait s20 and s29), or a blend (x264's B-frames are near-blends, so natural
+    clips show a blend pattern about as often as blended ones: 10 of 38 natural clips against a third to a half of
+    blended ones, bench/video_speed_accuracy.py; natural LivePortrait d9 reads a 0.93x blend at full strength). It
+    can refine the sound's factor, never make the change more likely or the reading more trusted."""
+    return bool(video.rate_ratio) or video.method == "blend"
 
 
 def fuse(audio_p: float | None, audio_factor: float | None, audio_confidence: float, video) -> SpeedDecision:
@@ -88,14 +97,17 @@ def fuse(audio_p: float | None, audio_factor: float | None, audio_confidence: fl
         contradicted = (sound_says < 1.0) != (video.factor < 1.0)
     if has_pattern and video.strong:
         factor, source, confidence = float(video.factor), "video", video_confidence
-    elif has_pattern and video.rate_ratio and sound_says is not None:
-        # A conversion's pattern is what most files at that rate carry: it refines the sound's factor when the
-        # two agree (within AGREE) and lends no trust of its own (a natural 30 fps clip converted to 60 fps, whose
-        # noisy sound read 0.75x, would otherwise be a confident 0.5x)
+    elif has_pattern and lends_no_trust(video) and sound_says is not None:
+        # A conversion's or a blend's pattern is what many natural files carry: it refines the sound's factor
+        # when the two agree (within AGREE) and lends no trust of its own (a natural 30 fps clip converted to
+        # 60 fps, whose noisy sound read 0.75x, would otherwise be a confident 0.5x; a re-encode of natural d9 a
+        # confident 0.25x)
         agree = abs(np.log2(sound_says / video.factor)) < AGREE_LOG2
         factor, source = (float(video.factor), "video") if agree else (float(sound_says), "audio")
         confidence = audio_confidence * (1.0 - video.confidence * NOT_RETIMING)
-    elif has_pattern and not contradicted:
+        if not agree and (sound_says < 1.0) != (video.factor < 1.0):
+            confidence *= CONTRADICTED
+    elif has_pattern and not contradicted and not lends_no_trust(video):
         factor, source, confidence = float(video.factor), "video", video_confidence
     elif sound_says is not None:  # no pattern, or a weak one the other way: the sound's factor
         factor, source, confidence = float(sound_says), "audio", audio_confidence
@@ -104,6 +116,6 @@ def fuse(audio_p: float | None, audio_factor: float | None, audio_confidence: fl
     else:  # unreachable: without a pattern or the sound's "changed" every term of the logit is <= 0
         return SpeedDecision(min(score, 0.499), 1.0, "natural", float(min(1.0, max(audio_confidence, video_confidence))),
                              None, False)
-    if contradicted and not video.strong:
+    if contradicted and not video.strong and not lends_no_trust(video):
         confidence *= CONTRADICTED
     return SpeedDecision(score, factor, direction_of(factor, True), float(min(1.0, confidence)), source, contradicted)
