@@ -1,0 +1,58 @@
+"""Streamed frames (load(..., keep_frames=False)): the same frames as a full load, few pixels in memory, any frame
+brought back from the file on request, also from files that decode garbage after a seek."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dflab.media import load
+from dflab.media.frame_store import CACHE_FRAMES, StreamedFrames
+
+CLIPS = {
+    # a talking face with sound: seeking to a key frame gives the frame back exactly
+    "liveportrait": "liveportrait/assets/examples/driving/d3.mp4",
+    # FaceForensics++ c23: a seek lands on frames that decode as garbage, so frames come back from the start
+    "ffpp": "ffpp/original_sequences/youtube/c23/videos/519.mp4",
+}
+
+
+@pytest.fixture(scope="module", params=sorted(CLIPS))
+def both(request, shared_data):
+    path = shared_data / CLIPS[request.param]
+    kept = load(path, with_audio=False)
+    streamed = load(path, with_audio=False, keep_frames=False, frame_features={"mean": lambda rgb: float(rgb.mean())})
+    yield kept, streamed
+    streamed.frames.close()
+
+
+def test_streamed_frames_are_the_frames_of_a_full_load(both) -> None:
+    kept, streamed = both
+    frames = streamed.frames
+    assert isinstance(frames, StreamedFrames) and len(frames) == len(kept.frames) > 50
+    assert [f.index for f in frames] == [f.index for f in kept.frames]
+    assert [f.time_s for f in frames] == [f.time_s for f in kept.frames]
+    assert [f.pict_type for f in frames] == [f.pict_type for f in kept.frames]
+    n = len(frames)
+    # forward, far ahead, backwards, the last one, the first one again: every pattern the cues use
+    for pos in (n // 2, n // 2 + 1, n // 2 + 7, n - 1, 3, 0, n // 3, n // 2 - 20, n - 2, 1):
+        assert np.array_equal(frames[pos].rgb, kept.frames[pos].rgb), pos
+    assert len(frames._cache) <= CACHE_FRAMES  # the pixels in memory stay bounded
+    assert frames.redecoded > 0
+
+
+def test_per_frame_features_are_computed_while_decoding(both) -> None:
+    kept, streamed = both
+    means = streamed.frames.feature("mean")
+    assert means is not None and len(means) == len(kept.frames)
+    assert np.allclose(means, [f.rgb.mean() for f in kept.frames])
+    assert streamed.frames.feature("absent") is None
+
+
+def test_slices_and_negative_positions(both) -> None:
+    kept, streamed = both
+    tail = streamed.frames[-3:]
+    assert [f.index for f in tail] == [f.index for f in kept.frames[-3:]]
+    assert np.array_equal(streamed.frames[-1].rgb, kept.frames[-1].rgb)
+    with pytest.raises(IndexError):
+        streamed.frames[len(kept.frames)]
