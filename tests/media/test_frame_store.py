@@ -56,3 +56,29 @@ def test_slices_and_negative_positions(both) -> None:
     assert np.array_equal(streamed.frames[-1].rgb, kept.frames[-1].rgb)
     with pytest.raises(IndexError):
         streamed.frames[len(kept.frames)]
+
+
+def test_mutated_videos_stream_or_refuse(shared_data, tmp_path) -> None:
+    """Damaged files: the streamed load and every frame read back from the file give pixels or a DflabError."""
+    from dflab.config import Limits, SamplingPolicy
+    from dflab.errors import DflabError
+    from dflab.eval.fuzz import mutants
+
+    policy, limits = SamplingPolicy(max_side=96), Limits(max_analysis_frames=40)
+    corpus = {"ffpp.mp4": shared_data / CLIPS["ffpp"], "talk.mp4": shared_data / CLIPS["liveportrait"]}
+    outcomes = {"read": 0, "refused": 0}
+    for mutant in mutants(corpus, 60, seed=5):
+        path = tmp_path / f"{mutant.name}{mutant.suffix}"
+        path.write_bytes(mutant.data)
+        try:
+            media = load(path, policy=policy, limits=limits, with_audio=False, keep_frames=False)
+            n = len(media.frames)
+            for pos in (n - 1, 0, n // 2):
+                assert media.frames[pos].rgb.ndim == 3
+            media.frames.close()
+            outcomes["read"] += 1
+        except DflabError as exc:
+            assert str(exc) and "\n" not in str(exc)
+            outcomes["refused"] += 1
+        path.unlink()
+    assert outcomes["read"] >= 5 and outcomes["refused"] >= 5, outcomes
