@@ -47,6 +47,7 @@ LINE_SIDE_BINS = (3, 10)  # background bins on each side of the line, in block F
 
 
 BLOCK_FRAMES = 512  # frames per step of the frame-wise measures: memory flat in the clip's duration
+LINE_BLOCKS_PER_STEP = 16  # envelope blocks per step of line_strength
 
 
 def wsola_window(sample_rate: int) -> int:
@@ -168,13 +169,18 @@ def line_strength(samples: np.ndarray, sample_rate: int, period: int) -> float:
     envelope = np.log(power + 1e-4 * np.mean(power) + 1e-20)
     # block starts are multiples of block/2 = 8 periods, so the line has the same phase in every block
     starts = np.arange(0, len(envelope) - block + 1, block // 2)
-    blocks = envelope[starts[:, None] + np.arange(block)[None, :]]
-    spectrum = np.fft.rfft((blocks - blocks.mean(axis=1, keepdims=True)) * np.hanning(block), axis=1)
-    line = spectrum[:, LINE_BLOCK_PERIODS]
     lo, hi = LINE_SIDE_BINS
     side = np.r_[LINE_BLOCK_PERIODS - hi : LINE_BLOCK_PERIODS - lo + 1, LINE_BLOCK_PERIODS + lo : LINE_BLOCK_PERIODS + hi + 1]
-    background = np.mean(np.abs(spectrum[:, side]) ** 2, axis=1) + 1e-20
-    weights = 1.0 / background
+    window = np.hanning(block)
+    lines, backgrounds = [], []
+    for i in range(0, len(starts), LINE_BLOCKS_PER_STEP):  # each block is its own row: bounded memory, same values
+        chunk = starts[i : i + LINE_BLOCKS_PER_STEP]
+        blocks = envelope[chunk[:, None] + np.arange(block)[None, :]]
+        spectrum = np.fft.rfft((blocks - blocks.mean(axis=1, keepdims=True)) * window, axis=1)
+        lines.append(spectrum[:, LINE_BLOCK_PERIODS])
+        backgrounds.append(np.mean(np.abs(spectrum[:, side]) ** 2, axis=1) + 1e-20)
+    line = np.concatenate(lines)
+    weights = 1.0 / np.concatenate(backgrounds)
     return float(np.abs(np.sum(line * weights)) ** 2 / np.sum(weights))
 
 
