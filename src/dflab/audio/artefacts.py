@@ -80,8 +80,20 @@ def residual_peakiness(samples: np.ndarray, sample_rate: int) -> dict[str, float
     if len(x) < 4 * frame:
         return {"residual_kurtosis": np.nan, "residual_crest": np.nan, "residual_kurtosis_p25": np.nan}
     frames = np.lib.stride_tricks.sliding_window_view(x, frame)[::hop]
-    energy = np.mean(frames**2, axis=1)
-    frames = frames[energy > np.percentile(energy, 50)]
+    energy = np.concatenate([np.mean(frames[i : i + BLOCK_FRAMES] ** 2, axis=1) for i in range(0, len(frames), BLOCK_FRAMES)])
+    loud = np.flatnonzero(energy > np.percentile(energy, 50))
+    parts = [_residual_shape(frames[loud[i : i + BLOCK_FRAMES]], frame) for i in range(0, len(loud), BLOCK_FRAMES)]
+    kurtosis = np.concatenate([k for k, _ in parts])
+    crest = np.concatenate([c for _, c in parts])
+    return {
+        "residual_kurtosis": float(np.median(kurtosis)),
+        "residual_kurtosis_p25": float(np.percentile(kurtosis, 25)),
+        "residual_crest": float(np.median(crest)),
+    }
+
+
+def _residual_shape(frames: np.ndarray, frame: int) -> tuple[np.ndarray, np.ndarray]:
+    """(kurtosis, crest factor) of each frame's (row's) LPC residual."""
     windowed = frames * np.hanning(frame)
     spec = np.fft.rfft(windowed, 2 * frame, axis=1)
     autocorr = np.fft.irfft(np.abs(spec) ** 2, axis=1)[:, : LPC_ORDER + 1]
@@ -94,11 +106,7 @@ def residual_peakiness(samples: np.ndarray, sample_rate: int) -> dict[str, float
     var = np.mean(centred**2, axis=1) + 1e-20
     kurtosis = np.mean(centred**4, axis=1) / var**2 - 3.0
     crest = np.max(np.abs(centred), axis=1) / np.sqrt(var)
-    return {
-        "residual_kurtosis": float(np.median(kurtosis)),
-        "residual_kurtosis_p25": float(np.percentile(kurtosis, 25)),
-        "residual_crest": float(np.median(crest)),
-    }
+    return kurtosis, crest
 
 
 def highband_repetition(samples: np.ndarray, sample_rate: int, lo_hz: float = 2500.0) -> dict[str, float]:
