@@ -76,6 +76,117 @@ def run_dflab(argv: list[str], env: dict, timeout_s: float) -> tuple[str, float,
     return f"exit {proc.returncode}", seconds, err[-800:]
 
 
+class _Hang(Exception):
+    pass
+
+
+def _alarm(signum, frame):  # noqa: ARG001 - the signal handler's signature
+    raise _Hang
+
+
+def run_in_process(argv: list[str], timeout_s: float) -> tuple[str, float, str]:
+    """run_dflab's outcomes, with `dflab.cli.main.main` called in this process (models load once, no
+    interpreter start per command); a command still running after `timeout_s` (SIGALRM) counts as a hang."""
+    import contextlib
+    import io
+    import signal
+    import traceback
+
+    from dflab.cli.main import main as dflab_main
+
+    err = io.StringIO()
+    start = time.perf_counter()
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_REAL, timeout_s)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+            code = dflab_main(argv)
+    except _Hang:
+        return "hang", time.perf_counter() - start, ""
+    except SystemExit as exc:  # argparse
+        code = exc.code
+    except Exception:  # noqa: BLE001 - exactly what the campaign looks for
+        return "traceback", time.perf_counter() - start, traceback.format_exc(limit=-4)[-1500:]
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    seconds = time.perf_counter() - start
+    text = err.getvalue()
+    if code == 2 and text.strip().count("\n") != 0:
+        return "multiline", seconds, text[-800:]
+    if code in (0, 2) or (code == 1 and argv[0] == "verify"):
+        return str(code), seconds, ""
+    return f"exit {code}", seconds, text[-800:]
+
+
+DOOR_READERS = ("probe", "load", "load streamed", "load_audio", "load_image_rgb")
+
+
+def front_door(path: Path, reader: str):
+    """One of the functions every command reads media through (dflab.media): the parsing a mutant meets first."""
+    from dflab.config import Limits
+    from dflab.media import load, load_audio, load_image_rgb, probe
+
+    if reader == "probe":
+        return probe(path, Limits())
+    if reader == "load":
+        return load(path)
+    if reader == "load streamed":  # what a scan does: frames streamed, a few read back from the file
+        media = load(path, keep_frames=False)
+        for pos in sorted({0, len(media.frames) // 2, len(media.frames) - 1}) if media.frames else ():
+            media.frames[pos].rgb  # noqa: B018 - decoding again is the point
+        close = getattr(media.frames, "close", None)
+        if close is not None:
+            close()
+        return media
+    if reader == "load_audio":
+        return load_audio(path)
+    return load_image_rgb(path)
+
+
+def door_campaign(corpus: dict, n: int, seed: int, work: Path, timeout_s: float, budget_s: float | None) -> dict:
+    """`n` mutants through every front-door reader in this process: accepted, refused (a DflabError: one clear
+    line), crashed (any other exception: a traceback for the user) or hung."""
+    import signal
+    import traceback
+
+    from dflab.errors import DflabError
+    from dflab.eval.fuzz import mutants
+
+    counts = {reader: defaultdict(int) for reader in DOOR_READERS}
+    failures, done, started = [], 0, time.perf_counter()
+    for mutant in mutants(corpus, n, seed=seed):
+        if budget_s is not None and time.perf_counter() - started > budget_s:
+            break
+        path = work / f"door-{mutant.name}{mutant.suffix}"
+        path.write_bytes(mutant.data)
+        for reader in DOOR_READERS:
+            previous = signal.signal(signal.SIGALRM, _alarm)
+            signal.setitimer(signal.ITIMER_REAL, timeout_s)
+            try:
+                front_door(path, reader)
+                outcome = "accepted"
+            except _Hang:
+                outcome = "hang"
+            except DflabError:
+                outcome = "refused"
+            except Exception:  # noqa: BLE001
+                outcome = "crash"
+                failures.append({"mutant": mutant.name, "seed_file": mutant.seed_name, "detail": mutant.detail,
+                                 "reader": reader, "traceback": traceback.format_exc(limit=-4)[-1500:]})  # fmt: skip
+                print(f"  crash: {reader} on {mutant.name} ({mutant.detail})", file=sys.stderr)
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, previous)
+            counts[reader][outcome] += 1
+        path.unlink()
+        done += 1
+    rows = [{"reader": r, "runs": sum(c.values()), "accepted": c["accepted"], "refused": c["refused"],
+             "crashes": c["crash"], "hangs": c["hang"]} for r, c in counts.items()]  # fmt: skip
+    return {"mutants": done, "seed": seed, "timeout_s": timeout_s, "per_reader": rows, "failures": failures,
+            "wall_s": round(time.perf_counter() - started, 1)}  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=40, help="mutants (each through every command; default 40)")
@@ -83,6 +194,12 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds per command before it counts as a hang")
     parser.add_argument("--budget-s", type=float, default=None, help="stop starting new mutants after this long")
     parser.add_argument("--commands", default=",".join(COMMANDS), help="comma-separated subset of the commands")
+    parser.add_argument("--in-process", action="store_true",
+                        help="call the commands in this process (models load once; hangs caught with SIGALRM)")
+    parser.add_argument("--door", type=int, default=0, metavar="N",
+                        help="also run N mutants (seed + 1) through the media front door (probe, load, streamed "
+                        "load, load_audio, load_image_rgb) in this process")
+    parser.add_argument("--door-budget-s", type=float, default=None, help="stop the front-door mutants after this long")
     args = parser.parse_args()
     data = shared_data()
     if data is None:
@@ -99,8 +216,15 @@ def main() -> int:
         python_path = os.pathsep.join(p for p in (str(REPO / "src"), os.environ.get("PYTHONPATH", "")) if p)
         env = {**os.environ, "DFLAB_HOME": str(tmp_path / "home"), "PYTHONPATH": python_path,
                "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # fmt: skip
+        if args.in_process:
+            os.environ.update({k: env[k] for k in ("DFLAB_HOME", "OMP_NUM_THREADS", "MKL_NUM_THREADS")})
+
+            def run(argv, env, timeout_s):  # noqa: ARG001 - same call as run_dflab
+                return run_in_process(argv, timeout_s)
+        else:
+            run = run_dflab
         for argv in (["keys", "init"], *(["register", str(p)] for p in corpus.values())):
-            outcome, _, err = run_dflab(argv, env, args.timeout)
+            outcome, _, err = run(argv, env, args.timeout)
             if outcome != "0":
                 print(f"setup failed: dflab {' '.join(argv)}: {outcome} {err}", file=sys.stderr)
                 return 1
@@ -116,8 +240,8 @@ def main() -> int:
             path.write_bytes(mutant.data)
             outcomes = {}
             for command in commands:
-                outcome, took, err = run_dflab(argv_for(command, path, corpus[mutant.seed_name], work), env,
-                                               args.timeout)  # fmt: skip
+                outcome, took, err = run(argv_for(command, path, corpus[mutant.seed_name], work), env,
+                                         args.timeout)  # fmt: skip
                 counts[command][outcome] += 1
                 seconds[command] += took
                 if applies(command, mutant.suffix):
@@ -132,6 +256,9 @@ def main() -> int:
             for produced in work.iterdir():
                 produced.unlink()
             done += 1
+        door = None
+        if args.door:
+            door = door_campaign(corpus, args.door, args.seed + 1, work, args.timeout, args.door_budget_s)
     rows = []
     for command in commands:
         c = counts[command]
@@ -147,8 +274,13 @@ def main() -> int:
     print_table(rows + [{"command": "all", **total, "mean s": ""}],
                 ["command", "runs", "exit 0", "exit 1", "exit 2", "tracebacks", "hangs", "multi-line", "other exits",
                  "mean s"])  # fmt: skip
+    if door is not None:
+        print(f"\nfront door: {door['mutants']} mutants (seed {args.seed + 1}) x {len(DOOR_READERS)} readers, "
+              f"{door['wall_s']:.0f} s\n")
+        print_table(door["per_reader"], ["reader", "runs", "accepted", "refused", "crashes", "hangs"])
     write_results("fuzz", {
         "mutants": done, "seed": args.seed, "timeout_s": args.timeout, "commands": commands,
+        "in_process": args.in_process, "front_door": door,
         "corpus": sorted(corpus), "per_command": rows, "total": total, "failures": failures,
         "disagreements": len(disagreements), "disagreeing_mutants": disagreements,
         "wall_s": round(time.perf_counter() - started, 1),

@@ -140,3 +140,20 @@ def test_corrupt_jpeg_body(tmp_path, shared_data):
     broken.write_bytes(data[: len(data) // 3])  # header intact, most of the scan missing
     _refused(broken, PartialMedia, "the JPEG ends before its end-of-image marker")
     _refused(broken, PartialMedia, "end-of-image", limits=Limits(allow_partial=True))  # a cut picture never passes
+
+
+def test_header_table_too_large_to_allocate(shared_data, tmp_path, capsys):
+    """An stts entry count of 2^31-1 makes FFmpeg's demuxer fail with ENOMEM (found by bench/fuzz.py --door):
+    every reader refuses it with LimitExceeded, and the CLI with one line and exit 2, never a MemoryError."""
+    from dflab.cli.main import main
+
+    data = (shared_data / "liveportrait/assets/examples/driving/d3.mp4").read_bytes()
+    at = data.find(b"stts") + 8  # box type, then version/flags (4 bytes), then the entry count
+    bad = tmp_path / "huge_stts.mp4"
+    bad.write_bytes(data[:at] + (0x7FFFFFFF).to_bytes(4, "big") + data[at + 4 :])
+    for read in (probe, load, load_audio, lambda p: load(p, keep_frames=False), lambda p: list(iter_frames(p))):
+        with pytest.raises(LimitExceeded, match="more memory than is available"):
+            read(bad)
+    assert main(["scan", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "more memory" in err and "Traceback" not in err

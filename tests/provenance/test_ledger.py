@@ -130,10 +130,10 @@ def test_checkpoint_prove_and_offline_verify(ledger) -> None:
         assert bundle["leaf_hash"] == merkle.hash_leaf(canonical_json(bundle["record"])).hex()
         summary = verify_proof(json.loads(json.dumps(bundle)), ledger.verifier_key)  # as if read from a file
         assert summary["ok"] and summary["index"] == rid
-    # A record appended after the checkpoint gets a fresh checkpoint that covers it.
+    # A record appended after the checkpoint gets a fresh checkpoint that covers it (every append batch signs one).
     rid = ledger.append(_record(11))
     bundle = ledger.prove(rid)
-    assert bundle["tree_size"] == 12 and len(ledger.checkpoints()) == 2
+    assert bundle["tree_size"] == 12 and [c.tree_size for c in ledger.checkpoints()] == [11, 11, 12]
     assert verify_proof(bundle, ledger.verifier_key)["tree_size"] == 12
 
 
@@ -159,7 +159,8 @@ def test_verify_all_on_a_clean_ledger(ledger) -> None:
     ledger.checkpoint()
     ledger.append_batch([_record(i) for i in range(37, 40)])
     summary = ledger.verify_all()
-    assert summary["records"] == 40 and summary["checkpoints"] == 1
+    assert summary["records"] == 40 and summary["checkpoints"] == 3  # one per append batch, one asked for
+    assert summary["columns_checked"] == 40 and summary["unsigned_records"] == 0
     assert summary["nodes_checked"] == sum(40 >> level for level in range(6))
     assert summary["root"] == ledger.root().hex()
 
@@ -278,7 +279,8 @@ def test_record_and_its_hashes_rewritten_is_caught_by_the_checkpoint(sqlite_ledg
         db.execute("DELETE FROM leaves")
         db.execute("DELETE FROM nodes")
     with open_ledger(sqlite_ledger_path) as led:
-        led.append_batch(forged)
+        with pytest.raises(IntegrityError, match="refusing to sign"):
+            led.append_batch(forged)  # written (the attacker has the database), but never signed
         with pytest.raises(IntegrityError, match="no longer consistent with the checkpoint signed at size 20"):
             led.verify_all()
         with pytest.raises(IntegrityError, match="refusing to sign"):

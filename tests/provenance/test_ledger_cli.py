@@ -78,7 +78,7 @@ def test_show_status_consistency(populated, capsys) -> None:
     assert code == 0 and (bundle["old_size"], bundle["new_size"]) == (12, 20) and bundle["old_checkpoint"]
     code, out, _ = _run(capsys, "ledger", "status", "--json")
     status = json.loads(out)
-    assert status["size"] == 20 and status["checkpoints"] == 1 and status["verifier_key"].startswith("dflab.local/ledger+")
+    assert status["size"] == 20 and status["checkpoints"] == 3 and status["verifier_key"].startswith("dflab.local/ledger+")
 
 
 def test_consistency_proof_file_verifies(populated, capsys, tmp_path) -> None:
@@ -100,7 +100,7 @@ def test_verify_all_detects_an_edited_row(populated, capsys) -> None:
     with sqlite3.connect(populated) as db:
         db.execute("UPDATE leaves SET data = replace(data, 'p5.jpg', 'p6.jpg') WHERE idx = 5")
     code, out, err = _run(capsys, "ledger", "verify", "--all")
-    assert code == 2 and out == ""
+    assert code == 1 and out == ""  # a failed audit is an answer (exit 1), not a usage error
     assert "record 5 was altered" in _one_error_line(err)
 
 
@@ -115,7 +115,7 @@ def test_verify_all_through_the_real_entry_point(populated, tmp_path) -> None:
         env=os.environ.copy(),
         timeout=60,
     )
-    assert proc.returncode == 2
+    assert proc.returncode == 1
     assert "record 0 was altered" in _one_error_line(proc.stderr)
 
 

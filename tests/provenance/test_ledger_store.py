@@ -85,6 +85,26 @@ def test_find_leaves_by_content_and_watermark(store) -> None:
     assert store.find_leaves(content_sha256="0" * 64) == []
 
 
+def test_leaf_entries_come_back_with_their_lookup_columns(store) -> None:
+    entries = [_entry(0, "df010000000000aa"), _entry(1), _entry(2)]
+    store.append_batch(entries)
+    assert list(store.iter_leaf_entries(0, 3)) == list(enumerate(entries))
+    assert [i for i, _ in store.iter_leaf_entries(1, 10)] == [1, 2]
+
+
+def test_after_commit_runs_once_after_the_outer_commit_and_never_after_a_rollback(store) -> None:
+    database, ran = store.database, []
+    with database.transaction():
+        with database.transaction():
+            database.after_commit(lambda: ran.append("inner"))
+        assert ran == []  # the inner block committing is not the commit
+    assert ran == ["inner"]
+    with pytest.raises(RuntimeError), database.transaction():
+        database.after_commit(lambda: ran.append("rolled back"))
+        raise RuntimeError("undo")
+    assert ran == ["inner"]
+
+
 def test_checkpoints_are_kept_in_order(store) -> None:
     store.append_batch([_entry(0), _entry(1)])
     first = StoredCheckpoint(1, b"\x01" * 32, "note one\n", "2025-01-01T00:00:00Z")

@@ -46,6 +46,10 @@ LINE_BLOCK_PERIODS = 16  # envelope block length, in grid periods
 LINE_SIDE_BINS = (3, 10)  # background bins on each side of the line, in block FFT bins
 
 
+BLOCK_FRAMES = 512  # frames per step of the frame-wise measures: memory flat in the clip's duration
+LINE_BLOCKS_PER_STEP = 16  # envelope blocks per step of line_strength
+
+
 def wsola_window(sample_rate: int) -> int:
     """ffmpeg atempo's window: the power of two at or above sample_rate / 24 (1024 at 16-22.05 kHz, 2048 at 44.1/48)."""
     return 1 << int(np.ceil(np.log2(sample_rate / 24)))
@@ -76,8 +80,20 @@ def residual_peakiness(samples: np.ndarray, sample_rate: int) -> dict[str, float
     if len(x) < 4 * frame:
         return {"residual_kurtosis": np.nan, "residual_crest": np.nan, "residual_kurtosis_p25": np.nan}
     frames = np.lib.stride_tricks.sliding_window_view(x, frame)[::hop]
-    energy = np.mean(frames**2, axis=1)
-    frames = frames[energy > np.percentile(energy, 50)]
+    energy = np.concatenate([np.mean(frames[i : i + BLOCK_FRAMES] ** 2, axis=1) for i in range(0, len(frames), BLOCK_FRAMES)])
+    loud = np.flatnonzero(energy > np.percentile(energy, 50))
+    parts = [_residual_shape(frames[loud[i : i + BLOCK_FRAMES]], frame) for i in range(0, len(loud), BLOCK_FRAMES)]
+    kurtosis = np.concatenate([k for k, _ in parts])
+    crest = np.concatenate([c for _, c in parts])
+    return {
+        "residual_kurtosis": float(np.median(kurtosis)),
+        "residual_kurtosis_p25": float(np.percentile(kurtosis, 25)),
+        "residual_crest": float(np.median(crest)),
+    }
+
+
+def _residual_shape(frames: np.ndarray, frame: int) -> tuple[np.ndarray, np.ndarray]:
+    """(kurtosis, crest factor) of each frame's (row's) LPC residual."""
     windowed = frames * np.hanning(frame)
     spec = np.fft.rfft(windowed, 2 * frame, axis=1)
     autocorr = np.fft.irfft(np.abs(spec) ** 2, axis=1)[:, : LPC_ORDER + 1]
@@ -90,11 +106,7 @@ def residual_peakiness(samples: np.ndarray, sample_rate: int) -> dict[str, float
     var = np.mean(centred**2, axis=1) + 1e-20
     kurtosis = np.mean(centred**4, axis=1) / var**2 - 3.0
     crest = np.max(np.abs(centred), axis=1) / np.sqrt(var)
-    return {
-        "residual_kurtosis": float(np.median(kurtosis)),
-        "residual_kurtosis_p25": float(np.percentile(kurtosis, 25)),
-        "residual_crest": float(np.median(crest)),
-    }
+    return kurtosis, crest
 
 
 def highband_repetition(samples: np.ndarray, sample_rate: int, lo_hz: float = 2500.0) -> dict[str, float]:
@@ -114,6 +126,23 @@ def highband_repetition(samples: np.ndarray, sample_rate: int, lo_hz: float = 25
     if n < 20:
         return nan
     starts = max_lag + hop * np.arange(n)
+    # Each frame's correlations are its own row: a block of rows at a time bounds the memory (about 60 MB at
+    # 44.1 kHz instead of 15 MB per second of sound) and gives the same values.
+    rows = [_best_repeats(high, starts[i : i + BLOCK_FRAMES], frame, max_lag, min_lag) for i in range(0, n, BLOCK_FRAMES)]
+    best = np.concatenate([b for b, _ in rows])
+    own = np.concatenate([o for _, o in rows])
+    best = best[own > np.percentile(own, 30)]
+    return {
+        "repeat_corr_median": float(np.median(best)),
+        "repeat_corr_p90": float(np.percentile(best, 90)),
+        "repeat_share": float(np.mean(best > REPEAT_THRESHOLD)),
+    }
+
+
+def _best_repeats(high: np.ndarray, starts: np.ndarray, frame: int, max_lag: int,
+                  min_lag: int) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """(best normalised correlation with the 2-50 ms before, energy) of the frames starting at `starts`."""
+    n = len(starts)
     current = high[starts[:, None] + np.arange(frame)[None, :]]
     context = high[(starts - max_lag)[:, None] + np.arange(max_lag + frame)[None, :]]
     size = 1 << int(np.ceil(np.log2(max_lag + 2 * frame)))
@@ -125,13 +154,7 @@ def highband_repetition(samples: np.ndarray, sample_rate: int, lo_hz: float = 25
     own = np.sum(current**2, axis=1)
     corr = dots / np.sqrt(seg_energy * own[:, None] + 1e-20)
     corr = corr[:, (max_lag - k) >= min_lag]
-    best = corr.max(axis=1)
-    best = best[own > np.percentile(own, 30)]
-    return {
-        "repeat_corr_median": float(np.median(best)),
-        "repeat_corr_p90": float(np.percentile(best, 90)),
-        "repeat_share": float(np.mean(best > REPEAT_THRESHOLD)),
-    }
+    return corr.max(axis=1), own
 
 
 def line_strength(samples: np.ndarray, sample_rate: int, period: int) -> float:
@@ -154,13 +177,18 @@ def line_strength(samples: np.ndarray, sample_rate: int, period: int) -> float:
     envelope = np.log(power + 1e-4 * np.mean(power) + 1e-20)
     # block starts are multiples of block/2 = 8 periods, so the line has the same phase in every block
     starts = np.arange(0, len(envelope) - block + 1, block // 2)
-    blocks = envelope[starts[:, None] + np.arange(block)[None, :]]
-    spectrum = np.fft.rfft((blocks - blocks.mean(axis=1, keepdims=True)) * np.hanning(block), axis=1)
-    line = spectrum[:, LINE_BLOCK_PERIODS]
     lo, hi = LINE_SIDE_BINS
     side = np.r_[LINE_BLOCK_PERIODS - hi : LINE_BLOCK_PERIODS - lo + 1, LINE_BLOCK_PERIODS + lo : LINE_BLOCK_PERIODS + hi + 1]
-    background = np.mean(np.abs(spectrum[:, side]) ** 2, axis=1) + 1e-20
-    weights = 1.0 / background
+    window = np.hanning(block)
+    lines, backgrounds = [], []
+    for i in range(0, len(starts), LINE_BLOCKS_PER_STEP):  # each block is its own row: bounded memory, same values
+        chunk = starts[i : i + LINE_BLOCKS_PER_STEP]
+        blocks = envelope[chunk[:, None] + np.arange(block)[None, :]]
+        spectrum = np.fft.rfft((blocks - blocks.mean(axis=1, keepdims=True)) * window, axis=1)
+        lines.append(spectrum[:, LINE_BLOCK_PERIODS])
+        backgrounds.append(np.mean(np.abs(spectrum[:, side]) ** 2, axis=1) + 1e-20)
+    line = np.concatenate(lines)
+    weights = 1.0 / np.concatenate(backgrounds)
     return float(np.abs(np.sum(line * weights)) ** 2 / np.sum(weights))
 
 
@@ -185,9 +213,15 @@ def phase_step_repeat(samples: np.ndarray, sample_rate: int) -> dict[str, float]
     frames = np.lib.stride_tricks.sliding_window_view(x, PV_FFT)[::PV_HOP]
     freqs = np.fft.rfftfreq(PV_FFT, 1.0 / sample_rate)
     band = (freqs > PV_MIN_HZ) & (freqs < 0.45 * sample_rate)
-    phase = np.angle(np.fft.rfft(frames * np.hanning(PV_FFT), axis=1)[:, band])
-    step_change = phase[2:] - 2 * phase[1:-1] + phase[:-2]
-    return {"phase_step_repeat": float(np.mean(np.cos(step_change)))}
+    window = np.hanning(PV_FFT)
+    total, count = 0.0, 0
+    # Blocks of frames overlapping by two (the second difference spans three frames): memory bounded, same mean.
+    for start in range(0, len(frames) - 2, BLOCK_FRAMES):
+        phase = np.angle(np.fft.rfft(frames[start : start + BLOCK_FRAMES + 2] * window, axis=1)[:, band])
+        step_change = phase[2:] - 2 * phase[1:-1] + phase[:-2]
+        total += float(np.sum(np.cos(step_change)))
+        count += step_change.size
+    return {"phase_step_repeat": total / count if count else np.nan}
 
 
 def artefact_features(samples: np.ndarray, sample_rate: int, native: tuple[np.ndarray, int] | None = None) -> dict[str, float]:

@@ -26,6 +26,9 @@ class PitchTrack:
         return np.isfinite(self.f0_hz)
 
 
+YIN_BLOCK_FRAMES = 512  # frames per step of yin
+
+
 def _frames(samples: np.ndarray, frame: int, hop: int) -> np.ndarray:
     if len(samples) < frame:
         samples = np.pad(samples, (0, frame - len(samples)))
@@ -48,6 +51,22 @@ def yin(
     window = 2 * max_lag  # integration window W = max lag, frame = 2W
     frames = _frames(np.asarray(samples, dtype=np.float64), window, hop)
     n_fft = 1 << int(np.ceil(np.log2(2 * window)))
+    # Every frame is its own row, so blocks of rows bound the memory (the whole clip at once took about 5 MB per
+    # second of sound) and give the same values.
+    parts = [_yin_rows(frames[i : i + YIN_BLOCK_FRAMES], sample_rate, max_lag, min_lag, n_fft, threshold)
+             for i in range(0, len(frames), YIN_BLOCK_FRAMES)]  # fmt: skip
+    f0 = np.concatenate([f for f, _ in parts])
+    aper = np.concatenate([a for _, a in parts])
+
+    level = 10 * np.log10(np.mean(np.square(frames[:, :max_lag]), axis=1) + 1e-12)
+    voiced = (aper < threshold) & (level > min_level_db) & (level > np.percentile(level, 95) - 35)
+    times = (np.arange(len(frames)) * hop + window / 2) / sample_rate
+    return PitchTrack(times=times, f0_hz=np.where(voiced, f0, np.nan), aperiodicity=aper)
+
+
+def _yin_rows(frames: np.ndarray, sample_rate: int, max_lag: int, min_lag: int, n_fft: int,
+              threshold: float) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """(F0, aperiodicity) of each frame (row)."""
     spec = np.fft.rfft(frames, n=n_fft, axis=1)
     # Difference function d(tau) = r_x(0) + r_{x shifted}(0) - 2 r(tau), with the energies over the W-sample
     # windows from a cumulative sum (exact YIN, not the approximate "autocorrelation" variant).
@@ -82,13 +101,7 @@ def yin(
     denom = left - 2 * mid + right
     shift = np.where(np.abs(denom) > 1e-12, 0.5 * (left - right) / np.where(denom == 0, 1, denom), 0.0)
     lag_refined = lag + np.clip(shift, -1, 1)
-    f0 = sample_rate / lag_refined
-    aper = np.clip(mid, 0.0, 1.0)
-
-    level = 10 * np.log10(np.mean(np.square(frames[:, :max_lag]), axis=1) + 1e-12)
-    voiced = (aper < threshold) & (level > min_level_db) & (level > np.percentile(level, 95) - 35)
-    times = (np.arange(len(frames)) * hop + window / 2) / sample_rate
-    return PitchTrack(times=times, f0_hz=np.where(voiced, f0, np.nan), aperiodicity=aper)
+    return sample_rate / lag_refined, np.clip(mid, 0.0, 1.0)
 
 
 def pitch_statistics(track: PitchTrack) -> dict[str, float]:

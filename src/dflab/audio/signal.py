@@ -11,14 +11,21 @@ FRAME_S = 0.025
 HOP_S = 0.010
 
 
+RMS_BLOCK_FRAMES = 2048  # frames per step of frame_rms_db
+
+
 def frame_rms_db(samples: np.ndarray, sample_rate: int, frame_s: float = FRAME_S, hop_s: float = HOP_S) -> np.ndarray:
     """RMS level in dBFS per frame (hop 10 ms)."""
     frame, hop = int(frame_s * sample_rate), int(hop_s * sample_rate)
     if len(samples) < frame:
         return np.zeros(0)
     n = 1 + (len(samples) - frame) // hop
-    idx = np.arange(frame)[None, :] + hop * np.arange(n)[:, None]
-    power = np.mean(np.square(samples[idx], dtype=np.float64), axis=1)
+    power = np.empty(n)
+    # Row by row in blocks: the frames overlap, so all of them at once are 2.5 copies of the recording in float64.
+    for start in range(0, n, RMS_BLOCK_FRAMES):
+        rows = np.arange(start, min(n, start + RMS_BLOCK_FRAMES))
+        idx = np.arange(frame)[None, :] + hop * rows[:, None]
+        power[start : start + len(rows)] = np.mean(np.square(samples[idx], dtype=np.float64), axis=1)
     return 10.0 * np.log10(power + 1e-12)
 
 

@@ -6,15 +6,18 @@
     dflab ledger prove RECORD [--json] [--out PROOF.json]
     dflab ledger consistency OLD_SIZE [NEW_SIZE] [--json]
     dflab ledger verify PROOF.json [--key VERIFIER_KEY] [--json]     (offline: no database needed)
-    dflab ledger verify --all [--json]
+    dflab ledger verify --all [--against CHECKPOINT ...] [--json]     (exit 1: the ledger fails the audit)
+    dflab ledger witness CHECKPOINT --key LOG_VERIFIER_KEY [--proof CONSISTENCY.json] [--out FILE] [--json]
 
-Every command takes --db PATH (default: the lab's database, $DFLAB_HOME/ledger.sqlite).
+Every command takes --db PATH (default: the lab's database, $DFLAB_HOME/ledger.sqlite). The latest signed
+checkpoint is also kept beside the database (ledger.checkpoint) and rewritten after every append.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -69,8 +72,27 @@ def register(subparsers) -> None:
     )
     p.add_argument("proof", metavar="PROOF.json", nargs="?")
     p.add_argument("--all", action="store_true", help="audit the whole stored ledger")
+    p.add_argument("--against", metavar="CHECKPOINT", action="append", default=[],
+                   help="also hold the stored ledger to this signed checkpoint file (one published or cosigned "
+                   "earlier); implies --all; repeatable")  # fmt: skip
     p.add_argument("--key", metavar="VERIFIER_KEY", help="verifier key string or file (default: $DFLAB_HOME/keys)")
     p.set_defaults(func=cmd_verify)
+
+    p = verbs.add_parser(
+        "witness",
+        parents=[common],
+        help="cosign another log's checkpoint (C2SP tlog-cosignature)",
+        description="Check a log's signed checkpoint with the log's verifier key and its consistency with the last "
+        "checkpoint of that log cosigned here (kept under $DFLAB_HOME/witness), then print it with this witness's "
+        "cosignature added.",
+    )
+    p.add_argument("checkpoint", metavar="CHECKPOINT", help="the log's signed checkpoint (file)")
+    p.add_argument("--key", metavar="LOG_VERIFIER_KEY", required=True, help="the log's verifier key string or file")
+    p.add_argument("--proof", metavar="CONSISTENCY.json",
+                   help="consistency proof from the last cosigned size (`dflab ledger consistency OLD NEW --json`)")  # fmt: skip
+    p.add_argument("--name", default="dflab.local/witness", help="this witness's key name")
+    p.add_argument("--out", metavar="FILE", help="also write the cosigned checkpoint to FILE (must not exist)")
+    p.set_defaults(func=cmd_witness)
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -110,6 +132,7 @@ def cmd_status(args) -> int:
             "checkpoints": len(ledger.checkpoints()),
             "latest_checkpoint_size": latest.tree_size if latest else None,
             "verifier_key": ledger.verifier_key if ledger.has_key else None,
+            "checkpoint_file": str(ledger.checkpoint_file.path) if ledger.checkpoint_file is not None else None,
         }
     if args.json:
         print_json(info)
@@ -185,21 +208,13 @@ def cmd_consistency(args) -> int:
 
 
 def cmd_verify(args) -> int:
-    if args.all == bool(args.proof):
-        raise UsageError("give either a PROOF.json file or --all")
-    if args.all:
+    audit = args.all or bool(args.against)
+    if audit == bool(args.proof):
+        raise UsageError("give either a PROOF.json file or --all (or --against CHECKPOINT)")
+    if audit:
         if args.key:
             raise UsageError("--key is for proof files; --all checks with the ledger's own key")
-        with _open(args) as ledger:
-            summary = ledger.verify_all()
-        if args.json:
-            print_json(summary)
-        else:
-            print(
-                f"OK: {summary['records']} records, {summary['nodes_checked']} tree nodes and "
-                f"{summary['checkpoints']} checkpoints verified; root {summary['root']}"
-            )
-        return 0
+        return _audit(args)
 
     from dflab.provenance.ledger import verify_proof
     from dflab.provenance.ledger.signing import default_verifier, parse_verifier_arg
@@ -218,6 +233,92 @@ def cmd_verify(args) -> int:
         signed = ", ".join(summary["signed"]) or "no"
         print(f"OK: tree {summary['old_size']} is a prefix of tree {summary['new_size']} ({signed} signed checkpoints)")
     return 0
+
+
+def _audit(args) -> int:
+    """Exit 0: the stored ledger checks out; exit 1: it does not (one line naming what failed)."""
+    from dflab.provenance.ledger import open_checkpoint
+    from dflab.provenance.ledger.checkpoint_file import read_note_file
+
+    with _open(args) as ledger:
+        against = []
+        for name in args.against:
+            note = read_note_file(Path(name))
+            try:
+                open_checkpoint(note, ledger.verifier, ledger.origin)  # not this ledger's: a wrong argument
+            except IntegrityError as exc:
+                raise UsageError(f"--against {name} is not a checkpoint signed by this ledger: {exc}") from None
+            against.append((note, f"--against {name}"))
+        try:
+            summary = ledger.verify_all(against=against)
+        except IntegrityError as exc:
+            if args.json:
+                print_json({"ok": False, "problem": str(exc)})
+            else:
+                print(f"dflab ledger verify: FAILED: {exc}", file=sys.stderr)
+            return 1
+    if args.json:
+        print_json(summary)
+    else:
+        external = summary["external_checkpoint_size"]
+        print(
+            f"OK: {summary['records']} records, {summary['nodes_checked']} tree nodes, {summary['columns_checked']} "
+            f"lookup rows and {summary['checkpoints']} stored checkpoints verified; root {summary['root']}"
+            + (f"\n    checkpoint file {summary['checkpoint_file']} (size {external}) matches" if external is not None
+               else "")
+            + "".join(f"\n    {where} matches" for where in summary["checked_against"])
+            + (f"\n    {summary['unsigned_records']} newest records are not yet covered by a checkpoint"
+               if summary["unsigned_records"] else "")
+        )  # fmt: skip
+    return 0
+
+
+def cmd_witness(args) -> int:
+    from dflab.lab import Lab
+    from dflab.provenance.ledger.checkpoint_file import read_note_file
+    from dflab.provenance.ledger.signing import parse_verifier_arg
+    from dflab.provenance.ledger.witness import Witness
+
+    out = None
+    if args.out:
+        from dflab.cli.common import new_output_path
+
+        out = new_output_path(args.out)
+    note = read_note_file(Path(args.checkpoint))
+    log_key = parse_verifier_arg(args.key)
+    with Lab.default() as lab:
+        witness_dir = lab.witness_dir
+    witness = Witness(witness_dir, name=args.name)
+    proof = _consistency_proof_arg(args.proof, witness, note, log_key) if args.proof else None
+    result = witness.cosign(note, log_key, proof)
+    if out is not None:
+        write_text_atomic(out, result["checkpoint"])
+    if args.json:
+        print_json(result)
+    else:
+        print(result["checkpoint"], end="")
+    return 0
+
+
+def _consistency_proof_arg(path: str, witness, note: str, log_key) -> list[bytes]:
+    """The proof hashes of a consistency bundle, after checking it spans the sizes the witness needs."""
+    from dflab.provenance.ledger import open_checkpoint
+
+    bundle = _read_proof_file(Path(path))
+    new = open_checkpoint(note, log_key)
+    previous = witness.last_cosigned(new.origin, log_key)
+    if not isinstance(bundle, dict) or not isinstance(bundle.get("proof"), list):
+        raise UsageError(f"{path} is not a consistency proof (`dflab ledger consistency OLD NEW --json`)")
+    old_size = previous.tree_size if previous is not None else 0
+    if (bundle.get("old_size"), bundle.get("new_size")) != (old_size, new.tree_size):
+        raise UsageError(
+            f"{path} proves {bundle.get('old_size')} -> {bundle.get('new_size')}, but the witness needs "
+            f"{old_size} -> {new.tree_size}"
+        )
+    try:
+        return [bytes.fromhex(h) for h in bundle["proof"]]
+    except (TypeError, ValueError):
+        raise IntegrityError(f"{path}: proof hashes must be hex strings") from None
 
 
 def _read_proof_file(path: Path):

@@ -78,7 +78,10 @@ def decode_and_find_faces(path: Path, options: ScanOptions, watch: _Stopwatch):
     def decode() -> None:
         with watch.time("decode"):
             try:
-                outcome["media"] = load(path, policy=options.policy, limits=options.limits, frame_sink=sink)
+                # Frames stream through: only a few stay in memory, with the per-frame features the cues that
+                # read every frame need (media/frame_store.py); any other frame is decoded again on request.
+                outcome["media"] = load(path, policy=options.policy, limits=options.limits, frame_sink=sink,
+                                        keep_frames=False, frame_features=streamed_frame_features())
             except BaseException as exc:  # handed to the caller's thread below
                 outcome["error"] = exc
             finally:
@@ -88,13 +91,20 @@ def decode_and_find_faces(path: Path, options: ScanOptions, watch: _Stopwatch):
         while (frame := frames.get()) is not _END:
             yield frame
 
+    def frame_at(pos: int):
+        # Asked only after the stream ended, when the decode thread has returned the media (or failed: then
+        # the error is raised below and the tracks are not used).
+        if "media" not in outcome:
+            raise outcome.get("error") or Unsupported(f"{path}: no decoded frames to embed faces from")
+        return outcome["media"].frames[pos]
+
     worker = threading.Thread(target=decode, name="dflab-decode", daemon=True)
     worker.start()
     try:
         with watch.time("faces"):
             tick = (lambda done, total: options.frame_done()) if options.frame_done else None
             tracks = analyse_frames(stream(), "video", max_faces=options.max_faces, progress=tick,
-                                    face_rate_fps=options.policy.face_rate_fps)
+                                    face_rate_fps=options.policy.face_rate_fps, frame_at=frame_at)
     finally:
         stop.set()
         worker.join()
@@ -105,6 +115,15 @@ def decode_and_find_faces(path: Path, options: ScanOptions, watch: _Stopwatch):
         with watch.time("faces"):
             tracks = analyse(media, max_faces=options.max_faces)
     return media, tracks
+
+
+def streamed_frame_features() -> dict:
+    """Per-frame values computed while a scan decodes, for the cues that read every frame (cuts, speed)."""
+    from dflab.detect.cues.speed import SPEED_THUMB
+    from dflab.shallow.cuts import CUT_THUMB, cut_thumb
+    from dflab.shallow.speed_video import grey_thumbnail
+
+    return {CUT_THUMB: cut_thumb, SPEED_THUMB: grey_thumbnail}
 
 
 class _Stopwatch:
@@ -154,7 +173,16 @@ def run_scan(path: str | Path, options: ScanOptions, detectors_for: Callable[[st
         what = "only an audio stream" if media.media_type == "audio" else f"media type {media.media_type}"
         raise Unsupported(f"{path} has {what}, and no selected detector examines that")
     subject = AnalysedMedia(media, tracks, reference_voice=options.reference_voice)
+    try:
+        return _examine(subject, detectors, options, watch, started, notify)
+    finally:
+        close = getattr(media.frames, "close", None)  # streamed frames hold the file open for re-decoding
+        if close is not None:
+            close()
 
+
+def _examine(subject: AnalysedMedia, detectors: list, options: ScanOptions, watch: _Stopwatch, started: float,
+             notify: Callable[[str], None]) -> ScanResult:  # fmt: skip
     evidence: list[Evidence] = []
     for detector in detectors:
         notify(detector.name)

@@ -164,13 +164,16 @@ def analyse_frames(
     progress: Callable[[int, int], None] | None = None,
     total: int | None = None,
     face_rate_fps: float | None = None,
+    frame_at: Callable[[int], Frame] | None = None,
 ) -> list[FaceTrack]:
     """`analyse` over frames that arrive one at a time (e.g. while a video is still decoding).
 
     The frames are consumed once; frame_pos in the result counts them from 0. With `face_rate_fps`,
     faces are looked for in at most that many frames per second (FaceSchedule); the other frames count
     in frame_pos and cut detection but carry no observation (a track then has observations on, e.g.,
-    every 2nd frame of a 30 fps clip). None: every frame.
+    every 2nd frame of a 30 fps clip). None: every frame. The identity embeddings need a few frames again after
+    tracking; `frame_at(frame_pos)` fetches them (e.g. from the StreamedFrames of the decoded media), otherwise
+    every frame is kept until the end.
     """
     if max_faces < 1:
         raise UsageError("max_faces must be at least 1")
@@ -182,7 +185,8 @@ def analyse_frames(
 
     def remember(stream: Iterable[Frame]) -> Iterable[Frame]:
         for frame in stream:
-            seen.append(frame)  # the identity embeddings below need a few of them again
+            if frame_at is None:
+                seen.append(frame)  # the identity embeddings below need a few of them again
             yield frame
 
     cuts: set[int] = set()
@@ -195,5 +199,6 @@ def analyse_frames(
         times = [o.time_s for o in track.observations]
         for i in embedding_positions(times, embed_every_s):
             obs = track.observations[i]
-            track.embeddings[obs.frame_pos] = embed(seen[obs.frame_pos].rgb, obs.box)
+            frame = seen[obs.frame_pos] if frame_at is None else frame_at(obs.frame_pos)
+            track.embeddings[obs.frame_pos] = embed(frame.rgb, obs.box)
     return tracks

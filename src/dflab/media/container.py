@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from dflab.errors import BadMedia
+from dflab.errors import BadMedia, LimitExceeded
 from dflab.media.guards import media_errors
 
 # Demuxers we accept. FFmpeg also "recognises" text files (tty), image sequences picked by file
@@ -35,9 +35,14 @@ def open_container(path: Path):
     try:
         # "file:" stops FFmpeg from reading protocol prefixes ("concat:", "http:") in the path.
         container = av.open(f"file:{path}", mode="r", metadata_errors="ignore")
-    except Exception as exc:  # noqa: BLE001 - anything the probe cannot open is simply not media to us
-        if isinstance(exc, MemoryError):
-            raise
+    except MemoryError:
+        # FFmpeg's ENOMEM while reading the header: a table declaring billions of entries (a hostile or damaged
+        # stts/stsz count) asks for more memory than there is. Callers open containers outside media_errors, so
+        # say it here in one line rather than let the exception through.
+        raise LimitExceeded(
+            f"{path}: its header asks for more memory than is available to open it (a damaged or hostile table size)"
+        ) from None
+    except Exception:  # noqa: BLE001 - anything the probe cannot open is simply not media to us
         raise not_media(path) from None
     names = set((container.format.name or "").split(","))
     if not names & ACCEPTED_DEMUXERS:

@@ -24,6 +24,7 @@ from dflab.media.check import (
 from dflab.media.completeness import WHOLE_STILL, Completeness, combine, require_complete
 from dflab.media.container import StreamFacts, open_container, stream_facts
 from dflab.media.extent import Extent
+from dflab.media.frame_store import StreamedFrames
 from dflab.media.guards import media_errors
 from dflab.media.image import image_header
 from dflab.media.sampling import analysis_scale, scaled_size
@@ -138,12 +139,17 @@ def load(
     require_video: bool = False,
     sample_rate: int = DEFAULT_SAMPLE_RATE,
     frame_sink: Callable[[Frame], None] | None = None,
+    keep_frames: bool = True,
+    frame_features: dict[str, Callable] | None = None,
 ) -> Media:
     """Decode an image, video or audio file into Media.
 
     require_video=True refuses audio-only files with Unsupported (for callers that need frames; images
     are still accepted). `frame_sink` sees each video frame as soon as it is decoded, so a caller can
-    start work on it while the rest decodes (images and audio never call it).
+    start work on it while the rest decodes (images and audio never call it). `keep_frames=False` keeps the
+    pixels of only a few video frames: Media.frames is then a StreamedFrames (frame_store.py) that decodes any
+    other frame again when it is asked for, so memory does not grow with the clip's length; `frame_features`
+    (name -> function of a frame's pixels) are then computed for every frame as it decodes (`frames.feature`).
     Every failure is a DflabError: NotFound, BadMedia (PartialMedia for a file cut short or damaged, unless
     limits.allow_partial), Unsupported, LimitExceeded. meta always holds `complete`, `decoded_duration_s`
     and `declared_duration_s` (check.py).
@@ -159,7 +165,8 @@ def load(
     require_complete(path, extent_completeness(extent), limits)
     if not facts.has_video:
         return _load_audio_only(path, facts, extent, limits, sample_rate)
-    return _load_video(path, facts, extent, policy, limits, with_audio, sample_rate, frame_sink)
+    return _load_video(path, facts, extent, policy, limits, with_audio, sample_rate, frame_sink, keep_frames,
+                       frame_features)
 
 
 def _load_image(path: Path, fmt: str, policy: SamplingPolicy, limits: Limits) -> Media:
@@ -198,11 +205,18 @@ def _load_video(
     with_audio: bool,
     sample_rate: int,
     frame_sink: Callable[[Frame], None] | None = None,
+    keep_frames: bool = True,
+    frame_features: dict[str, Callable] | None = None,
 ) -> Media:
-    decoder = VideoDecoder(path, facts, policy, limits, arena=FrameArena())
-    frames = []
+    # Kept frames are carved from blocks (FrameArena); streamed ones are not, since one frame kept in the cache
+    # would pin its whole block.
+    decoder = VideoDecoder(path, facts, policy, limits, arena=FrameArena() if keep_frames else None)
+    frames: list[Frame] | StreamedFrames = (
+        [] if keep_frames else StreamedFrames(path, facts, policy, limits, features=frame_features)
+    )
+    add = frames.append if keep_frames else frames.add
     for frame in decoder:
-        frames.append(frame)
+        add(frame)
         if frame_sink is not None:
             frame_sink(frame)
     if not frames:

@@ -83,7 +83,7 @@ class VideoDecoder:
         self, path: Path, facts: StreamFacts, policy: SamplingPolicy, limits: Limits, arena: FrameArena | None = None
     ) -> None:
         self.path = path
-        self.arena = arena  # load() passes one (it keeps every frame); streaming callers do not
+        self.arena = arena  # load() passes one when it keeps every frame; streaming callers do not
         self.facts = facts
         self.limits = limits
         self.max_side = policy.max_side
@@ -147,7 +147,7 @@ class VideoDecoder:
             for frame in frames:
                 index = self.decoded
                 self.decoded += 1
-                time_s = self._time_s(frame, index, start_pts, time_base, fps)
+                time_s = self.time_s(frame, index, start_pts, time_base, fps)
                 self.last_time_s = time_s
                 if time_s > self.limits.max_duration_s:
                     raise LimitExceeded(
@@ -158,7 +158,7 @@ class VideoDecoder:
                     return
                 if not self.selector.keep(time_s):
                     continue
-                yield Frame(index=index, time_s=time_s, rgb=self._analysis_rgb(frame),
+                yield Frame(index=index, time_s=time_s, rgb=self.analysis_rgb(frame),
                             pict_type=_PICT_TYPES.get(int(frame.pict_type), ""))
         if self.decoded == 0:
             detail = f" ({self.error})" if self.error else ""
@@ -167,7 +167,7 @@ class VideoDecoder:
         if declared and self.decoded < declared - _TRUNCATION_SLACK_FRAMES:
             self.truncated = True
 
-    def _time_s(self, frame, index: int, start_pts, time_base, fps: float) -> float:
+    def time_s(self, frame, index: int, start_pts, time_base, fps: float) -> float:
         pts = frame.pts
         if pts is None or time_base is None:
             return index / fps if fps > 0 else float(index)
@@ -175,7 +175,7 @@ class VideoDecoder:
             start_pts = 0
         return max(0.0, float((pts - start_pts) * time_base))
 
-    def _analysis_rgb(self, frame) -> np.ndarray:
+    def analysis_rgb(self, frame) -> np.ndarray:
         width, height = int(frame.width), int(frame.height)
         if width * height > self.limits.max_pixels:
             raise LimitExceeded(f"{self.path}: a {width}x{height} frame is over the pixel limit")

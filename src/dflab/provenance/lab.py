@@ -96,6 +96,29 @@ class Lab:
         """Where the registry's index caches live (None: kept in memory)."""
         return self.blob_dir / "registry" if self.blob_dir is not None else None
 
+    @property
+    def checkpoint_path(self) -> Path | None:
+        """Where the ledger's latest signed checkpoint is kept outside the database: beside the SQLite file, or
+        in the home for a database server (None in memory)."""
+        if self.config is None:
+            return None
+        from urllib.parse import urlparse
+
+        from dflab.provenance.ledger.checkpoint_file import checkpoint_path_for
+
+        url = self.config.database_url
+        if url is None:
+            return checkpoint_path_for(self.config.database_path)
+        parsed = urlparse(url)
+        if parsed.scheme.lower() == "sqlite" and parsed.path not in ("", "/"):
+            return checkpoint_path_for(Path(parsed.path))
+        return self.config.home / "ledger.checkpoint"
+
+    @property
+    def witness_dir(self) -> Path | None:
+        """Where this lab's witness keeps its key and the last checkpoint it cosigned for each log."""
+        return self.config.home / "witness" if self.config is not None else None
+
     def transaction(self):
         """Writes to the ledger and the registry inside commit together or not at all."""
         return self.stores.transaction()
@@ -106,7 +129,8 @@ class Lab:
 
         with self._lock:
             if self._ledger is None:
-                self._ledger = Ledger(self.ledger_store, origin=self.origin, keys=self.keys, owns_store=False)
+                self._ledger = Ledger(self.ledger_store, origin=self.origin, keys=self.keys, owns_store=False,
+                                      checkpoint_file=self.checkpoint_path)  # fmt: skip
             return self._ledger
 
     def registry(self) -> Registry:

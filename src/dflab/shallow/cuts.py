@@ -66,6 +66,9 @@ class Cut:
                 "strength": round(self.strength, 2), "audio_z": round(self.audio_z, 1)}  # fmt: skip
 
 
+CUT_THUMB = "cut_thumb"  # the name of cut_thumb among the per-frame features a scan computes while decoding
+
+
 @dataclass
 class CutSignals:
     """Per analysed frame t: the change from frame t-1 to t (index 0 is the start: zeros / NaN)."""
@@ -82,20 +85,26 @@ class CutSignals:
     extra: dict = field(default_factory=dict)
 
 
-def _thumbs(frames: list[Frame]) -> tuple[np.ndarray, np.ndarray]:
-    """Grey 36x64 thumbnails and 16x8 hue/saturation histograms, from strided frames (cheap at 1080p)."""
+def cut_thumb(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One frame's grey 36x64 thumbnail and 16x8 hue/saturation histogram, from a strided copy (cheap at 1080p).
+    Computed while a scan decodes (StreamedFrames features), so the frames need not be kept for it."""
     import cv2
 
-    greys, hists = [], []
-    for frame in frames:
-        rgb = frame.rgb
-        step = max(1, min(rgb.shape[0] // 72, rgb.shape[1] // 128))
-        small = cv2.resize(np.ascontiguousarray(rgb[::step, ::step]), (64, 36), interpolation=cv2.INTER_AREA)
-        greys.append(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0)
-        hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
-        hist = cv2.calcHist([hsv], [0, 1], None, [16, 8], [0, 180, 0, 256]).ravel()
-        hists.append(hist / max(float(hist.sum()), 1.0))
-    return np.stack(greys), np.stack(hists)
+    step = max(1, min(rgb.shape[0] // 72, rgb.shape[1] // 128))
+    small = cv2.resize(np.ascontiguousarray(rgb[::step, ::step]), (64, 36), interpolation=cv2.INTER_AREA)
+    grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
+    hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
+    hist = cv2.calcHist([hsv], [0, 1], None, [16, 8], [0, 180, 0, 256]).ravel()
+    return grey, hist / max(float(hist.sum()), 1.0)
+
+
+def _thumbs(frames: list[Frame]) -> tuple[np.ndarray, np.ndarray]:
+    """cut_thumb of every frame: the ones computed while decoding when the frames carry them."""
+    feature = getattr(frames, "feature", None)
+    pairs = feature(CUT_THUMB) if feature is not None else None
+    if pairs is None:
+        pairs = [cut_thumb(frame.rgb) for frame in frames]
+    return np.stack([g for g, _ in pairs]), np.stack([h for _, h in pairs])
 
 
 def local_ratio(values: np.ndarray, floor: float, window: int = WINDOW) -> np.ndarray:

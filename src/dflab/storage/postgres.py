@@ -178,10 +178,13 @@ class PostgresDatabase:
         except psycopg.Error as exc:
             raise self._failure(exc) from None
         self._local.depth = depth + 1
+        pending = self._after_commit_list()
+        mark = len(pending)
         try:
             yield
         except BaseException as exc:
             self._local.depth = depth
+            del pending[mark:]  # what was promised inside the undone part never happens
             self._rollback(conn, depth, savepoint)
             if isinstance(exc, psycopg.Error):
                 raise self._failure(exc) from None
@@ -190,8 +193,27 @@ class PostgresDatabase:
         try:
             conn.execute("COMMIT" if depth == 0 else f"RELEASE SAVEPOINT {savepoint}")
         except psycopg.Error as exc:
+            del pending[mark:]
             self._rollback(conn, depth, savepoint)
             raise self._failure(exc) from None
+        if depth == 0:
+            callbacks, pending[:] = list(pending), []
+            for callback in callbacks:
+                callback()
+
+    def _after_commit_list(self) -> list:
+        if not hasattr(self._local, "after_commit"):
+            self._local.after_commit = []
+        return self._local.after_commit
+
+    def after_commit(self, callback) -> None:
+        """Run `callback` once this thread's open transaction has committed (dropped if it rolls back); once per
+        callback (same as SQLiteDatabase.after_commit)."""
+        if not self.in_transaction:
+            raise UsageError("after_commit needs an open transaction")
+        pending = self._after_commit_list()
+        if callback not in pending:
+            pending.append(callback)
 
     def advisory_lock(self, name: str) -> None:
         """Serialise writers on `name` (per schema) until this transaction ends. Must be called inside one."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -114,10 +114,13 @@ class SQLiteDatabase:
         else:
             conn.execute(f"SAVEPOINT {savepoint}")
         self._local.depth = depth + 1
+        pending = self._after_commit_list()
+        mark = len(pending)
         try:
             yield
         except BaseException as exc:
             self._local.depth = depth
+            del pending[mark:]  # what was promised inside the undone part never happens
             self._rollback(conn, depth, savepoint)
             if isinstance(exc, sqlite3.Error):
                 # Nothing was written (rolled back); say so in one line instead of a driver traceback.
@@ -127,8 +130,28 @@ class SQLiteDatabase:
         try:
             conn.execute("COMMIT" if depth == 0 else f"RELEASE {savepoint}")
         except sqlite3.Error as exc:
+            del pending[mark:]
             self._rollback(conn, depth, savepoint)
             raise IntegrityError(f"{self.label} write to {self.path} failed and was rolled back: {exc}") from None
+        if depth == 0:
+            callbacks, pending[:] = list(pending), []
+            for callback in callbacks:
+                callback()
+
+    def _after_commit_list(self) -> list[Callable[[], None]]:
+        if not hasattr(self._local, "after_commit"):
+            self._local.after_commit = []
+        return self._local.after_commit
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run `callback` once this thread's open transaction has committed (dropped if it rolls back). Work that
+        must only follow durable writes (signing a checkpoint of the new tree) waits here. Registering the
+        same callback twice in one transaction runs it once."""
+        if not self.in_transaction:
+            raise UsageError("after_commit needs an open transaction")
+        pending = self._after_commit_list()
+        if callback not in pending:
+            pending.append(callback)
 
     def _begin(self, conn: sqlite3.Connection) -> None:
         try:

@@ -51,6 +51,22 @@ def _consecutive_frames(media) -> bool:
     return media.fps > 0 and len(media.frames) > 1 and abs(media.sampled_fps - media.fps) < 0.05 * media.fps
 
 
+SPEED_THUMB = "speed_thumb"  # grey_thumbnail of each frame, computed while a scan decodes (detect/scan.py)
+
+
+def _video_speed(frames, fps: float):
+    """estimate_video_speed, on the thumbnails computed while decoding when the frames were streamed (the same
+    grey_thumbnail values, so the same result without holding every frame)."""
+    from dflab.shallow.speed_video import estimate_video_speed, speed_from_thumbnails
+
+    pict_types = [f.pict_type for f in frames]
+    feature = getattr(frames, "feature", None)
+    thumbs = feature(SPEED_THUMB) if feature is not None else None
+    if thumbs is None:
+        return estimate_video_speed([f.rgb for f in frames], pict_types=pict_types, fps=fps)
+    return speed_from_thumbnails(np.stack(thumbs).astype(np.float32), pict_types=pict_types, fps=fps)
+
+
 def _window_details(window) -> dict:
     estimate = window.estimate  # None: no speech in the window
     return {"start_s": round(window.start_s, 2), "end_s": round(window.end_s, 2),
@@ -77,7 +93,6 @@ class SpeedDetector:
         )
         from dflab.detect.cues.speed_fusion import fuse
         from dflab.errors import BadMedia
-        from dflab.shallow.speed_video import estimate_video_speed
 
         m = media.media
         audio_est, audio_conf, audio_note, windows, reading = None, 0.0, "no audio track", [], None
@@ -104,8 +119,7 @@ class SpeedDetector:
         # strong (setting the factor) on 10-15 of 18-19 at 0.75-1.5x; blending mostly missed and never strong; no
         # natural clip strong. With the sound (bench/speed_video_audio.py) no natural copy is confident.
         frames = m.frames if _consecutive_frames(m) else []
-        video = estimate_video_speed([f.rgb for f in frames], pict_types=[f.pict_type for f in frames],
-                                     fps=m.fps) if frames else None
+        video = _video_speed(frames, m.fps) if frames else None
 
         if audio_est is None and (video is None or video.confidence == 0):
             why = audio_note if m.media_type == "audio" else f"{audio_note}; the frames show no sign of retiming either"

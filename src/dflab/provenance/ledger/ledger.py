@@ -6,7 +6,9 @@
         proof = ledger.prove(rid)                 # self-contained, verifiable offline
         verify_proof(proof, ledger.verifier_key)  # anyone holding the public key can do this
 
-Record ids are leaf indexes (0, 1, 2, ...). The signing key is only created when a checkpoint is first made.
+Record ids are leaf indexes (0, 1, 2, ...). Every append batch is followed, once it has committed, by a signed
+checkpoint of the new tree, stored in the database and in the checkpoint file beside it (checkpoint_file.py), so
+`verify_all` can tell a rewritten history from the real one (audit.py). The signing key is created on first use.
 """
 
 from __future__ import annotations
@@ -20,13 +22,13 @@ from typing import Any
 from dflab.config import default_config
 from dflab.errors import IntegrityError, NotFound, UsageError
 from dflab.provenance.ledger import merkle
+from dflab.provenance.ledger.audit import VERIFY_CHUNK, FoundCheckpoint, audit_ledger
 from dflab.provenance.ledger.bundle import CONSISTENCY_TYPE, INCLUSION_TYPE, verify_proof
+from dflab.provenance.ledger.checkpoint_file import CheckpointFile, checkpoint_path_for
 from dflab.provenance.ledger.note import Checkpoint, NoteSigner, NoteVerifier, open_checkpoint
 from dflab.provenance.ledger.record import Record
 from dflab.provenance.ledger.signing import DEFAULT_ORIGIN, KEY_FILE, keys_dir, load_or_create_signer
 from dflab.provenance.ledger.store import LeafEntry, LedgerStore, StoredCheckpoint
-
-VERIFY_CHUNK = 1 << 14  # leaves per step of verify_all (a multiple of 2 keeps chunk starts aligned)
 
 
 def default_ledger_path() -> Path:
@@ -38,11 +40,16 @@ class Ledger:
 
     The checkpoint key comes from `keys` (a provenance.keys.KeySet: what a lab passes in) or, without one, from
     the key file at `key_path` (default: the keys directory of the default configuration). `owns_store=False`
-    leaves the store open on close() (the lab that built it closes it)."""
+    leaves the store open on close() (the lab that built it closes it). `checkpoint_file`: where the latest
+    signed checkpoint is also kept, outside the database (None: only in the database, e.g. in memory)."""
 
     def __init__(self, store: LedgerStore, *, origin: str = DEFAULT_ORIGIN, key_path: Path | None = None,
-                 keys=None, owns_store: bool = True) -> None:  # fmt: skip
+                 keys=None, owns_store: bool = True,
+                 checkpoint_file: CheckpointFile | str | Path | None = None) -> None:  # fmt: skip
         self.store = store
+        if checkpoint_file is not None and not isinstance(checkpoint_file, CheckpointFile):
+            checkpoint_file = CheckpointFile(checkpoint_file)
+        self.checkpoint_file: CheckpointFile | None = checkpoint_file
         self.origin = origin
         self.keys = keys
         if key_path:
@@ -123,7 +130,23 @@ class Ledger:
                 raise NotFound(f"parent record(s) {missing} do not exist (the ledger has {size} records)")
             entries.append(LeafEntry(rec.leaf_bytes(), rec.content_sha256, rec.watermark_payload))
         start = self.store.append_batch(entries)
+        self._checkpoint_after_commit()
         return list(range(start, start + len(entries)))
+
+    def _checkpoint_after_commit(self) -> None:
+        """Sign a checkpoint of the new tree now, or, inside a caller's transaction, once it commits: a checkpoint
+        of records that may still roll back would be a signed lie."""
+        database = getattr(self.store, "database", None)
+        if database is not None and getattr(database, "in_transaction", False):
+            later = getattr(database, "after_commit", None)
+            if later is None:
+                return  # a backend without the hook: the next append or `ledger checkpoint` signs it
+            later(self._checkpoint_quietly)
+            return
+        self.checkpoint()
+
+    def _checkpoint_quietly(self) -> None:
+        self.checkpoint()
 
     # --- reading -----------------------------------------------------------------------------------------
 
@@ -167,27 +190,41 @@ class Ledger:
         return max(cps, key=lambda c: c.tree_size) if cps else None
 
     def checkpoint(self) -> str:
-        """Sign, store and return a checkpoint of the current tree.
+        """Sign a checkpoint of the current tree, store it, write it to the checkpoint file, and return it.
 
-        A log must never sign a tree inconsistent with one it signed before, so the latest stored checkpoint
-        is first checked against the current stored tree.
+        A log must never sign a tree inconsistent with one it signed before, so the latest stored checkpoint and
+        the one in the checkpoint file are first checked against the current stored tree.
         """
         size = self.store.size()
         root = merkle.root_at(size, self.store.get_nodes)
-        previous = self.latest_checkpoint()
-        if previous is not None:
-            if previous.tree_size > size:
-                raise IntegrityError(
-                    f"the ledger has {size} records but a checkpoint was signed at {previous.tree_size}: records lost"
-                )
-            if merkle.root_at(previous.tree_size, self.store.get_nodes) != previous.root:
-                raise IntegrityError(
-                    f"stored tree no longer matches the checkpoint at size {previous.tree_size}; refusing to sign"
-                )
+        previous = [(f"the checkpoint at size {c.tree_size}", c.tree_size, c.root) for c in self._latest_signed()]
+        for what, old_size, old_root in previous:
+            if old_size > size:
+                raise IntegrityError(f"the ledger has {size} records but {what} was signed: records lost")
+            if merkle.root_at(old_size, self.store.get_nodes) != old_root:
+                raise IntegrityError(f"stored tree no longer matches {what}; refusing to sign")
         note = self.signer.sign(Checkpoint(self.origin, size, root).text())
         created = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         self.store.add_checkpoint(StoredCheckpoint(size, root, note, created))
+        if self.checkpoint_file is not None:
+            self.checkpoint_file.publish(note)
         return note
+
+    def _latest_signed(self) -> list[StoredCheckpoint]:
+        """The latest checkpoint in the database and the one in the checkpoint file (signature checked)."""
+        found = []
+        latest = self.latest_checkpoint()
+        if latest is not None:
+            found.append(latest)
+        external = self.checkpoint_file.read() if self.checkpoint_file is not None else None
+        if external is not None:
+            try:
+                cp = open_checkpoint(external, self.signer.verifier, self.origin)
+            except IntegrityError as exc:
+                raise IntegrityError(f"checkpoint file {self.checkpoint_file.path} does not verify ({exc}); "
+                                     "refusing to sign") from None  # fmt: skip
+            found.append(StoredCheckpoint(cp.tree_size, cp.root, external, ""))
+        return found
 
     # --- proofs ------------------------------------------------------------------------------------------
 
@@ -250,84 +287,15 @@ class Ledger:
 
     # --- audit -------------------------------------------------------------------------------------------
 
-    def verify_all(self) -> dict[str, Any]:
-        """Recompute every leaf hash, every stored subtree hash and the root from the stored records, and check
-        every stored checkpoint (signature, and root equal to the recomputed tree at its size).
+    def verify_all(self, against: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+        """Recompute every leaf hash, every stored subtree hash, the lookup columns and the root from the stored
+        records, and hold the tree to every checkpoint: the database's, the checkpoint file's, and `against`
+        (pairs of signed note and where it came from). See audit.py.
 
-        Raises IntegrityError naming the first record or checkpoint that does not check out.
+        Raises IntegrityError naming the first record, column or checkpoint that does not check out.
         """
-        size = self.store.size()
-        last_at_level: dict[int, tuple[int, bytes]] = {}
-
-        def read_recomputed(keys: Sequence[merkle.NodeKey]) -> list[bytes]:
-            out = []
-            for level, idx in keys:
-                have = last_at_level.get(level)
-                if have is None or have[0] != idx:
-                    raise IntegrityError(f"internal: node ({level}, {idx}) not recomputed yet")
-                out.append(have[1])
-            return out
-
-        checked_nodes = 0
-        for start in range(0, size, VERIFY_CHUNK):
-            end = min(size, start + VERIFY_CHUNK)
-            leaves = list(self.store.iter_leaves(start, end))
-            if [i for i, _ in leaves] != list(range(start, end)):
-                present = {i for i, _ in leaves}
-                gap = next(i for i in range(start, end) if i not in present)
-                raise IntegrityError(f"ledger record {gap} is missing from the store")
-            rows = merkle.new_perfect_nodes(start, [merkle.hash_leaf(data) for _, data in leaves], read_recomputed)
-            checked_nodes += self._compare_nodes(rows)
-            for level, idx, h in rows:
-                last_at_level[level] = (idx, h)
-
-        root = merkle.root_at(size, self.store.get_nodes)  # every node it reads was just checked
-        cps = self.store.checkpoints()
-        verifier = self.verifier if cps else None
-        for cp in cps:
-            self._check_checkpoint(cp, verifier, size, root)
-        return {
-            "ok": True,
-            "records": size,
-            "nodes_checked": checked_nodes,
-            "root": root.hex(),
-            "checkpoints": len(cps),
-        }
-
-    def _compare_nodes(self, rows: list[tuple[int, int, bytes]]) -> int:
-        by_level: dict[int, list[tuple[int, bytes]]] = {}
-        for level, idx, h in rows:
-            by_level.setdefault(level, []).append((idx, h))
-        for level, items in by_level.items():
-            first = items[0][0]
-            stored = self.store.node_range(level, first, first + len(items))
-            for pos, (idx, h) in enumerate(items):
-                if pos >= len(stored):
-                    raise IntegrityError(f"ledger tree node ({level}, {idx}) is missing from the store")
-                if stored[pos] != h:
-                    if level == 0:
-                        raise IntegrityError(
-                            f"ledger record {idx} was altered: its content no longer matches its stored leaf hash"
-                        )
-                    raise IntegrityError(f"ledger tree node ({level}, {idx}) does not match the recomputed tree")
-        return len(rows)
-
-    def _check_checkpoint(self, cp: StoredCheckpoint, verifier: NoteVerifier, size: int, root: bytes) -> None:
-        try:
-            parsed = open_checkpoint(cp.note, verifier)
-        except IntegrityError as exc:
-            raise IntegrityError(f"stored checkpoint at size {cp.tree_size} does not verify: {exc}") from None
-        if (parsed.tree_size, parsed.root) != (cp.tree_size, cp.root):
-            raise IntegrityError(f"stored checkpoint at size {cp.tree_size} disagrees with its signed note")
-        if parsed.tree_size > size:
-            raise IntegrityError(
-                f"a checkpoint was signed at size {parsed.tree_size} but the ledger has {size} records: records lost"
-            )
-        if merkle.root_at(parsed.tree_size, self.store.get_nodes) != parsed.root:
-            raise IntegrityError(f"the ledger is no longer consistent with the checkpoint signed at size {parsed.tree_size}")
-        if 0 < parsed.tree_size < size:
-            proof = merkle.consistency_proof(parsed.tree_size, size, self.store.get_nodes)
-            merkle.verify_consistency(parsed.tree_size, size, proof, parsed.root, root)
+        found = [FoundCheckpoint(note, where) for note, where in (against or [])]
+        return audit_ledger(self, found, chunk=VERIFY_CHUNK)
 
 
 def open_ledger(
@@ -340,18 +308,23 @@ def open_ledger(
 ) -> Ledger:
     """Open (creating if needed) the ledger: SQLite at `path` (default: the database of the default
     configuration, $DFLAB_HOME/ledger.sqlite), PostgreSQL when `path` is a postgresql:// URL, or `store`.
-    Commands get theirs from a lab (`Lab.ledger()`)."""
+    Commands get theirs from a lab (`Lab.ledger()`). The latest checkpoint is also kept in a file: beside the
+    SQLite file, or in the dflab home for a database server."""
     from dflab.storage.postgres import is_postgres_url
 
     if store is None and isinstance(path, str) and is_postgres_url(path):
         from dflab.provenance.ledger.postgres_store import PostgresLedgerStore
 
         store, path = PostgresLedgerStore(path), None
-        return Ledger(store, origin=origin, key_path=key_path)
+        return Ledger(store, origin=origin, key_path=key_path,
+                      checkpoint_file=default_config().home / "ledger.checkpoint")  # fmt: skip
+    checkpoint_file = None
     if store is None:
         from dflab.provenance.ledger.sqlite_store import SQLiteStore
 
-        store = SQLiteStore(Path(path) if path else default_ledger_path(), synchronous=synchronous)
+        db_path = Path(path) if path else default_ledger_path()
+        store = SQLiteStore(db_path, synchronous=synchronous)
+        checkpoint_file = checkpoint_path_for(db_path)
     elif path is not None:
         raise UsageError("give either a ledger path or a store, not both")
-    return Ledger(store, origin=origin, key_path=key_path)
+    return Ledger(store, origin=origin, key_path=key_path, checkpoint_file=checkpoint_file)

@@ -61,6 +61,17 @@ class PostgresLedgerStore:
                 yield int(idx), data.encode("utf-8")
             pos = int(rows[-1][0]) + 1
 
+    def iter_leaf_entries(self, start: int, end: int, chunk: int = 4096) -> Iterator[tuple[int, LeafEntry]]:
+        pos = max(0, start)
+        while pos < end:
+            rows = self._rows("SELECT idx, data, content_sha256, watermark FROM leaves WHERE idx >= %s AND idx < %s"
+                              " ORDER BY idx", (pos, min(end, pos + chunk)))  # fmt: skip
+            if not rows:
+                return
+            for idx, data, content, watermark in rows:
+                yield int(idx), LeafEntry(data.encode("utf-8"), bytes(content).hex(), watermark)
+            pos = int(rows[-1][0]) + 1
+
     def get_node(self, level: int, index: int) -> bytes:
         rows = self._rows("SELECT hash FROM nodes WHERE level = %s AND idx = %s", (level, index))
         if not rows:

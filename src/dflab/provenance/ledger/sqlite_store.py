@@ -87,6 +87,19 @@ class SQLiteStore:
                 yield int(idx), _as_bytes(data)
             pos = int(rows[-1][0]) + 1
 
+    def iter_leaf_entries(self, start: int, end: int, chunk: int = 4096) -> Iterator[tuple[int, LeafEntry]]:
+        pos = start
+        while pos < end:
+            rows = self._db.execute(
+                "SELECT idx, data, content_sha256, watermark FROM leaves WHERE idx >= ? AND idx < ? ORDER BY idx",
+                (pos, min(end, pos + chunk)),
+            ).fetchall()
+            if not rows:
+                return
+            for idx, data, content, watermark in rows:
+                yield int(idx), LeafEntry(_as_bytes(data), bytes(content).hex(), watermark)
+            pos = int(rows[-1][0]) + 1
+
     def get_node(self, level: int, index: int) -> bytes:
         row = self._db.execute("SELECT hash FROM nodes WHERE level = ? AND idx = ?", (level, index)).fetchone()
         if row is None:

@@ -60,6 +60,10 @@ class LedgerStore(Protocol):
 
     def iter_leaves(self, start: int, end: int) -> Iterator[tuple[int, bytes]]: ...
 
+    def iter_leaf_entries(self, start: int, end: int) -> Iterator[tuple[int, LeafEntry]]:
+        """Leaves with their lookup columns as stored (what `verify --all` holds to the records)."""
+        ...
+
     def get_node(self, level: int, index: int) -> bytes: ...
 
     def get_nodes(self, keys: Sequence[merkle.NodeKey]) -> list[bytes]: ...
@@ -125,6 +129,11 @@ class MemoryStore:
         for i, entry in enumerate(leaves, max(0, start)):
             yield i, entry.data
 
+    def iter_leaf_entries(self, start: int, end: int) -> Iterator[tuple[int, LeafEntry]]:
+        with self.database.reading():
+            leaves = self._leaves[max(0, start) : max(0, end)]
+        yield from enumerate(leaves, max(0, start))
+
     def get_node(self, level: int, index: int) -> bytes:
         with self.database.reading():
             found = self._nodes.get((level, index))
@@ -160,7 +169,10 @@ class MemoryStore:
     def close(self) -> None:
         pass
 
-    # Test hook: the in-memory counterpart of editing a row with raw sqlite3.
+    # Test hooks: the in-memory counterparts of editing rows with raw sqlite3.
+    def _tamper_column(self, index: int, content_sha256: str, watermark_payload: str | None) -> None:
+        self._leaves[index] = LeafEntry(self._leaves[index].data, content_sha256, watermark_payload)
+
     def _tamper_leaf(self, index: int, data: bytes) -> None:
         old = self._leaves[index]
         self._leaves[index] = LeafEntry(data, old.content_sha256, old.watermark_payload)

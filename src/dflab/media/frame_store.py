@@ -1,0 +1,226 @@
+"""The analysis frames of a video without keeping their pixels: memory flat in duration.
+
+A scan used to hold every analysis frame (600 frames of 720p for a minute of 1080p: about 1.7 GB, and more the
+longer the clip). `StreamedFrames` is what `load(..., keep_frames=False)` puts in Media.frames instead: the
+timestamps and frame types of all analysis frames, the pixels of the last few used (a small LRU cache), and a
+re-decoder that brings any other frame back from the file when a cue asks for it.
+
+It behaves as the list it replaces (len, indexing, slicing, iteration), so the cues keep indexing Media.frames;
+its items carry index, time and frame type at once and read their pixels only when `.rgb` is asked for.
+Access in increasing order (one face track after another, key frames, evenly spaced picks) is served by
+decoding forward from where the last request stopped; a jump backwards or far ahead seeks to the key frame
+before the wanted time and decodes forward from there, so no request decodes more than one group of pictures
+plus the gap since the previous request. Re-decoded pixels are the same as the first time (same decoder, same
+conversion, VideoDecoder.analysis_rgb).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dflab.config import Limits, SamplingPolicy
+from dflab.errors import BadMedia
+from dflab.media.container import StreamFacts, open_container, video_stream
+from dflab.media.guards import media_errors
+from dflab.media.types import Frame
+
+CACHE_FRAMES = 12  # pixels kept in memory: a few key frames plus the neighbours of the last request
+FORWARD_GAP_S = 4.0  # decoding forward is cheaper than seeking while the wanted frame is this close ahead
+SEEK_BACK_S = (0.0, 10.0)  # seek this far before the wanted time, then from the start of the file
+MATCH_TOLERANCE = 3.0  # mean grey difference (0-255) of the 8x8 signatures of a frame and its re-decoded copy
+
+
+class StreamedFrames(Sequence[Frame]):
+    """Media.frames of a video decoded once and re-decoded on demand (see the module docstring)."""
+
+    def __init__(self, path: Path, facts: StreamFacts, policy: SamplingPolicy, limits: Limits,
+                 cache_frames: int = CACHE_FRAMES,
+                 features: dict[str, Callable[[np.ndarray], Any]] | None = None) -> None:  # fmt: skip
+        self.path = Path(path)
+        # Small per-frame results computed from each frame's pixels while they are at hand (`feature(name)`), for
+        # cues that read every frame: reading them back from the file would be another whole decode.
+        self._feature_fns = dict(features or {})
+        self._features: dict[str, list] = {name: [] for name in self._feature_fns}
+        self.facts = facts
+        self.policy = policy
+        self.limits = limits
+        self.cache_frames = max(1, cache_frames)
+        self._index: list[int] = []
+        self._time: list[float] = []
+        self._type: list[str] = []
+        self._signature: list[np.ndarray] = []  # what each frame looked like, to check its re-decoded copy
+        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._cursor: _Cursor | None = None
+        self._seek_ok = True  # some files decode garbage after a seek (open GOPs): then always from the start
+        self.redecoded = 0  # frames decoded again on request (for benchmarks)
+
+    # --- filled while the first decode runs ------------------------------------------------------------
+
+    def add(self, frame: Frame) -> None:
+        pos = len(self._index)
+        self._index.append(frame.index)
+        self._time.append(frame.time_s)
+        self._type.append(frame.pict_type)
+        self._signature.append(signature(frame.rgb))
+        for name, fn in self._feature_fns.items():
+            self._features[name].append(fn(frame.rgb))
+        self._remember(pos, frame.rgb)
+
+    def feature(self, name: str) -> list | None:
+        """The per-frame values of a feature computed while decoding (None: not computed for these frames)."""
+        values = self._features.get(name)
+        return list(values) if values is not None else None
+
+    # --- the list interface ----------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __getitem__(self, item):
+        if isinstance(item, slice):
+            return [self[i] for i in range(*item.indices(len(self)))]
+        pos = int(item)
+        if pos < 0:
+            pos += len(self)
+        if not 0 <= pos < len(self):
+            raise IndexError("frame position out of range")
+        return StreamedFrame(self, pos)
+
+    def __iter__(self) -> Iterator[Frame]:
+        for pos in range(len(self)):
+            yield self[pos]
+
+    def times(self) -> np.ndarray:
+        """Every analysis frame's time in seconds, without touching pixels."""
+        return np.array(self._time, dtype=np.float64)
+
+    def close(self) -> None:
+        if self._cursor is not None:
+            self._cursor.close()
+            self._cursor = None
+        self._cache.clear()
+
+    # --- pixels ----------------------------------------------------------------------------------------
+
+    def _remember(self, pos: int, rgb: np.ndarray) -> None:
+        self._cache[pos] = rgb
+        self._cache.move_to_end(pos)
+        while len(self._cache) > self.cache_frames:
+            self._cache.popitem(last=False)
+
+    def _rgb(self, pos: int) -> np.ndarray:
+        found = self._cache.get(pos)
+        if found is not None:
+            self._cache.move_to_end(pos)
+            return found
+        wanted = self._time[pos]
+        cursor = self._cursor
+        if cursor is not None and cursor.last_time < wanted and (wanted <= cursor.last_time + FORWARD_GAP_S
+                                                                 or not self._seek_ok):  # fmt: skip
+            rgb = self._checked(pos, cursor.forward_to(wanted, self._frame_tolerance()))
+            if rgb is not None:
+                return self._keep(pos, rgb)
+        for back_s in (SEEK_BACK_S if self._seek_ok else ()) + (None,):
+            self._reopen(None if back_s is None else max(0.0, wanted - back_s))
+            rgb = self._checked(pos, self._cursor.forward_to(wanted, self._frame_tolerance()))
+            if rgb is not None:
+                return self._keep(pos, rgb)
+            self._seek_ok = False
+        raise BadMedia(f"{self.path}: the frame at {wanted:.3f} s could not be decoded again")
+
+    def _checked(self, pos: int, rgb: np.ndarray | None) -> np.ndarray | None:
+        """The re-decoded pixels if they look like the frame did the first time (never hand out another frame)."""
+        if rgb is None:
+            return None
+        difference = np.abs(signature(rgb).astype(np.int16) - self._signature[pos].astype(np.int16)).mean()
+        return rgb if difference <= MATCH_TOLERANCE else None
+
+    def _keep(self, pos: int, rgb: np.ndarray) -> np.ndarray:
+        self.redecoded += 1
+        self._remember(pos, rgb)
+        return rgb
+
+    def _frame_tolerance(self) -> float:
+        fps = self.facts.fps
+        return 0.25 / fps if fps > 0 else 1e-3
+
+    def _reopen(self, seek_to_s: float | None) -> None:
+        if self._cursor is not None:
+            self._cursor.close()
+        self._cursor = _Cursor(self.path, self.facts, self.policy, self.limits, seek_to_s)
+
+
+def signature(rgb: np.ndarray) -> np.ndarray:
+    """8x8 grey means of a frame (64 bytes): enough to tell a frame from another, or from decoder garbage."""
+    import cv2
+
+    step = max(1, min(rgb.shape[0], rgb.shape[1]) // 64)
+    grey = cv2.cvtColor(np.ascontiguousarray(rgb[::step, ::step]), cv2.COLOR_RGB2GRAY)
+    return cv2.resize(grey, (8, 8), interpolation=cv2.INTER_AREA)
+
+
+class StreamedFrame:
+    """A Frame whose timestamps are at hand and whose pixels are fetched when `.rgb` is read."""
+
+    __slots__ = ("_owner", "_pos", "index", "time_s", "pict_type")
+
+    def __init__(self, owner: StreamedFrames, pos: int) -> None:
+        self._owner, self._pos = owner, pos
+        self.index = owner._index[pos]
+        self.time_s = owner._time[pos]
+        self.pict_type = owner._type[pos]
+
+    @property
+    def rgb(self) -> np.ndarray:
+        return self._owner._rgb(self._pos)
+
+    def __repr__(self) -> str:
+        return f"StreamedFrame(index={self.index}, time_s={self.time_s:.3f}, pict_type={self.pict_type!r})"
+
+
+class _Cursor:
+    """An open decoder positioned at some time, converting only the frame that is asked for."""
+
+    def __init__(self, path: Path, facts: StreamFacts, policy: SamplingPolicy, limits: Limits,
+                 seek_to_s: float | None) -> None:  # fmt: skip
+        from dflab.media.video import VideoDecoder
+
+        self.path = path
+        self.converter = VideoDecoder(path, facts, policy, limits)  # its analysis_rgb: the same pixels as the first pass
+        self.container = open_container(path)
+        self.last_time = -1.0
+        with media_errors(path, "read the video again"):
+            stream = video_stream(self.container)
+            if stream is None:
+                raise BadMedia(f"{path} has no video stream")
+            stream.thread_type = "AUTO"
+            self.start_pts = stream.start_time
+            self.time_base = stream.time_base
+            if seek_to_s is not None and self.time_base is not None:
+                offset = int(seek_to_s / float(self.time_base)) + int(self.start_pts or 0)
+                self.container.seek(offset, stream=stream, backward=True, any_frame=False)
+            self.frames = self.container.decode(stream)
+
+    def forward_to(self, wanted: float, tolerance: float) -> np.ndarray | None:
+        """The analysis pixels of the frame shown at `wanted` seconds, or None if the decoder passed it."""
+        fps = self.converter.facts.fps
+        with media_errors(self.path, "decode the video again"):
+            for frame in self.frames:
+                time_s = self.converter.time_s(frame, 0, self.start_pts, self.time_base, fps)
+                self.last_time = time_s
+                if abs(time_s - wanted) <= tolerance:
+                    return self.converter.analysis_rgb(frame)
+                if time_s > wanted + tolerance:
+                    return None
+        return None
+
+    def close(self) -> None:
+        try:
+            self.container.close()
+        except Exception:  # noqa: BLE001 - closing a broken container must not mask the real outcome
+            pass

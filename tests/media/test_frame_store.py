@@ -1,0 +1,84 @@
+"""Streamed frames (load(..., keep_frames=False)): the same frames as a full load, few pixels in memory, any frame
+brought back from the file on request, also from files that decode garbage after a seek."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dflab.media import load
+from dflab.media.frame_store import CACHE_FRAMES, StreamedFrames
+
+CLIPS = {
+    # a talking face with sound: seeking to a key frame gives the frame back exactly
+    "liveportrait": "liveportrait/assets/examples/driving/d3.mp4",
+    # FaceForensics++ c23: a seek lands on frames that decode as garbage, so frames come back from the start
+    "ffpp": "ffpp/original_sequences/youtube/c23/videos/519.mp4",
+}
+
+
+@pytest.fixture(scope="module", params=sorted(CLIPS))
+def both(request, shared_data):
+    path = shared_data / CLIPS[request.param]
+    kept = load(path, with_audio=False)
+    streamed = load(path, with_audio=False, keep_frames=False, frame_features={"mean": lambda rgb: float(rgb.mean())})
+    yield kept, streamed
+    streamed.frames.close()
+
+
+def test_streamed_frames_are_the_frames_of_a_full_load(both) -> None:
+    kept, streamed = both
+    frames = streamed.frames
+    assert isinstance(frames, StreamedFrames) and len(frames) == len(kept.frames) > 50
+    assert [f.index for f in frames] == [f.index for f in kept.frames]
+    assert [f.time_s for f in frames] == [f.time_s for f in kept.frames]
+    assert [f.pict_type for f in frames] == [f.pict_type for f in kept.frames]
+    n = len(frames)
+    # forward, far ahead, backwards, the last one, the first one again: every pattern the cues use
+    for pos in (n // 2, n // 2 + 1, n // 2 + 7, n - 1, 3, 0, n // 3, n // 2 - 20, n - 2, 1):
+        assert np.array_equal(frames[pos].rgb, kept.frames[pos].rgb), pos
+    assert len(frames._cache) <= CACHE_FRAMES  # the pixels in memory stay bounded
+    assert frames.redecoded > 0
+
+
+def test_per_frame_features_are_computed_while_decoding(both) -> None:
+    kept, streamed = both
+    means = streamed.frames.feature("mean")
+    assert means is not None and len(means) == len(kept.frames)
+    assert np.allclose(means, [f.rgb.mean() for f in kept.frames])
+    assert streamed.frames.feature("absent") is None
+
+
+def test_slices_and_negative_positions(both) -> None:
+    kept, streamed = both
+    tail = streamed.frames[-3:]
+    assert [f.index for f in tail] == [f.index for f in kept.frames[-3:]]
+    assert np.array_equal(streamed.frames[-1].rgb, kept.frames[-1].rgb)
+    with pytest.raises(IndexError):
+        streamed.frames[len(kept.frames)]
+
+
+def test_mutated_videos_stream_or_refuse(shared_data, tmp_path) -> None:
+    """Damaged files: the streamed load and every frame read back from the file give pixels or a DflabError."""
+    from dflab.config import Limits, SamplingPolicy
+    from dflab.errors import DflabError
+    from dflab.eval.fuzz import mutants
+
+    policy, limits = SamplingPolicy(max_side=96), Limits(max_analysis_frames=40)
+    corpus = {"ffpp.mp4": shared_data / CLIPS["ffpp"], "talk.mp4": shared_data / CLIPS["liveportrait"]}
+    outcomes = {"read": 0, "refused": 0}
+    for mutant in mutants(corpus, 60, seed=5):
+        path = tmp_path / f"{mutant.name}{mutant.suffix}"
+        path.write_bytes(mutant.data)
+        try:
+            media = load(path, policy=policy, limits=limits, with_audio=False, keep_frames=False)
+            n = len(media.frames)
+            for pos in (n - 1, 0, n // 2):
+                assert media.frames[pos].rgb.ndim == 3
+            media.frames.close()
+            outcomes["read"] += 1
+        except DflabError as exc:
+            assert str(exc) and "\n" not in str(exc)
+            outcomes["refused"] += 1
+        path.unlink()
+    assert outcomes["read"] >= 5 and outcomes["refused"] >= 5, outcomes
