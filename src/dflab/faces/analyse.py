@@ -195,10 +195,14 @@ def analyse_frames(
     linked = [obs for obs in link_tracks(per_frame, max_gap_s, cuts) if len(obs) >= min_track_len]
     linked.sort(key=lambda obs: (-len(obs), obs[0].frame_pos))
     tracks = [FaceTrack(track_id=i, observations=obs) for i, obs in enumerate(linked)]
-    for track in tracks if embed_every_s is not None else []:
-        times = [o.time_s for o in track.observations]
-        for i in embedding_positions(times, embed_every_s):
-            obs = track.observations[i]
-            frame = seen[obs.frame_pos] if frame_at is None else frame_at(obs.frame_pos)
-            track.embeddings[obs.frame_pos] = embed(frame.rgb, obs.box)
+    wanted = [(track, track.observations[i]) for track in (tracks if embed_every_s is not None else [])
+              for i in embedding_positions([o.time_s for o in track.observations], embed_every_s)]
+    # Embedded in frame order across tracks, so frames fetched again from the file come in one forward pass;
+    # each track's embeddings are then stored in its own time order, as before.
+    vectors = {}
+    for track, obs in sorted(wanted, key=lambda pair: pair[1].frame_pos):
+        frame = seen[obs.frame_pos] if frame_at is None else frame_at(obs.frame_pos)
+        vectors[(track.track_id, obs.frame_pos)] = embed(frame.rgb, obs.box)
+    for track, obs in wanted:
+        track.embeddings[obs.frame_pos] = vectors[(track.track_id, obs.frame_pos)]
     return tracks
