@@ -150,8 +150,16 @@ def sync_peak(folded: np.ndarray, layout: TileLayout) -> tuple[float, float, flo
     return float(z[iy, ix]), iy + fy, ix + fx
 
 
-def _aligned(residual: np.ndarray, px: float, py: float, layout: TileLayout) -> tuple[np.ndarray, float, float]:
-    _, dy, dx = sync_peak(fold(residual, px, py), layout)
+def _aligned(residual: np.ndarray, px: float, py: float, layout: TileLayout,
+             folds: dict | None = None) -> tuple[np.ndarray, float, float]:  # fmt: skip
+    """`folds`: unshifted folds of this residual by period, kept between calls; they do not depend on the key,
+    so the searches for several keys share them (the same arrays as computing them again)."""
+    unshifted = folds.get((px, py)) if folds is not None else None
+    if unshifted is None:
+        unshifted = fold(residual, px, py)
+        if folds is not None:
+            folds[(px, py)] = unshifted
+    _, dy, dx = sync_peak(unshifted, layout)
     ox, oy = dx * px / TILE, dy * py / TILE
     return fold(residual, px, py, ox, oy), ox, oy
 
@@ -162,14 +170,15 @@ def _sync_energy(folded: np.ndarray, layout: TileLayout) -> float:
     return float(np.dot(flat[layout.sync_index], layout.sync_sign) / (np.sqrt(np.mean(flat * flat)) + 1e-12))
 
 
-def _polish(residual: np.ndarray, px: float, py: float, layout: TileLayout) -> tuple[float, float]:
+def _polish(residual: np.ndarray, px: float, py: float, layout: TileLayout,
+            folds: dict | None = None) -> tuple[float, float]:  # fmt: skip
     for step, span in ((0.001, 4), (0.00025, 3)):
         for axis in (0, 1):
             rel = np.arange(-span, span + 1) * step
             scores = []
             for e in rel:
                 qx, qy = (px * (1 + e), py) if axis == 0 else (px, py * (1 + e))
-                scores.append(_sync_energy(_aligned(residual, qx, qy, layout)[0], layout))
+                scores.append(_sync_energy(_aligned(residual, qx, qy, layout, folds)[0], layout))
             i = int(np.argmax(scores))
             e = rel[i]
             if 0 < i < len(rel) - 1:
@@ -181,10 +190,12 @@ def _polish(residual: np.ndarray, px: float, py: float, layout: TileLayout) -> t
     return px, py
 
 
-def align(residual: np.ndarray, px: float, py: float, layout: TileLayout, polish: bool = True) -> Alignment:
-    """Offset (and, with polish, a refined period) for one period guess; the folded tile ready to despread."""
+def align(residual: np.ndarray, px: float, py: float, layout: TileLayout, polish: bool = True,
+          folds: dict | None = None) -> Alignment:  # fmt: skip
+    """Offset (and, with polish, a refined period) for one period guess; the folded tile ready to despread.
+    `folds`: a dict kept per residual to share unshifted folds between keys (see _aligned)."""
     if polish:
-        px, py = _polish(residual, px, py, layout)
-    folded, ox, oy = _aligned(residual, px, py, layout)
+        px, py = _polish(residual, px, py, layout, folds)
+    folded, ox, oy = _aligned(residual, px, py, layout, folds)
     z, _, _ = sync_peak(folded, layout)
     return Alignment(px, py, ox, oy, z, folded)
