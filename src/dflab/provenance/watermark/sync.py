@@ -15,6 +15,7 @@ All maths here is pure numpy/OpenCV on small arrays: about 1 ms per fold at the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -113,6 +114,14 @@ def period_candidates(residual: np.ndarray, count: int = 3) -> list[tuple[float,
     return out
 
 
+@lru_cache(maxsize=8)
+def _ones(shape: tuple[int, ...], dtype: str) -> np.ndarray:
+    """A read-only array of ones (fold warps one per call to know how much of each tile the picture covers)."""
+    ones = np.ones(shape, dtype=np.dtype(dtype))
+    ones.setflags(write=False)
+    return ones
+
+
 def fold(residual: np.ndarray, px: float, py: float, ox: float = 0.0, oy: float = 0.0) -> np.ndarray:
     """Average of all tiles: resample so the period is TILE and (ox, oy) lands on 0, then sum modulo TILE."""
     import cv2
@@ -124,7 +133,7 @@ def fold(residual: np.ndarray, px: float, py: float, ox: float = 0.0, oy: float 
     out_h = max(int((h - oy) * sy), TILE)
     warp = dict(flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     values = cv2.warpAffine(residual, matrix, (out_w, out_h), **warp)
-    weight = cv2.warpAffine(np.ones_like(residual), matrix, (out_w, out_h), **warp)
+    weight = cv2.warpAffine(_ones(residual.shape, residual.dtype.str), matrix, (out_w, out_h), **warp)
     ny, nx = -(-out_h // TILE), -(-out_w // TILE)
     acc = np.zeros((2, ny * TILE, nx * TILE), dtype=np.float32)
     acc[0, :out_h, :out_w] = values
@@ -135,7 +144,7 @@ def fold(residual: np.ndarray, px: float, py: float, ox: float = 0.0, oy: float 
 
 def sync_peak(folded: np.ndarray, layout: TileLayout) -> tuple[float, float, float]:
     """(z, dy, dx): the strongest cyclic shift of the sync template, in robust noise units, sub-chip offset."""
-    corr = np.real(np.fft.ifft2(np.fft.fft2(folded) * np.conj(np.fft.fft2(layout.sync_template))))
+    corr = np.real(np.fft.ifft2(np.fft.fft2(folded) * layout.sync_spectrum))
     med = float(np.median(corr))
     spread = float(np.median(np.abs(corr - med))) * 1.4826 + 1e-12
     z = (corr - med) / spread
