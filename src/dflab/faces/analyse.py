@@ -94,7 +94,7 @@ def _find_in_frames(
     face_rate_fps: float | None = None,
 ) -> list[list[FaceObservation]]:
     per_frame: list[list[FaceObservation]] = []
-    finder = VideoFaceFinder(max_faces, max_side=max_side) if media_type != "image" else None
+    finder = None  # built with the first video frame: a picture scan's (empty) frame stream never needs one
     schedule = FaceSchedule(face_rate_fps)
     previous_thumb = None
     cut_pending = False  # a cut on a frame the finder skipped: the next frame it sees starts afresh
@@ -102,9 +102,11 @@ def _find_in_frames(
         for pos, frame in enumerate(frames):
             _check_frame(frame.rgb, pos)
             h, w = frame.rgb.shape[:2]
-            if finder is None:
+            if media_type == "image":
                 faces = find_faces_in_image(frame.rgb, max_faces, max_side)
             else:
+                if finder is None:
+                    finder = VideoFaceFinder(max_faces, max_side=max_side)
                 # Shot changes are checked on every frame (a tiny thumbnail), so tracks still end at the cut.
                 thumb = thumbnail(frame.rgb)
                 cut = is_cut(previous_thumb, thumb)

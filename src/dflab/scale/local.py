@@ -45,7 +45,7 @@ NATIVE_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_T
 
 def threads_per_worker(workers: int) -> int:
     """The cores divided between the workers. Each library otherwise sizes its pool to every core in every
-    worker (OpenCV, BLAS, OpenMP): on 2 cores, 2 workers then ran at half the files/s of one."""
+    worker (OpenCV, BLAS, OpenMP), so N workers would run N times the threads the cores can serve."""
     import os
 
     return max(1, (os.cpu_count() or 1) // max(1, workers))
