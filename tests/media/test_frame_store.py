@@ -82,3 +82,17 @@ def test_mutated_videos_stream_or_refuse(shared_data, tmp_path) -> None:
             outcomes["refused"] += 1
         path.unlink()
     assert outcomes["read"] >= 5 and outcomes["refused"] >= 5, outcomes
+
+
+def test_prefetch_keeps_the_same_pixels_and_releases_them(both) -> None:
+    kept, streamed = both
+    frames = streamed.frames
+    n = len(frames)
+    wanted = [n - 1, 0, n // 2, n // 3, n // 2]  # out of order and repeated, as several cues would ask
+    assert frames.prefetch(wanted) == 4
+    before = frames.redecoded
+    for pos in wanted:
+        assert np.array_equal(frames[pos].rgb, kept.frames[pos].rgb), pos
+    assert frames.redecoded == before  # served from the kept frames, no decoding
+    frames.release()
+    assert frames._pinned == {}

@@ -84,3 +84,17 @@ def test_disclosing_an_edit_of_a_disclosed_image_names_the_new_record(photo, tmp
     evidence = WatermarkDetector().detect(AnalysedMedia(load(tmp_path / "second.png")))
     assert evidence.decisive and evidence.details["record"] == second["record"]
     assert f"earlier record {first['record']}" in evidence.summary
+
+
+def test_one_shared_view_search_reads_every_key_as_separate_searches_do(photo) -> None:
+    from dflab.provenance.watermark.detect import detect_residual
+    from dflab.provenance.watermark.embed import luma
+    from dflab.provenance.watermark.grid import detector_residual
+
+    # two generations, mirrored after JPEG: views beyond the upright one are searched for both marks
+    for picture in (photo, np.ascontiguousarray(_jpeg(_mark(photo, [5, 6]), 75)[:, ::-1])):
+        residual = detector_residual(luma(picture))
+        shared = image_lineage(picture).results
+        alone = tuple(detect_residual(residual, key=key) for key in GENERATION_KEYS)
+        assert [r.to_json() for r in shared] == [r.to_json() for r in alone]
+    assert [r.detected for r in shared] == [True, True, False]

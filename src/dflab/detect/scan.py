@@ -184,6 +184,8 @@ def run_scan(path: str | Path, options: ScanOptions, detectors_for: Callable[[st
 def _examine(subject: AnalysedMedia, detectors: list, options: ScanOptions, watch: _Stopwatch, started: float,
              notify: Callable[[str], None]) -> ScanResult:  # fmt: skip
     evidence: list[Evidence] = []
+    with watch.time("prefetch"):
+        _prefetch_frames(subject, detectors)
     for detector in detectors:
         notify(detector.name)
         with watch.time(detector.name):
@@ -201,6 +203,24 @@ def _examine(subject: AnalysedMedia, detectors: list, options: ScanOptions, watc
         result = make_lean(result, subject)
     result.timings = {**watch.timings, "total": time.perf_counter() - started}
     return result
+
+
+def _prefetch_frames(subject: AnalysedMedia, detectors: list) -> None:
+    """Decode in one pass the frames the cues will read (`frames_wanted`) when the media streams its frames:
+    otherwise each cue would decode the file again from the start for its own few frames."""
+    prefetch = getattr(subject.media.frames, "prefetch", None)
+    if prefetch is None:
+        return
+    wanted: set[int] = set()
+    for detector in detectors:
+        frames_wanted = getattr(detector, "frames_wanted", None)
+        if frames_wanted is not None and not (detector.needs_faces and not subject.tracks):
+            wanted.update(frames_wanted(subject))
+    if wanted:
+        try:
+            prefetch(sorted(wanted))
+        except DflabError:  # a frame that cannot be decoded again: the cue that needs it says so itself
+            subject.media.frames.release()
 
 
 def _judge(subject: AnalysedMedia, evidence: list[Evidence], point: OperatingPoint) -> ScanResult:

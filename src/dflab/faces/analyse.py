@@ -94,7 +94,7 @@ def _find_in_frames(
     face_rate_fps: float | None = None,
 ) -> list[list[FaceObservation]]:
     per_frame: list[list[FaceObservation]] = []
-    finder = VideoFaceFinder(max_faces, max_side=max_side) if media_type != "image" else None
+    finder = None  # built with the first video frame: a picture scan's (empty) frame stream never needs one
     schedule = FaceSchedule(face_rate_fps)
     previous_thumb = None
     cut_pending = False  # a cut on a frame the finder skipped: the next frame it sees starts afresh
@@ -102,9 +102,11 @@ def _find_in_frames(
         for pos, frame in enumerate(frames):
             _check_frame(frame.rgb, pos)
             h, w = frame.rgb.shape[:2]
-            if finder is None:
+            if media_type == "image":
                 faces = find_faces_in_image(frame.rgb, max_faces, max_side)
             else:
+                if finder is None:
+                    finder = VideoFaceFinder(max_faces, max_side=max_side)
                 # Shot changes are checked on every frame (a tiny thumbnail), so tracks still end at the cut.
                 thumb = thumbnail(frame.rgb)
                 cut = is_cut(previous_thumb, thumb)
@@ -195,10 +197,14 @@ def analyse_frames(
     linked = [obs for obs in link_tracks(per_frame, max_gap_s, cuts) if len(obs) >= min_track_len]
     linked.sort(key=lambda obs: (-len(obs), obs[0].frame_pos))
     tracks = [FaceTrack(track_id=i, observations=obs) for i, obs in enumerate(linked)]
-    for track in tracks if embed_every_s is not None else []:
-        times = [o.time_s for o in track.observations]
-        for i in embedding_positions(times, embed_every_s):
-            obs = track.observations[i]
-            frame = seen[obs.frame_pos] if frame_at is None else frame_at(obs.frame_pos)
-            track.embeddings[obs.frame_pos] = embed(frame.rgb, obs.box)
+    wanted = [(track, track.observations[i]) for track in (tracks if embed_every_s is not None else [])
+              for i in embedding_positions([o.time_s for o in track.observations], embed_every_s)]
+    # Embedded in frame order across tracks, so frames fetched again from the file come in one forward pass;
+    # each track's embeddings are then stored in its own time order, as before.
+    vectors = {}
+    for track, obs in sorted(wanted, key=lambda pair: pair[1].frame_pos):
+        frame = seen[obs.frame_pos] if frame_at is None else frame_at(obs.frame_pos)
+        vectors[(track.track_id, obs.frame_pos)] = embed(frame.rgb, obs.box)
+    for track, obs in wanted:
+        track.embeddings[obs.frame_pos] = vectors[(track.track_id, obs.frame_pos)]
     return tracks

@@ -33,6 +33,8 @@ CACHE_FRAMES = 12  # pixels kept in memory: a few key frames plus the neighbours
 FORWARD_GAP_S = 4.0  # decoding forward is cheaper than seeking while the wanted frame is this close ahead
 SEEK_BACK_S = (0.0, 10.0)  # seek this far before the wanted time, then from the start of the file
 MATCH_TOLERANCE = 3.0  # mean grey difference (0-255) of the 8x8 signatures of a frame and its re-decoded copy
+# Frames kept by `prefetch` for the cues about to run: about 530 MB of 720p at most, whatever the duration.
+PREFETCH_MAX_FRAMES = 192
 
 
 class StreamedFrames(Sequence[Frame]):
@@ -55,6 +57,7 @@ class StreamedFrames(Sequence[Frame]):
         self._type: list[str] = []
         self._signature: list[np.ndarray] = []  # what each frame looked like, to check its re-decoded copy
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._pinned: dict[int, np.ndarray] = {}  # frames fetched ahead by `prefetch`, kept until `release`
         self._cursor: _Cursor | None = None
         self._seek_ok = True  # some files decode garbage after a seek (open GOPs): then always from the start
         self.redecoded = 0  # frames decoded again on request (for benchmarks)
@@ -104,6 +107,22 @@ class StreamedFrames(Sequence[Frame]):
             self._cursor.close()
             self._cursor = None
         self._cache.clear()
+        self._pinned.clear()
+
+    def prefetch(self, positions) -> int:
+        """Decode, in one forward pass, the frames that several cues are about to ask for, and keep them until
+        `release()`. Each cue reading its few frames on its own would decode the file again from the start;
+        the pixels are the same either way. At most PREFETCH_MAX_FRAMES are kept (the earliest): the
+        rest are decoded on request as before. Returns how many frames are now kept."""
+        wanted = sorted({int(p) for p in positions if 0 <= int(p) < len(self)} - set(self._pinned))
+        room = max(0, PREFETCH_MAX_FRAMES - len(self._pinned))
+        for pos in wanted[:room]:
+            self._pinned[pos] = self._rgb(pos)
+        return len(self._pinned)
+
+    def release(self) -> None:
+        """Forget the frames kept by `prefetch`."""
+        self._pinned.clear()
 
     # --- pixels ----------------------------------------------------------------------------------------
 
@@ -114,6 +133,9 @@ class StreamedFrames(Sequence[Frame]):
             self._cache.popitem(last=False)
 
     def _rgb(self, pos: int) -> np.ndarray:
+        pinned = self._pinned.get(pos)
+        if pinned is not None:
+            return pinned
         found = self._cache.get(pos)
         if found is not None:
             self._cache.move_to_end(pos)

@@ -7,6 +7,7 @@ model memory and give up to N times the files per second on N free cores.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 
 _worker_scanner = None
 _worker_lab = None
@@ -31,10 +32,38 @@ def run_local(paths: list[str], workers: int, register: bool, on_line: Callable[
 
     # spawn: a fresh interpreter per worker, no torch or FAISS thread state inherited from a fork
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
-                             initargs=(register,)) as pool:  # fmt: skip
+    threads = threads_per_worker(workers)
+    with _native_thread_env(threads), ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                                                          initializer=_init_worker, initargs=(register, threads)) as pool:  # fmt: skip
         for path, line in _unordered(pool, paths):
             on_line(path, line)
+
+
+# Thread pools of the native libraries a scan uses, sized from these variables when they first load.
+NATIVE_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def threads_per_worker(workers: int) -> int:
+    """The cores divided between the workers. Each library otherwise sizes its pool to every core in every
+    worker (OpenCV, BLAS, OpenMP), so N workers would run N times the threads the cores can serve."""
+    import os
+
+    return max(1, (os.cpu_count() or 1) // max(1, workers))
+
+
+@contextmanager
+def _native_thread_env(threads: int):
+    """NATIVE_THREAD_VARIABLES set while the pool starts its workers (they inherit the environment), then taken
+    out of the parent's again. Variables the user set are left as they are."""
+    import os
+
+    added = [name for name in NATIVE_THREAD_VARIABLES if name not in os.environ]
+    os.environ.update({name: str(threads) for name in added})
+    try:
+        yield
+    finally:
+        for name in added:
+            os.environ.pop(name, None)
 
 
 def _unordered(pool, paths: Iterable[str]):
@@ -45,11 +74,14 @@ def _unordered(pool, paths: Iterable[str]):
         yield futures[future], future.result()
 
 
-def _init_worker(register: bool) -> None:
+def _init_worker(register: bool, threads: int = 1) -> None:
     global _worker_scanner, _worker_lab
+    import cv2
+
     import dflab
 
-    _worker_scanner = dflab.Scanner()
+    cv2.setNumThreads(threads)  # OpenCV's pool ignores OMP_NUM_THREADS
+    _worker_scanner = dflab.Scanner()  # one torch thread (DEFAULT_TORCH_THREADS)
     if register:
         from dflab.lab import Lab
 

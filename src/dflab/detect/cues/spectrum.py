@@ -57,9 +57,14 @@ class SpectrumDetector:
     media_types = ("image", "video")
     needs_faces = False
 
+    def frames_wanted(self, media: AnalysedMedia) -> list[int]:
+        """The frame positions `detect` reads (the scan decodes them together with other cues' frames)."""
+        n = len(media.media.frames)
+        return np.linspace(0, n - 1, min(FRAMES_PER_VIDEO, n)).round().astype(int).tolist() if n else []
+
     def detect(self, media: AnalysedMedia) -> Evidence:
         frames = media.media.frames
-        picks = np.linspace(0, len(frames) - 1, min(FRAMES_PER_VIDEO, len(frames))).round().astype(int)
+        picks = np.array(self.frames_wanted(media), dtype=int)
         profiles = [azimuthal_power_spectrum(central_square(frames[i].rgb)) for i in picks]
         residual = float(np.median([tail_residual(p) for p in profiles]))
         score = float(sigmoid((abs(residual) - TAIL_CENTRE) / TAIL_SCALE))

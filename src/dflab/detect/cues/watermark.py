@@ -28,6 +28,11 @@ class WatermarkDetector:
     media_types = ("image", "video")
     needs_faces = False
 
+    def frames_wanted(self, media: AnalysedMedia) -> list[int]:
+        """The frame positions `detect` reads (the scan decodes them together with other cues' frames)."""
+        n = len(media.media.frames)
+        return np.unique(np.linspace(0, n - 1, min(FRAMES_PER_VIDEO, n)).round().astype(int)).tolist() if n else []
+
     def detect(self, media: AnalysedMedia) -> Evidence:
         from dflab.provenance.watermark.grid import mean_residual_of
         from dflab.provenance.watermark.lineage import image_lineage, read_lineage
@@ -40,7 +45,7 @@ class WatermarkDetector:
         if media.media_type == "image" or len(frames) == 1:
             lineage = image_lineage(frames[0].rgb)
         else:
-            picks = np.unique(np.linspace(0, len(frames) - 1, min(FRAMES_PER_VIDEO, len(frames))).round().astype(int))
+            picks = self.frames_wanted(media)
             residual, used = mean_residual_of(_luma(frames[i].rgb) for i in picks)
             lineage = read_lineage(residual, media_type="video", frames_used=used)
         result, records = lineage.newest, lineage.records

@@ -84,6 +84,11 @@ class FaceCropDetector:
                 positions.append(obs.frame_pos)
         return crops, np.array(owners), np.array(times, dtype=np.float64), np.array(positions), matrices
 
+    def frames_wanted(self, media: AnalysedMedia) -> list[int]:
+        """The frame positions `detect` reads (the scan decodes them together with other cues' frames)."""
+        return [track.observations[i].frame_pos for track in media.tracks
+                for i in sample_observations(track, self.rate_per_s, self.max_per_track)]
+
     def detect(self, media: AnalysedMedia) -> Evidence:
         from dflab.detect.learned.face_crop_model import cached_model, predict_proba
 

@@ -46,11 +46,16 @@ class SyntheticImageCnnDetector:
     def __init__(self, weights: str | None = None) -> None:
         self.weights = weights
 
+    def frames_wanted(self, media: AnalysedMedia) -> list[int]:
+        """The frame positions `detect` reads (the scan decodes them together with other cues' frames)."""
+        n = len(media.media.frames)
+        return np.linspace(0, n - 1, min(FRAMES_PER_VIDEO, n)).round().astype(int).tolist() if n else []
+
     def detect(self, media: AnalysedMedia) -> Evidence:
         frames = media.media.frames
         if not frames or min(frames[0].rgb.shape[:2]) < CROP:
             return not_applicable(self.name, f"The picture is smaller than {CROP} pixels, too small to analyse.")
-        picks = np.linspace(0, len(frames) - 1, min(FRAMES_PER_VIDEO, len(frames))).round().astype(int)
+        picks = np.array(self.frames_wanted(media), dtype=int)
         scored = [score_rgb(frames[i].rgb, self.weights) for i in picks]
         score = float(np.median([p for p, _ in scored]))
         if media.media_type == "video":

@@ -107,6 +107,42 @@ def _orientations(residual: np.ndarray):
         yield np.ascontiguousarray(upright[:, ::-1]), {"flipped": True, "rotation_deg": round(degrees, 2)}, upright
 
 
+class SharedViews:
+    """What the tile search computes the same way whatever the key: the views of one residual (rotation
+    estimate included), their period candidates and their unshifted folds. The generations of a lineage are
+    searched with three keys in the same residual; with one SharedViews they compute all this once. Views
+    are made lazily, in `_orientations` order, so a mark found upright never pays for the rotation estimate."""
+
+    def __init__(self, residual: np.ndarray) -> None:
+        self.residual = residual
+        self._made: list[tuple[np.ndarray, dict, np.ndarray]] = []
+        self._source = _orientations(residual)
+        self._candidates: dict[int, list[tuple[float, float]]] = {}
+        self._folds: dict[int, dict] = {}
+
+    def views(self):
+        i = 0
+        while True:
+            if i == len(self._made):
+                if self._source is None:
+                    return
+                try:
+                    self._made.append(next(self._source))
+                except StopIteration:
+                    self._source = None
+                    return
+            yield self._made[i]
+            i += 1
+
+    def candidates(self, twin: np.ndarray) -> list[tuple[float, float]]:
+        if id(twin) not in self._candidates:
+            self._candidates[id(twin)] = period_candidates(twin)
+        return self._candidates[id(twin)]
+
+    def folds(self, view: np.ndarray) -> dict:
+        return self._folds.setdefault(id(view), {})
+
+
 class _Search:
     """The tile search over the views of one residual, with one budget of CRC checks. A CRC check is made only
     where the sync code stands out (z >= MIN_SYNC_Z); at most MAX_DECODE_ATTEMPTS in all."""
@@ -116,8 +152,9 @@ class _Search:
         self.checks = 0
         self.tried: list[tuple[Alignment, np.ndarray, dict]] = []
 
-    def attempt(self, view: np.ndarray, details: dict, px: float, py: float, polish: bool):
-        alignment = align(view, px, py, self.layout, polish=polish)
+    def attempt(self, view: np.ndarray, details: dict, px: float, py: float, polish: bool,
+                folds: dict | None = None):  # fmt: skip
+        alignment = align(view, px, py, self.layout, polish=polish, folds=folds)
         self.tried.append((alignment, view, details))
         if alignment.sync_z < MIN_SYNC_Z or self.checks >= MAX_DECODE_ATTEMPTS:
             return None
@@ -125,34 +162,36 @@ class _Search:
         payload, errors, _ = _decode(alignment, self.key)
         return (alignment, payload, errors, details) if payload is not None else None
 
-    def run(self, residual: np.ndarray):
+    def run(self, shared: SharedViews):
         """Cheap alignments in every view first (most marks are found there); then the period of the most
         promising guesses is polished (~30 folds each): the upright view's best POLISHED_CANDIDATES, as before
         views were added, and the best POLISHED_CANDIDATES of all the other views together, so a picture
         without a mark costs twice the polishing of the upright search, not four times."""
-        candidates: dict[int, list[tuple[float, float]]] = {}
-        for view, details, twin in _orientations(residual):
-            if id(twin) not in candidates:
-                candidates[id(twin)] = period_candidates(twin)
-            for px, py in candidates[id(twin)]:
-                if found := self.attempt(view, details, px, py, polish=False):
+        for view, details, twin in shared.views():
+            for px, py in shared.candidates(twin):
+                if found := self.attempt(view, details, px, py, polish=False, folds=shared.folds(view)):
                     return found
         upright = [t for t in self.tried if t[2] is UPRIGHT]
         turned = [t for t in self.tried if t[2] is not UPRIGHT]
         for group in (upright, turned):
             for rough, view, details in sorted(group, key=lambda t: -t[0].sync_z)[:POLISHED_CANDIDATES]:
-                if found := self.attempt(view, details, rough.period_x, rough.period_y, polish=True):
+                if found := self.attempt(view, details, rough.period_x, rough.period_y, polish=True,
+                                         folds=shared.folds(view)):  # fmt: skip
                     return found
         return None
 
 
-def detect_residual(residual: np.ndarray, media_type: str = "image", frames_used: int = 1, key: str = DEFAULT_KEY) -> WatermarkResult:
+def detect_residual(residual: np.ndarray, media_type: str = "image", frames_used: int = 1, key: str = DEFAULT_KEY,
+                    shared: SharedViews | None = None) -> WatermarkResult:  # fmt: skip
     """Detect in a whitened detection-grid residual (one picture, or the mean over video frames), upright,
-    mirrored or slightly rotated."""
+    mirrored or slightly rotated. `shared`: a SharedViews of this same residual, to search it with several keys
+    at the cost of one view search (the results are the same as without)."""
     if min(residual.shape) < TILE * 2 or not np.all(np.isfinite(residual)):
         return WatermarkResult(False, None, 0.0, 0.0, media_type=media_type, frames_used=frames_used)
+    if shared is None or shared.residual is not residual:
+        shared = SharedViews(residual)
     search = _Search(layout_for_key(key), key)
-    found = search.run(residual)
+    found = search.run(shared)
     if found is None:
         best = max((t[0] for t in search.tried), key=lambda a: a.sync_z) if search.tried else None
         z = best.sync_z if best else 0.0

@@ -21,7 +21,7 @@ import numpy as np
 
 from dflab.config import Limits
 from dflab.errors import Unsupported
-from dflab.provenance.watermark.detect import WatermarkResult, detect_residual
+from dflab.provenance.watermark.detect import SharedViews, WatermarkResult, detect_residual
 from dflab.provenance.watermark.pattern import DEFAULT_KEY
 
 GENERATION_KEYS = (DEFAULT_KEY, f"{DEFAULT_KEY}/gen2", f"{DEFAULT_KEY}/gen3")
@@ -74,9 +74,11 @@ class Lineage:
 
 
 def read_lineage(residual: np.ndarray, media_type: str = "image", frames_used: int = 1) -> Lineage:
-    """Every generation's detector on one whitened residual (the costly part, the residual, is shared)."""
-    return Lineage(tuple(detect_residual(residual, media_type=media_type, frames_used=frames_used, key=key)
-                         for key in GENERATION_KEYS))  # fmt: skip
+    """Every generation's detector on one whitened residual. The residual, its views, their period candidates and
+    unshifted folds do not depend on the key: they are computed once for all generations (SharedViews)."""
+    shared = SharedViews(residual)
+    return Lineage(tuple(detect_residual(residual, media_type=media_type, frames_used=frames_used, key=key,
+                                         shared=shared) for key in GENERATION_KEYS))  # fmt: skip
 
 
 def image_lineage(rgb: np.ndarray) -> Lineage:

@@ -13,7 +13,7 @@ a lot), multiplied by a pseudo-random chip sign (spreading). Everything derives 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -37,6 +37,11 @@ class TileLayout:
     data_index: np.ndarray  # (CODED_BITS, REPEATS) flat positions of each coded bit's chips
     data_sign: np.ndarray  # (CODED_BITS, REPEATS) +-1 spreading signs
     sync_template: np.ndarray  # T x T float32: sync signs at sync positions, 0 elsewhere
+    # conj(FFT2) of sync_template: sync_peak correlates hundreds of folded tiles with it per picture
+    sync_spectrum: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sync_spectrum", np.conj(np.fft.fft2(self.sync_template)))
 
     def tile(self, coded: np.ndarray) -> np.ndarray:
         """The T x T +-1 tile for a coded bit string."""

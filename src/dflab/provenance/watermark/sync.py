@@ -15,6 +15,7 @@ All maths here is pure numpy/OpenCV on small arrays: about 1 ms per fold at the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -113,6 +114,14 @@ def period_candidates(residual: np.ndarray, count: int = 3) -> list[tuple[float,
     return out
 
 
+@lru_cache(maxsize=8)
+def _ones(shape: tuple[int, ...], dtype: str) -> np.ndarray:
+    """A read-only array of ones (fold warps one per call to know how much of each tile the picture covers)."""
+    ones = np.ones(shape, dtype=np.dtype(dtype))
+    ones.setflags(write=False)
+    return ones
+
+
 def fold(residual: np.ndarray, px: float, py: float, ox: float = 0.0, oy: float = 0.0) -> np.ndarray:
     """Average of all tiles: resample so the period is TILE and (ox, oy) lands on 0, then sum modulo TILE."""
     import cv2
@@ -124,7 +133,7 @@ def fold(residual: np.ndarray, px: float, py: float, ox: float = 0.0, oy: float 
     out_h = max(int((h - oy) * sy), TILE)
     warp = dict(flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     values = cv2.warpAffine(residual, matrix, (out_w, out_h), **warp)
-    weight = cv2.warpAffine(np.ones_like(residual), matrix, (out_w, out_h), **warp)
+    weight = cv2.warpAffine(_ones(residual.shape, residual.dtype.str), matrix, (out_w, out_h), **warp)
     ny, nx = -(-out_h // TILE), -(-out_w // TILE)
     acc = np.zeros((2, ny * TILE, nx * TILE), dtype=np.float32)
     acc[0, :out_h, :out_w] = values
@@ -135,7 +144,7 @@ def fold(residual: np.ndarray, px: float, py: float, ox: float = 0.0, oy: float 
 
 def sync_peak(folded: np.ndarray, layout: TileLayout) -> tuple[float, float, float]:
     """(z, dy, dx): the strongest cyclic shift of the sync template, in robust noise units, sub-chip offset."""
-    corr = np.real(np.fft.ifft2(np.fft.fft2(folded) * np.conj(np.fft.fft2(layout.sync_template))))
+    corr = np.real(np.fft.ifft2(np.fft.fft2(folded) * layout.sync_spectrum))
     med = float(np.median(corr))
     spread = float(np.median(np.abs(corr - med))) * 1.4826 + 1e-12
     z = (corr - med) / spread
@@ -150,8 +159,16 @@ def sync_peak(folded: np.ndarray, layout: TileLayout) -> tuple[float, float, flo
     return float(z[iy, ix]), iy + fy, ix + fx
 
 
-def _aligned(residual: np.ndarray, px: float, py: float, layout: TileLayout) -> tuple[np.ndarray, float, float]:
-    _, dy, dx = sync_peak(fold(residual, px, py), layout)
+def _aligned(residual: np.ndarray, px: float, py: float, layout: TileLayout,
+             folds: dict | None = None) -> tuple[np.ndarray, float, float]:  # fmt: skip
+    """`folds`: unshifted folds of this residual by period, kept between calls; they do not depend on the key,
+    so the searches for several keys share them (the same arrays as computing them again)."""
+    unshifted = folds.get((px, py)) if folds is not None else None
+    if unshifted is None:
+        unshifted = fold(residual, px, py)
+        if folds is not None:
+            folds[(px, py)] = unshifted
+    _, dy, dx = sync_peak(unshifted, layout)
     ox, oy = dx * px / TILE, dy * py / TILE
     return fold(residual, px, py, ox, oy), ox, oy
 
@@ -162,14 +179,15 @@ def _sync_energy(folded: np.ndarray, layout: TileLayout) -> float:
     return float(np.dot(flat[layout.sync_index], layout.sync_sign) / (np.sqrt(np.mean(flat * flat)) + 1e-12))
 
 
-def _polish(residual: np.ndarray, px: float, py: float, layout: TileLayout) -> tuple[float, float]:
+def _polish(residual: np.ndarray, px: float, py: float, layout: TileLayout,
+            folds: dict | None = None) -> tuple[float, float]:  # fmt: skip
     for step, span in ((0.001, 4), (0.00025, 3)):
         for axis in (0, 1):
             rel = np.arange(-span, span + 1) * step
             scores = []
             for e in rel:
                 qx, qy = (px * (1 + e), py) if axis == 0 else (px, py * (1 + e))
-                scores.append(_sync_energy(_aligned(residual, qx, qy, layout)[0], layout))
+                scores.append(_sync_energy(_aligned(residual, qx, qy, layout, folds)[0], layout))
             i = int(np.argmax(scores))
             e = rel[i]
             if 0 < i < len(rel) - 1:
@@ -181,10 +199,12 @@ def _polish(residual: np.ndarray, px: float, py: float, layout: TileLayout) -> t
     return px, py
 
 
-def align(residual: np.ndarray, px: float, py: float, layout: TileLayout, polish: bool = True) -> Alignment:
-    """Offset (and, with polish, a refined period) for one period guess; the folded tile ready to despread."""
+def align(residual: np.ndarray, px: float, py: float, layout: TileLayout, polish: bool = True,
+          folds: dict | None = None) -> Alignment:  # fmt: skip
+    """Offset (and, with polish, a refined period) for one period guess; the folded tile ready to despread.
+    `folds`: a dict kept per residual to share unshifted folds between keys (see _aligned)."""
     if polish:
-        px, py = _polish(residual, px, py, layout)
-    folded, ox, oy = _aligned(residual, px, py, layout)
+        px, py = _polish(residual, px, py, layout, folds)
+    folded, ox, oy = _aligned(residual, px, py, layout, folds)
     z, _, _ = sync_peak(folded, layout)
     return Alignment(px, py, ox, oy, z, folded)
