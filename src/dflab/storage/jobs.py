@@ -27,7 +27,7 @@ tests/storage/test_job_store_contract.py run against each, and a new backend joi
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Protocol, runtime_checkable
 
 from dflab.errors import UsageError
@@ -166,6 +166,30 @@ def parse_cursor(cursor: str | None) -> int | None:
     if not cursor.isdigit():
         raise UsageError(f"bad page cursor {cursor!r}: pass next_cursor from the previous page")
     return int(cursor)
+
+
+# The SQL stores' column list, in Job's field order, so that a row unpacks straight into Job.
+COLUMNS = ", ".join(f.name for f in fields(Job))
+
+
+def page_query(mark: str, *, limit: int, cursor: str | None, owner: str | None,
+               state: str | None) -> tuple[str, tuple]:  # fmt: skip
+    """The SQL and arguments of one page of `JobStore.list` (`mark`: the driver's placeholder, ? or %s); it
+    fetches one row more than the page, so that `page_of` knows whether another page follows."""
+    limit = check_limit(limit)
+    check_state(state)
+    where, args = ["1 = 1"], []
+    for condition, value in (("seq <", parse_cursor(cursor)), ("owner =", owner), ("state =", state)):
+        if value is not None:
+            where.append(f"{condition} {mark}")
+            args.append(value)
+    sql = f"SELECT seq, {COLUMNS} FROM jobs WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT {mark}"
+    return sql, (*args, limit + 1)
+
+
+def page_of(rows: list, limit: int) -> JobPage:
+    """A page from `page_query`'s rows (seq first), with the cursor of the next page if there is one."""
+    return JobPage([Job(*row[1:]) for row in rows[:limit]], str(rows[limit - 1][0]) if len(rows) > limit else None)
 
 
 def __getattr__(name: str):

@@ -24,12 +24,10 @@ from collections.abc import Callable
 from dflab.errors import UsageError
 from dflab.storage.jobs import (
     DEAD, DEDUP_STATES, DEFAULT_MAX_ATTEMPTS, FAILED, FINISHED, QUEUED, RUNNING, STATES, SUCCEEDED, Job, JobPage,
-    Submitted, check_limit, check_state, check_submit, new_job_id, parse_cursor,
+    COLUMNS, Submitted, check_submit, new_job_id, page_of, page_query,
 )  # fmt: skip
 from dflab.storage.postgres import PostgresDatabase
 
-COLUMNS = ("id, kind, payload, state, attempts, max_attempts, owner, dedup_key, idempotency_key, worker_id, "
-           "lease_expires_at, stage, fraction, result, error, created_at, updated_at, finished_at")  # fmt: skip
 
 
 class PostgresJobStore:
@@ -157,25 +155,8 @@ class PostgresJobStore:
 
     def list(self, *, limit: int = 50, cursor: str | None = None, owner: str | None = None,
              state: str | None = None) -> JobPage:  # fmt: skip
-        limit = check_limit(limit)
-        check_state(state)
-        after = parse_cursor(cursor)
-        where, args = ["TRUE"], []
-        if after is not None:
-            where.append("seq < %s")
-            args.append(after)
-        if owner is not None:
-            where.append("owner = %s")
-            args.append(owner)
-        if state is not None:
-            where.append("state = %s")
-            args.append(state)
-        rows = self.database.execute(
-            f"SELECT seq, {COLUMNS} FROM jobs WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT %s",
-            (*args, limit + 1),
-        ).fetchall()
-        jobs = [Job(*row[1:]) for row in rows[:limit]]
-        return JobPage(jobs, str(rows[limit - 1][0]) if len(rows) > limit else None)
+        sql, args = page_query("%s", limit=limit, cursor=cursor, owner=owner, state=state)
+        return page_of(self.database.execute(sql, args).fetchall(), limit)
 
     def counts(self) -> dict[str, int]:
         found = dict(self.database.execute("SELECT state, count(*) FROM jobs GROUP BY state").fetchall())

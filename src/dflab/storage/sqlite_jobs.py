@@ -13,7 +13,7 @@ from pathlib import Path
 
 from dflab.storage.jobs import (
     DEAD, DEDUP_STATES, DEFAULT_MAX_ATTEMPTS, FAILED, FINISHED, QUEUED, RUNNING, STATES, SUCCEEDED, Job, JobPage,
-    Submitted, check_limit, check_state, check_submit, new_job_id, parse_cursor,
+    COLUMNS, Submitted, check_submit, new_job_id, page_of, page_query,
 )  # fmt: skip
 
 SCHEMA = """
@@ -44,8 +44,6 @@ CREATE UNIQUE INDEX IF NOT EXISTS jobs_idempotency ON jobs (ifnull(owner, ''), i
     WHERE idempotency_key IS NOT NULL;
 CREATE INDEX IF NOT EXISTS jobs_lease ON jobs (state, lease_expires_at);
 """
-COLUMNS = ("id, kind, payload, state, attempts, max_attempts, owner, dedup_key, idempotency_key, worker_id, "
-           "lease_expires_at, stage, fraction, result, error, created_at, updated_at, finished_at")  # fmt: skip
 
 
 class SQLiteJobStore:
@@ -175,25 +173,8 @@ class SQLiteJobStore:
 
     def list(self, *, limit: int = 50, cursor: str | None = None, owner: str | None = None,
              state: str | None = None) -> JobPage:  # fmt: skip
-        limit = check_limit(limit)
-        check_state(state)
-        after = parse_cursor(cursor)
-        where, args = ["1 = 1"], []
-        if after is not None:
-            where.append("seq < ?")
-            args.append(after)
-        if owner is not None:
-            where.append("owner = ?")
-            args.append(owner)
-        if state is not None:
-            where.append("state = ?")
-            args.append(state)
-        rows = self.database.execute(
-            f"SELECT seq, {COLUMNS} FROM jobs WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT ?", (*args, limit + 1)
-        ).fetchall()
-        jobs = [Job(*row[1:]) for row in rows[:limit]]
-        next_cursor = str(rows[limit - 1][0]) if len(rows) > limit else None
-        return JobPage(jobs, next_cursor)
+        sql, args = page_query("?", limit=limit, cursor=cursor, owner=owner, state=state)
+        return page_of(self.database.execute(sql, args).fetchall(), limit)
 
     def counts(self) -> dict[str, int]:
         found = dict(self.database.execute("SELECT state, count(*) FROM jobs GROUP BY state").fetchall())
