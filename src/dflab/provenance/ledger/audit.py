@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from dflab.errors import IntegrityError
 from dflab.provenance.ledger import merkle
+from dflab.provenance.ledger.checkpoint_file import unverified_checkpoint
 from dflab.provenance.ledger.note import Checkpoint, NoteVerifier, open_checkpoint
 from dflab.provenance.ledger.record import Record
 
@@ -41,15 +42,14 @@ class FoundCheckpoint:
 
 def audit_ledger(ledger: Ledger, against: Sequence[FoundCheckpoint] = (), chunk: int = VERIFY_CHUNK) -> dict[str, Any]:
     store = ledger.store
-    size = store.size()
+    stored, file_note = read_checkpoints(ledger)
+    size = store.size()  # after the checkpoints: the tree only grows, so every checkpoint read is within it
     checked_nodes = recompute_tree(store, size, chunk)
     checked_columns = check_lookup_columns(store, size, chunk)
     root = merkle.root_at(size, store.get_nodes)  # every node it reads was just checked
 
-    stored = store.checkpoints()
     found = [FoundCheckpoint(cp.note, f"database checkpoint #{i + 1} (size {cp.tree_size})") for i, cp in enumerate(stored)]
     file = ledger.checkpoint_file
-    file_note = file.read() if file is not None else None
     if file_note is not None:
         found.append(FoundCheckpoint(file_note, f"checkpoint file {file.path}"))
     kept = len(found)
@@ -85,6 +85,25 @@ def audit_ledger(ledger: Ledger, against: Sequence[FoundCheckpoint] = (), chunk:
         "checked_against": [item.where for item in against],
         "unsigned_records": max(0, size - signed),
     }
+
+
+def read_checkpoints(ledger: Ledger) -> tuple[list, str | None]:
+    """The database's checkpoints and the checkpoint file's note, read so that appenders running meanwhile are no
+    false alarm: a writer stores a checkpoint in the database and then publishes it to the file, so the file is read
+    first, and once more if the database already holds a newer checkpoint (a writer between its two steps)."""
+    file = ledger.checkpoint_file
+    file_note = file.read() if file is not None else None
+    stored = ledger.store.checkpoints()
+    if file_note is not None and stored and max(cp.tree_size for cp in stored) > _unverified_size(file_note):
+        file_note = file.read()
+    return stored, file_note
+
+
+def _unverified_size(note: str) -> int:
+    try:
+        return unverified_checkpoint(note).tree_size
+    except IntegrityError:
+        return -1  # damaged: check_checkpoint names it
 
 
 def recompute_tree(store, size: int, chunk: int) -> int:

@@ -195,9 +195,11 @@ class Ledger:
         A log must never sign a tree inconsistent with one it signed before, so the latest stored checkpoint and
         the one in the checkpoint file are first checked against the current stored tree.
         """
+        # Signed checkpoints first, then the size: the tree only grows, so a checkpoint another appender signed
+        # meanwhile is never larger than the size read after it, unless records really were lost.
+        previous = [(f"the checkpoint at size {c.tree_size}", c.tree_size, c.root) for c in self._latest_signed()]
         size = self.store.size()
         root = merkle.root_at(size, self.store.get_nodes)
-        previous = [(f"the checkpoint at size {c.tree_size}", c.tree_size, c.root) for c in self._latest_signed()]
         for what, old_size, old_root in previous:
             if old_size > size:
                 raise IntegrityError(f"the ledger has {size} records but {what} was signed: records lost")
