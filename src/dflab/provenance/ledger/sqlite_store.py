@@ -11,19 +11,19 @@ The SQL is kept plain (no SQLite-only types) so a PostgreSQL store can reuse the
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-from dflab.errors import IntegrityError, NotFound, UsageError
-from dflab.provenance.ledger import merkle
-from dflab.provenance.ledger.store import LeafEntry, StoredCheckpoint, plan_nodes
+from dflab.errors import IntegrityError, UsageError
+from dflab.provenance.ledger.sql_store import SQLLedgerStore
+from dflab.provenance.ledger.store import LeafEntry, plan_nodes
 from dflab.storage.migrations import SQLITE_LEDGER_TABLES
 from dflab.storage.sqlite import SQLiteDatabase
 
 SCHEMA_VERSION = "1"
 _SCHEMA = SQLITE_LEDGER_TABLES  # storage/migrations.py: `dflab db upgrade` creates the same tables
 
-class SQLiteStore:
+class SQLiteStore(SQLLedgerStore):
     """LedgerStore over SQLite: its own file at `path`, or the tables inside a shared `database`."""
 
     def __init__(self, path: str | Path | None = None, *, database: SQLiteDatabase | None = None,
@@ -63,77 +63,6 @@ class SQLiteStore:
     def _write(self):
         return self.database.transaction()
 
-    # --- reads -------------------------------------------------------------------------------------------
-
-    def size(self) -> int:
-        row = self._db.execute("SELECT MAX(idx) FROM leaves").fetchone()
-        return 0 if row[0] is None else int(row[0]) + 1
-
-    def get_leaf(self, index: int) -> bytes:
-        row = self._db.execute("SELECT data FROM leaves WHERE idx = ?", (index,)).fetchone()
-        if row is None:
-            raise NotFound(f"ledger record {index} does not exist (the ledger has {self.size()} records)")
-        return _as_bytes(row[0])
-
-    def iter_leaves(self, start: int, end: int, chunk: int = 4096) -> Iterator[tuple[int, bytes]]:
-        pos = start
-        while pos < end:
-            rows = self._db.execute(
-                "SELECT idx, data FROM leaves WHERE idx >= ? AND idx < ? ORDER BY idx", (pos, min(end, pos + chunk))
-            ).fetchall()
-            if not rows:
-                return
-            for idx, data in rows:
-                yield int(idx), _as_bytes(data)
-            pos = int(rows[-1][0]) + 1
-
-    def iter_leaf_entries(self, start: int, end: int, chunk: int = 4096) -> Iterator[tuple[int, LeafEntry]]:
-        pos = start
-        while pos < end:
-            rows = self._db.execute(
-                "SELECT idx, data, content_sha256, watermark FROM leaves WHERE idx >= ? AND idx < ? ORDER BY idx",
-                (pos, min(end, pos + chunk)),
-            ).fetchall()
-            if not rows:
-                return
-            for idx, data, content, watermark in rows:
-                yield int(idx), LeafEntry(_as_bytes(data), bytes(content).hex(), watermark)
-            pos = int(rows[-1][0]) + 1
-
-    def get_node(self, level: int, index: int) -> bytes:
-        row = self._db.execute("SELECT hash FROM nodes WHERE level = ? AND idx = ?", (level, index)).fetchone()
-        if row is None:
-            raise NotFound(f"ledger node ({level}, {index}) is not stored")
-        return bytes(row[0])
-
-    def get_nodes(self, keys: Sequence[merkle.NodeKey]) -> list[bytes]:
-        return [self.get_node(level, idx) for level, idx in keys]
-
-    def node_range(self, level: int, start: int, end: int) -> list[bytes]:
-        rows = self._db.execute(
-            "SELECT hash FROM nodes WHERE level = ? AND idx >= ? AND idx < ? ORDER BY idx", (level, start, end)
-        ).fetchall()
-        return [bytes(r[0]) for r in rows]
-
-    def find_leaves(self, *, content_sha256: str | None = None, watermark_payload: str | None = None) -> list[int]:
-        where, args = [], []
-        if content_sha256 is not None:
-            try:
-                key = bytes.fromhex(content_sha256)
-            except ValueError:
-                return []
-            where.append("content_sha256 = ?")
-            args.append(key)
-        if watermark_payload is not None:
-            where.append("watermark = ?")
-            args.append(watermark_payload)
-        sql = "SELECT idx FROM leaves" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY idx"
-        return [int(r[0]) for r in self._db.execute(sql, args)]
-
-    def checkpoints(self) -> list[StoredCheckpoint]:
-        rows = self._db.execute("SELECT tree_size, root, note, created FROM checkpoints ORDER BY id").fetchall()
-        return [StoredCheckpoint(int(s), bytes(r), str(n), str(c)) for s, r, n, c in rows]
-
     # --- writes ------------------------------------------------------------------------------------------
 
     def append_batch(self, entries: Sequence[LeafEntry]) -> int:
@@ -151,18 +80,3 @@ class SQLiteStore:
             )
             self._db.executemany("INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)", rows)
         return start
-
-    def add_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
-        with self._write():
-            self._db.execute(
-                "INSERT INTO checkpoints (tree_size, root, note, created) VALUES (?, ?, ?, ?)",
-                (checkpoint.tree_size, checkpoint.root, checkpoint.note, checkpoint.created),
-            )
-
-    def close(self) -> None:
-        if self._owns_database:
-            self.database.close()
-
-
-def _as_bytes(value: str | bytes) -> bytes:
-    return value.encode("utf-8") if isinstance(value, str) else bytes(value)
