@@ -6,12 +6,15 @@ suspects:
   * idle:              nothing else runs (the floor: HTTP, auth, one SQLite read, JSON);
   * gil_threads:       two pure-Python busy threads inside the server process (they hold the GIL, use no SQLite);
   * cpu_processes:     two busy processes beside the server (the same CPU demand, no shared GIL);
-  * scans_in_process:  the 20 pictures scanned by 2 worker threads inside the server (the former default);
-  * scans_in_worker:   the same scans by a separate `dflab worker` process with 2 threads (its own GIL).
-The scans conditions also do heartbeats and progress writes to SQLite, so comparing them with gil_threads and
-cpu_processes says which part matters.
+  * scans_threads:     30 pictures scanned by 2 worker threads inside the server (`--scan-in threads`, the former
+                       default);
+  * scans_process_nice0: the same scans in the server's scan process (`--scan-in process --scan-nice 0`: its own
+                       GIL, same CPU priority);
+  * scans_process:     the same, with the default `--scan-nice 5` (scans yield the CPU to polls).
+In the scans conditions the clients poll until every scan has finished (at most --seconds). They also write
+heartbeats and progress to SQLite, so comparing them with gil_threads and cpu_processes says which part matters.
 
-Run: .venv/bin/python bench/serve_poll_causes.py [--seconds 20] [--only idle,scans_in_worker]
+Run: .venv/bin/python bench/serve_poll_causes.py [--seconds 20] [--only idle,scans_process]
 """
 
 from __future__ import annotations
@@ -32,7 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import REPO, print_table, shared_data, write_results  # noqa: E402
 
 TOKEN = "bench-token-for-the-poll-probe-00"
-CONDITIONS = ("idle", "gil_threads", "cpu_processes", "scans_in_process", "scans_in_worker")
+CONDITIONS = ("idle", "gil_threads", "cpu_processes", "scans_threads", "scans_process_nice0", "scans_process")
+SERVE_OPTIONS = {"scans_threads": ["--workers", "2", "--scan-in", "threads"],
+                 "scans_process_nice0": ["--workers", "2", "--scan-in", "process", "--scan-nice", "0"],
+                 "scans_process": ["--workers", "2", "--scan-in", "process"]}  # fmt: skip
 BUSY = "import time\nwhile True:\n    sum(i * i for i in range(1000))\n"
 # The server with two GIL-holding threads: the CLI's `serve`, started from a script that first starts the threads.
 SERVE_WITH_GIL_THREADS = ("import sys, threading\n"
@@ -52,11 +58,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _serve(home: Path, port: int, workers: int, gil_threads: bool, extra: list[str]) -> subprocess.Popen:
+def _serve(home: Path, port: int, gil_threads: bool, options: list[str]) -> subprocess.Popen:
     head = [sys.executable, "-c", SERVE_WITH_GIL_THREADS] if gil_threads else [sys.executable, "-m", "dflab"]
-    proc = subprocess.Popen([*head, "serve", "--port", str(port), "--workers", str(workers), "--rate-limit", "100000",
-                             *extra], env=_env(home), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)  # fmt: skip
+    proc = subprocess.Popen([*head, "serve", "--port", str(port), "--rate-limit", "100000", *options], env=_env(home),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
     line = proc.stdout.readline()
     if not line.startswith("open http://"):
         sys.exit(f"dflab serve did not start: {line}{proc.stdout.read()[-2000:]}")
@@ -83,18 +88,24 @@ def _upload(http, path: Path) -> str:
     return answer.json()["id"]
 
 
-def _poll(base: str, ids: list[str], seconds: float, clients: int) -> list[float]:
+def _poll(base: str, ids: list[str], seconds: float, clients: int, until_finished: bool) -> list[float]:
+    """Every client polls its share of `ids` every 0.25 s for `seconds` (or until all are finished)."""
     import httpx
 
     latencies: list[float] = []
-    stop = time.monotonic() + seconds
+    finished: set[str] = set()
+    deadline = time.monotonic() + seconds
 
     def client(k: int) -> None:
+        mine = ids[k::clients] or [ids[k % len(ids)]]
         with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60) as http:
-            while time.monotonic() < stop:
-                t0 = time.perf_counter()
-                http.get(f"/v1/scans/{ids[k % len(ids)]}").raise_for_status()
-                latencies.append(time.perf_counter() - t0)
+            while time.monotonic() < deadline and not (until_finished and finished >= set(ids)):
+                for scan_id in mine:
+                    t0 = time.perf_counter()
+                    answer = http.get(f"/v1/scans/{scan_id}")
+                    latencies.append(time.perf_counter() - t0)
+                    if answer.json()["state"] in ("succeeded", "failed"):
+                        finished.add(scan_id)
                 time.sleep(0.25)
 
     threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
@@ -115,23 +126,19 @@ def run_condition(name: str, pictures: list[Path], seconds: float, clients: int,
 
     home, port = root / name, _free_port()
     scans = name.startswith("scans")
-    in_process = name == "scans_in_process"
-    extra = ["--in-process-workers"] if in_process and _has_option("--in-process-workers") else []
-    server = _serve(home, port, workers=2 if in_process else 0, gil_threads=name == "gil_threads", extra=extra)
+    server = _serve(home, port, gil_threads=name == "gil_threads", options=SERVE_OPTIONS.get(name, ["--workers", "0"]))
     helpers: list[subprocess.Popen] = []
     base = f"http://127.0.0.1:{port}"
     try:
         with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=120) as http:
             _wait_ready(http)
-            if name == "scans_in_worker":
-                helpers.append(subprocess.Popen([sys.executable, "-m", "dflab", "worker", "--concurrency", "2"],
-                                                env=_env(home), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-                time.sleep(20)  # the worker loads its models before it leases (or on its first scan)
             if name == "cpu_processes":
                 helpers += [subprocess.Popen([sys.executable, "-c", BUSY]) for _ in range(2)]
             ids = [_upload(http, p) for p in (pictures if scans else pictures[:1])]
             cpu_before = _cpu_s(server.pid)
-            latencies = _poll(base, ids, seconds, clients)
+            started = time.perf_counter()
+            latencies = _poll(base, ids, seconds, clients, until_finished=scans)
+            polled_s = time.perf_counter() - started
             cpu_after = _cpu_s(server.pid)
             finished = sum(http.get(f"/v1/scans/{i}").json()["state"] in ("succeeded", "failed") for i in ids)
     finally:
@@ -144,6 +151,7 @@ def run_condition(name: str, pictures: list[Path], seconds: float, clients: int,
     return {"condition": name, "polls": len(latencies), "poll_p50_ms": round(statistics.median(latencies) * 1000, 1),
             "poll_p90_ms": round(_pct(latencies, 0.90) * 1000, 1), "poll_p99_ms": round(_pct(latencies, 0.99) * 1000, 1),
             "poll_max_ms": round(max(latencies) * 1000, 1), "scans_finished": finished if scans else None,
+            "polled_s": round(polled_s, 1),
             "server_cpu_s": round(cpu_after - cpu_before, 2), "load_average_1min": round(os.getloadavg()[0], 2)}  # fmt: skip
 
 
@@ -152,15 +160,9 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _has_option(option: str) -> bool:
-    done = subprocess.run([sys.executable, "-m", "dflab", "serve", "--help"], capture_output=True, text=True,
-                          env=_env(Path(tempfile.gettempdir())))  # fmt: skip
-    return option in done.stdout
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--clients", type=int, default=10)
     parser.add_argument("--only", default=",".join(CONDITIONS))
     args = parser.parse_args()
@@ -168,14 +170,14 @@ def main() -> None:
     if data is None:
         sys.exit("needs ../shared/data (or DFLAB_SHARED_DATA)")
     found = sorted(p for p in (data / "faces").rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
-    pictures = [found[i * (len(found) // 20)] for i in range(20)]
+    pictures = [found[i * (len(found) // 30)] for i in range(30)]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.only.split(","):
             rows.append(run_condition(name, pictures, args.seconds, args.clients, Path(tmp)))
             print(rows[-1], flush=True)
     columns = ["condition", "polls", "poll_p50_ms", "poll_p90_ms", "poll_p99_ms", "poll_max_ms", "scans_finished",
-               "server_cpu_s", "load_average_1min"]  # fmt: skip
+               "polled_s", "server_cpu_s", "load_average_1min"]  # fmt: skip
     print_table(rows, columns)
     write_results("serve_poll_causes", {"seconds": args.seconds, "clients": args.clients, "conditions": rows})
 

@@ -24,9 +24,9 @@ def register(subparsers) -> None:
     p.add_argument("--scan-in", choices=("process", "threads"), default="process",
                    help="where scans run: a worker process this command starts and supervises (default; the API "
                    "never waits for a scan), or threads of this process")  # fmt: skip
-    p.add_argument("--scan-nice", type=int, default=5, metavar="N",
-                   help="with --scan-in process, lower the scan process's CPU priority by N (0-19, default 5), so "
-                   "status polls get the CPU before scans do")  # fmt: skip
+    p.add_argument("--scan-nice", type=int, default=0, metavar="N",
+                   help="with --scan-in process, lower the scan process's CPU priority by N (0-19, default 0): "
+                   "requests then get the CPU before scans, at the cost of scans on a busy machine")  # fmt: skip
     p.add_argument("--keep-days", type=float, default=7.0, help="delete uploads and finished scans after D days (default 7)")
     p.add_argument("--max-upload-mb", type=int, default=512, help="refuse uploads larger than this (default 512)")
     p.add_argument("--rate-limit", type=int, default=120, metavar="N",

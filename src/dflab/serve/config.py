@@ -16,9 +16,9 @@ class ServeConfig:
     workers: int = 2  # scan threads sharing one Scanner
     # Where scans run: "threads" of this process (the library default: stores may be in memory), or "process",
     # one `dflab worker` child holding the models (what `dflab serve` uses; the stores must be on disk or in
-    # PostgreSQL so both processes see them). scan_nice lowers that child's CPU priority.
+    # PostgreSQL so both processes see them). scan_nice lowers that child's CPU priority (0: as this process).
     scan_in: str = "threads"
-    scan_nice: int = 5
+    scan_nice: int = 0
     keep_days: float = 7.0  # uploads and finished jobs older than this are deleted
     max_upload_mb: int = 512
     rate_per_minute: int = 120  # requests per key (or per client address without a key) per minute

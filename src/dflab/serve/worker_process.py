@@ -8,8 +8,8 @@ server's. The event loop and the request threads no longer wait for the GIL of a
 
 The child shares the job store (SQLite under the home, or PostgreSQL), so leases, heartbeats, retries and
 exactly-once completion are the store's, as for any `dflab worker`. This supervisor:
-  * starts it with the lab's home and database in its environment, lowered in CPU priority by `scan_nice` (a
-    poll that wakes up then gets the CPU before a scan does);
+  * starts it with the lab's home and database in its environment, its CPU priority lowered by `scan_nice`
+    (default 0: on a machine shared with other work a lower priority slowed the scans more than it sped polls);
   * marks the service ready when the child says its models are loaded (its READY_LINE on stderr) and forwards
     the child's other output to this process's stderr;
   * starts it again if it dies (its jobs' leases run out and they are queued again), waiting longer after each
