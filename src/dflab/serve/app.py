@@ -87,19 +87,19 @@ def create_app(lab, config: ServeConfig | None = None, *, service: Service | Non
     config = config or ServeConfig()
     service = service or build_service(lab, config)
 
-    in_process = not (start_workers and config.workers > 0 and config.scan_in == "process")
-    if not in_process and not _stores_shareable(service):
+    in_child = start_workers and config.workers > 0 and config.scan_in == "process"
+    if in_child and not _stores_shareable(service):
         raise UsageError("scans in a worker process need the lab's own job store (on disk or in PostgreSQL), "
                          "which the worker opens from the lab's home")  # fmt: skip
 
     @asynccontextmanager
     async def lifespan(app):
-        if in_process:
-            threading.Thread(target=_warm, args=(service,), name="dflab-warm", daemon=True).start()
-        else:  # the child loads the models; this process never needs them
+        if in_child:  # the child loads the models; this process never needs them
             service.scan_process = _scan_process(service, config)
             service.scan_process.start()
-        if start_workers and in_process:
+        else:
+            threading.Thread(target=_warm, args=(service,), name="dflab-warm", daemon=True).start()
+        if start_workers and not in_child:
             service.pool = WorkerPool(service.stores.jobs, service.scanner, service.uploads,
                                       service.stores.reports_dir, config, on_finished=_callback_for(service))
             service.pool.start()
