@@ -56,6 +56,11 @@ def run(args: argparse.Namespace) -> int:
         _exit_with_parent(args.parent_pid)
     if args.nice:
         os.nice(args.nice)
+    if args.concurrency > 1:
+        # Scan threads take turns on the GIL between native sections (torch, OpenCV); a 1 ms switch interval
+        # (default 5 ms) hands it over sooner. In `dflab serve --scan-in threads` this took the serve_load p99 time
+        # to result from 32-34 s to 28-30 s (bench/serve_load.py, quiet machine).
+        sys.setswitchinterval(0.001)
     config = ServeConfig(workers=args.concurrency, lease_s=args.lease_s)
     stores = open_service_stores(LabConfig.from_env())
     stopping = threading.Event()
