@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 
 
 def register(subparsers) -> None:
@@ -55,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     if args.parent_pid is not None:
         _exit_with_parent(args.parent_pid)
     if args.nice:
-        os.nice(args.nice)
+        _lower_priority(args.nice)
     if args.concurrency > 1:
         # Scan threads take turns on the GIL between native sections (torch, OpenCV); a 1 ms switch interval
         # (default 5 ms) hands it over sooner. In `dflab serve --scan-in threads` this took the serve_load p99 time
@@ -80,6 +81,17 @@ def run(args: argparse.Namespace) -> int:
             signal.signal(sig, handler)
         stores.close()
     return 0
+
+
+def _lower_priority(nice: int) -> None:
+    """os.nice, and on Linux with autogroup scheduling also this session's group: there CPU time is first shared
+    between sessions, and a process's nice value only counts inside its own (`dflab serve` starts its scan process
+    in a session of its own)."""
+    os.nice(nice)
+    try:
+        Path("/proc/self/autogroup").write_text(str(nice))
+    except OSError:  # not Linux, or no autogroup: the process's nice value is all there is
+        pass
 
 
 def _exit_with_parent(parent_pid: int) -> None:

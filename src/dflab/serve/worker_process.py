@@ -14,6 +14,9 @@ exactly-once completion are the store's, as for any `dflab worker`. This supervi
     the child's other output to this process's stderr;
   * starts it again if it dies (its jobs' leases run out and they are queued again), waiting longer after each
     quick failure;
+  * starts it in a session of its own: Ctrl-C in the server's terminal reaches only the server, which then stops
+    the child; and on Linux with autogroup scheduling the scans get a CPU share of their own instead of taking
+    the API's;
   * stops it with SIGTERM when the server stops. If the server itself is killed (even SIGKILL) the child sees
     its parent gone and exits at once (`dflab worker --parent-pid`), leaving its jobs to the lease, exactly as
     scan threads die with their process.
