@@ -8,9 +8,9 @@ suspects:
   * cpu_processes:     two busy processes beside the server (the same CPU demand, no shared GIL);
   * scans_threads:     30 pictures scanned by 2 worker threads inside the server (`--scan-in threads`, the former
                        default);
-  * scans_process_nice0: the same scans in the server's scan process (`--scan-in process --scan-nice 0`: its own
-                       GIL, same CPU priority);
-  * scans_process:     the same, with the default `--scan-nice 5` (scans yield the CPU to polls).
+  * scans_process:     the same scans in the server's scan process (`--scan-in process`, the default: its own GIL,
+                       its own session);
+  * scans_process_nice5: the same, with `--scan-nice 5` (scans yield the CPU to polls, and to other work).
 In the scans conditions the clients poll until every scan has finished (at most --seconds). They also write
 heartbeats and progress to SQLite, so comparing them with gil_threads and cpu_processes says which part matters.
 
@@ -35,10 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import REPO, print_table, shared_data, write_results  # noqa: E402
 
 TOKEN = "bench-token-for-the-poll-probe-00"
-CONDITIONS = ("idle", "gil_threads", "cpu_processes", "scans_threads", "scans_process_nice0", "scans_process")
+CONDITIONS = ("idle", "gil_threads", "cpu_processes", "scans_threads", "scans_process", "scans_process_nice5")
 SERVE_OPTIONS = {"scans_threads": ["--workers", "2", "--scan-in", "threads"],
-                 "scans_process_nice0": ["--workers", "2", "--scan-in", "process", "--scan-nice", "0"],
-                 "scans_process": ["--workers", "2", "--scan-in", "process"]}  # fmt: skip
+                 "scans_process": ["--workers", "2", "--scan-in", "process"],
+                 "scans_process_nice5": ["--workers", "2", "--scan-in", "process", "--scan-nice", "5"]}  # fmt: skip
 BUSY = "import time\nwhile True:\n    sum(i * i for i in range(1000))\n"
 # The server with two GIL-holding threads: the CLI's `serve`, started from a script that first starts the threads.
 SERVE_WITH_GIL_THREADS = ("import sys, threading\n"
