@@ -341,7 +341,8 @@ def main() -> None:
     print_table([{**u, "rss_before_mib": memory["rss_before_mib"], "rss_peak_mib": memory["rss_peak_mib"]}
                  for u in memory["uploads"]],
                 ["declared_size", "status", "body_bytes_sent", "seconds", "rss_before_mib", "rss_peak_mib"])  # fmt: skip
-    write_results("serve_load", {"summary": summary, "per_scan": [
+    # The default layout keeps the name serve_load; the former one (scans in threads) is kept beside it to compare.
+    write_results("serve_load" if args.scan_in == "process" else "serve_load_threads", {"summary": summary, "per_scan": [
         {"file": Path(r["path"]).name, "state": r["state"], "seconds": round(r["seconds"], 2)} for r in results]})
 
 

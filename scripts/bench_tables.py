@@ -470,7 +470,11 @@ SPECS: dict[str, Spec] = {
                               "incremental refresh"),
     "scan_speed": Spec("the first 10 s of a 720p FaceForensics++ original with speech", _scan_speed),
     "serve_load": Spec("50 different pictures of ../shared/data/faces, uploaded at once by 10 clients to `dflab serve` "
-                       "(2 scan threads)", _serve_load),
+                       "(2 scan threads in its scan process)", _serve_load),
+    "serve_load_threads": Spec("serve_load's 50 pictures and 10 clients, with `dflab serve --scan-in threads` (the "
+                               "scans on 2 threads of the server)", _serve_load,
+                               "`bench/serve_load.py --scan-in threads`: the former layout under the same load, to "
+                               "compare with serve_load"),
     "serve_poll_causes": Spec("30 different pictures of ../shared/data/faces; 10 clients polling every 0.25 s",
                               _serve_poll_causes),
     "speech_detection": Spec("ljspeech_tts (7 TTS systems) against LJSpeech and LibriSpeech real speech",
