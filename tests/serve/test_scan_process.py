@@ -42,10 +42,25 @@ def test_a_scan_process_needs_stores_a_child_can_open(tmp_path):
     create_app(lab, ServeConfig(scan_in="process", workers=0), service=service)  # nothing to run: no child
 
 
+def test_a_lab_config_passes_through_the_environment(tmp_path, monkeypatch):
+    from dflab.config import LabConfig
+
+    for config in (LabConfig(home=tmp_path), LabConfig(home=tmp_path / "b", database_url="postgresql://u@h/db")):
+        env = config.environment({"DFLAB_DATABASE_URL": "postgresql://stale@elsewhere/db", "KEEP": "1"})
+        assert env["KEEP"] == "1"
+        monkeypatch.delenv("DFLAB_DATABASE_URL", raising=False)
+        for name in ("DFLAB_HOME", "DFLAB_DATABASE_URL"):
+            if name in env:
+                monkeypatch.setenv(name, env[name])
+        assert LabConfig.from_env() == config
+
+
 def test_the_child_runs_this_code_on_this_lab(tmp_path):
     import dflab
 
-    process = ScanProcess(threads=2, lease_s=7.0, nice=5, home=tmp_path, database_url=None,
+    from dflab.config import LabConfig
+
+    process = ScanProcess(threads=2, lease_s=7.0, nice=5, lab_config=LabConfig(home=tmp_path),
                           on_ready=lambda: None, on_down=lambda reason: None)  # fmt: skip
     command = process.command()
     assert command[:4] == [sys.executable, "-m", "dflab", "worker"]

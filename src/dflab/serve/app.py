@@ -144,8 +144,7 @@ def _scan_process(service: Service, config: ServeConfig) -> ScanProcess:
         service.ready_error = reason
 
     return ScanProcess(threads=config.workers, lease_s=config.lease_s, nice=config.scan_nice,
-                       home=service.lab.config.home, database_url=service.lab.config.database_url,
-                       on_ready=on_ready, on_down=on_down)  # fmt: skip
+                       lab_config=service.lab.config, on_ready=on_ready, on_down=on_down)  # fmt: skip
 
 
 def _warm(service: Service) -> None:

@@ -43,10 +43,9 @@ MAX_RESTART_DELAY_S = 30.0
 class ScanProcess:
     """Runs `dflab worker` as a child, restarts it when it dies, and reports readiness through callbacks."""
 
-    def __init__(self, *, threads: int, lease_s: float, nice: int, home: Path, database_url: str | None,
-                 on_ready, on_down) -> None:  # fmt: skip
+    def __init__(self, *, threads: int, lease_s: float, nice: int, lab_config, on_ready, on_down) -> None:
         self.threads, self.lease_s, self.nice = threads, lease_s, nice
-        self.home, self.database_url = Path(home), database_url
+        self.lab_config = lab_config  # dflab.config.LabConfig: the child opens the same stores
         self.on_ready, self.on_down = on_ready, on_down  # on_ready(); on_down(reason)
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -66,17 +65,11 @@ class ScanProcess:
     def environment(self) -> dict[str, str]:
         """This environment, with the lab's home and database named explicitly, and this process's dflab first on
         the import path (the child must run the same code on the same stores)."""
-        from dflab.config import DATABASE_URL_ENV, HOME_ENV
-
         import dflab
 
         source = str(Path(dflab.__file__).resolve().parents[1])
-        env = {**os.environ, HOME_ENV: str(self.home)}
+        env = self.lab_config.environment(dict(os.environ))
         env["PYTHONPATH"] = os.pathsep.join([source, *filter(None, [os.environ.get("PYTHONPATH")])])
-        if self.database_url:
-            env[DATABASE_URL_ENV] = self.database_url
-        else:
-            env.pop(DATABASE_URL_ENV, None)
         return env
 
     def start(self) -> None:
