@@ -6,12 +6,15 @@ What it does, against a real `dflab serve` process (the CLI, its own DFLAB_HOME,
      they can, then poll GET /v1/scans/{id} every 0.25 s until each is finished. Time to result is from the
      start of a scan's upload to the poll that saw it finished; every poll's latency is recorded (the
      "status-poll latency while scans run").
+  1b. Right after, with the workers idle, the same 10 clients poll the finished scans every 0.25 s for 15 s: the
+     idle-poll baseline, measured back to back, so that a loaded machine's share of the poll latency shows
+     ("poll_p99_ratio_to_idle").
   2. The same 50 files go through `dflab scan --json` (one CLI process) and every service result must equal the
      CLI's document, timings aside, with the uploaded name as path.
   3. A 1 GB upload is sent twice on a raw socket: once declaring its size (Content-Length) and once streamed
      (chunked, no size): both must get 413; the server's resident memory is sampled every 20 ms meanwhile.
 
-Run: .venv/bin/python bench/serve_load.py [--clients 10] [--per-client 5] [--workers 2]
+Run: .venv/bin/python bench/serve_load.py [--clients 10] [--per-client 5] [--workers 2] [--scan-in process|threads]
 """
 
 from __future__ import annotations
@@ -46,11 +49,11 @@ def _pictures(root: Path, n: int) -> list[Path]:
     return [found[i * step] for i in range(n)]
 
 
-def _start_server(home: Path, port: int, workers: int) -> subprocess.Popen:
+def _start_server(home: Path, port: int, workers: int, scan_in: str) -> subprocess.Popen:
     env = {**os.environ, "DFLAB_HOME": str(home), "DFLAB_TOKEN": TOKEN,
            "PYTHONPATH": os.pathsep.join([str(REPO / "src"), *sys.path[1:]])}  # fmt: skip
     proc = subprocess.Popen([sys.executable, "-m", "dflab", "serve", "--port", str(port), "--workers", str(workers),
-                             "--rate-limit", "100000"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             "--rate-limit", "100000", "--scan-in", scan_in], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)  # fmt: skip
     line = proc.stdout.readline()
     if not line.startswith("open http://"):
@@ -124,6 +127,54 @@ def _load_phase(base: str, pictures: list[Path], clients: int) -> dict:
         t.join()
     out["wall_s"] = time.perf_counter() - start
     return out
+
+
+def _idle_polls(base: str, ids: list[str], clients: int, seconds: float = 15.0) -> list[float]:
+    """Poll latency with the workers idle: each client polls its share of the finished scans every 0.25 s."""
+    import httpx
+
+    latencies: list[float] = []
+    deadline = time.monotonic() + seconds
+
+    def client(mine: list[str]) -> None:
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=120) as http:
+            while time.monotonic() < deadline:
+                for scan_id in mine:
+                    t0 = time.perf_counter()
+                    http.get(f"/v1/scans/{scan_id}").raise_for_status()
+                    latencies.append(time.perf_counter() - t0)
+                time.sleep(0.25)
+
+    threads = [threading.Thread(target=client, args=(ids[k::clients],)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return latencies
+
+
+def _cpu_s(pids: list[int]) -> float:
+    """User + system CPU seconds of these processes so far (0 for one that is gone)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is `pid` (the server's scan process)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
 
 
 def _cli_documents(pictures: list[Path], home: Path) -> dict[str, dict]:
@@ -221,6 +272,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=10)
     parser.add_argument("--per-client", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--scan-in", choices=("process", "threads"), default="process")
     args = parser.parse_args()
     data = shared_data()
     if data is None:
@@ -231,11 +283,17 @@ def main() -> None:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        server = _start_server(home / "server", port, args.workers)
+        server = _start_server(home / "server", port, args.workers, args.scan_in)
         base = f"http://127.0.0.1:{port}"
         try:
             _wait_ready(base)
+            scan_pids = _children(server.pid)
+            cpu_before = (_cpu_s([server.pid]), _cpu_s(scan_pids))
             load = _load_phase(base, pictures, args.clients)
+            cpu = {"api_process_cpu_s": round(_cpu_s([server.pid]) - cpu_before[0], 2),
+                   "scan_process_cpu_s": round(_cpu_s(scan_pids) - cpu_before[1], 2) if scan_pids else None}
+            load_average_after_load = os.getloadavg()[0]
+            idle = _idle_polls(base, [r["id"] for r in load["results"]], args.clients)
             memory = _big_upload_phase(server.pid, port)
         finally:
             server.send_signal(signal.SIGTERM)
@@ -264,19 +322,27 @@ def main() -> None:
         "upload_p99_ms": round(_pct(uploads, 0.99) * 1000, 1) if uploads else None,
         "poll_p50_ms": round(statistics.median(polls) * 1000, 1) if polls else None,
         "poll_p99_ms": round(_pct(polls, 0.99) * 1000, 1) if polls else None,
+        "idle_poll_p50_ms": round(statistics.median(idle) * 1000, 1) if idle else None,
+        "idle_poll_p99_ms": round(_pct(idle, 0.99) * 1000, 1) if idle else None,
+        "poll_p99_ratio_to_idle": round(_pct(polls, 0.99) / _pct(idle, 0.99), 2) if polls and idle else None,
+        "scan_in": args.scan_in, **cpu,
         "differences_from_cli": differences,
+        "load_average_1min_after_load": round(load_average_after_load, 2),
         "load_average_1min": round(os.getloadavg()[0], 2),
         "big_upload": memory,
     }  # fmt: skip
     print_table([{k: summary[k] for k in ("scans", "succeeded", "equal_to_cli", "wall_s", "time_to_result_p50_s",
-                                          "time_to_result_p99_s", "scans_per_s", "requests_per_s", "poll_p99_ms")}],
+                                          "time_to_result_p99_s", "scans_per_s", "requests_per_s", "poll_p50_ms",
+                                          "poll_p99_ms", "idle_poll_p99_ms", "poll_p99_ratio_to_idle")}],
                 ["scans", "succeeded", "equal_to_cli", "wall_s", "time_to_result_p50_s", "time_to_result_p99_s",
-                 "scans_per_s", "requests_per_s", "poll_p99_ms"])  # fmt: skip
+                 "scans_per_s", "requests_per_s", "poll_p50_ms", "poll_p99_ms", "idle_poll_p99_ms",
+                 "poll_p99_ratio_to_idle"])  # fmt: skip
     print()
     print_table([{**u, "rss_before_mib": memory["rss_before_mib"], "rss_peak_mib": memory["rss_peak_mib"]}
                  for u in memory["uploads"]],
                 ["declared_size", "status", "body_bytes_sent", "seconds", "rss_before_mib", "rss_peak_mib"])  # fmt: skip
-    write_results("serve_load", {"summary": summary, "per_scan": [
+    # The default layout keeps the name serve_load; the former one (scans in threads) is kept beside it to compare.
+    write_results("serve_load" if args.scan_in == "process" else "serve_load_threads", {"summary": summary, "per_scan": [
         {"file": Path(r["path"]).name, "state": r["state"], "seconds": round(r["seconds"], 2)} for r in results]})
 
 

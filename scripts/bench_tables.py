@@ -400,11 +400,28 @@ def _serve_load(d: dict) -> list[str]:
                   "scans/s", "requests/s", "status poll p50 / p99 ms"],
                  [[s["scans"], s["clients"], s["workers"], s["succeeded"], s["equal_to_cli"],
                    f"{s['time_to_result_p50_s']:.1f} / {s['time_to_result_p99_s']:.1f}", s["scans_per_s"],
-                   s["requests_per_s"], f"{s['poll_p50_ms']:.0f} / {s['poll_p99_ms']:.0f}"]]) + [
+                   s["requests_per_s"], f"{s['poll_p50_ms']:.0f} / {s['poll_p99_ms']:.0f}"]]) + _serve_idle(s) + [
         "", "A 1 GB upload: " + "; ".join(
             f"{'declared size' if u['declared_size'] else 'streamed without a size'}: {u['status']} when the client "
             f"had sent {u['body_bytes_sent'] // (1024 * 1024)} MiB" for u in big["uploads"])
         + f". Server memory {big['rss_before_mib']:.0f} MiB before, {big['rss_peak_mib']:.0f} MiB at most meanwhile."]
+
+
+def _serve_idle(s: dict) -> list[str]:
+    """The idle-poll baseline measured right after the load (results that have one)."""
+    if s.get("idle_poll_p99_ms") is None:
+        return []
+    return ["", f"Scans ran in {'a worker process' if s.get('scan_in') == 'process' else 'threads of the server'}. "
+            f"Right after the load, with the workers idle, the same clients' polls took {s['idle_poll_p50_ms']:.0f} / "
+            f"{s['idle_poll_p99_ms']:.0f} ms (p50 / p99): the poll p99 under load is {s['poll_p99_ratio_to_idle']:.2f}x "
+            f"the idle one (load average {s['load_average_1min_after_load']:.1f} after the load)."]
+
+
+def _serve_poll_causes(d: dict) -> list[str]:
+    return table(["condition", "polls", "poll p50 / p90 / p99 ms", "scans finished", "server CPU s", "load average"],
+                 [[r["condition"], r["polls"], f"{r['poll_p50_ms']:.0f} / {r['poll_p90_ms']:.0f} / {r['poll_p99_ms']:.0f}",
+                   "-" if r["scans_finished"] is None else r["scans_finished"], r["server_cpu_s"],
+                   f"{r['load_average_1min']:.1f}"] for r in d["conditions"]])  # fmt: skip
 
 
 def _trace_robustness(d: dict) -> list[str]:
@@ -453,7 +470,13 @@ SPECS: dict[str, Spec] = {
                               "incremental refresh"),
     "scan_speed": Spec("the first 10 s of a 720p FaceForensics++ original with speech", _scan_speed),
     "serve_load": Spec("50 different pictures of ../shared/data/faces, uploaded at once by 10 clients to `dflab serve` "
-                       "(2 worker threads)", _serve_load),
+                       "(2 scan threads in its scan process)", _serve_load),
+    "serve_load_threads": Spec("serve_load's 50 pictures and 10 clients, with `dflab serve --scan-in threads` (the "
+                               "scans on 2 threads of the server)", _serve_load,
+                               "`bench/serve_load.py --scan-in threads`: the former layout under the same load, to "
+                               "compare with serve_load"),
+    "serve_poll_causes": Spec("30 different pictures of ../shared/data/faces; 10 clients polling every 0.25 s",
+                              _serve_poll_causes),
     "speech_detection": Spec("ljspeech_tts (7 TTS systems) against LJSpeech and LibriSpeech real speech",
                              _speech_detection),
     "speed_accuracy": Spec("the speed test set: 12 sources, 10 s clips, 0.5-2x", _speed_accuracy),

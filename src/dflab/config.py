@@ -33,6 +33,15 @@ class LabConfig:
         """`DFLAB_HOME` (default ~/.dflab) and `DFLAB_DATABASE_URL` (default: SQLite under the home)."""
         return cls(home=dflab_home(), database_url=os.environ.get(DATABASE_URL_ENV) or None)
 
+    def environment(self, base: dict[str, str]) -> dict[str, str]:
+        """`base` with this config's variables set, so that a child process's `from_env()` gives this config."""
+        env = {**base, HOME_ENV: str(self.home)}
+        if self.database_url:
+            env[DATABASE_URL_ENV] = self.database_url
+        else:
+            env.pop(DATABASE_URL_ENV, None)
+        return env
+
     @property
     def database_path(self) -> Path:
         """The SQLite file holding the ledger and the registry tables (one file: one transaction for both)."""

@@ -19,7 +19,14 @@ def register(subparsers) -> None:
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    p.add_argument("--workers", type=int, default=2, help="scan worker threads sharing one set of models (default 2)")
+    p.add_argument("--workers", type=int, default=2,
+                   help="scan threads sharing one set of models (default 2); 0: only queue (for `dflab worker`)")
+    p.add_argument("--scan-in", choices=("process", "threads"), default="process",
+                   help="where scans run: a worker process this command starts and supervises (default; the API "
+                   "never waits for a scan), or threads of this process")  # fmt: skip
+    p.add_argument("--scan-nice", type=int, default=0, metavar="N",
+                   help="with --scan-in process, lower the scan process's CPU priority by N (0-19, default 0): "
+                   "requests then get the CPU before scans, at the cost of scans on a busy machine")  # fmt: skip
     p.add_argument("--keep-days", type=float, default=7.0, help="delete uploads and finished scans after D days (default 7)")
     p.add_argument("--max-upload-mb", type=int, default=512, help="refuse uploads larger than this (default 512)")
     p.add_argument("--rate-limit", type=int, default=120, metavar="N",
@@ -33,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
     from dflab.serve.config import ServeConfig
 
     config = ServeConfig(host=args.host, port=args.port, workers=args.workers, keep_days=args.keep_days,
-                         max_upload_mb=args.max_upload_mb, rate_per_minute=args.rate_limit, lease_s=args.lease_s)
+                         max_upload_mb=args.max_upload_mb, rate_per_minute=args.rate_limit, lease_s=args.lease_s,
+                         scan_in=args.scan_in, scan_nice=args.scan_nice)  # fmt: skip
     try:
         import uvicorn
 
@@ -43,10 +51,11 @@ def run(args: argparse.Namespace) -> int:
     from dflab.lab import Lab
 
     _check_can_listen(config.host, config.port)
-    # Scans run on threads of this process. A shorter GIL switch interval (default 5 ms) lets the scan threads
-    # and the event loop take turns more often: bench/serve_load.py (50 pictures, 2 workers, quiet machine) gave
-    # a p99 time to result of 28-30 s against 32-34 s with the default.
-    sys.setswitchinterval(0.001)
+    if config.scan_in == "threads":
+        # Scans run on threads of this process. A shorter GIL switch interval (default 5 ms) lets the scan threads
+        # and the event loop take turns more often: bench/serve_load.py (50 pictures, 2 workers, quiet machine)
+        # gave a p99 time to result of 28-30 s against 32-34 s with the default.
+        sys.setswitchinterval(0.001)
     with Lab.default() as lab:
         service = build_service(lab, config)
         try:

@@ -9,9 +9,12 @@ machines must share that folder too. docs/scale-out.md.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
+import time
+from pathlib import Path
 
 
 def register(subparsers) -> None:
@@ -26,6 +29,12 @@ def register(subparsers) -> None:
     p.add_argument("--concurrency", type=int, default=1, metavar="N", help="scan threads (default 1)")
     p.add_argument("--lease-s", type=float, default=60.0, metavar="SEC",
                    help="a job whose worker stops answering for SEC seconds is queued again (default 60)")  # fmt: skip
+    p.add_argument("--nice", type=int, default=0, metavar="N",
+                   help="lower this process's CPU priority by N (0-19; default 0), so that a web front end on the "
+                   "same machine answers before scans get the CPU")  # fmt: skip
+    # `dflab serve` runs its scans in a `dflab worker` child: the child exits at once when its server is gone
+    # (even killed with SIGKILL), as scan threads would have died with it.
+    p.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
     p.set_defaults(func=run)
 
 
@@ -38,19 +47,32 @@ def run(args: argparse.Namespace) -> int:
     from dflab.serve.jobs import WorkerPool
     from dflab.serve.stores import open_service_stores
     from dflab.serve.uploads import UploadStore
+    from dflab.serve.worker_process import READY_LINE
 
     if args.concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
+    if not 0 <= args.nice <= 19:
+        raise UsageError(f"--nice must be 0-19, got {args.nice}")
+    if args.parent_pid is not None:
+        _exit_with_parent(args.parent_pid)
+    if args.nice:
+        _lower_priority(args.nice)
+    if args.concurrency > 1:
+        # Scan threads take turns on the GIL between native sections (torch, OpenCV); a 1 ms switch interval
+        # (default 5 ms) hands it over sooner. In `dflab serve --scan-in threads` this took the serve_load p99 time
+        # to result from 32-34 s to 28-30 s (bench/serve_load.py, quiet machine).
+        sys.setswitchinterval(0.001)
     config = ServeConfig(workers=args.concurrency, lease_s=args.lease_s)
     stores = open_service_stores(LabConfig.from_env())
     stopping = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stopping.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         callbacks = CallbackSender(config.callback_attempts, config.callback_backoff_s)
-        pool = WorkerPool(stores.jobs, Scanner(), UploadStore(stores.uploads_dir), stores.reports_dir, config,
+        scanner = Scanner().warm()  # every model loaded before the first lease: no job waits for a model load
+        pool = WorkerPool(stores.jobs, scanner, UploadStore(stores.uploads_dir), stores.reports_dir, config,
                           on_finished=_callback_for(callbacks))  # fmt: skip
         pool.start()
-        print(f"dflab worker: {config.workers} scan thread(s) on the job queue; SIGTERM or Ctrl-C stops",
+        print(f"{READY_LINE}: {config.workers} scan thread(s) on the job queue; SIGTERM or Ctrl-C stops",
               file=sys.stderr, flush=True)  # fmt: skip
         stopping.wait()
         pool.stop()
@@ -59,6 +81,31 @@ def run(args: argparse.Namespace) -> int:
             signal.signal(sig, handler)
         stores.close()
     return 0
+
+
+def _lower_priority(nice: int) -> None:
+    """os.nice, and on Linux with autogroup scheduling also this session's group: there CPU time is first shared
+    between sessions, and a process's nice value only counts inside its own (`dflab serve` starts its scan process
+    in a session of its own)."""
+    os.nice(nice)
+    try:
+        Path("/proc/self/autogroup").write_text(str(nice))
+    except OSError:  # not Linux, or no autogroup: the process's nice value is all there is
+        pass
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """Leave the moment the parent process is gone. os._exit, not a clean stop: a scan must not complete after
+    its server died, exactly as if it had run in the server (its lease runs out and it is scanned again)."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(0.2)
+        os._exit(3)
+
+    if os.getppid() != parent_pid:
+        os._exit(3)
+    threading.Thread(target=watch, name="dflab-parent-watch", daemon=True).start()
 
 
 def _callback_for(callbacks):

@@ -20,12 +20,14 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from dflab.errors import UsageError
 from dflab.serve.auth import RateLimiter, Sessions, ensure_ui_token, session_secret, TOKEN_ENV
 from dflab.serve.callbacks import CallbackSender
 from dflab.serve.config import ServeConfig
 from dflab.serve.jobs import WorkerPool
 from dflab.serve.stores import ServiceStores, open_service_stores
 from dflab.serve.uploads import UploadStore
+from dflab.serve.worker_process import ScanProcess
 
 log = logging.getLogger("dflab.serve")
 
@@ -43,6 +45,7 @@ class Service:
     ui_token: str
     models_fingerprint: str
     pool: WorkerPool | None = None
+    scan_process: ScanProcess | None = None
     ready: threading.Event = field(default_factory=threading.Event)
     ready_error: str | None = None
 
@@ -84,10 +87,19 @@ def create_app(lab, config: ServeConfig | None = None, *, service: Service | Non
     config = config or ServeConfig()
     service = service or build_service(lab, config)
 
+    in_child = start_workers and config.workers > 0 and config.scan_in == "process"
+    if in_child and not _stores_shareable(service):
+        raise UsageError("scans in a worker process need the lab's own job store (on disk or in PostgreSQL), "
+                         "which the worker opens from the lab's home")  # fmt: skip
+
     @asynccontextmanager
     async def lifespan(app):
-        threading.Thread(target=_warm, args=(service,), name="dflab-warm", daemon=True).start()
-        if start_workers:
+        if in_child:  # the child loads the models; this process never needs them
+            service.scan_process = _scan_process(service, config)
+            service.scan_process.start()
+        else:
+            threading.Thread(target=_warm, args=(service,), name="dflab-warm", daemon=True).start()
+        if start_workers and not in_child:
             service.pool = WorkerPool(service.stores.jobs, service.scanner, service.uploads,
                                       service.stores.reports_dir, config, on_finished=_callback_for(service))
             service.pool.start()
@@ -96,6 +108,8 @@ def create_app(lab, config: ServeConfig | None = None, *, service: Service | Non
         finally:
             if service.pool is not None:
                 service.pool.stop()
+            if service.scan_process is not None:
+                service.scan_process.stop()
 
     app = FastAPI(
         title="dflab", version=__version__, lifespan=lifespan,
@@ -109,6 +123,28 @@ def create_app(lab, config: ServeConfig | None = None, *, service: Service | Non
     static = resources.files("dflab.serve").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(Path(str(static)))), name="static")
     return app
+
+
+def _stores_shareable(service: Service) -> bool:
+    """Whether a child process opening the lab's service stores finds this service's jobs."""
+    from dflab.serve.stores import SERVE_DIR
+
+    config = service.lab.config
+    return (config is not None and hasattr(service.stores.jobs, "database")
+            and Path(service.stores.root) == Path(config.home) / SERVE_DIR)  # fmt: skip
+
+
+def _scan_process(service: Service, config: ServeConfig) -> ScanProcess:
+    def on_ready() -> None:
+        service.ready_error = None
+        service.ready.set()
+
+    def on_down(reason: str) -> None:
+        service.ready.clear()
+        service.ready_error = reason
+
+    return ScanProcess(threads=config.workers, lease_s=config.lease_s, nice=config.scan_nice,
+                       lab_config=service.lab.config, on_ready=on_ready, on_down=on_down)  # fmt: skip
 
 
 def _warm(service: Service) -> None:

@@ -6,12 +6,19 @@ from dataclasses import dataclass
 
 from dflab.errors import UsageError
 
+SCAN_IN = ("process", "threads")
+
 
 @dataclass(frozen=True)
 class ServeConfig:
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 2  # scan threads sharing one Scanner
+    # Where scans run: "threads" of this process (the library default: stores may be in memory), or "process",
+    # one `dflab worker` child holding the models (what `dflab serve` uses; the stores must be on disk or in
+    # PostgreSQL so both processes see them). scan_nice lowers that child's CPU priority (0: as this process).
+    scan_in: str = "threads"
+    scan_nice: int = 0
     keep_days: float = 7.0  # uploads and finished jobs older than this are deleted
     max_upload_mb: int = 512
     rate_per_minute: int = 120  # requests per key (or per client address without a key) per minute
@@ -27,6 +34,10 @@ class ServeConfig:
             raise UsageError(f"--port must be 1-65535, got {self.port}")
         if self.workers < 0:
             raise UsageError(f"--workers must be 0 or more, got {self.workers}")
+        if self.scan_in not in SCAN_IN:
+            raise UsageError(f"--scan-in must be one of {', '.join(SCAN_IN)}, got {self.scan_in!r}")
+        if not 0 <= self.scan_nice <= 19:
+            raise UsageError(f"--scan-nice must be 0-19, got {self.scan_nice}")
         if self.keep_days <= 0:
             raise UsageError(f"--keep-days must be more than 0, got {self.keep_days}")
         if self.max_upload_mb < 1:
