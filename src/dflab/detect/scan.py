@@ -49,10 +49,11 @@ class _Cancelled(Exception):
     """Raised inside the decoder thread when the face stage has given up."""
 
 
-def decode_and_find_faces(path: Path, options: ScanOptions, watch: _Stopwatch):
+def decode_and_find_faces(path: Path, options: ScanOptions, watch: _Stopwatch, observed=None):
     """Decode and find faces at the same time: a background thread decodes while the faces of the
     frames already decoded are found. Both stages spend their time in native code that releases the
-    GIL (FFmpeg, OpenCV, MediaPipe), so on two cores they overlap instead of adding up."""
+    GIL (FFmpeg, OpenCV, MediaPipe), so on two cores they overlap instead of adding up. `observed(rgb,
+    observations)` sees each video frame with faces while its pixels are at hand (analyse_frames)."""
     from dflab.faces import analyse
     from dflab.faces.analyse import analyse_frames
     from dflab.media import load
@@ -104,7 +105,8 @@ def decode_and_find_faces(path: Path, options: ScanOptions, watch: _Stopwatch):
         with watch.time("faces"):
             tick = (lambda done, total: options.frame_done()) if options.frame_done else None
             tracks = analyse_frames(stream(), "video", max_faces=options.max_faces, progress=tick,
-                                    face_rate_fps=options.policy.face_rate_fps, frame_at=frame_at)
+                                    face_rate_fps=options.policy.face_rate_fps, frame_at=frame_at,
+                                    observed=observed)
     finally:
         stop.set()
         worker.join()
@@ -152,15 +154,19 @@ def scan_file(path: str | Path, options: ScanOptions | None = None) -> ScanResul
     return default_scanner().scan(path, options=options)
 
 
-def run_scan(path: str | Path, options: ScanOptions, detectors_for: Callable[[str], list]) -> ScanResult:
+def run_scan(path: str | Path, options: ScanOptions, detectors_for: Callable[[str], list],
+             planned: list | None = None) -> ScanResult:  # fmt: skip
     """The pipeline for one file. `detectors_for(media_type)` gives the detector instances to run (they may
-    be shared with scans in other threads: a detector keeps no state between calls)."""
+    be shared with scans in other threads: a detector keeps no state between calls). `planned`, the
+    detectors that may run whatever the media type, says what the face stage should keep for them (None:
+    assume every detector)."""
     notify = options.progress or (lambda stage: None)
     watch = _Stopwatch()
     started = time.perf_counter()
 
     notify("decode+faces")
-    media, tracks = decode_and_find_faces(Path(path), options, watch)
+    ahead = _aligned_ahead(planned)
+    media, tracks = decode_and_find_faces(Path(path), options, watch, observed=ahead)
     if media.media_type == "audio" and Path(path).suffix.lower() in VIDEO_SUFFIXES:
         # A file sold as video with no picture is broken or mislabelled; say so rather than quietly
         # scanning only its voice (an .m4a/.wav of the same audio is scanned as audio).
@@ -173,12 +179,26 @@ def run_scan(path: str | Path, options: ScanOptions, detectors_for: Callable[[st
         what = "only an audio stream" if media.media_type == "audio" else f"media type {media.media_type}"
         raise Unsupported(f"{path} has {what}, and no selected detector examines that")
     subject = AnalysedMedia(media, tracks, reference_voice=options.reference_voice)
+    if ahead is not None and len(ahead):
+        from dflab.detect.cues.aligned import AHEAD_KEY
+
+        subject.cache[AHEAD_KEY] = ahead
     try:
         return _examine(subject, detectors, options, watch, started, notify)
     finally:
         close = getattr(media.frames, "close", None)  # streamed frames hold the file open for re-decoding
         if close is not None:
             close()
+
+
+def _aligned_ahead(planned: list | None):
+    """A store for aligned face crops made during the face stage, when a detector will read them (its
+    `reads_aligned_crops`): otherwise those crops would need every face frame decoded a second time."""
+    if planned is not None and not any(getattr(d, "reads_aligned_crops", False) for d in planned):
+        return None
+    from dflab.detect.cues.aligned import AlignedAhead
+
+    return AlignedAhead()
 
 
 def _examine(subject: AnalysedMedia, detectors: list, options: ScanOptions, watch: _Stopwatch, started: float,

@@ -92,6 +92,7 @@ def _find_in_frames(
     cuts: set[int] | None,
     total: int | None,
     face_rate_fps: float | None = None,
+    observed: Callable[[np.ndarray, list[FaceObservation]], None] | None = None,
 ) -> list[list[FaceObservation]]:
     per_frame: list[list[FaceObservation]] = []
     finder = None  # built with the first video frame: a picture scan's (empty) frame stream never needs one
@@ -119,7 +120,10 @@ def _find_in_frames(
                     cut_pending = False
                 else:
                     faces = []
-            per_frame.append([_observation(f, pos, frame.time_s, w, h) for f in faces])
+            found = [_observation(f, pos, frame.time_s, w, h) for f in faces]
+            if observed is not None and found:
+                observed(frame.rgb, found)
+            per_frame.append(found)
             if progress is not None:
                 progress(pos + 1, total or 0)
     finally:
@@ -167,6 +171,7 @@ def analyse_frames(
     total: int | None = None,
     face_rate_fps: float | None = None,
     frame_at: Callable[[int], Frame] | None = None,
+    observed: Callable[[np.ndarray, list[FaceObservation]], None] | None = None,
 ) -> list[FaceTrack]:
     """`analyse` over frames that arrive one at a time (e.g. while a video is still decoding).
 
@@ -175,7 +180,9 @@ def analyse_frames(
     in frame_pos and cut detection but carry no observation (a track then has observations on, e.g.,
     every 2nd frame of a 30 fps clip). None: every frame. The identity embeddings need a few frames again after
     tracking; `frame_at(frame_pos)` fetches them (e.g. from the StreamedFrames of the decoded media), otherwise
-    every frame is kept until the end.
+    every frame is kept until the end. `observed(rgb, observations)` is called for each frame with faces while its
+    pixels are at hand, so a caller can keep what it needs from them (e.g. aligned face crops) instead of
+    decoding the frame again later.
     """
     if max_faces < 1:
         raise UsageError("max_faces must be at least 1")
@@ -193,7 +200,7 @@ def analyse_frames(
 
     cuts: set[int] = set()
     per_frame = _find_in_frames(remember(frames), media_type, max_faces, max_side, progress, cuts, total,
-                                face_rate_fps)
+                                face_rate_fps, observed)
     linked = [obs for obs in link_tracks(per_frame, max_gap_s, cuts) if len(obs) >= min_track_len]
     linked.sort(key=lambda obs: (-len(obs), obs[0].frame_pos))
     tracks = [FaceTrack(track_id=i, observations=obs) for i, obs in enumerate(linked)]
