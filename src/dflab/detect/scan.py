@@ -92,21 +92,15 @@ def decode_and_find_faces(path: Path, options: ScanOptions, watch: _Stopwatch, o
         while (frame := frames.get()) is not _END:
             yield frame
 
-    def frame_at(pos: int):
-        # Asked only after the stream ended, when the decode thread has returned the media (or failed: then
-        # the error is raised below and the tracks are not used).
-        if "media" not in outcome:
-            raise outcome.get("error") or Unsupported(f"{path}: no decoded frames to embed faces from")
-        return outcome["media"].frames[pos]
-
     worker = threading.Thread(target=decode, name="dflab-decode", daemon=True)
     worker.start()
     try:
         with watch.time("faces"):
             tick = (lambda done, total: options.frame_done()) if options.frame_done else None
+            # Identity embeddings come later (`_examine`), from frames decoded with the cues' in one pass.
             tracks = analyse_frames(stream(), "video", max_faces=options.max_faces, progress=tick,
-                                    face_rate_fps=options.policy.face_rate_fps, frame_at=frame_at,
-                                    observed=observed)
+                                    face_rate_fps=options.policy.face_rate_fps, observed=observed,
+                                    embed_every_s=None)
     finally:
         stop.set()
         worker.join()
@@ -203,9 +197,17 @@ def _aligned_ahead(planned: list | None):
 
 def _examine(subject: AnalysedMedia, detectors: list, options: ScanOptions, watch: _Stopwatch, started: float,
              notify: Callable[[str], None]) -> ScanResult:  # fmt: skip
+    from dflab.faces.analyse import EMBED_EVERY_S, embed_tracks, embedding_frames
+
     evidence: list[Evidence] = []
+    # A streamed video's tracks still lack their identity embeddings (decode_and_find_faces): their frames are
+    # decoded in the same pass as the frames the cues read.
+    embed_later = subject.media_type == "video"
     with watch.time("prefetch"):
-        _prefetch_frames(subject, detectors)
+        _prefetch_frames(subject, detectors, embedding_frames(subject.tracks, EMBED_EVERY_S) if embed_later else [])
+    if embed_later:
+        with watch.time("embeddings"):
+            embed_tracks(subject.tracks, EMBED_EVERY_S, subject.media.frames.__getitem__)
     for detector in detectors:
         notify(detector.name)
         with watch.time(detector.name):
@@ -225,13 +227,13 @@ def _examine(subject: AnalysedMedia, detectors: list, options: ScanOptions, watc
     return result
 
 
-def _prefetch_frames(subject: AnalysedMedia, detectors: list) -> None:
-    """Decode in one pass the frames the cues will read (`frames_wanted`) when the media streams its frames:
-    otherwise each cue would decode the file again from the start for its own few frames."""
+def _prefetch_frames(subject: AnalysedMedia, detectors: list, also: list[int]) -> None:
+    """Decode in one pass the frames the cues will read (`frames_wanted`), and `also` these, when the media
+    streams its frames: otherwise each cue would decode the file again from the start for its own few frames."""
     prefetch = getattr(subject.media.frames, "prefetch", None)
     if prefetch is None:
         return
-    wanted: set[int] = set()
+    wanted: set[int] = set(also)
     for detector in detectors:
         frames_wanted = getattr(detector, "frames_wanted", None)
         if frames_wanted is not None and not (detector.needs_faces and not subject.tracks):
