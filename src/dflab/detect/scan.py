@@ -18,7 +18,8 @@ import numpy as np
 
 from dflab.config import Limits, SamplingPolicy
 from dflab.detect.context import AnalysedMedia
-from dflab.detect.evidence import Evidence, not_applicable
+from dflab.detect.cue_runner import DETECTOR_THREADS, run_detectors
+from dflab.detect.evidence import Evidence
 from dflab.detect.findings import Finding, OperatingPoint, file_verdict, finding_model, judge, timeline, verdict_line
 from dflab.detect.keyframes import make_lean
 from dflab.detect.models_used import models_used
@@ -37,6 +38,7 @@ class ScanOptions:
     progress: Callable[[str], None] | None = None  # called with each stage name, for progress bars
     frame_done: Callable[[], None] | None = None  # called once per analysed frame (decode + faces)
     reference_voice: Path | None = None  # compared with the file's voice by the speaker_match detector
+    detector_threads: int = DETECTOR_THREADS  # detectors run side by side on this many threads (detect/cue_runner.py); 1: in turn
 
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v"})
@@ -199,25 +201,18 @@ def _examine(subject: AnalysedMedia, detectors: list, options: ScanOptions, watc
              notify: Callable[[str], None]) -> ScanResult:  # fmt: skip
     from dflab.faces.analyse import EMBED_EVERY_S, embed_tracks, embedding_frames
 
-    evidence: list[Evidence] = []
     # A streamed video's tracks still lack their identity embeddings (decode_and_find_faces): their frames are
     # decoded in the same pass as the frames the cues read.
     embed_later = subject.media_type == "video"
     with watch.time("prefetch"):
         _prefetch_frames(subject, detectors, embedding_frames(subject.tracks, EMBED_EVERY_S) if embed_later else [])
-    if embed_later:
+
+    def embed() -> None:
         with watch.time("embeddings"):
             embed_tracks(subject.tracks, EMBED_EVERY_S, subject.media.frames.__getitem__)
-    for detector in detectors:
-        notify(detector.name)
-        with watch.time(detector.name):
-            if detector.needs_faces and not subject.tracks:
-                evidence.append(not_applicable(detector.name, "No face found, so this face cue could not run."))
-                continue
-            try:
-                evidence.append(detector.detect(subject))
-            except DflabError as exc:  # one cue that cannot run must not cost the user the whole scan
-                evidence.append(not_applicable(detector.name, f"Could not run: {exc}."))
+
+    evidence = run_detectors(subject, detectors, watch.time, notify, options.detector_threads,
+                             prepare_faces=embed if embed_later else None)
 
     with watch.time("findings"):
         result = _judge(subject, evidence, options.operating_point)
