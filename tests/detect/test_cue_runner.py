@@ -1,4 +1,5 @@
-"""The detectors of one scan run side by side: evidence in the detectors' order, face cues after the embeddings."""
+"""The detectors of one scan run side by side: evidence in the detectors' order, cues that read frames or faces
+after `prepare` (the prefetch pass and the identity embeddings)."""
 
 from __future__ import annotations
 
@@ -45,17 +46,19 @@ def _subject(with_face: bool = True) -> AnalysedMedia:
 def test_evidence_in_detector_order_and_face_cues_after_faces_are_prepared():
     log: list[str] = []
     started = threading.Event()
+    reads_frames = _Cue("file_frames", False, log)
+    reads_frames.frames_wanted = lambda media: [0]  # declared frames: decoded by `prepare`, so it waits too
     cues = [_Cue("face_a", True, log), _Cue("file_b", False, log), _Cue("face_c", True, log, fail=True),
-            _Cue("file_d", False, log)]
+            _Cue("file_d", False, log), reads_frames]
 
     def prepare():
         started.set()
         log.append("prepared")
 
-    evidence = run_detectors(_subject(), cues, _timed, lambda name: None, threads=2, prepare_faces=prepare)
-    assert [e.name for e in evidence] == ["face_a", "file_b", "face_c", "file_d"]
+    evidence = run_detectors(_subject(), cues, _timed, lambda name: None, threads=2, prepare=prepare)
+    assert [e.name for e in evidence] == ["face_a", "file_b", "face_c", "file_d", "file_frames"]
     assert evidence[2].confidence == 0 and "Could not run: cannot read this" in evidence[2].summary
-    assert log.index("prepared") < log.index("face_a") and log.index("prepared") < log.index("face_c")
+    assert all(log.index("prepared") < log.index(name) for name in ("face_a", "face_c", "file_frames"))
 
 
 def test_two_cues_really_run_at_the_same_time():
@@ -80,7 +83,7 @@ def test_two_cues_really_run_at_the_same_time():
 def test_one_thread_runs_in_turn_and_no_face_means_not_applicable():
     log: list[str] = []
     evidence = run_detectors(_subject(with_face=False), [_Cue("face", True, log), _Cue("file", False, log)], _timed,
-                             lambda name: None, threads=1, prepare_faces=lambda: log.append("prepared"))
+                             lambda name: None, threads=1, prepare=lambda: log.append("prepared"))
     assert log == ["prepared", "file"]
     assert evidence[0].confidence == 0 and "No face found" in evidence[0].summary
 
@@ -91,4 +94,4 @@ def test_a_failure_while_preparing_faces_fails_the_scan():
 
     with pytest.raises(BadMedia, match="decoded again"):
         run_detectors(_subject(), [_Cue("face", True, []), _Cue("file", False, [])], _timed, lambda name: None,
-                      threads=2, prepare_faces=prepare)
+                      threads=2, prepare=prepare)

@@ -6,8 +6,10 @@ the streamed frames serialise their re-decoding (media.frame_store); MediaPipe a
 faces.models.MODEL_LOCK; shared intermediate results (aligned crops) come out the same whichever cue makes
 them. The evidence keeps the detectors' order, so a scan's result does not depend on which cue ends first.
 
-The face tracks of a streamed video get their identity embeddings on one thread first (`prepare_faces`),
-while the file-level cues (watermark, speed, cuts, ...) start on the other; the face cues wait for it.
+One thread first prepares what the cues read (`prepare`: for a streamed video, decoding the frames they want
+in one pass and the face tracks' identity embeddings) while the cues that read no frames (speed, cuts, c2pa:
+they use per-frame features, the sound or the file) start on the other; the cues that read frames or faces
+wait for it.
 """
 
 from __future__ import annotations
@@ -24,24 +26,29 @@ from dflab.errors import DflabError
 DETECTOR_THREADS = 2  # this project's machines have two cores; more threads only add switching
 
 
+def waits_for_prepare(detector) -> bool:
+    """Whether a detector reads what `prepare` makes: frames it declares (`frames_wanted`) or faces."""
+    return bool(detector.needs_faces) or callable(getattr(detector, "frames_wanted", None))
+
+
 def run_detectors(subject: AnalysedMedia, detectors: list, timed: Callable[[str], AbstractContextManager],
                   notify: Callable[[str], None], threads: int = DETECTOR_THREADS,
-                  prepare_faces: Callable[[], None] | None = None) -> list[Evidence]:  # fmt: skip
-    """Evidence of every detector, in the detectors' order. `prepare_faces`, when given, runs before any
-    detector that needs faces; an error it raises fails the scan (as it would have before the cues)."""
-    faces_ready = threading.Event()
-    if prepare_faces is None:
-        faces_ready.set()
+                  prepare: Callable[[], None] | None = None) -> list[Evidence]:  # fmt: skip
+    """Evidence of every detector, in the detectors' order. `prepare`, when given, runs before any detector
+    that `waits_for_prepare`; an error it raises fails the scan (as it would have before the cues)."""
+    ready = threading.Event()
+    if prepare is None:
+        ready.set()
 
-    def prepare() -> None:
+    def prepared() -> None:
         try:
-            prepare_faces()
+            prepare()
         finally:
-            faces_ready.set()  # on failure the face cues run on and are discarded: the error is raised below
+            ready.set()  # on failure the waiting cues run on and are discarded: the error is raised below
 
     def run(detector) -> Evidence:
-        if detector.needs_faces:
-            faces_ready.wait()
+        if waits_for_prepare(detector):
+            ready.wait()
         notify(detector.name)
         with timed(detector.name):
             if detector.needs_faces and not subject.tracks:
@@ -52,14 +59,15 @@ def run_detectors(subject: AnalysedMedia, detectors: list, timed: Callable[[str]
                 return not_applicable(detector.name, f"Could not run: {exc}.")
 
     if threads <= 1:
-        if prepare_faces is not None:
-            prepare()
+        if prepare is not None:
+            prepared()
         return [run(d) for d in detectors]
-    # File-level cues first: they need nothing from the embeddings, so they fill the second thread meanwhile.
-    order = sorted(range(len(detectors)), key=lambda i: detectors[i].needs_faces)
+    # The cues that wait for nothing first, so they fill the second thread while `prepare` runs; then those that
+    # read frames but no faces (file-level), then the face cues.
+    order = sorted(range(len(detectors)), key=lambda i: (waits_for_prepare(detectors[i]), detectors[i].needs_faces))
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dflab-cue") as pool:
-        prepared = pool.submit(prepare) if prepare_faces is not None else None
+        preparing = pool.submit(prepared) if prepare is not None else None
         futures = {i: pool.submit(run, detectors[i]) for i in order}
-        if prepared is not None:
-            prepared.result()
+        if preparing is not None:
+            preparing.result()
         return [futures[i].result() for i in range(len(detectors))]

@@ -202,17 +202,18 @@ def _examine(subject: AnalysedMedia, detectors: list, options: ScanOptions, watc
     from dflab.faces.analyse import EMBED_EVERY_S, embed_tracks, embedding_frames
 
     # A streamed video's tracks still lack their identity embeddings (decode_and_find_faces): their frames are
-    # decoded in the same pass as the frames the cues read.
+    # decoded in the same pass as the frames the cues read, while the cues that read no frames already run.
     embed_later = subject.media_type == "video"
-    with watch.time("prefetch"):
-        _prefetch_frames(subject, detectors, embedding_frames(subject.tracks, EMBED_EVERY_S) if embed_later else [])
 
-    def embed() -> None:
-        with watch.time("embeddings"):
-            embed_tracks(subject.tracks, EMBED_EVERY_S, subject.media.frames.__getitem__)
+    def prepare() -> None:
+        with watch.time("prefetch"):
+            also = embedding_frames(subject.tracks, EMBED_EVERY_S) if embed_later else []
+            _prefetch_frames(subject, detectors, also)
+        if embed_later:
+            with watch.time("embeddings"):
+                embed_tracks(subject.tracks, EMBED_EVERY_S, subject.media.frames.__getitem__)
 
-    evidence = run_detectors(subject, detectors, watch.time, notify, options.detector_threads,
-                             prepare_faces=embed if embed_later else None)
+    evidence = run_detectors(subject, detectors, watch.time, notify, options.detector_threads, prepare=prepare)
 
     with watch.time("findings"):
         result = _judge(subject, evidence, options.operating_point)
