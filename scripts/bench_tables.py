@@ -281,7 +281,7 @@ def _scan_speed(d: dict) -> list[str]:
     slow = sorted(((k, v) for k, v in t.items() if k != "total"), key=lambda kv: -kv[1])[:5]
     return [f"**Whole process: median wall {d['median_wall_s']:.1f} s, median CPU {d['median_cpu_s']:.1f} s** for "
             f"{d['duration_s']:.0f} s of video ({d['clip']}, {d['frames_analysed']} frames analysed, every detector on; "
-            f"target: wall <= 5 s; measured at load average {d['load_average_1min']})."] + [""] + table(
+            f"target: wall <= 5 s; measured at load average {d['load_average_1min']:.1f})."] + [""] + table(
         ["stage (slowest five, wall inside the scan)", "seconds"], [[k, f"{v:.2f}"] for k, v in slow])
 
 
@@ -468,7 +468,7 @@ SPECS: dict[str, Spec] = {
                               "Registry with its hashes in PostgreSQL (`bench/registry.py --backend postgresql`): "
                               "single-query latency, memory, bulk load, the index built from the database and its "
                               "incremental refresh"),
-    "scan_speed": Spec("the first 10 s of a 720p FaceForensics++ original with speech", _scan_speed),
+    "scan_speed": Spec("LivePortrait's s18.mp4 (1280x720, 30 fps, speech) looped to 10 s", _scan_speed),
     "serve_load": Spec("50 different pictures of ../shared/data/faces, uploaded at once by 10 clients to `dflab serve` "
                        "(2 scan threads in its scan process)", _serve_load),
     "serve_load_threads": Spec("serve_load's 50 pictures and 10 clients, with `dflab serve --scan-in threads` (the "

@@ -96,3 +96,26 @@ def test_prefetch_keeps_the_same_pixels_and_releases_them(both) -> None:
     assert frames.redecoded == before  # served from the kept frames, no decoding
     frames.release()
     assert frames._pinned == {}
+
+
+def test_threads_reading_at_once_each_get_their_own_frames(both) -> None:
+    """Cues on two threads share one StreamedFrames (detect/cue_runner.py): one cursor, served in turn."""
+    import threading
+
+    kept, streamed = both
+    frames = streamed.frames
+    n = len(frames)
+    picks = {"forward": [n // 4, n // 4 + 3, n // 2, n - 1], "backward": [n - 5, n // 3, 10, 2]}
+    wrong: list = []
+
+    def read(name: str) -> None:
+        for pos in picks[name]:
+            if not np.array_equal(frames[pos].rgb, kept.frames[pos].rgb):
+                wrong.append((name, pos))
+
+    threads = [threading.Thread(target=read, args=(name,)) for name in picks]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert wrong == []

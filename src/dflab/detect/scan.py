@@ -18,7 +18,8 @@ import numpy as np
 
 from dflab.config import Limits, SamplingPolicy
 from dflab.detect.context import AnalysedMedia
-from dflab.detect.evidence import Evidence, not_applicable
+from dflab.detect.cue_runner import DETECTOR_THREADS, run_detectors
+from dflab.detect.evidence import Evidence
 from dflab.detect.findings import Finding, OperatingPoint, file_verdict, finding_model, judge, timeline, verdict_line
 from dflab.detect.keyframes import make_lean
 from dflab.detect.models_used import models_used
@@ -37,6 +38,7 @@ class ScanOptions:
     progress: Callable[[str], None] | None = None  # called with each stage name, for progress bars
     frame_done: Callable[[], None] | None = None  # called once per analysed frame (decode + faces)
     reference_voice: Path | None = None  # compared with the file's voice by the speaker_match detector
+    detector_threads: int = DETECTOR_THREADS  # detectors run side by side on this many threads (detect/cue_runner.py); 1: in turn
 
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v"})
@@ -49,10 +51,11 @@ class _Cancelled(Exception):
     """Raised inside the decoder thread when the face stage has given up."""
 
 
-def decode_and_find_faces(path: Path, options: ScanOptions, watch: _Stopwatch):
+def decode_and_find_faces(path: Path, options: ScanOptions, watch: _Stopwatch, observed=None):
     """Decode and find faces at the same time: a background thread decodes while the faces of the
     frames already decoded are found. Both stages spend their time in native code that releases the
-    GIL (FFmpeg, OpenCV, MediaPipe), so on two cores they overlap instead of adding up."""
+    GIL (FFmpeg, OpenCV, MediaPipe), so on two cores they overlap instead of adding up. `observed(rgb,
+    observations)` sees each video frame with faces while its pixels are at hand (analyse_frames)."""
     from dflab.faces import analyse
     from dflab.faces.analyse import analyse_frames
     from dflab.media import load
@@ -91,20 +94,15 @@ def decode_and_find_faces(path: Path, options: ScanOptions, watch: _Stopwatch):
         while (frame := frames.get()) is not _END:
             yield frame
 
-    def frame_at(pos: int):
-        # Asked only after the stream ended, when the decode thread has returned the media (or failed: then
-        # the error is raised below and the tracks are not used).
-        if "media" not in outcome:
-            raise outcome.get("error") or Unsupported(f"{path}: no decoded frames to embed faces from")
-        return outcome["media"].frames[pos]
-
     worker = threading.Thread(target=decode, name="dflab-decode", daemon=True)
     worker.start()
     try:
         with watch.time("faces"):
             tick = (lambda done, total: options.frame_done()) if options.frame_done else None
+            # Identity embeddings come later (`_examine`), from frames decoded with the cues' in one pass.
             tracks = analyse_frames(stream(), "video", max_faces=options.max_faces, progress=tick,
-                                    face_rate_fps=options.policy.face_rate_fps, frame_at=frame_at)
+                                    face_rate_fps=options.policy.face_rate_fps, observed=observed,
+                                    embed_every_s=None)
     finally:
         stop.set()
         worker.join()
@@ -152,15 +150,19 @@ def scan_file(path: str | Path, options: ScanOptions | None = None) -> ScanResul
     return default_scanner().scan(path, options=options)
 
 
-def run_scan(path: str | Path, options: ScanOptions, detectors_for: Callable[[str], list]) -> ScanResult:
+def run_scan(path: str | Path, options: ScanOptions, detectors_for: Callable[[str], list],
+             planned: list | None = None) -> ScanResult:  # fmt: skip
     """The pipeline for one file. `detectors_for(media_type)` gives the detector instances to run (they may
-    be shared with scans in other threads: a detector keeps no state between calls)."""
+    be shared with scans in other threads: a detector keeps no state between calls). `planned`, the
+    detectors that may run whatever the media type, says what the face stage should keep for them (None:
+    assume every detector)."""
     notify = options.progress or (lambda stage: None)
     watch = _Stopwatch()
     started = time.perf_counter()
 
     notify("decode+faces")
-    media, tracks = decode_and_find_faces(Path(path), options, watch)
+    ahead = _aligned_ahead(planned)
+    media, tracks = decode_and_find_faces(Path(path), options, watch, observed=ahead)
     if media.media_type == "audio" and Path(path).suffix.lower() in VIDEO_SUFFIXES:
         # A file sold as video with no picture is broken or mislabelled; say so rather than quietly
         # scanning only its voice (an .m4a/.wav of the same audio is scanned as audio).
@@ -173,6 +175,10 @@ def run_scan(path: str | Path, options: ScanOptions, detectors_for: Callable[[st
         what = "only an audio stream" if media.media_type == "audio" else f"media type {media.media_type}"
         raise Unsupported(f"{path} has {what}, and no selected detector examines that")
     subject = AnalysedMedia(media, tracks, reference_voice=options.reference_voice)
+    if ahead is not None and len(ahead):
+        from dflab.detect.cues.aligned import AHEAD_KEY
+
+        subject.cache[AHEAD_KEY] = ahead
     try:
         return _examine(subject, detectors, options, watch, started, notify)
     finally:
@@ -181,21 +187,33 @@ def run_scan(path: str | Path, options: ScanOptions, detectors_for: Callable[[st
             close()
 
 
+def _aligned_ahead(planned: list | None):
+    """A store for aligned face crops made during the face stage, when a detector will read them (its
+    `reads_aligned_crops`): otherwise those crops would need every face frame decoded a second time."""
+    if planned is not None and not any(getattr(d, "reads_aligned_crops", False) for d in planned):
+        return None
+    from dflab.detect.cues.aligned import AlignedAhead
+
+    return AlignedAhead()
+
+
 def _examine(subject: AnalysedMedia, detectors: list, options: ScanOptions, watch: _Stopwatch, started: float,
              notify: Callable[[str], None]) -> ScanResult:  # fmt: skip
-    evidence: list[Evidence] = []
-    with watch.time("prefetch"):
-        _prefetch_frames(subject, detectors)
-    for detector in detectors:
-        notify(detector.name)
-        with watch.time(detector.name):
-            if detector.needs_faces and not subject.tracks:
-                evidence.append(not_applicable(detector.name, "No face found, so this face cue could not run."))
-                continue
-            try:
-                evidence.append(detector.detect(subject))
-            except DflabError as exc:  # one cue that cannot run must not cost the user the whole scan
-                evidence.append(not_applicable(detector.name, f"Could not run: {exc}."))
+    from dflab.faces.analyse import EMBED_EVERY_S, embed_tracks, embedding_frames
+
+    # A streamed video's tracks still lack their identity embeddings (decode_and_find_faces): their frames are
+    # decoded in the same pass as the frames the cues read, while the cues that read no frames already run.
+    embed_later = subject.media_type == "video"
+
+    def prepare() -> None:
+        with watch.time("prefetch"):
+            also = embedding_frames(subject.tracks, EMBED_EVERY_S) if embed_later else []
+            _prefetch_frames(subject, detectors, also)
+        if embed_later:
+            with watch.time("embeddings"):
+                embed_tracks(subject.tracks, EMBED_EVERY_S, subject.media.frames.__getitem__)
+
+    evidence = run_detectors(subject, detectors, watch.time, notify, options.detector_threads, prepare=prepare)
 
     with watch.time("findings"):
         result = _judge(subject, evidence, options.operating_point)
@@ -205,13 +223,13 @@ def _examine(subject: AnalysedMedia, detectors: list, options: ScanOptions, watc
     return result
 
 
-def _prefetch_frames(subject: AnalysedMedia, detectors: list) -> None:
-    """Decode in one pass the frames the cues will read (`frames_wanted`) when the media streams its frames:
-    otherwise each cue would decode the file again from the start for its own few frames."""
+def _prefetch_frames(subject: AnalysedMedia, detectors: list, also: list[int]) -> None:
+    """Decode in one pass the frames the cues will read (`frames_wanted`), and `also` these, when the media
+    streams its frames: otherwise each cue would decode the file again from the start for its own few frames."""
     prefetch = getattr(subject.media.frames, "prefetch", None)
     if prefetch is None:
         return
-    wanted: set[int] = set()
+    wanted: set[int] = set(also)
     for detector in detectors:
         frames_wanted = getattr(detector, "frames_wanted", None)
         if frames_wanted is not None and not (detector.needs_faces and not subject.tracks):

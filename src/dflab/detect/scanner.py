@@ -101,7 +101,7 @@ class Scanner:
             return [d for d in detectors if media_type in d.media_types]
 
         try:
-            return run_scan(path, call, detectors_for)
+            return run_scan(path, call, detectors_for, planned=detectors)
         finally:
             if loading is not None:
                 loading.join()

@@ -20,6 +20,8 @@ from dflab.faces.track import MAX_GAP_S, link_tracks
 from dflab.faces.types import FaceObservation, FaceTrack
 from dflab.media.types import Frame, Media
 
+EMBED_EVERY_S = 1.0  # seconds between identity embeddings along a track (plus its first and last)
+
 
 def _check_frame(rgb: np.ndarray, pos: int) -> None:
     if not isinstance(rgb, np.ndarray) or rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.shape[0] < 2 or rgb.shape[1] < 2:
@@ -92,6 +94,7 @@ def _find_in_frames(
     cuts: set[int] | None,
     total: int | None,
     face_rate_fps: float | None = None,
+    observed: Callable[[np.ndarray, list[FaceObservation]], None] | None = None,
 ) -> list[list[FaceObservation]]:
     per_frame: list[list[FaceObservation]] = []
     finder = None  # built with the first video frame: a picture scan's (empty) frame stream never needs one
@@ -119,7 +122,10 @@ def _find_in_frames(
                     cut_pending = False
                 else:
                     faces = []
-            per_frame.append([_observation(f, pos, frame.time_s, w, h) for f in faces])
+            found = [_observation(f, pos, frame.time_s, w, h) for f in faces]
+            if observed is not None and found:
+                observed(frame.rgb, found)
+            per_frame.append(found)
             if progress is not None:
                 progress(pos + 1, total or 0)
     finally:
@@ -131,7 +137,7 @@ def _find_in_frames(
 def analyse(
     media: Media,
     max_faces: int = 4,
-    embed_every_s: float | None = 1.0,
+    embed_every_s: float | None = EMBED_EVERY_S,
     min_track_len: int = 1,
     *,
     max_gap_s: float = MAX_GAP_S,
@@ -158,7 +164,7 @@ def analyse_frames(
     frames: Iterable[Frame],
     media_type: str,
     max_faces: int = 4,
-    embed_every_s: float | None = 1.0,
+    embed_every_s: float | None = EMBED_EVERY_S,
     min_track_len: int = 1,
     *,
     max_gap_s: float = MAX_GAP_S,
@@ -167,6 +173,7 @@ def analyse_frames(
     total: int | None = None,
     face_rate_fps: float | None = None,
     frame_at: Callable[[int], Frame] | None = None,
+    observed: Callable[[np.ndarray, list[FaceObservation]], None] | None = None,
 ) -> list[FaceTrack]:
     """`analyse` over frames that arrive one at a time (e.g. while a video is still decoding).
 
@@ -175,7 +182,9 @@ def analyse_frames(
     in frame_pos and cut detection but carry no observation (a track then has observations on, e.g.,
     every 2nd frame of a 30 fps clip). None: every frame. The identity embeddings need a few frames again after
     tracking; `frame_at(frame_pos)` fetches them (e.g. from the StreamedFrames of the decoded media), otherwise
-    every frame is kept until the end.
+    every frame is kept until the end. `observed(rgb, observations)` is called for each frame with faces while its
+    pixels are at hand, so a caller can keep what it needs from them (e.g. aligned face crops) instead of
+    decoding the frame again later.
     """
     if max_faces < 1:
         raise UsageError("max_faces must be at least 1")
@@ -187,24 +196,37 @@ def analyse_frames(
 
     def remember(stream: Iterable[Frame]) -> Iterable[Frame]:
         for frame in stream:
-            if frame_at is None:
+            if frame_at is None and embed_every_s is not None:
                 seen.append(frame)  # the identity embeddings below need a few of them again
             yield frame
 
     cuts: set[int] = set()
     per_frame = _find_in_frames(remember(frames), media_type, max_faces, max_side, progress, cuts, total,
-                                face_rate_fps)
+                                face_rate_fps, observed)
     linked = [obs for obs in link_tracks(per_frame, max_gap_s, cuts) if len(obs) >= min_track_len]
     linked.sort(key=lambda obs: (-len(obs), obs[0].frame_pos))
     tracks = [FaceTrack(track_id=i, observations=obs) for i, obs in enumerate(linked)]
-    wanted = [(track, track.observations[i]) for track in (tracks if embed_every_s is not None else [])
-              for i in embedding_positions([o.time_s for o in track.observations], embed_every_s)]
+    embed_tracks(tracks, embed_every_s, (lambda pos: seen[pos]) if frame_at is None else frame_at)
+    return tracks
+
+
+def embedding_frames(tracks: list[FaceTrack], embed_every_s: float | None) -> list[int]:
+    """The frame positions `embed_tracks` reads, in frame order (a caller may decode them ahead, together)."""
+    return sorted({obs.frame_pos for _, obs in _to_embed(tracks, embed_every_s)})
+
+
+def embed_tracks(tracks: list[FaceTrack], embed_every_s: float | None, frame_at: Callable[[int], Frame]) -> None:
+    """Give each track its identity embeddings (see `analyse`); `frame_at(frame_pos)` gives the frames."""
+    wanted = _to_embed(tracks, embed_every_s)
     # Embedded in frame order across tracks, so frames fetched again from the file come in one forward pass;
     # each track's embeddings are then stored in its own time order, as before.
     vectors = {}
     for track, obs in sorted(wanted, key=lambda pair: pair[1].frame_pos):
-        frame = seen[obs.frame_pos] if frame_at is None else frame_at(obs.frame_pos)
-        vectors[(track.track_id, obs.frame_pos)] = embed(frame.rgb, obs.box)
+        vectors[(track.track_id, obs.frame_pos)] = embed(frame_at(obs.frame_pos).rgb, obs.box)
     for track, obs in wanted:
         track.embeddings[obs.frame_pos] = vectors[(track.track_id, obs.frame_pos)]
-    return tracks
+
+
+def _to_embed(tracks: list[FaceTrack], embed_every_s: float | None) -> list[tuple[FaceTrack, FaceObservation]]:
+    return [(track, track.observations[i]) for track in (tracks if embed_every_s is not None else [])
+            for i in embedding_positions([o.time_s for o in track.observations], embed_every_s)]

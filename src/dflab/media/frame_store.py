@@ -16,6 +16,7 @@ conversion, VideoDecoder.analysis_rgb).
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -61,6 +62,8 @@ class StreamedFrames(Sequence[Frame]):
         self._cursor: _Cursor | None = None
         self._seek_ok = True  # some files decode garbage after a seek (open GOPs): then always from the start
         self.redecoded = 0  # frames decoded again on request (for benchmarks)
+        # One decoder cursor and one cache, shared by cues that may run on several threads (detect/cue_runner.py).
+        self._lock = threading.RLock()
 
     # --- filled while the first decode runs ------------------------------------------------------------
 
@@ -103,26 +106,29 @@ class StreamedFrames(Sequence[Frame]):
         return np.array(self._time, dtype=np.float64)
 
     def close(self) -> None:
-        if self._cursor is not None:
-            self._cursor.close()
-            self._cursor = None
-        self._cache.clear()
-        self._pinned.clear()
+        with self._lock:
+            if self._cursor is not None:
+                self._cursor.close()
+                self._cursor = None
+            self._cache.clear()
+            self._pinned.clear()
 
     def prefetch(self, positions) -> int:
         """Decode, in one forward pass, the frames that several cues are about to ask for, and keep them until
         `release()`. Each cue reading its few frames on its own would decode the file again from the start;
         the pixels are the same either way. At most PREFETCH_MAX_FRAMES are kept (the earliest): the
         rest are decoded on request as before. Returns how many frames are now kept."""
-        wanted = sorted({int(p) for p in positions if 0 <= int(p) < len(self)} - set(self._pinned))
-        room = max(0, PREFETCH_MAX_FRAMES - len(self._pinned))
-        for pos in wanted[:room]:
-            self._pinned[pos] = self._rgb(pos)
-        return len(self._pinned)
+        with self._lock:
+            wanted = sorted({int(p) for p in positions if 0 <= int(p) < len(self)} - set(self._pinned))
+            room = max(0, PREFETCH_MAX_FRAMES - len(self._pinned))
+            for pos in wanted[:room]:
+                self._pinned[pos] = self._rgb(pos)
+            return len(self._pinned)
 
     def release(self) -> None:
         """Forget the frames kept by `prefetch`."""
-        self._pinned.clear()
+        with self._lock:
+            self._pinned.clear()
 
     # --- pixels ----------------------------------------------------------------------------------------
 
@@ -133,6 +139,10 @@ class StreamedFrames(Sequence[Frame]):
             self._cache.popitem(last=False)
 
     def _rgb(self, pos: int) -> np.ndarray:
+        with self._lock:
+            return self._rgb_unlocked(pos)
+
+    def _rgb_unlocked(self, pos: int) -> np.ndarray:
         pinned = self._pinned.get(pos)
         if pinned is not None:
             return pinned

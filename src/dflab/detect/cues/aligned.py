@@ -13,7 +13,7 @@ import numpy as np
 
 from dflab.detect.context import AnalysedMedia
 from dflab.faces import landmarks as lm
-from dflab.faces.types import FaceTrack
+from dflab.faces.types import FaceObservation, FaceTrack
 
 CROP = 128  # px; enough for colour and boundary statistics, cheap to warp (~0.1 ms)
 BROWS = (70, 63, 105, 66, 107, 336, 296, 334, 293, 300)  # upper eyebrow points (both sides)
@@ -39,18 +39,61 @@ def _key_points(points: np.ndarray) -> np.ndarray:
     return np.float32([left, right, points[lm.NOSE_TIP, :2], mouth])
 
 
+AHEAD_KEY = "aligned_ahead"  # AnalysedMedia.cache key of the crops made while the faces were found
+
+
+class AlignedAhead:
+    """Aligned crops made while the face stage has each frame's pixels (`analyse_frames(observed=...)`).
+
+    Without them `align_track` reads every observation's frame again, which for a streamed video means a
+    second decode of the whole clip. The crops are the ones `align_track` would make from the same pixels
+    and landmarks; an observation whose alignment fails is left out and aligned later as before."""
+
+    def __init__(self) -> None:
+        self._crops: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+
+    def __call__(self, rgb: np.ndarray, observations: list[FaceObservation]) -> None:
+        for obs in observations:
+            matrix = _matrix(obs)
+            if matrix is not None:
+                self._crops[_key(obs)] = (_warp(rgb, matrix), matrix)
+
+    def get(self, obs: FaceObservation) -> tuple[np.ndarray, np.ndarray] | None:
+        return self._crops.get(_key(obs))
+
+    def __len__(self) -> int:
+        return len(self._crops)
+
+
+def _key(obs: FaceObservation) -> tuple:
+    return obs.frame_pos, obs.box
+
+
+def _matrix(obs: FaceObservation) -> np.ndarray | None:
+    matrix, _ = cv2.estimateAffinePartial2D(_key_points(obs.landmarks), _template(), method=cv2.LMEDS)
+    return matrix
+
+
+def _warp(rgb: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    return cv2.warpAffine(rgb, matrix, (CROP, CROP), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
+
 def align_track(subject: AnalysedMedia, track: FaceTrack) -> AlignedTrack:
     key = ("aligned", track.track_id)
     if key in subject.cache:
         return subject.cache[key]
-    template = _template()
+    ahead: AlignedAhead | None = subject.cache.get(AHEAD_KEY)
     crops, mats, pts = [], [], []
     for obs in track.observations:
-        matrix, _ = cv2.estimateAffinePartial2D(_key_points(obs.landmarks), template, method=cv2.LMEDS)
-        if matrix is None:  # degenerate landmarks: reuse the previous transform
-            matrix = mats[-1] if mats else np.float64([[1, 0, 0], [0, 1, 0]])
-        frame = subject.frame(obs.frame_pos)
-        crops.append(cv2.warpAffine(frame, matrix, (CROP, CROP), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT))
+        made = ahead.get(obs) if ahead is not None else None
+        if made is not None:
+            crop, matrix = made
+        else:
+            matrix = _matrix(obs)
+            if matrix is None:  # degenerate landmarks: reuse the previous transform
+                matrix = mats[-1] if mats else np.float64([[1, 0, 0], [0, 1, 0]])
+            crop = _warp(subject.frame(obs.frame_pos), matrix)
+        crops.append(crop)
         mats.append(matrix)
         xy = obs.landmarks[:, :2]
         pts.append(xy @ matrix[:, :2].T + matrix[:, 2])

@@ -71,6 +71,7 @@ def _heatmap(media: AnalysedMedia, aligned: AlignedTrack, index: int, crop_map: 
 class BoundaryDetector:
     media_types = ("image", "video")
     needs_faces = True
+    reads_aligned_crops = True  # align_track: the scan makes these crops while it finds the faces
 
     def detect(self, media: AnalysedMedia) -> Evidence:
         per_track, main = {}, None

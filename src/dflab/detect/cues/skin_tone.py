@@ -51,6 +51,7 @@ def delta_e(lab: np.ndarray, inner: np.ndarray, outer: np.ndarray) -> float:
 class SkinToneDetector:
     media_types = ("image", "video")
     needs_faces = True
+    reads_aligned_crops = True  # align_track: the scan makes these crops while it finds the faces
 
     def detect(self, media: AnalysedMedia) -> Evidence:
         per_track = {}

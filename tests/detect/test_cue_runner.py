@@ -1,0 +1,97 @@
+"""The detectors of one scan run side by side: evidence in the detectors' order, cues that read frames or faces
+after `prepare` (the prefetch pass and the identity embeddings)."""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+
+import pytest
+
+from dflab.detect.context import AnalysedMedia
+from dflab.detect.cue_runner import run_detectors
+from dflab.detect.evidence import Evidence
+from dflab.errors import BadMedia
+from dflab.faces.types import FaceObservation, FaceTrack
+from dflab.media.types import Media
+
+
+class _Cue:
+    def __init__(self, name: str, needs_faces: bool, log: list, fail: bool = False, wait_for: threading.Event | None = None):
+        self.name, self.needs_faces, self.media_types = name, needs_faces, ("video",)
+        self.log, self.fail, self.wait_for = log, fail, wait_for
+
+    def detect(self, media) -> Evidence:
+        if self.wait_for is not None:
+            assert self.wait_for.wait(5), "the other thread never ran"
+        self.log.append(self.name)
+        if self.fail:
+            raise BadMedia("cannot read this")
+        return Evidence(name=self.name, score=0.25, confidence=0.5, summary=self.name)
+
+
+@contextmanager
+def _timed(name):
+    yield
+
+
+def _subject(with_face: bool = True) -> AnalysedMedia:
+    import numpy as np
+
+    media = Media(path="x.mp4", media_type="video", frames=[], fps=30.0, duration_s=1.0, width=64, height=64)
+    obs = FaceObservation(frame_pos=0, time_s=0.0, box=(0, 0, 10, 10), landmarks=np.zeros((478, 3), np.float32))
+    return AnalysedMedia(media, [FaceTrack(0, [obs])] if with_face else [])
+
+
+def test_evidence_in_detector_order_and_face_cues_after_faces_are_prepared():
+    log: list[str] = []
+    started = threading.Event()
+    reads_frames = _Cue("file_frames", False, log)
+    reads_frames.frames_wanted = lambda media: [0]  # declared frames: decoded by `prepare`, so it waits too
+    cues = [_Cue("face_a", True, log), _Cue("file_b", False, log), _Cue("face_c", True, log, fail=True),
+            _Cue("file_d", False, log), reads_frames]
+
+    def prepare():
+        started.set()
+        log.append("prepared")
+
+    evidence = run_detectors(_subject(), cues, _timed, lambda name: None, threads=2, prepare=prepare)
+    assert [e.name for e in evidence] == ["face_a", "file_b", "face_c", "file_d", "file_frames"]
+    assert evidence[2].confidence == 0 and "Could not run: cannot read this" in evidence[2].summary
+    assert all(log.index("prepared") < log.index(name) for name in ("face_a", "face_c", "file_frames"))
+
+
+def test_two_cues_really_run_at_the_same_time():
+    # Each cue waits for the other to have started: on one thread this would never finish.
+    first, second = threading.Event(), threading.Event()
+    log: list[str] = []
+
+    class Signalling(_Cue):
+        def __init__(self, name, mine, other):
+            super().__init__(name, False, log, wait_for=other)
+            self.mine = mine
+
+        def detect(self, media):
+            self.mine.set()
+            return super().detect(media)
+
+    evidence = run_detectors(_subject(), [Signalling("a", first, second), Signalling("b", second, first)], _timed,
+                             lambda name: None, threads=2)
+    assert [e.name for e in evidence] == ["a", "b"]
+
+
+def test_one_thread_runs_in_turn_and_no_face_means_not_applicable():
+    log: list[str] = []
+    evidence = run_detectors(_subject(with_face=False), [_Cue("face", True, log), _Cue("file", False, log)], _timed,
+                             lambda name: None, threads=1, prepare=lambda: log.append("prepared"))
+    assert log == ["prepared", "file"]
+    assert evidence[0].confidence == 0 and "No face found" in evidence[0].summary
+
+
+def test_a_failure_while_preparing_faces_fails_the_scan():
+    def prepare():
+        raise BadMedia("the frame could not be decoded again")
+
+    with pytest.raises(BadMedia, match="decoded again"):
+        run_detectors(_subject(), [_Cue("face", True, []), _Cue("file", False, [])], _timed, lambda name: None,
+                      threads=2, prepare=prepare)
