@@ -238,3 +238,13 @@ def test_a_plateau_of_real_files_is_not_flagged_at_once():
     assert t > 0.9 and np.mean(reals >= t) <= 0.01
     smooth = np.linspace(0, 1, 201)  # no plateau: the plain quantile
     assert threshold_at(smooth, 0.05) == pytest.approx(0.95)
+
+
+def test_any_combiner_over_time_is_the_most_confident_member_per_moment():
+    model = _any_model()
+    times = np.array([0.0, 1.0, 2.0])
+    evidence = {"face_crop": ev("face_crop", 0.5, 0.6, times=times, series={"score": np.array([0.5, 0.99, 0.5])}),
+                "paste": ev("paste", 0.2, 0.6)}  # no series: a picture cue adds no curve
+    curve = model.series(evidence, times)
+    high = float(np.interp(0.6 * math.log(0.99 / 0.01), (-3.6, 0.0, 3.6), (0.3, 0.5, 0.9)))
+    assert curve == pytest.approx([0.5, high, 0.5])
