@@ -110,9 +110,8 @@ def threshold_at(real_quantiles, fpr: float) -> float:
     q = np.asarray(real_quantiles, dtype=np.float64)
     levels = np.linspace(0.0, 1.0, len(q))
     t = float(np.interp(1.0 - fpr, levels, q))
-    step = 1.0 / (len(q) - 1)
     first = int(np.searchsorted(q, t - 1e-9, side="left"))  # the first quantile that reaches t
-    if 1.0 - levels[first] > fpr + step:  # the files at t alone are more than fpr of the reals (a plateau)
+    if 1.0 - levels[first] > fpr + 1e-9:  # more than fpr of the reals reach t: t lies on a plateau
         above = q[q > t + 1e-9]
         t = float(above[0]) if len(above) else float(np.nextafter(t, np.inf))
     return t
