@@ -1,9 +1,11 @@
 """Findings: each finding's held-out figures beside its best single member, and the verdict on media never fitted on.
 
-Run: .venv/bin/python bench/findings.py [--cache DIR] [--per-method N] [--quick]
+Run: .venv/bin/python bench/findings.py [--cache DIR] [--per-method N] [--scanner-version FINGERPRINT]
 
 1. Development sets (from the shipped tables, out-of-fold scores of `dflab train findings`): per finding and
-   media type, the held-out-group AUC, EER and ECE of the shipped combiner, the fused one and the best member.
+   media type, the held-out-group AUC, EER and ECE of the shipped combiner, the fused one and the best member,
+   and what a user gets from each: the shares of fakes and of reals flagged (suspicious or worse, 5 % line)
+   with the thresholds held out by group too.
 2. Media no finding was fitted on (../shared/data/manifests): every file scanned with every detector once
    (records cached under --cache), judged by the shipped findings at the default operating point. Per set: the
    relevant finding's AUC, the file score's AUC, the share of fakes flagged (verdict suspicious or manipulated)
@@ -79,14 +81,22 @@ def dev_rows() -> list[dict]:
 
         table = json.loads(ref.read_text())
         h = table["held_out"]
-        rows.append({"finding": ref.name[:-5], "n_real": h["n_real"], "n_fake": h["n_fake"], "shipped": h["chosen"],
-                     "auc": h["auc"], "eer": h["eer"], "ece": h["ece"], "fused_auc": h["fused"]["auc"],
-                     "best_member": h["best_member"], "best_auc": h["best_member_auc"],
-                     "best_eer": h["best_member_eer"], "best_ece": h["best_member_ece"]})
+        row = {"finding": ref.name[:-5], "n_real": h["n_real"], "n_fake": h["n_fake"], "shipped": h["chosen"],
+               "members": "+".join(table["members"]),
+               "auc": h["auc"], "eer": h["eer"], "ece": h["ece"], "fused_auc": h["fused"]["auc"],
+               "best_member": h["best_member"], "best_auc": h["best_member_auc"],
+               "best_eer": h["best_member_eer"], "best_ece": h["best_member_ece"]}
+        # fakes / reals flagged at the suspicious line, thresholds read from the other groups' reals
+        for key, figs in (("shipped", h), ("fused", h["fused"]), ("best", h["members"].get(h["best_member"], {}))):
+            got = (figs.get("flagged_thresholds_held_out") or {}).get("suspicious")
+            if got:
+                row[f"{key}_fakes_flagged"], row[f"{key}_reals_flagged"] = got["fakes"], got["reals"]
+        rows.append(row)
     return rows
 
 
-def held_out_rows(data: Path, cache: Path, per_method: int, with_baseline: bool) -> list[dict]:
+def held_out_rows(data: Path, cache: Path, per_method: int, with_baseline: bool,
+                  scanner_version: str | None = None) -> list[dict]:
     from dflab.eval import metrics
     from dflab.eval.scan_records import scan_manifest
 
@@ -94,7 +104,7 @@ def held_out_rows(data: Path, cache: Path, per_method: int, with_baseline: bool)
     for name, manifest_name, finding, methods, baseline in HELD_OUT_SETS:
         manifest = _sample_manifest(data / "manifests" / manifest_name, methods, per_method,
                                     cache / "manifests" / f"{name.split()[0]}_{manifest_name}")
-        records, errors = scan_manifest(manifest, cache)
+        records, errors = scan_manifest(manifest, cache, fingerprint=scanner_version)
         labels = np.array([r["label"] for r in records])
         judged = [_judged(r) for r in records]
         finding_p = np.array([(j[0][finding].score if finding in j[0] and j[0][finding].score is not None else 0.0)
@@ -130,20 +140,29 @@ def main() -> int:
     parser.add_argument("--cache", type=Path, default=Path("/tmp/dflab_scan_cache"))
     parser.add_argument("--per-method", type=int, default=40, help="files per (method, label) of each set")
     parser.add_argument("--no-baseline", action="store_true", help="skip MesoNet")
+    parser.add_argument("--scanner-version", metavar="FINGERPRINT",
+                        help="judge the records an earlier scanner version left in --cache (nothing is scanned): "
+                        "the findings re-judge cached evidence, so a findings change needs no rescan")
     args = parser.parse_args()
     dev = dev_rows()
     print("Development sets, held out by group (out-of-fold):")
-    print_table(dev, ["finding", "n_real", "n_fake", "shipped", "auc", "eer", "ece", "fused_auc", "best_member",
-                      "best_auc", "best_eer", "best_ece"])
+    print_table(dev, ["finding", "n_real", "n_fake", "shipped", "members", "auc", "eer", "ece", "fused_auc",
+                      "best_member", "best_auc", "best_eer", "best_ece"])
+    print("\nWhat a user gets on them: fakes / reals flagged (5 % line, thresholds held out by group too):")
+    print_table(dev, ["finding", "shipped", "shipped_fakes_flagged", "shipped_reals_flagged", "best_member",
+                      "best_fakes_flagged", "best_reals_flagged", "fused_fakes_flagged", "fused_reals_flagged"])
     data = shared_data()
-    held = held_out_rows(data, args.cache, args.per_method, not args.no_baseline) if data else []
+    held = held_out_rows(data, args.cache, args.per_method, not args.no_baseline, args.scanner_version) if data else []
     if held:
         print("\nMedia never fitted on, default operating point (manipulated at 1 %, suspicious at 5 % of reals):")
         print_table(held, ["set", "n_real", "n_fake", "finding", "finding_auc", "file_auc", "fakes_flagged",
                            "reals_flagged", "mesonet_auc"])
         print("\nThe file score as the strongest finding against a noisy-OR over the findings:")
         print_table(held, ["set", "file_auc", "noisy_or_auc", "real_mean_score", "real_mean_noisy_or"])
-    write_results("findings", {"development": dev, "held_out": held, "per_method": args.per_method})
+    from dflab.eval.scan_records import scanner_fingerprint
+
+    write_results("findings", {"development": dev, "held_out": held, "per_method": args.per_method,
+                               "scanner": args.scanner_version or scanner_fingerprint()})
     return 0
 
 

@@ -200,6 +200,16 @@ def _findings(d: dict) -> list[str]:
             [[r["finding"], f"{r.get('n_real')} / {r.get('n_fake')}", num(r.get("shipped")), num(r.get("auc")),
               num(r.get("eer")), num(r.get("ece")), num(r.get("best_member")), num(r.get("best_auc"))]
              for r in d["development"]]) + [""]
+        flagged = [r for r in d["development"] if r.get("shipped_fakes_flagged") is not None]
+        if flagged:
+            out += ["What a user gets on them: fakes / reals flagged (suspicious or worse: the 5 % line, its "
+                    "threshold read from the other groups' real files):", ""] + table(
+                ["finding", "shipped (members)", "fakes / reals flagged", "best member alone", "fakes / reals flagged",
+                 "fused", ],
+                [[r["finding"], f"{r['shipped']} ({r.get('members', '-')})",
+                  f"{pct(r['shipped_fakes_flagged'])} / {pct(r['shipped_reals_flagged'])}", num(r.get("best_member")),
+                  f"{pct(r.get('best_fakes_flagged'))} / {pct(r.get('best_reals_flagged'))}",
+                  f"{pct(r.get('fused_fakes_flagged'))} / {pct(r.get('fused_reals_flagged'))}"] for r in flagged]) + [""]
     if d.get("held_out"):
         out += ["Media no finding was fitted on, default operating point:", ""] + table(
             ["set", "real / fake", "finding", "finding AUC", "file score AUC", "fakes flagged", "reals flagged",

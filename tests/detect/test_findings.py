@@ -188,9 +188,63 @@ def test_a_clip_slowed_to_three_quarters_is_manipulated_with_its_factor(shared_d
 
 
 def test_the_summary_leads_with_a_member_the_finding_uses():
-    """A member the fit gave no weight (paste, boundary in the shipped picture table) does not move p, so it is
-    not named as the strongest reason even when its own score is higher."""
-    findings = judge([ev("face_crop", 0.67, 0.6), ev("paste", 0.94, 0.6), ev("boundary", 0.35, 0.5)], [0],
-                     media_type="image")
+    """A member the fit gave no weight (boundary in the shipped picture table) does not move p, so it is not
+    named as the strongest reason even when its own score is higher."""
+    findings = judge([ev("face_crop", 0.67, 0.6), ev("boundary", 0.95, 0.5)], [0], media_type="image")
     face = next(f for f in findings if f.name == "face_manipulated")
-    assert "Strongest: face_crop 0.67" in face.summary and "paste 0.94" in face.summary
+    assert "Strongest: face_crop 0.67" in face.summary and "boundary 0.95" in face.summary
+
+
+def _any_model(**kw):
+    # face_crop: a gentle map; paste: flat until its seam fires, then sure
+    return FindingModel("face_manipulated", {"face_crop": 1.0, "paste": 1.0}, combine="any",
+                        calibration={"face_crop": ((-3.6, 0.0, 3.6), (0.3, 0.5, 0.9)),
+                                     "paste": ((-2.0, 0.0, 1.5), (0.45, 0.5, 0.95))}, **kw)
+
+
+def test_any_combiner_takes_the_most_confident_member():
+    model = _any_model()
+    evidence = {"face_crop": ev("face_crop", 0.5, 0.6), "paste": ev("paste", 0.94, 0.6)}
+    paste_feature = 0.6 * math.log(0.94 / 0.06)
+    expected = float(np.interp(paste_feature, (-2.0, 0.0, 1.5), (0.45, 0.5, 0.95)))
+    assert model.probability(evidence) == pytest.approx(expected)
+    assert model.member_probabilities(evidence) == pytest.approx({"face_crop": 0.5, "paste": expected})
+    # a member that is silent lowers nothing: the same p without it, or with it at its weakest
+    assert model.probability({"paste": ev("paste", 0.94, 0.6)}) == pytest.approx(expected)
+    assert model.probability({**evidence, "face_crop": ev("face_crop", 0.001, 0.6)}) == pytest.approx(expected)
+    assert model.probability({"paste": ev("paste", 0.94, 0.0)}) is None
+
+
+def test_any_table_names_the_member_that_drives_it(monkeypatch):
+    import dflab.detect.findings as F
+
+    model = _any_model(real_quantiles=tuple(np.linspace(0.3, 0.8, 201)))
+    evidence = {"face_crop": ev("face_crop", 0.9, 0.6), "paste": ev("paste", 0.94, 0.6)}
+    monkeypatch.setattr(F, "finding_model", lambda name, media_type=None: model)
+    face = F.judge_finding(F.KIND_BY_NAME["face_manipulated"], evidence, [], OperatingPoint(), "image")
+    assert face.verdict == "manipulated" and "Strongest: paste 0.94" in face.summary
+    assert {e["name"]: e["probability"] for e in face.evidence}["paste"] == pytest.approx(face.score, abs=1e-4)
+
+
+def test_a_plateau_of_real_files_is_not_flagged_at_once():
+    """When more real files share one probability than the false-alarm rate allows (a saturated face model), the
+    line moves above them instead of flagging them all."""
+    from dflab.detect.findings import threshold_at
+
+    reals = np.concatenate([np.linspace(0.1, 0.8, 970), np.full(30, 0.9)])  # 3 % of reals at 0.9
+    quantiles = np.quantile(reals, np.linspace(0, 1, 201))
+    assert threshold_at(quantiles, 0.05) < 0.9  # 5 %: the plateau is inside the budget
+    t = threshold_at(quantiles, 0.01)
+    assert t > 0.9 and np.mean(reals >= t) <= 0.01
+    smooth = np.linspace(0, 1, 201)  # no plateau: the plain quantile
+    assert threshold_at(smooth, 0.05) == pytest.approx(0.95)
+
+
+def test_any_combiner_over_time_is_the_most_confident_member_per_moment():
+    model = _any_model()
+    times = np.array([0.0, 1.0, 2.0])
+    evidence = {"face_crop": ev("face_crop", 0.5, 0.6, times=times, series={"score": np.array([0.5, 0.99, 0.5])}),
+                "paste": ev("paste", 0.2, 0.6)}  # no series: a picture cue adds no curve
+    curve = model.series(evidence, times)
+    high = float(np.interp(0.6 * math.log(0.99 / 0.01), (-3.6, 0.0, 3.6), (0.3, 0.5, 0.9)))
+    assert curve == pytest.approx([0.5, high, 0.5])

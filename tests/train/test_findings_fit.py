@@ -75,3 +75,47 @@ def test_one_class_or_no_member_is_refused():
         fit_finding([r for r in records if r["label"] == 1], "face_manipulated")
     with pytest.raises(UsageError):
         fit_finding(records, "synthetic_voice")
+
+
+def test_a_member_sure_on_one_kind_of_fake_is_kept_not_averaged_away():
+    """paste fires on a fifth of the fakes only (a crude paste), face_crop sees every fake a little: fused by one
+    weighted sum, paste's few sure calls drown among the fakes it is silent on; the "any" combiner keeps them."""
+    records = _records(600, 5, {"face_crop": 0.8})
+    rng = np.random.default_rng(5)
+    for i, r in enumerate(records):
+        fires = r["label"] == 1 and i % 10 == 1  # every fifth fake: a paste the face model reads as a real face
+        if fires:
+            fc = float(np.clip(_sigmoid(rng.normal(-0.8, 1.0)), 0.01, 0.99))
+            r["evidence"][0].update(score=fc, track_scores={"0": fc})
+        score = float(np.clip(rng.uniform(0.9, 0.99) if fires else rng.uniform(0.01, 0.3), 0.01, 0.99))
+        r["evidence"].append({"name": "paste", "score": score, "confidence": 0.6, "track_scores": {"0": score}})
+    table = fit_finding(records, "face_manipulated")
+    held = table["held_out"]
+    assert held["chosen"] == "any" and set(table["members"]) == {"face_crop", "paste"}
+    assert table["combine"] == "any" and set(table["calibration"]) == {"face_crop", "paste"}
+    flagged = held["any"]["flagged_at_operating_points"]["suspicious"]
+    alone = held["members"]["face_crop"]["flagged_at_operating_points"]["suspicious"]
+    fused = held["fused"]["flagged_at_operating_points"]["suspicious"]
+    assert flagged["fakes"] > max(alone["fakes"], fused["fakes"]) + 0.1 and flagged["reals"] <= 0.06
+    # shipped, the table judges a fresh crude paste with a silent face model as flagged, led by paste
+    from dflab.detect.evidence import Evidence
+    from dflab.detect.findings import FindingModel, OperatingPoint
+
+    model = FindingModel.from_json(table)
+    evidence = {"face_crop": Evidence("face_crop", 0.5, 0.8, "x."), "paste": Evidence("paste", 0.95, 0.6, "x.")}
+    assert model.verdict(model.probability(evidence), OperatingPoint()) != "authentic"
+    assert model.member_probabilities(evidence)["paste"] == model.probability(evidence)
+
+
+def test_isotonic_calibration_is_monotone_and_never_certain():
+    from dflab.train.isotonic import fit_isotonic, predict_isotonic
+
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=500)
+    y = (rng.uniform(size=500) < _sigmoid(2 * x)).astype(float)
+    knots = fit_isotonic(x, y)
+    assert np.all(np.diff(knots[0]) > 0) and np.all(np.diff(knots[1]) >= 0)
+    assert 0 < knots[1][0] and knots[1][-1] < 1
+    assert predict_isotonic(knots, np.array([-3.0]))[0] < 0.2 < 0.8 < predict_isotonic(knots, np.array([3.0]))[0]
+    # equal features are one block: two files at x = 0, one real and one fake, read 0.5
+    assert fit_isotonic(np.array([0.0, 0.0]), np.array([0.0, 1.0]))[1] == pytest.approx([0.5])

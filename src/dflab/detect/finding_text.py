@@ -19,9 +19,10 @@ def _span(ranges: list[tuple[float, float]]) -> str:
     return ", ".join(f"{a:.1f}-{b:.1f} s" for a, b in ranges[:4]) + (" ..." if len(ranges) > 4 else "")
 
 
-def describe(kind, p, verdict, members, evidence, track_scores, track_times, thresholds, weights=None):
+def describe(kind, p, verdict, members, evidence, track_scores, track_times, thresholds, weights=None, lead=None):
     """(summary, headline, time_ranges, details) of one finding; `thresholds` are the probabilities at which it
-    turns suspicious and manipulated at the scan's operating point; `weights` the finding's member weights."""
+    turns suspicious and manipulated at the scan's operating point; `weights` the finding's member weights;
+    `lead` the member whose own calibrated probability is the finding's (an "any" combiner), named as strongest."""
     if p is None:
         return "None of its detectors could run on this file.", kind.what, [], {}
     if kind.name == "speed_changed":
@@ -30,7 +31,7 @@ def describe(kind, p, verdict, members, evidence, track_scores, track_times, thr
         return _cut(kind, p, verdict, evidence["cuts"])
     if kind.name == "disclosed_synthetic":
         return _disclosed(kind, p, members)
-    lead = _strongest(members, weights)
+    lead = next((e for e in members if e.name == lead), None) or _strongest(members, weights)
     ranges: list[tuple[float, float]] = []
     details: dict = {}
     if kind.name == "face_manipulated" and track_scores:

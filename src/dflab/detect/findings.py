@@ -12,6 +12,14 @@ fitted with grouped cross-validation (`dflab.train.findings`) and stored as `fin
 module (members, bias, held-out figures and the real files' out-of-fold score quantiles). A member that did not
 run (confidence 0) adds nothing; a finding none of whose members ran is not applicable.
 
+A weighted sum can average a member that is sure on its own away (a straight pasted seam that only crude pastes
+leave counts for little among all the fakes a face model already sees), so a table may instead combine "any":
+each member is calibrated on its own (a monotone map from its confidence * clipped logit to the probability of
+manipulation, fitted out-of-fold) and the finding takes the highest of its members' probabilities, the noisy-OR's
+value under full dependence (the members look at one face, so they are far from independent). The operating
+points are then read from the real files' held-out probabilities of that maximum, so the members share the
+false-alarm budget jointly.
+
 Operating points: a finding says "manipulated" when its probability passes the one reached by 1 % of real
 development files, and "suspicious" at 5 % (`OperatingPoint`; `dflab scan --operating-point` changes them). The
 file's verdict is the most severe of its findings', and the verdict line names the finding that drives it.
@@ -92,6 +100,23 @@ class OperatingPoint:
         return {"manipulated_fpr": self.manipulated_fpr, "suspicious_fpr": self.suspicious_fpr}
 
 
+def threshold_at(real_quantiles, fpr: float) -> float:
+    """The probability from which a finding flags at most `fpr` of real development files, given their held-out
+    probabilities' quantiles (levels 0 .. 1 evenly spaced).
+
+    Many real files can share one probability (a face model saturates, a calibrated member's map is flat), and
+    "p >= the quantile" would then flag every file of that plateau, several times `fpr` of them: the threshold
+    moves just above such a plateau."""
+    q = np.asarray(real_quantiles, dtype=np.float64)
+    levels = np.linspace(0.0, 1.0, len(q))
+    t = float(np.interp(1.0 - fpr, levels, q))
+    first = int(np.searchsorted(q, t - 1e-9, side="left"))  # the first quantile that reaches t
+    if 1.0 - levels[first] > fpr + 1e-9:  # more than fpr of the reals reach t: t lies on a plateau
+        above = q[q > t + 1e-9]
+        t = float(above[0]) if len(above) else float(np.nextafter(t, np.inf))
+    return t
+
+
 def _feature(evidence: Evidence, score: float) -> float:
     p = min(max(float(score), 1e-6), 1.0 - 1e-6)
     return evidence.confidence * float(np.clip(math.log(p / (1.0 - p)), -LOGIT_CLIP, LOGIT_CLIP))
@@ -115,6 +140,8 @@ class FindingModel:
     # this manipulation (speed, cuts, disclosure), so the finding takes the highest of those that ran, each
     # pulled towards 0.5 by its confidence (p = 0.5 + confidence * (score - 0.5))
     combine: str = "logistic"
+    # "any": per member, the knots (feature, probability) of its own monotone calibration
+    calibration: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, table: dict, fingerprint: str = "") -> FindingModel:
@@ -129,10 +156,27 @@ class FindingModel:
             fitted=True,
             fingerprint=fingerprint,
             combine=str(table.get("combine", "logistic")),
+            calibration={str(m): (tuple(float(v) for v in knots["x"]), tuple(float(v) for v in knots["p"]))
+                         for m, knots in (table.get("calibration") or {}).items()},
         )
+
+    def member_probabilities(self, evidence: dict[str, Evidence], track_id: int | None = None) -> dict[str, float]:
+        """"any" tables: each member that ran, its own calibrated probability of manipulation."""
+        out = {}
+        for name in self.members:
+            ev = evidence.get(name)
+            if ev is None or ev.confidence <= 0 or name not in self.calibration:
+                continue
+            score = ev.track_scores.get(track_id, ev.score) if track_id is not None else ev.score
+            xs, ps = self.calibration[name]
+            out[name] = float(np.interp(_feature(ev, score), xs, ps))
+        return out
 
     def probability(self, evidence: dict[str, Evidence], track_id: int | None = None) -> float | None:
         """The finding's probability from its members' evidence (None when no member could run)."""
+        if self.combine == "any":
+            calibrated = self.member_probabilities(evidence, track_id)
+            return max(calibrated.values()) if calibrated else None
         if self.combine == "direct":
             # the member's probability, pulled towards "no information" as far as it distrusts itself on this input
             scores = [0.5 + ev.confidence * ((ev.track_scores.get(track_id, ev.score) if track_id is not None
@@ -156,6 +200,8 @@ class FindingModel:
                       if (ev := evidence.get(name)) is not None and ev.confidence > 0 and ev.times is not None
                       and "score" in ev.series and len(ev.times) == len(ev.series["score"]) and len(ev.times)]
             return np.max(np.vstack(curves), axis=0) if curves else None
+        if self.combine == "any":
+            return self._any_series(evidence, times)
         total = np.full(len(times), self.bias, dtype=np.float64)
         timed = False
         for name, weight in self.members.items():
@@ -171,11 +217,24 @@ class FindingModel:
                 total += weight * _feature(ev, ev.score)
         return 1.0 / (1.0 + np.exp(-total)) if timed else None
 
+    def _any_series(self, evidence: dict[str, Evidence], times: np.ndarray) -> np.ndarray | None:
+        curves = []
+        for name in self.members:
+            ev = evidence.get(name)
+            series = ev.series.get("score") if ev is not None else None
+            if (ev is None or ev.confidence <= 0 or name not in self.calibration or series is None
+                    or ev.times is None or len(ev.times) != len(series) or not len(series)):
+                continue
+            scores = np.clip(np.interp(times, ev.times, series), 1e-6, 1 - 1e-6)
+            feature = ev.confidence * np.clip(np.log(scores / (1 - scores)), -LOGIT_CLIP, LOGIT_CLIP)
+            xs, ps = self.calibration[name]
+            curves.append(np.interp(feature, xs, ps))
+        return np.max(np.vstack(curves), axis=0) if curves else None
+
     def threshold(self, fpr: float, fallback: str) -> float:
-        """The probability that `fpr` of real development files reach."""
+        """The lowest probability that no more than `fpr` of real development files reach."""
         if len(self.real_quantiles) >= 2:
-            qs = np.linspace(0.0, 1.0, len(self.real_quantiles))
-            return float(np.interp(1.0 - fpr, qs, self.real_quantiles))
+            return threshold_at(self.real_quantiles, fpr)
         return self.thresholds[fallback]
 
     def verdict(self, p: float | None, point: OperatingPoint) -> str:
@@ -272,10 +331,21 @@ def judge_finding(kind: FindingKind, evidence: dict[str, Evidence], track_ids: l
     verdict = model.verdict(p, point)
     listed = [{"name": e.name, "score": round(float(e.score), 4), "confidence": round(float(e.confidence), 4),
                "weight": round(model.members.get(e.name, 0.0), 4)} for e in members]
+    lead = None
+    if model.combine == "any" and p is not None:
+        # the member whose own calibrated probability is the finding's, on the face that decides
+        worst = max(track_scores, key=track_scores.get) if track_scores else None
+        calibrated = model.member_probabilities(evidence, worst)
+        lead = max(calibrated, key=calibrated.get) if calibrated else None
+        for item in listed:
+            if item["name"] in calibrated:
+                item["probability"] = round(calibrated[item["name"]], 4)
     thresholds = {"suspicious": model.threshold(point.suspicious_fpr, "suspicious"),
                   "manipulated": model.threshold(point.manipulated_fpr, "manipulated")}
     summary, headline, ranges, details = describe(kind, p, verdict, members, evidence, track_scores, track_times,
-                                                  thresholds, model.members if model.combine == "logistic" else None)
+                                                  thresholds,
+                                                  model.members if model.combine in ("logistic", "any") else None,
+                                                  lead=lead)
     return Finding(name=kind.name, score=p, verdict=verdict, summary=summary, headline=headline,
                    time_ranges=ranges, evidence=listed, details=details, track_scores=track_scores)
 
