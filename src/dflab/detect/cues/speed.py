@@ -141,9 +141,11 @@ class SpeedDetector:
             ratio = f", what a {video.rate_ratio} fps conversion leaves" if video.rate_ratio else ""
             doubt = f", {video.doubt}" if video.doubt and not video.rate_ratio else ""
             parts.append(f"video: {video.method} pattern of {video.factor:.3f}x (score {video.pattern_score:.2f}{ratio}{doubt})")
-            if decision.contradicted:
+            if decision.contradicted:  # never averaged across 1: the better-supported reading stands
                 parts.append("the frames and the sound point different ways, the "
-                             + ("frames' clear pattern sets the factor" if video.strong else "sound's factor stands"))
+                             + ("frames' clear pattern sets the factor" if video.strong else
+                                "frames' pattern, the stronger evidence, sets the factor"
+                                if decision.factor_from == "video" else "sound's factor stands"))
         elif video is not None and video.confidence > 0:
             parts.append(f"video: no re-timing pattern, {100 * (video.repeat_fraction + video.blend_fraction):.0f}% "
                          "of frames repeated or blended")
