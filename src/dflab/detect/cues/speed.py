@@ -131,8 +131,17 @@ class SpeedDetector:
             why = audio_note if m.media_type == "audio" else f"{audio_note}; the frames show no sign of retiming either"
             return not_applicable(self.name, f"Speed could not be judged: {why}.")
 
-        decision = fuse(reading.p_changed if reading else None, reading.factor_estimate if reading else None,
-                        audio_conf, video)
+        # where music or noise fills the pauses only the WSOLA grid judges the sound, and no line there is no sign of
+        # natural speed (atempo of LivePortrait d10's music leaves a line of 2.3): the sound then abstains, so that
+        # it does not outvote the frames' clear pattern
+        abstains = audio_est is not None and audio_est.speech != "clean" and not reading.p_changed >= 0.5
+        if abstains and (video is None or video.confidence == 0):
+            return not_applicable(self.name, "Speed could not be judged: music or noise fills the speech's pauses "
+                                             "and the WSOLA grid of a tempo change is not there"
+                                  + ("." if m.media_type == "audio" else "; the frames show nothing either."))
+        heard = reading is not None and not abstains
+        decision = fuse(reading.p_changed if heard else None, reading.factor_estimate if heard else None,
+                        audio_conf if heard else 0.0, video)
         score, factor, confidence, changed = decision.score, decision.factor, decision.confidence, decision.changed
         parts = []
         judged = [w for w in windows if w.estimate is not None]  # windows with speech
@@ -142,7 +151,8 @@ class SpeedDetector:
                          f"factor ~{audio_est.factor_estimate:.2f}x")
             if audio_est.speech != "clean":
                 parts.append("music or noise fills the speech's pauses: only the WSOLA grid, at a stricter line, "
-                             f"judges the sound (p {audio_est.p_changed:.2f})")
+                             f"judges the sound (p {audio_est.p_changed:.2f}"
+                             + (", no sign either way)" if abstains else ")"))
             if judged:
                 parts.append(f"{len(judged)} windows of 10 s, highest p(changed) {max(w.estimate.p_changed for w in judged):.2f}"
                              + ("" if reading.windows_decide else " (past 30 s the windows point, the whole decides)"))
