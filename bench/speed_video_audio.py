@@ -21,7 +21,10 @@ Before (commit 9b61ad5; 90 clips, 10 sources): 0.75x confident and within 5 % 7/
 (d6 0.25x, d10 0.63x); 1.25x confident 2/10 (1 right, d10 1.21x within 5 %), factors 0.73, 0.88, 1.17, 1.40,
 1.48 at low confidence; 1.5x confident and wrong 2 (d6 0.75x, d10 1.25x); natural clips confident and far from 1:
 d9 re-encoded 1.50x (0.68), d10 at 24 fps 1.21x (0.78), d6 at 60 fps 0.25x (0.88: the false slow-down).
-After: see bench/results/speed_video_audio.json and docs/speed.md.
+Each clip's speed finding verdict is judged on the cue's evidence alone (dflab.detect.findings.judge), and the 12
+driving clips as published (whole, some over 10 s or silent) are scored beside the natural copies.
+`speed_video_audio_before.json`: main before the round-fraction step test, the side-of-1 rule and the
+speech-likeness gate of the sound; `speed_video_audio.json`: after (docs/speed.md).
 """
 
 from __future__ import annotations
@@ -101,7 +104,7 @@ def retimed_rows(clips: list[dict]) -> list[dict]:
     rows = []
     for factor, members in sorted(groups.items()):
         readings = [c["reading"] for c in members]
-        changed = [r for r in readings if r["score"] >= 0.5]
+        changed = [r for r in readings if r["score"] >= 0.5 and r["verdict"] != "not_applicable"]
         right_side = [r for r in changed if (r["factor"] < 1.0) == (factor < 1.0)]
         confident = [r for r in readings if r["confidence"] >= CONFIDENT]
         close = [r for r in confident if abs(r["factor"] / factor - 1.0) <= WITHIN]
@@ -132,8 +135,10 @@ def natural_rows(clips: list[dict]) -> list[dict]:
         far = [c for c in members if c["reading"]["confidence"] >= CONFIDENT
                and abs(c["reading"]["factor"] - 1.0) > WITHIN]
         rows.append({
-            "method": method, "n": len(members), "flagged": sum(r["score"] >= 0.5 for r in readings),
-            "suspicious+": sum(r["verdict"] != "authentic" for r in readings),
+            "method": method, "n": len(members),
+            "flagged": sum(r["score"] >= 0.5 and r["verdict"] != "not_applicable" for r in readings),
+            "suspicious+": sum(r["verdict"] in ("suspicious", "manipulated") for r in readings),
+            "not judged": sum(r["verdict"] == "not_applicable" for r in readings),
             "slowed": sum(r["direction"] == "slowed" for r in readings),
             "confident far from 1": len(far),
             "highest confidence": max(r["confidence"] for r in readings),
@@ -177,7 +182,7 @@ def main() -> int:
         print(f"  {row['factor']}x: {row['reads']}")
     natural = natural_rows(clips)
     print("\nNatural clips (factor 1.0):")
-    print_table(natural, ["method", "n", "flagged", "suspicious+", "slowed", "confident far from 1",
+    print_table(natural, ["method", "n", "flagged", "suspicious+", "not judged", "slowed", "confident far from 1",
                           "highest confidence", "far"])
     for clip in (c for c in clips if c["factor"] == 1.0 and c["reading"]["verdict"] != "authentic"):
         r = clip["reading"]
@@ -194,7 +199,8 @@ def main() -> int:
     write_results(args.name, {
         "set": str(root), "clips": len(clips), "confident_at": CONFIDENT, "retimed": retimed, "natural": natural,
         "direction_inconsistent": inconsistent, "factor_against_frames": against, "seconds_per_clip_median": float(np.median(seconds)),
-        "per_clip": [{"path": c["path"], "method": c["method"], "factor": c["factor"], **c["reading"]} for c in clips],
+        "per_clip": [{"path": c["path"], "method": c["method"], "true_factor": c["factor"], **c["reading"]}
+                     for c in clips],
     })  # fmt: skip
     return 0
 

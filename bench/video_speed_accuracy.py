@@ -13,6 +13,8 @@ and `blend` re-timing at 0.5-2.0x) into DIR unless it is there, decodes every cl
   of them plus 0.25, and the other group is scored with them (LivePortrait <- FF++ and FF++ <- LivePortrait);
   the tables pool both held-out halves;
 * the shipped thresholds (STEP_THRESHOLD / BLEND_THRESHOLD in speed_video.py) on every clip;
+* the round-fraction step test (speed_video.PRESET_FRACTIONS) with its threshold held out the same way, and the
+  held-out and shipped tables again without it (the "before" rows);
 * `--scan`: `dflab scan --detectors speed --json` on the 0.75x and 1.25x repeat clips and the originals.
 
 A re-timed clip counts as detected when a pattern is reported in the right direction; the factor error is

@@ -207,6 +207,7 @@ class SpeedDetector:
                 "video_confidence": round(video.confidence, 3) if video else None,
                 "video_rate_ratio": video.rate_ratio if video else None,
                 "video_strong": bool(video is not None and video.strong),
+                "video_preset": bool(video is not None and video.preset),
                 "video_doubt": video.doubt if video else None,
             },
         )
