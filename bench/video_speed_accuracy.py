@@ -22,7 +22,7 @@ A re-timed clip counts as detected when a pattern is reported in the right direc
 readings the speed cue lets set the factor (VideoSpeed.strong: no frame-rate conversion into the clip's own rate
 explains the pattern, no doubt about it), "strong wrong" those of them more than 5 % off.
 
-Session 4 (315 clips, built in 198 s): held out, repeat detected 18/19, 17/19, 12/19 at 0.5/0.75/0.9x and 9/18,
+The first measurement (315 clips, built in 198 s): held out, repeat detected 18/19, 17/19, 12/19 at 0.5/0.75/0.9x and 9/18,
 15/18, 13/18, 3/18 at 1.1/1.25/1.5/2.0x (factor error median 0.04-0.40 %); blend 1/18-8/19; natural flagged 6/19
 as shot and 4/19 re-encoded held out, 2/19 and 0/19 with the shipped thresholds (d6, d10: converted as shot);
 fps conversion read as re-timing on 13/19; scan factor within 5 % on 42/56; 48 ms per 10 s clip.
