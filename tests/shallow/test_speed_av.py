@@ -42,7 +42,8 @@ def test_a_sped_up_copy_reads_its_factor_above_one(d9):
     assert details["speed_factor"] == pytest.approx(1.25, rel=0.05) and details["speed_factor"] > 1.0
     assert details["speed_direction"] == "sped_up" and details["speed_factor_from"] == "video"
     assert details["speed_confidence"] >= 0.5 and details["video_strong"]
-    assert details["audio_factor_estimate"] < 1.0  # the sound alone points the wrong way: the frames decide
+    # d9's sound is near-silent hiss with hardly any voice: not judged (it read 0.73x, the wrong side of 1)
+    assert details["audio_speech"] is None and details["audio_factor_estimate"] is None
 
 
 def test_a_re_encoded_copy_has_no_confident_factor_far_from_one(d9):

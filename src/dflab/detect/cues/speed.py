@@ -134,11 +134,8 @@ class SpeedDetector:
         # where music or noise fills the pauses only the WSOLA grid judges the sound, and no line there is no sign of
         # natural speed (atempo of LivePortrait d10's music leaves a line of 2.3): the sound then abstains, so that
         # it does not outvote the frames' clear pattern
+        # (with nothing else to go on the reading is natural at confidence 0: no evidence either way)
         abstains = audio_est is not None and audio_est.speech != "clean" and not reading.p_changed >= 0.5
-        if abstains and (video is None or video.confidence == 0):
-            return not_applicable(self.name, "Speed could not be judged: music or noise fills the speech's pauses "
-                                             "and the WSOLA grid of a tempo change is not there"
-                                  + ("." if m.media_type == "audio" else "; the frames show nothing either."))
         heard = reading is not None and not abstains
         decision = fuse(reading.p_changed if heard else None, reading.factor_estimate if heard else None,
                         audio_conf if heard else 0.0, video)
