@@ -21,7 +21,10 @@ Before (commit 9b61ad5; 90 clips, 10 sources): 0.75x confident and within 5 % 7/
 (d6 0.25x, d10 0.63x); 1.25x confident 2/10 (1 right, d10 1.21x within 5 %), factors 0.73, 0.88, 1.17, 1.40,
 1.48 at low confidence; 1.5x confident and wrong 2 (d6 0.75x, d10 1.25x); natural clips confident and far from 1:
 d9 re-encoded 1.50x (0.68), d10 at 24 fps 1.21x (0.78), d6 at 60 fps 0.25x (0.88: the false slow-down).
-After: see bench/results/speed_video_audio.json and docs/speed.md.
+Each clip's speed finding verdict is judged on the cue's evidence alone (dflab.detect.findings.judge), and the 12
+driving clips as published (whole, some over 10 s or silent) are scored beside the natural copies.
+`speed_video_audio_before.json`: main before the round-fraction step test, the side-of-1 rule and the
+speech-likeness gate of the sound; `speed_video_audio.json`: after (docs/speed.md).
 """
 
 from __future__ import annotations
@@ -51,8 +54,10 @@ def _direction(details: dict) -> str:
 
 
 def run_cue(root: Path, clips: list[dict]) -> None:
-    """The speed detector on every clip, as the scan runs it; fills clip["reading"]."""
+    """The speed detector on every clip, as the scan runs it, and the speed finding's verdict on its evidence;
+    fills clip["reading"]."""
     from dflab.detect.context import AnalysedMedia
+    from dflab.detect.findings import judge
     from dflab.detect.registry import create_detector
     from dflab.media import load
 
@@ -61,7 +66,9 @@ def run_cue(root: Path, clips: list[dict]) -> None:
         media = load(root / clip["path"])
         started = time.perf_counter()
         evidence = detector.detect(AnalysedMedia(media))
+        seconds = time.perf_counter() - started
         d = evidence.details
+        finding = next(f for f in judge([evidence], []) if f.name == "speed_changed")
         clip["reading"] = {
             "score": round(float(evidence.score), 4), "factor": d.get("speed_factor") or 1.0,
             "confidence": d.get("speed_confidence") or 0.0, "direction": _direction(d),
@@ -69,7 +76,7 @@ def run_cue(root: Path, clips: list[dict]) -> None:
             "video_method": d.get("video_method"), "video_strong": d.get("video_strong"),
             "video_rate_ratio": d.get("video_rate_ratio"), "video_doubt": d.get("video_doubt"),
             "audio_p_changed": d.get("audio_p_changed"), "audio_factor": d.get("audio_factor_estimate"),
-            "seconds": round(time.perf_counter() - started, 2),
+            "verdict": finding.verdict, "seconds": round(seconds, 2),
         }  # fmt: skip
         if i % 20 == 19:
             print(f"{i + 1}/{len(clips)} clips", file=sys.stderr)
@@ -97,19 +104,22 @@ def retimed_rows(clips: list[dict]) -> list[dict]:
     rows = []
     for factor, members in sorted(groups.items()):
         readings = [c["reading"] for c in members]
-        changed = [r for r in readings if r["score"] >= 0.5]
+        changed = [r for r in readings if r["score"] >= 0.5 and r["verdict"] != "not_applicable"]
         right_side = [r for r in changed if (r["factor"] < 1.0) == (factor < 1.0)]
         confident = [r for r in readings if r["confidence"] >= CONFIDENT]
         close = [r for r in confident if abs(r["factor"] / factor - 1.0) <= WITHIN]
         errors = [abs(r["factor"] / factor - 1.0) for r in changed]
+        manipulated = [r for r in readings if r["verdict"] == "manipulated"]
         rows.append({
             "factor": factor, "n": len(members), "changed": len(changed), "right side": len(right_side),
             "confident": len(confident), "confident within 5 %": len(close),
             "confident wrong": len(confident) - len(close),
+            "manipulated within 5 %": sum(abs(r["factor"] / factor - 1.0) <= WITHIN for r in manipulated),
+            "manipulated wrong": sum(abs(r["factor"] / factor - 1.0) > WITHIN for r in manipulated),
             "within 5 % (all)": sum(abs(r["factor"] / factor - 1.0) <= WITHIN for r in readings),
             "error median %": round(100.0 * float(np.median(errors)), 2) if errors else None,
             "reads": ", ".join(f"{c['source'][3:]} {c['reading']['factor']:.2f}@{c['reading']['confidence']:.2f}"
-                               for c in members),
+                               f" {c['reading']['verdict'][:5]}" for c in members),
         })  # fmt: skip
     return rows
 
@@ -125,7 +135,10 @@ def natural_rows(clips: list[dict]) -> list[dict]:
         far = [c for c in members if c["reading"]["confidence"] >= CONFIDENT
                and abs(c["reading"]["factor"] - 1.0) > WITHIN]
         rows.append({
-            "method": method, "n": len(members), "flagged": sum(r["score"] >= 0.5 for r in readings),
+            "method": method, "n": len(members),
+            "flagged": sum(r["score"] >= 0.5 and r["verdict"] != "not_applicable" for r in readings),
+            "suspicious+": sum(r["verdict"] in ("suspicious", "manipulated") for r in readings),
+            "not judged": sum(r["verdict"] == "not_applicable" for r in readings),
             "slowed": sum(r["direction"] == "slowed" for r in readings),
             "confident far from 1": len(far),
             "highest confidence": max(r["confidence"] for r in readings),
@@ -154,18 +167,27 @@ def main() -> int:
         print(f"built the test set in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     with open(manifest, newline="") as handle:
         clips = [dict(row, factor=float(row["factor"])) for row in csv.DictReader(handle)]
+    # the driving clips as published, whole (some over 10 s, some without sound): what a user scans
+    driving = sorted((data / "liveportrait/assets/examples/driving").glob("d*.mp4"), key=lambda p: int(p.stem[1:]))
+    clips += [{"path": str(p), "source": f"lp_{p.stem}", "method": "published", "factor": 1.0} for p in driving]
     run_cue(root, clips)
 
     retimed = retimed_rows(clips)
     print(f"\nRe-timed clips (frames repeated/dropped at an unchanged rate, sound by atempo); confident: "
           f"speed_confidence >= {CONFIDENT}:")
     print_table(retimed, ["factor", "n", "changed", "right side", "confident", "confident within 5 %",
-                          "confident wrong", "within 5 % (all)", "error median %"])
+                          "confident wrong", "manipulated within 5 %", "manipulated wrong", "within 5 % (all)",
+                          "error median %"])
     for row in retimed:
         print(f"  {row['factor']}x: {row['reads']}")
     natural = natural_rows(clips)
     print("\nNatural clips (factor 1.0):")
-    print_table(natural, ["method", "n", "flagged", "slowed", "confident far from 1", "highest confidence", "far"])
+    print_table(natural, ["method", "n", "flagged", "suspicious+", "not judged", "slowed", "confident far from 1",
+                          "highest confidence", "far"])
+    for clip in (c for c in clips if c["factor"] == 1.0 and c["reading"]["verdict"] != "authentic"):
+        r = clip["reading"]
+        print(f"  {clip['method']} {clip['source'][3:]}: {r['verdict']} {r['factor']:.2f}@{r['confidence']:.2f} "
+              f"(frames {r['video_factor']}, sound {r['audio_factor']} p {r['audio_p_changed']})")
     inconsistent = [c["path"] for c in clips if not _side_agrees(c["reading"])]
     print(f"\ndirection disagreeing with the factor's side of 1: {len(inconsistent)}/{len(clips)}")
     against = {kind: [c["path"] for c in clips if _against_frames(c["reading"], kind == "strong")]
@@ -177,7 +199,8 @@ def main() -> int:
     write_results(args.name, {
         "set": str(root), "clips": len(clips), "confident_at": CONFIDENT, "retimed": retimed, "natural": natural,
         "direction_inconsistent": inconsistent, "factor_against_frames": against, "seconds_per_clip_median": float(np.median(seconds)),
-        "per_clip": [{"path": c["path"], "method": c["method"], "factor": c["factor"], **c["reading"]} for c in clips],
+        "per_clip": [{"path": c["path"], "method": c["method"], "true_factor": c["factor"], **c["reading"]}
+                     for c in clips],
     })  # fmt: skip
     return 0
 

@@ -13,6 +13,8 @@ and `blend` re-timing at 0.5-2.0x) into DIR unless it is there, decodes every cl
   of them plus 0.25, and the other group is scored with them (LivePortrait <- FF++ and FF++ <- LivePortrait);
   the tables pool both held-out halves;
 * the shipped thresholds (STEP_THRESHOLD / BLEND_THRESHOLD in speed_video.py) on every clip;
+* the round-fraction step test (speed_video.PRESET_FRACTIONS) with its threshold held out the same way, and the
+  held-out and shipped tables again without it (the "before" rows);
 * `--scan`: `dflab scan --detectors speed --json` on the 0.75x and 1.25x repeat clips and the originals.
 
 A re-timed clip counts as detected when a pattern is reported in the right direction; the factor error is
@@ -20,7 +22,7 @@ A re-timed clip counts as detected when a pattern is reported in the right direc
 readings the speed cue lets set the factor (VideoSpeed.strong: no frame-rate conversion into the clip's own rate
 explains the pattern, no doubt about it), "strong wrong" those of them more than 5 % off.
 
-Session 4 (315 clips, built in 198 s): held out, repeat detected 18/19, 17/19, 12/19 at 0.5/0.75/0.9x and 9/18,
+The first measurement (315 clips, built in 198 s): held out, repeat detected 18/19, 17/19, 12/19 at 0.5/0.75/0.9x and 9/18,
 15/18, 13/18, 3/18 at 1.1/1.25/1.5/2.0x (factor error median 0.04-0.40 %); blend 1/18-8/19; natural flagged 6/19
 as shot and 4/19 re-encoded held out, 2/19 and 0/19 with the shipped thresholds (d6, d10: converted as shot);
 fps conversion read as re-timing on 13/19; scan factor within 5 % on 42/56; 48 ms per 10 s clip.
@@ -91,6 +93,34 @@ def fit_thresholds(natural: list[tuple[np.ndarray, list[str]]]) -> tuple[float, 
         for band, (z, _, _) in band_blend_fits(local_normalised(second, BLEND_LOCAL_FRAMES), types[1:-1]).items():
             bands[band] = max(bands[band], z)
     return round(step + MARGIN, 2), round(blend + MARGIN, 2), {b: round(z + MARGIN, 2) for b, z in bands.items()}
+
+
+def fit_preset_threshold(natural: list[tuple[np.ndarray, list[str]]]) -> float:
+    """The round-fraction step threshold (PRESET_FRACTIONS): the highest z any natural clip reaches at those
+    fractions, whatever its contrast, plus MARGIN; clips converted as shot (a repeat at a frame-rate ratio) left out
+    as for the step threshold."""
+    from dflab.shallow.speed_video import (
+        PRESET_FRACTIONS,
+        PRESET_TOLERANCE,
+        STEP_LOCAL_FRAMES,
+        best_pattern,
+        local_normalised,
+        speed_from_thumbnails,
+        step_pattern,
+    )
+
+    top = 0.0
+    for thumbs, _ in natural:
+        thumbs = thumbs.astype(np.float32)
+        if (best := speed_from_thumbnails(thumbs, 0.0, 1e9)).method == "repeat" and best.rate_ratio is not None:
+            continue
+        diffs = np.mean(np.abs(np.diff(thumbs, axis=0)), axis=(1, 2))
+        normalised = local_normalised(diffs, STEP_LOCAL_FRAMES)
+        for fraction in PRESET_FRACTIONS:
+            grid = np.arange(fraction - PRESET_TOLERANCE, fraction + PRESET_TOLERANCE + 1e-9, 0.001)
+            score = best_pattern(normalised, step_pattern, grid, np.arange(100) / 100)[0]
+            top = max(top, score * np.sqrt(len(normalised)))
+    return round(top + MARGIN, 2)
 
 
 def _detected(result, factor: float) -> bool:
@@ -202,22 +232,29 @@ def main() -> int:
         started = time.perf_counter()
         clip["shipped"] = estimate_video_speed(frames, pict_types=clip["types"], fps=float(clip["fps"]))
         elapsed = time.perf_counter() - started
+        clip["shipped_no_presets"] = estimate_video_speed(frames, pict_types=clip["types"], fps=float(clip["fps"]),
+                                                          preset_threshold=1e9)
         if len(frames) >= 240:  # 10 s clips (or 8-10 s) for the time per clip
             timings.append(elapsed * 10.0 * float(clip["fps"]) / len(frames))
         clip["thumbs"] = grey_thumbnails(frames).astype(np.uint8)  # 64x64 grey levels: exact, 4x smaller
         if i % 50 == 49:
             print(f"{i + 1}/{len(clips)} clips", file=sys.stderr)
 
-    fitted = {}
+    fitted, fitted_preset = {}, {}
     for calib, test in (("liveportrait", "ffpp"), ("ffpp", "liveportrait")):
         natural = [(c["thumbs"], c["types"]) for c in clips
                    if c["group"] == calib and c["method"] in ("original", "reencode")]
         fitted[test] = fit_thresholds(natural)
+        fitted_preset[test] = fit_preset_threshold(natural)
     for clip in clips:
         step, blend, bands = fitted[clip["group"]]
         thumbs = clip["thumbs"].astype(np.float32)
         fps = float(clip["fps"])
-        clip["held_out"] = speed_from_thumbnails(thumbs, step, blend, clip["types"], bands, fps=fps)
+        clip["held_out"] = speed_from_thumbnails(thumbs, step, blend, clip["types"], bands, fps=fps,
+                                                 preset_threshold=fitted_preset[clip["group"]])
+        # before the round-fraction test (the whole-grid step test alone)
+        clip["held_out_no_presets"] = speed_from_thumbnails(thumbs, step, blend, clip["types"], bands, fps=fps,
+                                                            preset_threshold=1e9)
         # the blend test without frame types
         clip["held_out_untyped"] = speed_from_thumbnails(thumbs, step, blend, fps=fps)
     all_natural = fit_thresholds([(c["thumbs"], c["types"]) for c in clips if c["method"] in ("original", "reencode")])
@@ -232,9 +269,15 @@ def main() -> int:
     print("\nHeld out, without frame types (single blend threshold, as before frame types were read):")
     held_untyped = score_rows(clips, "held_out_untyped")
     print_table(held_untyped, columns)
+    print(f"\nHeld out, without the round-fraction step test (before it; its threshold held out: {fitted_preset}):")
+    held_no_presets = score_rows(clips, "held_out_no_presets")
+    print_table(held_no_presets, columns)
     print("\nShipped thresholds, all clips:")
     shipped = score_rows(clips, "shipped")
     print_table(shipped, columns)
+    print("\nShipped thresholds, all clips, without the round-fraction step test:")
+    shipped_no_presets = score_rows(clips, "shipped_no_presets")
+    print_table(shipped_no_presets, columns)
     print("\nNatural clips (original, reencode) flagged per source, shipped thresholds:")
     alarms = false_alarms(clips, "shipped")
     print_table(alarms, ["source", "group", "natural", "flagged", "strong", "reads as"])
@@ -255,6 +298,8 @@ def main() -> int:
     write_results("video_speed_accuracy", {
         "set": str(root), "clips": len(clips), "thresholds_held_out": fitted, "thresholds_all_natural": all_natural,
         "thresholds_shipped": {"step": STEP_THRESHOLD, "blend": BLEND_THRESHOLD, "blend_bands": BLEND_BAND_THRESHOLDS},
+        "thresholds_round_fractions_held_out": fitted_preset,
+        "held_out_without_round_fractions": held_no_presets, "shipped_without_round_fractions": shipped_no_presets,
         "held_out": held, "held_out_untyped": held_untyped, "shipped": shipped, "false_alarms_shipped": alarms,
         "false_alarms_held_out": alarms_held, "false_alarms_held_out_untyped": alarms_held_untyped,
         "ms_per_10s_clip_median": round(per_clip_ms, 1) if per_clip_ms else None, "scan": scan_rows,
@@ -263,7 +308,8 @@ def main() -> int:
                       "held_out_factor": c["held_out"].factor, "step_z": round(c["shipped"].step_z, 2),
                       "blend_z": round(c["shipped"].blend_z, 2), "blend_band": c["shipped"].blend_band,
                       "rate_ratio": c["shipped"].rate_ratio, "doubt": c["shipped"].doubt,
-                      "strong": c["shipped"].strong, "held_out_strong": c["held_out"].strong}
+                      "strong": c["shipped"].strong, "held_out_strong": c["held_out"].strong,
+                      "round_fraction": c["shipped"].preset}
                      for c in clips],
     })  # fmt: skip
     return 0

@@ -362,6 +362,19 @@ def _video_speed_accuracy(d: dict) -> list[str]:
         rows) + tail
 
 
+def _speed_video_audio(d: dict) -> list[str]:
+    retimed = [[r["factor"], r["n"], r["changed"], r["right side"], r["confident within 5 %"], r["confident wrong"],
+                r.get("manipulated within 5 %", "-"), r.get("manipulated wrong", "-")] for r in d["retimed"]]
+    natural = [[r["method"], r["n"], r["flagged"], r.get("suspicious+", "-"), r["confident far from 1"],
+                num(r["highest confidence"], 2)] for r in d["natural"]]
+    return (["Re-timed copies (frames repeated/dropped at an unchanged rate, sound by atempo):", ""]
+            + table(["factor", "clips", "changed", "right side of 1", "confident, within 5 %", "confident, wrong",
+                     "manipulated, within 5 %", "manipulated, wrong"], retimed)
+            + ["", "Natural clips:", ""]
+            + table(["variant", "clips", "read as changed", "speed finding suspicious or manipulated",
+                     "confident, > 5 % from 1", "highest confidence"], natural))
+
+
 def _fuzz(d: dict) -> list[str]:
     keys = ["runs", "exit 0", "exit 1", "exit 2", "tracebacks", "hangs", "other exits", "multi-line"]
     rows = [[r["command"]] + [r.get(k, 0) for k in keys] for r in d["per_command"]]
@@ -493,6 +506,13 @@ SPECS: dict[str, Spec] = {
     "speed_localisation": Spec("30 s recordings of 10 speakers with the middle 10 s re-timed", _speed_localisation),
     "swap_quality": Spec("LivePortrait d6 (target) and d9 (source)", _swap_quality),
     "synthetic_image": Spec("cnndetection crops (8 generators) and the FaceForensics++ clips", _synthetic_image),
+    "speed_video_audio": Spec("the 10 LivePortrait driving clips with sound (<= 10 s, own size) re-timed 0.75-1.5x "
+                              "and as natural copies (re-encoded, resized, 25/30, 24 and 60 fps), and the 12 driving "
+                              "clips as published", _speed_video_audio),
+    "speed_video_audio_before": Spec("the same clips, with the speed cue before round-fraction steps, the side-of-1 "
+                                     "rule and the speech-likeness gate", _speed_video_audio,
+                                     "The speed cue with its sound on the same clips before this change: the "
+                                     "baseline the current figures are compared with"),
     "video_speed_accuracy": Spec("the video speed test set: LivePortrait and FaceForensics++ clips re-timed 0.5-2x",
                                  _video_speed_accuracy),
     "trace_robustness": Spec("40 registered photos (cnndetection, dlib_faces, face_recognition), edited copies, and "

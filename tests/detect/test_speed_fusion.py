@@ -95,3 +95,32 @@ def test_the_direction_is_always_the_factors_side_of_one(audio_p, audio_factor, 
     expected = "natural" if not decision.changed else ("slowed" if decision.factor < 1 else "sped_up")
     assert decision.direction == expected and 0.0 <= decision.confidence <= 1.0
     assert decision.changed or decision.factor == 1.0
+
+
+def test_an_unclear_pattern_against_a_less_supported_sound_sets_the_factor():
+    # a 1.25x copy of footage converted as shot (a composite fit, 0.9) while the sound found the change but read
+    # 0.88x (0.49): the frames' side of 1 stands, never a factor between the two, and the disagreement is reported
+    decision = fuse(0.99, 0.88, 0.5, _video(1.249, confidence=0.9, doubt="re-timed after a 25/30 fps conversion"))
+    assert decision.factor == pytest.approx(1.249) and decision.direction == "sped_up" and decision.contradicted
+    assert decision.factor_from == "video"
+    assert decision.confidence == pytest.approx(VIDEO_CONFIDENCE * 0.9 * CONTRADICTED)
+
+
+def test_a_faint_pattern_against_a_sure_sound_leaves_the_sounds_factor():
+    decision = fuse(0.99, 0.7, 0.5, _video(1.1, confidence=0.4, doubt="repeats or drops unclear"))
+    assert decision.factor == pytest.approx(0.7) and decision.factor_from == "audio" and decision.contradicted
+
+
+@given(
+    audio_p=st.floats(0.5, 1.0),
+    audio_factor=st.floats(0.25, 4.0).filter(lambda f: abs(f - 1.0) > 0.01),
+    video_factor=st.floats(0.3, 1.95).filter(lambda f: abs(f - 1.0) > 0.01),
+    video_confidence=st.floats(0.0, 1.0),
+    ratio=st.sampled_from([None, "25/30"]),
+    doubt=st.sampled_from([None, "blend", "repeats or drops unclear"]),
+)
+def test_the_factor_is_one_of_the_two_readings_never_a_mix(audio_p, audio_factor, video_factor, video_confidence,
+                                                           ratio, doubt):
+    decision = fuse(audio_p, audio_factor, 0.5, _video(video_factor, video_confidence, ratio=ratio, doubt=doubt))
+    if decision.changed:
+        assert decision.factor in (pytest.approx(audio_factor), pytest.approx(video_factor))

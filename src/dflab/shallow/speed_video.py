@@ -70,6 +70,20 @@ PHASES = 24
 # source group and scores the other (held out: 7.62 / 8.86 fitted on LivePortrait, 5.79 / 7.34 on FF++).
 STEP_THRESHOLD = 7.7
 BLEND_THRESHOLD = 8.9
+# Editors and ffmpeg users re-time by round factors. Searched only at the quarter fractions (+-0.004: 29.97 against
+# 30 fps), the step fit has two chances instead of ~900 to fit natural jerks, so its null is far lower: natural
+# clips of both test sets reach z 4.2-5.2 there (against 7.5 over the whole grid; bench/video_speed_accuracy.py
+# fits it held out by source group). A clip without any pattern over the whole grid is tested again at these
+# fractions with this lower threshold: 1.25x drops of moving LivePortrait clips (d14, d20 at z 6.0-6.4) sit
+# between the two lines.
+# fraction -> the reading it may give: 1.25x drops, 0.75x repeats. Left to the whole-grid test: 1.75x drops and
+# 0.25x repeats (a pattern whose low steps are the majority fits other rhythms too: LivePortrait d12 at 1.25x reads
+# as 1.75x drops at z 6.6 here; 0.25x repeats are never too weak for it), and the period-2 pattern of 0.5x repeats
+# and 1.5x drops, which only the contrast tells apart, and a calm head blurs it (d19 at 0.5x read as a strong
+# 1.5x speed-up here)
+PRESET_FRACTIONS = {0.25: ("drop",), 0.75: ("repeat",)}
+PRESET_TOLERANCE = 0.004
+PRESET_STEP_THRESHOLD = 5.5
 # With the codec's frame types known, the blend fit runs in three bands of frac(r), folded to [0.05, 0.5] (the
 # blend pattern of f and 1 - f is the same): long (r within 15 % of an integer), mid, and p2 (period ~2, r ~0.5 or
 # 1.5). x264 B-frames are near-averages of their references, so natural clips carry a blend-like rhythm on the P/B
@@ -110,6 +124,7 @@ class VideoSpeed:
     step_contrast: float = 1.0  # median change at the pattern's low steps / at its high steps
     blend_band: str | None = None  # the BLEND_BANDS band whose test spoke (frame types known); None: the single test
     doubt: str | None = None  # why the factor may be wrong though no conversion explains it ("blend", ...)
+    preset: bool = False  # found by the test at PRESET_FRACTIONS only (below STEP_THRESHOLD over the whole grid)
 
     @property
     def strong(self) -> bool:
@@ -254,7 +269,8 @@ def known_types(pict_types: list[str] | None, n: int) -> bool:
 
 def estimate_video_speed(frames: list[np.ndarray], step_threshold: float = STEP_THRESHOLD,
                          blend_threshold: float = BLEND_THRESHOLD, pict_types: list[str] | None = None,
-                         band_thresholds: dict[str, float] | None = None, fps: float | None = None) -> VideoSpeed:
+                         band_thresholds: dict[str, float] | None = None, fps: float | None = None,
+                         preset_threshold: float = PRESET_STEP_THRESHOLD) -> VideoSpeed:
     """Re-timing factor from the step and blend patterns (consecutive frames of the source required).
 
     `pict_types` (the codec's "I"/"P"/"B" per frame, dflab.media Frame.pict_type) add the banded,
@@ -264,12 +280,13 @@ def estimate_video_speed(frames: list[np.ndarray], step_threshold: float = STEP_
     if len(frames) < MIN_FRAMES:
         return VideoSpeed(None, 0.0, 0.0, 0.0, len(frames))
     return speed_from_thumbnails(grey_thumbnails(frames), step_threshold, blend_threshold, pict_types, band_thresholds,
-                                 fps)
+                                 fps, preset_threshold)
 
 
 def speed_from_thumbnails(thumbs: np.ndarray, step_threshold: float = STEP_THRESHOLD,
                           blend_threshold: float = BLEND_THRESHOLD, pict_types: list[str] | None = None,
-                          band_thresholds: dict[str, float] | None = None, fps: float | None = None) -> VideoSpeed:
+                          band_thresholds: dict[str, float] | None = None, fps: float | None = None,
+                          preset_threshold: float = PRESET_STEP_THRESHOLD) -> VideoSpeed:
     """estimate_video_speed on grey thumbnails (frames x 64 x 64, float)."""
     n = len(thumbs)
     if n < MIN_FRAMES:
@@ -311,6 +328,12 @@ def speed_from_thumbnails(thumbs: np.ndarray, step_threshold: float = STEP_THRES
     found = {"repeat_fraction": repeat_fraction, "blend_fraction": blend_fraction, "n_frames": n,
                  "blend_score": max(blend_score, 0.0), "step_z": float(step_z), "blend_z": float(blend_z),
                  "step_contrast": step_contrast, "blend_band": band}
+    preset = False
+    if max(step_margin, blend_margin) < 0:
+        preset_fit = preset_step_fit(step_normalised, diffs, preset_threshold)
+        if preset_fit is not None:  # a round re-timing factor the whole-grid test is too broad to see
+            (step_score, step_f, step_ph), step_contrast, step_margin = preset_fit
+            found["step_contrast"], preset = step_contrast, True
     if max(step_margin, blend_margin) < 0:
         # no pattern: natural speed, or a re-timing frames cannot show (1.0x, 2.0x, a ramp), or only the codec's
         # rhythm of frame types
@@ -330,7 +353,36 @@ def speed_from_thumbnails(thumbs: np.ndarray, step_threshold: float = STEP_THRES
         ratio = frame_rate_ratio(factor, fps)
     confidence = float(np.clip(0.5 + margin / 4.0, 0.0, 1.0) * size)
     return VideoSpeed(round(factor, 4), confidence, method=method, direction="slower" if factor < 1 else "faster",
-                      pattern_score=score, rate_ratio=ratio, doubt=doubt, **found)
+                      pattern_score=score, rate_ratio=ratio, doubt=doubt, preset=preset, **found)
+
+
+def preset_step_fit(normalised: np.ndarray, diffs: np.ndarray, threshold: float = PRESET_STEP_THRESHOLD):
+    """((score, fraction, phase), contrast, margin over `threshold`) of the best step pattern at
+    PRESET_FRACTIONS that fits better than the period-2 pattern and whose repeat/drop contrast is a reading that
+    fraction may give (repeats below UNCLEAR_CONTRAST, drops between it and CLEAR_DROP_CONTRAST), or None."""
+    def fit(fraction: float) -> tuple[float, float, float]:
+        grid = np.arange(fraction - PRESET_TOLERANCE, fraction + PRESET_TOLERANCE + 1e-9, 0.001)
+        return best_pattern(normalised, step_pattern, grid, np.arange(100) / 100)
+
+    # every other frame high also puts every fourth one high: a quarter pattern is credible only where the period-2
+    # one fits worse (a calm LivePortrait d19 at 0.5x fitted 1.25x drops at z 6.3, the period 2 at 6.6)
+    period_two = fit(0.5)[0]
+    best = None
+    for fraction, readings in PRESET_FRACTIONS.items():
+        score, f, phase = fit(fraction)
+        margin = score * np.sqrt(len(normalised)) - threshold
+        if margin < 0 or score <= period_two or (best is not None and margin <= best[2]):
+            continue
+        low = step_pattern(np.array([f]), np.array([phase]), len(diffs))[0, 0] < 0.5
+        step_contrast = contrast(diffs, low)
+        # where a fraction gives one reading, the contrast only has to rule the other out: the unclear band
+        # (UNCLEAR_CONTRAST) is unclear between f as repeats and 1 + f as drops, and only one of them is in play
+        alone = len(readings) == 1
+        repeats = "repeat" in readings and step_contrast < UNCLEAR_CONTRAST[1 if alone else 0]
+        drops = "drop" in readings and UNCLEAR_CONTRAST[0 if alone else 1] <= step_contrast < CLEAR_DROP_CONTRAST
+        if repeats or drops:
+            best = ((score, f, phase), step_contrast, float(margin))
+    return best
 
 
 def _step_reading(fraction: float, step_contrast: float, normalised: np.ndarray, score: float,

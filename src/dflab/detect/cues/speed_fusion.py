@@ -7,7 +7,9 @@ no frame-rate conversion explains, read from clear repeats or drops) adding up t
 towards natural. The factor comes from whichever source can be trusted with it: the frames' pattern is exact when
 it is re-timing (error < 0.5 %), the sound's regression is +-10-20 % and can land on the wrong side of 1 (0.73x
 for a 1.25x clip), so a strong pattern always sets the factor, a weak one whenever the sound does not point the
-other way, and the sound alone only when the frames show nothing. A pattern a frame-rate conversion explains is what
+other way or points it with less support (sound_strength), and the sound alone only when the frames show nothing.
+Two readings on different sides of 1 are never averaged: one of them is reported, and the decision says they
+disagree (`contradicted`). A pattern a frame-rate conversion explains is what
 most files at that rate carry: it only refines the sound's factor when the two agree, and lends no trust. The
 direction is the factor's side of 1, so "sped up" never comes with a factor below 1. Where the two sources point
 different ways the confidence halves.
@@ -70,6 +72,14 @@ def decision_logit(audio_p: float | None, video) -> float:
     return logit + NO_PATTERN_LOGIT * video.confidence
 
 
+def sound_strength(audio_p: float | None, audio_confidence: float) -> float:
+    """How strongly the sound supports its own factor, on the frames' confidence scale: its confidence (at most
+    0.5, the regression is +-10-20 %) times how sure it is of a change."""
+    if audio_p is None:
+        return 0.0
+    return float(audio_confidence * abs(2.0 * float(audio_p) - 1.0))
+
+
 def lends_no_trust(video) -> bool:
     """A pattern most natural files at that rate carry: a frame-rate conversion's (25 fps footage in a 30 fps file
     repeats one frame in six, LivePortrait s20 and s29), or a blend (x264's B-frames are near-blends, so natural
@@ -108,6 +118,12 @@ def fuse(audio_p: float | None, audio_factor: float | None, audio_confidence: fl
         if not agree and (sound_says < 1.0) != (video.factor < 1.0):
             confidence *= CONTRADICTED
     elif has_pattern and not contradicted and not lends_no_trust(video):
+        factor, source, confidence = float(video.factor), "video", video_confidence
+    elif (has_pattern and contradicted and not lends_no_trust(video)
+          and video_confidence > sound_strength(audio_p, audio_confidence)):
+        # the two point different ways: never a factor between them (it would sit on either side of 1), the
+        # better-supported one, at half the trust. An unclear re-timing pattern usually is (a 1.25x copy whose
+        # sound reads 0.88x); the sound's regression lands on the wrong side of 1 for 3-5 of 30 re-timed copies
         factor, source, confidence = float(video.factor), "video", video_confidence
     elif sound_says is not None:  # no pattern, or a weak one the other way: the sound's factor
         factor, source, confidence = float(sound_says), "audio", audio_confidence
