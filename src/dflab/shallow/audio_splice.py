@@ -30,12 +30,33 @@ class FluxSeries:
     zscore: np.ndarray  # robust z against the local neighbourhood
 
 
-def band_log_spectrum(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
-    """(frame centre times, log band energies [bands, frames]) on 25 ms windows every 10 ms."""
-    from scipy import signal
+BLOCK_FRAMES = 6000  # STFT frames per block (60 s) of a long track: its complex spectrogram is never held whole
+ROLLING_BLOCK_ROWS = 4096  # values per step of the rolling median (each needs a copy of its 2 s neighbourhood)
 
+
+def band_log_spectrum(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """(frame centre times, log band energies [bands, frames]) on 25 ms windows every 10 ms.
+
+    A track of more than 1.5 blocks is transformed BLOCK_FRAMES frames at a time (each block's samples
+    overlap the next by one window less a hop, so the frames are the same ones); the bands are small."""
     nperseg = int(round(WIN_S * sample_rate))
     hop = int(round(HOP_S * sample_rate))
+    frames = 1 + (len(samples) - nperseg) // hop if len(samples) >= nperseg else 0
+    if frames <= 1.5 * BLOCK_FRAMES:
+        return _band_log_spectrum(samples, sample_rate, nperseg, hop)
+    times, bands = [], []
+    for first in range(0, frames, BLOCK_FRAMES):
+        start = first * hop
+        count = min(BLOCK_FRAMES, frames - first)
+        t, b = _band_log_spectrum(samples[start : start + (count - 1) * hop + nperseg], sample_rate, nperseg, hop)
+        times.append(t + start / sample_rate)
+        bands.append(b)
+    return np.concatenate(times), np.concatenate(bands, axis=1)
+
+
+def _band_log_spectrum(samples: np.ndarray, sample_rate: int, nperseg: int, hop: int) -> tuple[np.ndarray, np.ndarray]:
+    from scipy import signal
+
     freqs, times, spec = signal.stft(
         samples.astype(np.float32), sample_rate, nperseg=nperseg, noverlap=nperseg - hop, boundary=None, padded=False
     )
@@ -51,7 +72,10 @@ def _rolling(values: np.ndarray, half: int, fn) -> np.ndarray:
     from numpy.lib.stride_tricks import sliding_window_view
 
     padded = np.pad(values, half, mode="reflect") if len(values) > half else np.pad(values, half, mode="edge")
-    return fn(sliding_window_view(padded, 2 * half + 1), axis=1)
+    windows = sliding_window_view(padded, 2 * half + 1)
+    # row blocks: each row's result is its own, and a median copies what it reads (201 values per row)
+    return np.concatenate([fn(windows[i : i + ROLLING_BLOCK_ROWS], axis=1)
+                           for i in range(0, len(windows), ROLLING_BLOCK_ROWS)])  # fmt: skip
 
 
 def flux_series(audio: Audio) -> FluxSeries | None:
