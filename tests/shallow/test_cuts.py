@@ -149,3 +149,18 @@ def test_acceleration_is_zero_for_steady_motion_and_high_at_a_break():
     assert accel[5] == pytest.approx(0.3) and np.nanargmax(accel) == 5
     onset = {t: np.full((478, 2), 0.0 if t < 5 else 0.2) for t in range(1, 10)}  # motion starts and keeps going
     assert acceleration_of(onset, 10)[5] == pytest.approx(0.0)
+
+
+def test_a_long_track_gives_the_same_spectral_bands_in_blocks(shared_data):
+    """Past 1.5 blocks the spectrogram is taken block by block (bounded memory); the frames are the same ones."""
+    from dflab.media import load_audio
+    from dflab.shallow import audio_splice
+
+    speech = load_audio(shared_data / "liveportrait/assets/examples/driving/d6.mp4").samples
+    samples = np.tile(speech, 3)[: 16_000 * 95]  # 95 s of real speech: 9,498 frames, two blocks
+    nperseg, hop = 400, 160
+    whole_times, whole_bands = audio_splice._band_log_spectrum(samples, 16_000, nperseg, hop)
+    times, bands = audio_splice.band_log_spectrum(samples, 16_000)
+    assert bands.shape == whole_bands.shape and bands.shape[1] > 1.5 * audio_splice.BLOCK_FRAMES
+    np.testing.assert_array_equal(bands, whole_bands)
+    np.testing.assert_allclose(times, whole_times, rtol=0, atol=1e-9)
