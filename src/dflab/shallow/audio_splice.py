@@ -30,42 +30,26 @@ class FluxSeries:
     zscore: np.ndarray  # robust z against the local neighbourhood
 
 
-BLOCK_FRAMES = 6000  # STFT frames per block (60 s) of a long track: its complex spectrogram is never held whole
 ROLLING_BLOCK_ROWS = 4096  # values per step of the rolling median (each needs a copy of its 2 s neighbourhood)
 
 
 def band_log_spectrum(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
-    """(frame centre times, log band energies [bands, frames]) on 25 ms windows every 10 ms.
+    """(frame centre times, log band energies [bands, frames]) on 25 ms windows every 10 ms; a long track is
+    transformed a minute at a time (dflab.audio.stft_blocks), the same frames."""
+    from dflab.audio.stft_blocks import stft_reduced
 
-    A track of more than 1.5 blocks is transformed BLOCK_FRAMES frames at a time (each block's samples
-    overlap the next by one window less a hop, so the frames are the same ones); the bands are small."""
     nperseg = int(round(WIN_S * sample_rate))
     hop = int(round(HOP_S * sample_rate))
-    frames = 1 + (len(samples) - nperseg) // hop if len(samples) >= nperseg else 0
-    if frames <= 1.5 * BLOCK_FRAMES:
-        return _band_log_spectrum(samples, sample_rate, nperseg, hop)
-    times, bands = [], []
-    for first in range(0, frames, BLOCK_FRAMES):
-        start = first * hop
-        count = min(BLOCK_FRAMES, frames - first)
-        t, b = _band_log_spectrum(samples[start : start + (count - 1) * hop + nperseg], sample_rate, nperseg, hop)
-        times.append(t + start / sample_rate)
-        bands.append(b)
-    return np.concatenate(times), np.concatenate(bands, axis=1)
+    return stft_reduced(samples.astype(np.float32, copy=False), sample_rate, nperseg, hop, _log_bands)
 
 
-def _band_log_spectrum(samples: np.ndarray, sample_rate: int, nperseg: int, hop: int) -> tuple[np.ndarray, np.ndarray]:
-    from scipy import signal
-
-    freqs, times, spec = signal.stft(
-        samples.astype(np.float32), sample_rate, nperseg=nperseg, noverlap=nperseg - hop, boundary=None, padded=False
-    )
+def _log_bands(freqs: np.ndarray, spec: np.ndarray) -> np.ndarray:
     power = np.abs(spec) ** 2
     # Log-spaced band edges from ~100 Hz to Nyquist, as bin indices (each band gets at least one bin).
     lo_bin = max(1, int(round(100.0 / (freqs[1] - freqs[0]))))
     edges = np.unique(np.round(np.geomspace(lo_bin, len(freqs) - 1, N_BANDS + 1)).astype(int))
     bands = np.add.reduceat(power[: edges[-1]], edges[:-1], axis=0) / np.diff(edges)[:, None]
-    return times, np.log(bands + 1e-9)
+    return np.log(bands + 1e-9)
 
 
 def _rolling(values: np.ndarray, half: int, fn) -> np.ndarray:
