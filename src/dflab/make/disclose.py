@@ -20,7 +20,7 @@ the registry ties the published bytes to the record. All three sources (manifest
 name one record, which `dflab verify` reports as consistent.
 Media made from dflab media (a swap of a disclosed video, a crop of a generated face) already carries our mark:
 the render is read first, the marks it carries are noted in the new record (extra.inherited_watermarks) and
-the records they name become its parents where this ledger issued them (so `dflab ledger show` walks the chain
+the records they name become its parents where this ledger wrote them (so `dflab ledger show` walks the chain
 back), and the new mark goes on with the next generation's key (provenance/watermark/lineage.py), so the old mark and the new one both stay readable and the
 newest names this output.
 Everything that can fail on bad input (paths, formats, sizes, keys) is checked before the ledger is touched;
@@ -86,8 +86,8 @@ def source_records(sources: Sequence[str | Path], lab) -> list[int]:
 
 
 def inherited_records(inherited, lab) -> list[int]:
-    """The records named by the marks the render already carries, where this lab's ledger issued them: a record
-    id means something only in the ledger that issued it, so a mark links as a parent only when this ledger holds
+    """The records named by the marks the render already carries, where this lab's ledger wrote them: a record
+    id means something only in the ledger that wrote it, so a mark links as a parent only when this ledger holds
     that id as a dflab output ("generate") marked at the generation the mark was read at. Oldest first."""
     ledger = lab.ledger()
     linked = []
