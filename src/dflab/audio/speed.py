@@ -289,7 +289,8 @@ def speed_windows(samples: np.ndarray, sample_rate: int = SAMPLE_RATE, model: Sp
     windows = []
     for start in starts:
         piece_native = (cut(native[0], native[1], start), native[1]) if native is not None else None
-        windows.append(judge_window(cut(samples, sample_rate, start), sample_rate, model, start, window_s, piece_native))
+        piece = cut(samples, sample_rate, start)
+        windows.append(judge_window(piece, sample_rate, model, start, window_s, piece_native))
     return windows
 
 

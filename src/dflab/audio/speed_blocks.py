@@ -67,7 +67,8 @@ def long_recording_speed(samples: np.ndarray, sample_rate: int, model: SpeedMode
     windows_at = window_starts(duration)
     # Blocks and windows in order of start (a block before a window starting at the same time): the stream at
     # the native rate only moves forward.
-    requests = sorted([(start, 0, end) for start, end in blocks] + [(start, 1, start + WINDOW_S) for start in windows_at])
+    requests = sorted([(start, 0, end) for start, end in blocks]
+                      + [(start, 1, start + WINDOW_S) for start in windows_at])
     native = RollingSamples(native_chunks) if native_chunks is not None else None
     block_features: list[dict[str, float]] = []
     windows: list[SpeedWindow] = []

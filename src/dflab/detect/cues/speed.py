@@ -132,7 +132,8 @@ class SpeedDetector:
                     native = _native_audio(m)
                     audio_est = estimate_speed(m.audio.samples, m.audio.sample_rate, model, native=native)
                 if not audio_est.judged:  # hiss or music with hardly any voice: the tests were fitted on speech
-                    audio_est, audio_note, windows = None, "the audio holds too little voiced speech (hiss or music)", []
+                    audio_est, windows = None, []
+                    audio_note = "the audio holds too little voiced speech (hiss or music)"
                 else:
                     if windows is None:
                         windows = speed_windows(m.audio.samples, m.audio.sample_rate, model, native=native)
