@@ -81,7 +81,9 @@ def test_mutated_videos_stream_or_refuse(shared_data, tmp_path) -> None:
             assert str(exc) and "\n" not in str(exc)
             outcomes["refused"] += 1
         path.unlink()
-    assert outcomes["read"] >= 5 and outcomes["refused"] >= 5, outcomes
+    # Both outcomes occur. Most flips land in frame data, which the decoder flags as concealed damage and the
+    # check refuses (docs/validation.md); 3 of these 60 still decode cleanly (at least 5 did before that rule).
+    assert outcomes["read"] >= 3 and outcomes["refused"] >= 5, outcomes
 
 
 def test_prefetch_keeps_the_same_pixels_and_releases_them(both) -> None:

@@ -98,3 +98,39 @@ def test_one_shared_view_search_reads_every_key_as_separate_searches_do(photo) -
         alone = tuple(detect_residual(residual, key=key) for key in GENERATION_KEYS)
         assert [r.to_json() for r in shared] == [r.to_json() for r in alone]
     assert [r.detected for r in shared] == [True, True, False]
+
+
+def test_an_edit_of_a_disclosed_image_lists_the_inherited_record_among_its_parents(photo, tmp_path, capsys):
+    """No source given: the mark the edit inherited is what ties it to the first output, and the ledger shows it."""
+    import json
+
+    from dflab.cli.main import main
+    from dflab.make.disclose import disclose_image
+    from dflab.media.load import load_image_rgb
+
+    first = disclose_image(photo, tmp_path / "first.png", model="test", method="test")
+    assert first["parents"] == []
+    edited = load_image_rgb(tmp_path / "first.png")[64:-64, 64:-64].copy()
+    edited[300:420, 300:420] = edited[300:420, 300:420][::-1]
+    second = disclose_image(edited, tmp_path / "second.png", model="test", method="test")
+    assert second["parents"] == [first["record"]]
+
+    capsys.readouterr()
+    assert main(["ledger", "show", str(second["record"]), "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)["record"]
+    assert record["parents"] == [first["record"]]
+    [mark] = record["extra"]["inherited_watermarks"]
+    assert (mark["generation"], mark["record"], mark["linked"]) == (1, first["record"], True)
+
+
+def test_a_mark_naming_a_record_of_another_ledger_is_noted_not_linked(photo, tmp_path):
+    from dflab.make.disclose import disclose_image
+    from dflab.provenance.ledger import open_ledger
+
+    foreign = embed_image(photo, payload_for_record(4242), EmbedConfig(key=GENERATION_KEYS[0]))
+    out = disclose_image(foreign, tmp_path / "out.png", model="test", method="test")
+    assert out["parents"] == [] and out["watermark_generation"] == 2
+    with open_ledger() as ledger:
+        record = ledger.get_json(out["record"])
+    assert record["parents"] == []
+    assert [(m["record"], m["linked"]) for m in record["extra"]["inherited_watermarks"]] == [(4242, False)]

@@ -149,3 +149,29 @@ def test_acceleration_is_zero_for_steady_motion_and_high_at_a_break():
     assert accel[5] == pytest.approx(0.3) and np.nanargmax(accel) == 5
     onset = {t: np.full((478, 2), 0.0 if t < 5 else 0.2) for t in range(1, 10)}  # motion starts and keeps going
     assert acceleration_of(onset, 10)[5] == pytest.approx(0.0)
+
+
+def test_a_long_track_gives_the_same_spectral_bands_in_blocks(shared_data):
+    """Past 1.5 blocks the spectrogram is taken block by block (bounded memory); the frames are the same ones."""
+    from dflab.audio.stft_blocks import BLOCK_FRAMES
+    from dflab.media import load_audio
+    from dflab.shallow import audio_splice
+    from dflab.shallow.lipsync import speech_band_energy
+
+    def _whole_bands(x):  # one transform of the whole track, as before the blocks
+        from scipy import signal
+
+        freqs, t, spec = signal.stft(x, 16_000, nperseg=400, noverlap=240, boundary=None, padded=False)
+        return t, audio_splice._log_bands(freqs, spec)
+
+    speech = load_audio(shared_data / "liveportrait/assets/examples/driving/d6.mp4").samples
+    samples = np.tile(speech, 3)[: 16_000 * 95]  # 95 s of real speech: 9,498 frames, two blocks
+    whole_times, whole_bands = _whole_bands(samples)
+    times, bands = audio_splice.band_log_spectrum(samples, 16_000)
+    assert bands.shape == whole_bands.shape and bands.shape[1] > 1.5 * BLOCK_FRAMES
+    np.testing.assert_array_equal(bands, whole_bands)
+    np.testing.assert_allclose(times, whole_times, rtol=0, atol=1e-9)
+    # lip sync's speech-band energy goes through the same blocks
+    short_times, short_energy = speech_band_energy(Audio(samples[: 16_000 * 60], 16_000))
+    long_times, long_energy = speech_band_energy(Audio(samples, 16_000))
+    np.testing.assert_array_equal(long_energy[: len(short_energy)], short_energy)

@@ -19,13 +19,18 @@ SYLLABIC_BAND_HZ = (1.0, 16.0)  # syllable rates (2-8 Hz) at playback speeds 0.5
 MIN_ENVELOPE_SPREAD = 0.2  # std of the log envelope, nats
 ENVELOPE_HOP_S = 0.01
 EDGE_S = 0.5
+ENVELOPE_BLOCK_ROWS = 8192
 
 
 def _log_envelope(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     hop = max(1, int(ENVELOPE_HOP_S * sample_rate))
-    x = np.asarray(samples, dtype=np.float64)
-    usable = len(x) // hop * hop
-    envelope = np.log(np.sqrt(np.mean(x[:usable].reshape(-1, hop) ** 2, axis=1)) + 1e-6)
+    rows = np.asarray(samples)[: len(samples) // hop * hop].reshape(-1, hop)
+    power = np.empty(len(rows))
+    # In blocks of rows: a float64 copy of a whole long recording would be twice its float32 size, squared again.
+    for start in range(0, len(rows), ENVELOPE_BLOCK_ROWS):
+        block = rows[start : start + ENVELOPE_BLOCK_ROWS].astype(np.float64)
+        power[start : start + len(block)] = np.mean(block**2, axis=1)
+    envelope = np.log(np.sqrt(power) + 1e-6)
     edge = int(EDGE_S / ENVELOPE_HOP_S)
     return envelope[edge:-edge] if len(envelope) > 4 * edge else envelope
 

@@ -236,7 +236,12 @@ def estimate_speed(samples: np.ndarray, sample_rate: int = SAMPLE_RATE, model: S
                    native: tuple[np.ndarray, int] | None = None) -> SpeedEstimate:
     """`samples` at 16 kHz; `native` = (samples, rate) of the same clip at its own rate, for the artefacts."""
     model = model or SpeedModel.load()
-    features = speed_features(samples, sample_rate, native)
+    return estimate_from_features(samples, sample_rate, model, speed_features(samples, sample_rate, native))
+
+
+def estimate_from_features(samples: np.ndarray, sample_rate: int, model: SpeedModel,
+                           features: dict[str, float]) -> SpeedEstimate:  # fmt: skip
+    """The estimate from a recording's features (`samples` at 16 kHz only for how speech-like it is)."""
     p_method, p_resampled, p_grid, factor = (float(v[0]) for v in model.predict_parts(feature_vector(features)))
     speech = speech_quality(samples, sample_rate, features)
     if speech == "clean":
@@ -273,29 +278,42 @@ def speed_windows(samples: np.ndarray, sample_rate: int = SAMPLE_RATE, model: Sp
     the end) judged as a clip of its own. Empty when the recording is shorter than 1.5 windows (the whole-clip
     estimate already is that window). A window's false-alarm rate is the model's per clip (about 1 natural
     10 s clip in 20, bench/speed_accuracy.py), so over many windows some natural ones read as changed."""
-    from dflab.audio.presence import sounds_like_speech
-
-    duration = len(samples) / sample_rate
-    if duration < 1.5 * window_s:
+    starts = window_starts(len(samples) / sample_rate, window_s, hop_s)
+    if not starts:
         return []
     model = model or SpeedModel.load()
-    starts = list(np.arange(0.0, duration - window_s + 1e-9, hop_s))
-    if duration - window_s - starts[-1] > 0.5:
-        starts.append(duration - window_s)
 
     def cut(x: np.ndarray, rate: int, start: float) -> np.ndarray:
         return x[round(start * rate) : round((start + window_s) * rate)]
 
     windows = []
-    for start in map(float, starts):
+    for start in starts:
+        piece_native = (cut(native[0], native[1], start), native[1]) if native is not None else None
         piece = cut(samples, sample_rate, start)
-        estimate = None
-        if sounds_like_speech(piece, sample_rate):
-            piece_native = (cut(native[0], native[1], start), native[1]) if native is not None else None
-            estimate = estimate_speed(piece, sample_rate, model, native=piece_native)
-            estimate = estimate if estimate.judged else None  # hardly any voice in this window
-        windows.append(SpeedWindow(start, start + window_s, estimate))
+        windows.append(judge_window(piece, sample_rate, model, start, window_s, piece_native))
     return windows
+
+
+def window_starts(duration_s: float, window_s: float = WINDOW_S, hop_s: float = WINDOW_HOP_S) -> list[float]:
+    """Start times of speed_windows' windows (none under 1.5 windows)."""
+    if duration_s < 1.5 * window_s:
+        return []
+    starts = list(np.arange(0.0, duration_s - window_s + 1e-9, hop_s))
+    if duration_s - window_s - starts[-1] > 0.5:
+        starts.append(duration_s - window_s)
+    return [float(s) for s in starts]
+
+
+def judge_window(piece: np.ndarray, sample_rate: int, model: SpeedModel, start_s: float, window_s: float,
+                 piece_native: tuple[np.ndarray, int] | None) -> SpeedWindow:  # fmt: skip
+    """One window judged as a clip of its own; no estimate when it holds no speech."""
+    from dflab.audio.presence import sounds_like_speech
+
+    estimate = None
+    if sounds_like_speech(piece, sample_rate):
+        estimate = estimate_speed(piece, sample_rate, model, native=piece_native)
+        estimate = estimate if estimate.judged else None  # hardly any voice in this window
+    return SpeedWindow(start_s, start_s + window_s, estimate)
 
 
 def merge_ranges(ranges: list[tuple[float, float]]) -> list[tuple[float, float]]:

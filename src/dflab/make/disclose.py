@@ -2,7 +2,8 @@
 
 There is no switch to turn it off. Every output gets, in this order:
   1. a ledger record, reserved first: action "generate", parents = ledger records of the source media (sources
-     never seen before are registered, so the chain names them), extra = model, method, synthetic=true;
+     never seen before are registered, so the chain names them) and of the dflab outputs whose marks the render
+     carries, extra = model, method, synthetic=true;
   2. the robust invisible watermark whose payload is payload_for_record(record id), on the image or on every
      frame of the video (the watermark module's own video path, which copies the audio packets unchanged);
   3. a C2PA manifest (digitalSourceType trainedAlgorithmicMedia, the source media as ingredients, the ledger
@@ -18,8 +19,9 @@ contain its own id, so its content_sha256 is that of the unmarked render (extra.
 the registry ties the published bytes to the record. All three sources (manifest, watermark, registry) then
 name one record, which `dflab verify` reports as consistent.
 Media made from dflab media (a swap of a disclosed video, a crop of a generated face) already carries our mark:
-the render is read first, the marks it carries are noted in the new record, and the new mark goes on with the
-next generation's key (provenance/watermark/lineage.py), so the old mark and the new one both stay readable and the
+the render is read first, the marks it carries are noted in the new record (extra.inherited_watermarks) and
+the records they name become its parents where this ledger wrote them (so `dflab ledger show` walks the chain
+back), and the new mark goes on with the next generation's key (provenance/watermark/lineage.py), so the old mark and the new one both stay readable and the
 newest names this output.
 Everything that can fail on bad input (paths, formats, sizes, keys) is checked before the ledger is touched;
 intermediate files live beside the output under hidden temporary names and are always removed.
@@ -83,6 +85,25 @@ def source_records(sources: Sequence[str | Path], lab) -> list[int]:
     return sorted(set(ids))
 
 
+def inherited_records(inherited, lab) -> list[int]:
+    """The records named by the marks the render already carries, where this lab's ledger wrote them: a record
+    id means something only in the ledger that wrote it, so a mark links as a parent only when this ledger holds
+    that id as a dflab output ("generate") marked at the generation the mark was read at. Oldest first."""
+    ledger = lab.ledger()
+    linked = []
+    for mark in inherited.to_json():
+        record_id = mark["record"]
+        if record_id is None:
+            continue
+        try:
+            record = ledger.get(record_id)
+        except NotFound:
+            continue  # another ledger's record: noted in extra.inherited_watermarks only
+        if record.action == "generate" and record.extra.get("watermark_generation") == mark["generation"]:
+            linked.append(int(record_id))
+    return linked
+
+
 def _disclose_file(render: Path, out: Path, media_type: str, sources: Sequence[str | Path], model: str, method: str,
                    extra: dict[str, Any] | None, lab, consent: list[dict] | None = None) -> dict:  # fmt: skip
     """Steps 1-4 for a rendered file (unmarked, no manifest) that becomes `out`."""
@@ -100,16 +121,17 @@ def _disclose_file(render: Path, out: Path, media_type: str, sources: Sequence[s
         media_type_for(ingredient)  # an unsignable ingredient fails here, before the ledger is touched
     inherited = file_lineage(render)
     generation = inherited.next_generation()  # refuses a fourth generation before the ledger is touched
-    parents = source_records(ingredients, lab)
+    from_marks = inherited_records(inherited, lab)
+    parents = sorted(set(source_records(ingredients, lab)) | set(from_marks))
     fields = {
         "action": "generate", "content_sha256": sha256_file(render), "media_type": media_type, "path": out.name,
         "parents": tuple(parents),
         "extra": {"synthetic": True, "model": model, "method": method, "disclosure": DISCLOSURE_VERSION,
                   "content_hash_of": "the render before watermark and manifest",
                   "watermark_generation": generation,
-                  # a record id is only meaningful in the ledger that issued it, so inherited marks are
-                  # noted here rather than linked as parents
-                  "inherited_watermarks": inherited.to_json(), **(extra or {}),
+                  # every mark read, including those of other ledgers (linked: also among the parents)
+                  "inherited_watermarks": [{**mark, "linked": mark["record"] in from_marks}
+                                           for mark in inherited.to_json()], **(extra or {}),
                   "consent": ledger_consent(consent)},
     }  # fmt: skip
     entry = adapters.ledger_append(fields, lab)

@@ -94,6 +94,9 @@ def video_completeness(decoder, extent: Extent) -> Completeness:
         damage.append(f"{decoder.decode_errors} video packet(s) could not be decoded ({error})")
     elif decoder.truncated and error:
         damage.append(f"the video stream breaks off ({error})")
+    if decoder.corrupt_frames:
+        # None of the 34 videos of the development data has one; a flipped bit in a key frame does.
+        damage.append(f"{decoder.corrupt_frames} video frame(s) decode with errors the decoder had to conceal")
     # A decoder that gives a few frames fewer than the index counts, with no error, is not damage: a real
     # QuickTime file here (C-recorded-as-mov.mov) indexes 313 frames, decodes 310, and reaches its declared end.
     if decoder.capped or decoder.decoded == 0:

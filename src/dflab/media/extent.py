@@ -68,7 +68,9 @@ def wave_header(path: Path) -> tuple[float | None, str]:
     The length is the data chunk's bytes / block align / rate: FFmpeg clamps the data size to what is on disk,
     so its duration of a cut WAV is the cut length, while the header still tells the truth. None for streamed
     WAVs (size 0 or 0xFFFFFFFF), RF64 and headers that do not parse. A RIFF size beyond the end of the file is
-    a cut too (the C2PA reader, for one, refuses such a file), even when it only lost chunks after the data.
+    a cut too (the C2PA reader, for one, refuses such a file), even when it only lost chunks after the data,
+    and so is a data chunk that runs past the end of the file by any amount (a missing pad byte after an
+    odd-sized last chunk is not).
     """
     import struct
 
@@ -95,6 +97,10 @@ def wave_header(path: Path) -> tuple[float | None, str]:
                 elif kind == b"data":
                     if size in (0, 0xFFFFFFFF) or not rate or not align:
                         return None, problem
+                    held = size_on_disk - fh.tell()
+                    if size > held and not problem:
+                        # even by a byte: FFmpeg reads what is there, the C2PA reader refuses the file
+                        problem = f"its data chunk declares {size:,} bytes, the file holds {held:,}"
                     return size // align / rate, problem
                 else:
                     fh.seek(size + (size & 1), 1)

@@ -76,7 +76,7 @@ class VideoDecoder:
 
     After iteration, `decoded` is the number of source frames decoded, `truncated` says whether the file
     ended before its declared length (or the container broke off), `decode_errors` counts damaged
-    packets that were skipped, and `last_time_s` is the last timestamp seen. It raises BadMedia when not a single frame decodes.
+    packets that were skipped, `corrupt_frames` the frames the decoder flagged as concealed damage, and `last_time_s` is the last timestamp seen. It raises BadMedia when not a single frame decodes.
     """
 
     def __init__(
@@ -104,6 +104,7 @@ class VideoDecoder:
         self.last_time_s = 0.0
         self.error = ""
         self.decode_errors = 0
+        self.corrupt_frames = 0
         self.rotation = 0
 
     def __iter__(self) -> Iterator[Frame]:
@@ -147,6 +148,10 @@ class VideoDecoder:
             for frame in frames:
                 index = self.decoded
                 self.decoded += 1
+                if frame.is_corrupt:
+                    # Damage the decoder concealed: what it shows is a guess, and with frame threads a different
+                    # guess on each decode, so a frame read again would not be the frame analysed.
+                    self.corrupt_frames += 1
                 time_s = self.time_s(frame, index, start_pts, time_base, fps)
                 self.last_time_s = time_s
                 if time_s > self.limits.max_duration_s:

@@ -30,28 +30,36 @@ class FluxSeries:
     zscore: np.ndarray  # robust z against the local neighbourhood
 
 
+ROLLING_BLOCK_ROWS = 4096  # values per step of the rolling median (each needs a copy of its 2 s neighbourhood)
+
+
 def band_log_spectrum(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
-    """(frame centre times, log band energies [bands, frames]) on 25 ms windows every 10 ms."""
-    from scipy import signal
+    """(frame centre times, log band energies [bands, frames]) on 25 ms windows every 10 ms; a long track is
+    transformed a minute at a time (dflab.audio.stft_blocks), the same frames."""
+    from dflab.audio.stft_blocks import stft_reduced
 
     nperseg = int(round(WIN_S * sample_rate))
     hop = int(round(HOP_S * sample_rate))
-    freqs, times, spec = signal.stft(
-        samples.astype(np.float32), sample_rate, nperseg=nperseg, noverlap=nperseg - hop, boundary=None, padded=False
-    )
+    return stft_reduced(samples.astype(np.float32, copy=False), sample_rate, nperseg, hop, _log_bands)
+
+
+def _log_bands(freqs: np.ndarray, spec: np.ndarray) -> np.ndarray:
     power = np.abs(spec) ** 2
     # Log-spaced band edges from ~100 Hz to Nyquist, as bin indices (each band gets at least one bin).
     lo_bin = max(1, int(round(100.0 / (freqs[1] - freqs[0]))))
     edges = np.unique(np.round(np.geomspace(lo_bin, len(freqs) - 1, N_BANDS + 1)).astype(int))
     bands = np.add.reduceat(power[: edges[-1]], edges[:-1], axis=0) / np.diff(edges)[:, None]
-    return times, np.log(bands + 1e-9)
+    return np.log(bands + 1e-9)
 
 
 def _rolling(values: np.ndarray, half: int, fn) -> np.ndarray:
     from numpy.lib.stride_tricks import sliding_window_view
 
     padded = np.pad(values, half, mode="reflect") if len(values) > half else np.pad(values, half, mode="edge")
-    return fn(sliding_window_view(padded, 2 * half + 1), axis=1)
+    windows = sliding_window_view(padded, 2 * half + 1)
+    # row blocks: each row's result is its own, and a median copies what it reads (201 values per row)
+    return np.concatenate([fn(windows[i : i + ROLLING_BLOCK_ROWS], axis=1)
+                           for i in range(0, len(windows), ROLLING_BLOCK_ROWS)])  # fmt: skip
 
 
 def flux_series(audio: Audio) -> FluxSeries | None:

@@ -51,7 +51,7 @@ def mouth_series(track: FaceTrack) -> tuple[np.ndarray, np.ndarray]:
 
 def speech_band_energy(audio: Audio, hop_s: float = 0.01, win_s: float = 0.03) -> tuple[np.ndarray, np.ndarray]:
     """(times, log energy in BAND_HZ) every hop_s seconds."""
-    from scipy import signal
+    from dflab.audio.stft_blocks import stft_reduced
 
     sr = audio.sample_rate
     nperseg = max(16, int(round(win_s * sr)))
@@ -59,10 +59,13 @@ def speech_band_energy(audio: Audio, hop_s: float = 0.01, win_s: float = 0.03) -
     samples = np.asarray(audio.samples, dtype=np.float32)
     if len(samples) < nperseg:
         return np.zeros(0), np.zeros(0)
-    freqs, times, spec = signal.stft(samples, sr, nperseg=nperseg, noverlap=nperseg - hop, boundary=None, padded=False)
-    band = (freqs >= BAND_HZ[0]) & (freqs <= BAND_HZ[1])
-    energy = (np.abs(spec[band]) ** 2).sum(axis=0)
-    return times, np.log10(energy + 1e-10)
+
+    def band_energy(freqs: np.ndarray, spec: np.ndarray) -> np.ndarray:
+        band = (freqs >= BAND_HZ[0]) & (freqs <= BAND_HZ[1])
+        return np.log10((np.abs(spec[band]) ** 2).sum(axis=0) + 1e-10)
+
+    # a long track a minute at a time: the same frames, never its whole complex spectrogram
+    return stft_reduced(samples, sr, nperseg, hop, band_energy)
 
 
 def _smooth(values: np.ndarray, width: int) -> np.ndarray:

@@ -32,14 +32,34 @@ AUDIO_CONFIDENCE = 0.5
 NOT_CLEAN_CONFIDENCE = 0.5  # music, hiss or noise fills the speech's pauses (dflab.audio.speed.speech_quality)
 
 
+def _native_rate(media) -> int:
+    """The audio's own sample rate where a scan's 16 kHz copy is not it and the file can be read again, else 0."""
+    rate = int(media.meta.get("source_sample_rate") or 0)
+    if rate <= 0 or rate == media.audio.sample_rate or media.path is None:
+        return 0
+    return rate
+
+
+def _native_chunks(media, rate: int):
+    """The audio at its own rate as chunks decoded on demand (a long recording is never held whole at 44.1 or
+    48 kHz); a decode error ends them, and what is missing is judged on the 16 kHz copy instead."""
+    from dflab.errors import DflabError
+    from dflab.media.audio import AudioChunks
+
+    try:
+        yield from AudioChunks(media.path, rate)
+    except DflabError:
+        return
+
+
 def _native_audio(media) -> tuple[np.ndarray, int] | None:
     """The audio at its own sample rate when that is not the scan's 16 kHz: the time-scale artefacts sit on a
     grid of whole samples at that rate. Re-decoded here so no other detector pays for it."""
     from dflab.errors import DflabError
     from dflab.media.audio import decode_audio
 
-    rate = int(media.meta.get("source_sample_rate") or 0)
-    if rate <= 0 or rate == media.audio.sample_rate or media.path is None:
+    rate = _native_rate(media)
+    if not rate:
         return None
     try:
         audio, _ = decode_audio(media.path, rate)
@@ -92,6 +112,7 @@ class SpeedDetector:
             speed_windows,
             windowed_reading,
         )
+        from dflab.audio.speed_blocks import WHOLE_MAX_S, long_recording_speed
         from dflab.detect.cues.speed_fusion import fuse
         from dflab.errors import BadMedia
 
@@ -102,12 +123,20 @@ class SpeedDetector:
         elif m.audio is not None and m.audio.duration_s >= MIN_AUDIO_S:
             try:
                 model = SpeedModel.load(self.weights or DEFAULT_WEIGHTS)
-                native = _native_audio(m)
-                audio_est = estimate_speed(m.audio.samples, m.audio.sample_rate, model, native=native)
-                if not audio_est.judged:  # hiss or music with hardly any voice: the tests were fitted on speech
-                    audio_est, audio_note = None, "the audio holds too little voiced speech (hiss or music)"
+                windows = None
+                if m.audio.duration_s > WHOLE_MAX_S:  # in blocks, never the whole recording at its own rate
+                    rate = _native_rate(m)
+                    audio_est, windows = long_recording_speed(m.audio.samples, m.audio.sample_rate, model,
+                                                              _native_chunks(m, rate) if rate else None, rate)
                 else:
-                    windows = speed_windows(m.audio.samples, m.audio.sample_rate, model, native=native)
+                    native = _native_audio(m)
+                    audio_est = estimate_speed(m.audio.samples, m.audio.sample_rate, model, native=native)
+                if not audio_est.judged:  # hiss or music with hardly any voice: the tests were fitted on speech
+                    audio_est, windows = None, []
+                    audio_note = "the audio holds too little voiced speech (hiss or music)"
+                else:
+                    if windows is None:
+                        windows = speed_windows(m.audio.samples, m.audio.sample_rate, model, native=native)
                     reading = windowed_reading(audio_est, windows, m.audio.duration_s)
                     # leave-one-speaker-out on the speed test set: 95.3 % of natural clips kept, 99.1 % of
                     # pitch-corrected slowing and 95.9 % of speed-ups caught, 39.0 % of tape-style (resampled)
