@@ -240,6 +240,30 @@ class PostgresDatabase:
             pass
 
 
+class PostgresStore:
+    """A store's tables on PostgreSQL: its own connection pool for `url`, or a `database` it shares with other
+    stores (one transaction can then span them). Either way the schema is brought up to date first."""
+
+    def __init__(self, url: str | None = None, *, database: PostgresDatabase | None = None, what: str,
+                 label: str) -> None:  # fmt: skip
+        if (url is None) == (database is None):
+            raise UsageError(f"give the {what} either a database URL or a database")
+        from dflab.storage.migrations import upgrade
+
+        self._owns_database = database is None
+        self.database = database or PostgresDatabase(url, label=label)
+        self.path = self.database.where  # named in messages, like the SQLite stores' path
+        try:
+            upgrade(self.database)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._owns_database:
+            self.database.close()
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__

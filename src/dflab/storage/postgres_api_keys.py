@@ -8,24 +8,14 @@ from collections.abc import Callable
 
 from dflab.errors import UsageError
 from dflab.storage.api_keys import ApiKey, check_given_key, check_name, key_digest, key_hint, new_key
-from dflab.storage.postgres import PostgresDatabase
+from dflab.storage.postgres import PostgresDatabase, PostgresStore
 
 
-class PostgresApiKeyStore:
+class PostgresApiKeyStore(PostgresStore):
     def __init__(self, url: str | None = None, *, database: PostgresDatabase | None = None,
                  clock: Callable[[], float] = time.time) -> None:  # fmt: skip
-        from dflab.storage.migrations import upgrade
-
-        if (url is None) == (database is None):
-            raise UsageError("give the API key store either a database URL or a database")
-        self._owns_database = database is None
-        self.database = database or PostgresDatabase(url, label="api keys")
         self._clock = clock
-        try:
-            upgrade(self.database)
-        except BaseException:
-            self.close()
-            raise
+        super().__init__(url, database=database, what="API key store", label="api keys")
 
     def create(self, name: str, *, key: str | None = None) -> str:
         check_name(name)
@@ -57,10 +47,6 @@ class PostgresApiKeyStore:
             cursor = self.database.execute(
                 "UPDATE api_keys SET revoked_at = %s WHERE name = %s AND revoked_at IS NULL", (self._clock(), name))
             return cursor.rowcount == 1
-
-    def close(self) -> None:
-        if self._owns_database:
-            self.database.close()
 
 
 __all__ = ["PostgresApiKeyStore"]

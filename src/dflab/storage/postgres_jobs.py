@@ -21,32 +21,20 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from dflab.errors import UsageError
 from dflab.storage.jobs import (
     DEAD, DEDUP_STATES, DEFAULT_MAX_ATTEMPTS, FAILED, FINISHED, QUEUED, RUNNING, STATES, SUCCEEDED, Job, JobPage,
     COLUMNS, Submitted, check_submit, new_job_id, page_of, page_query,
 )  # fmt: skip
-from dflab.storage.postgres import PostgresDatabase
+from dflab.storage.postgres import PostgresDatabase, PostgresStore
 
 
-
-class PostgresJobStore:
+class PostgresJobStore(PostgresStore):
     """Jobs in PostgreSQL: its own pool for `url`, or the tables inside a shared `database`."""
 
     def __init__(self, url: str | None = None, *, database: PostgresDatabase | None = None,
                  clock: Callable[[], float] = time.time) -> None:  # fmt: skip
-        from dflab.storage.migrations import upgrade
-
-        if (url is None) == (database is None):
-            raise UsageError("give the job store either a database URL or a database")
-        self._owns_database = database is None
-        self.database = database or PostgresDatabase(url, label="jobs")
         self._clock = clock
-        try:
-            upgrade(self.database)
-        except BaseException:
-            self.close()
-            raise
+        super().__init__(url, database=database, what="job store", label="jobs")
 
     # --- writes --------------------------------------------------------------------------------------------
 
@@ -168,10 +156,6 @@ class PostgresJobStore:
 
     def _all(self, where: str, args: tuple) -> list[Job]:
         return [Job(*row) for row in self.database.execute(f"SELECT {COLUMNS} FROM jobs {where}", args).fetchall()]
-
-    def close(self) -> None:
-        if self._owns_database:
-            self.database.close()
 
 
 __all__ = ["PostgresJobStore"]

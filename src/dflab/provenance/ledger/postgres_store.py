@@ -12,31 +12,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from dflab.errors import NotFound, UsageError
+from dflab.errors import NotFound
 from dflab.provenance.ledger import merkle
 from dflab.provenance.ledger.sql_store import SQLLedgerStore
 from dflab.provenance.ledger.store import LeafEntry, plan_nodes
-from dflab.storage.postgres import WRITE_LOCK, PostgresDatabase
+from dflab.storage.postgres import WRITE_LOCK, PostgresDatabase, PostgresStore
 
 
-class PostgresLedgerStore(SQLLedgerStore):
+class PostgresLedgerStore(PostgresStore, SQLLedgerStore):
     """LedgerStore over PostgreSQL: its own connection pool for `url`, or the tables inside a shared `database`."""
 
     PARAM = "%s"
 
     def __init__(self, url: str | None = None, *, database: PostgresDatabase | None = None) -> None:
-        if (url is None) == (database is None):
-            raise UsageError("give the ledger store either a database URL or a database")
-        from dflab.storage.migrations import upgrade
-
-        self._owns_database = database is None
-        self.database = database or PostgresDatabase(url, label="ledger")
-        self.path = self.database.where  # named in messages, like SQLiteStore.path
-        try:
-            upgrade(self.database)
-        except BaseException:
-            self.close()
-            raise
+        super().__init__(url, database=database, what="ledger store", label="ledger")
 
     # --- reads: sql_store.py, but for a whole proof path in one round trip ---------------------------
 

@@ -16,32 +16,21 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from dflab.errors import IntegrityError, UsageError
+from dflab.errors import IntegrityError
 from dflab.provenance.registry.hashers import HASH_BYTES
 from dflab.provenance.registry.store import AudioHits, HashRow, RecordRow, check_codes, codes_matrix, group_hits, unique_keys
-from dflab.storage.postgres import WRITE_LOCK, PostgresDatabase
+from dflab.storage.postgres import WRITE_LOCK, PostgresDatabase, PostgresStore
 
 _COPY_HEADER = 19  # PGCOPY signature (11) + flags (4) + header extension length (4)
 # One binary COPY row of (id BIGINT, code BYTEA of HASH_BYTES): field count, then length + value per field.
 _ROW = np.dtype([("fields", ">i2"), ("id_len", ">i4"), ("id", ">i8"), ("code_len", ">i4"), ("code", "u1", HASH_BYTES)])
 
 
-class PostgresRegistryStore:
+class PostgresRegistryStore(PostgresStore):
     """RegistryStore over PostgreSQL: its own connection pool for `url`, or the tables inside a shared `database`."""
 
     def __init__(self, url: str | None = None, *, database: PostgresDatabase | None = None) -> None:
-        if (url is None) == (database is None):
-            raise UsageError("give the registry store either a database URL or a database")
-        from dflab.storage.migrations import upgrade
-
-        self._owns_database = database is None
-        self.database = database or PostgresDatabase(url, label="registry")
-        self.path = self.database.where
-        try:
-            upgrade(self.database)
-        except BaseException:
-            self.close()
-            raise
+        super().__init__(url, database=database, what="registry store", label="registry")
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -53,10 +42,6 @@ class PostgresRegistryStore:
 
     def _rows(self, sql: str, args=None) -> list[tuple]:
         return self.database.execute(sql, args).fetchall()
-
-    def close(self) -> None:
-        if self._owns_database:
-            self.database.close()
 
     # ---------------------------------------------------------------- records and hashes
 
