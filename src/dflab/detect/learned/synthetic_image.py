@@ -18,12 +18,12 @@ import numpy as np
 
 from dflab.detect.context import AnalysedMedia
 from dflab.detect.evidence import Evidence, not_applicable
+from dflab.detect.learned.picture_frames import input_kind, score_spread_frames, spread_frames
 from dflab.detect.learned.spectral_features import MIN_SIDE, PATCH, patch_features, patches
 from dflab.detect.learned.synthetic_model import SyntheticImageModel
 from dflab.detect.registry import register_detector
 
 WEIGHTS = Path(__file__).resolve().parent / "weights" / "synthetic_image.json"
-FRAMES_PER_VIDEO = 3
 CONFIDENCE = {"image": 0.6, "image_small": 0.3, "image_resampled": 0.3, "video": 0.1}
 
 
@@ -60,25 +60,21 @@ class SyntheticImageDetector:
 
     def frames_wanted(self, media: AnalysedMedia) -> list[int]:
         """The frame positions `detect` reads (the scan decodes them together with other cues' frames)."""
-        n = len(media.media.frames)
-        return np.linspace(0, n - 1, min(FRAMES_PER_VIDEO, n)).round().astype(int).tolist() if n else []
+        return spread_frames(media)
 
     def detect(self, media: AnalysedMedia) -> Evidence:
         frames = media.media.frames
         if not frames or min(frames[0].rgb.shape[:2]) < MIN_SIDE:
             return not_applicable(self.name, f"The picture is smaller than {MIN_SIDE} pixels, too small to analyse.")
         model = load_model(self.weights)
-        picks = np.array(self.frames_wanted(media), dtype=int)
-        scored = [score_rgb(frames[i].rgb, model) for i in picks]
-        score = float(np.median([s for s, _ in scored]))
-        if media.media_type == "video":
-            kind, why = "video", " Video compression removes most of what this detector reads, so it counts little."
-        elif media.media.scale != 1.0:
-            kind, why = "image_resampled", " The image was downscaled for analysis, which weakens these traces."
-        elif min(frames[0].rgb.shape[:2]) < PATCH:
-            kind, why = "image_small", f" The image is smaller than the {PATCH}-pixel patches the model was fitted on."
-        else:
-            kind, why = "image", ""
+        picks, scored, score = score_spread_frames(media, lambda rgb: score_rgb(rgb, model))
+        kind = input_kind(media)
+        if kind == "image" and min(frames[0].rgb.shape[:2]) < PATCH:
+            kind = "image_small"
+        why = {"video": " Video compression removes most of what this detector reads, so it counts little.",
+               "image_resampled": " The image was downscaled for analysis, which weakens these traces.",
+               "image_small": f" The image is smaller than the {PATCH}-pixel patches the model was fitted on.",
+               "image": ""}[kind]
         judgement = (
             "typical of generated images" if score >= 0.6 else "as in camera images" if score < 0.4 else "inconclusive"
         )

@@ -14,10 +14,10 @@ import numpy as np
 
 from dflab.detect.context import AnalysedMedia
 from dflab.detect.evidence import Evidence, not_applicable
+from dflab.detect.learned.picture_frames import input_kind, score_spread_frames, spread_frames
 from dflab.detect.learned.synthetic_cnn_model import CROP
 from dflab.detect.registry import register_detector
 
-FRAMES_PER_VIDEO = 3
 CONFIDENCE = {"image": 0.7, "image_resampled": 0.3, "video": 0.1}
 
 
@@ -48,22 +48,17 @@ class SyntheticImageCnnDetector:
 
     def frames_wanted(self, media: AnalysedMedia) -> list[int]:
         """The frame positions `detect` reads (the scan decodes them together with other cues' frames)."""
-        n = len(media.media.frames)
-        return np.linspace(0, n - 1, min(FRAMES_PER_VIDEO, n)).round().astype(int).tolist() if n else []
+        return spread_frames(media)
 
     def detect(self, media: AnalysedMedia) -> Evidence:
         frames = media.media.frames
         if not frames or min(frames[0].rgb.shape[:2]) < CROP:
             return not_applicable(self.name, f"The picture is smaller than {CROP} pixels, too small to analyse.")
-        picks = np.array(self.frames_wanted(media), dtype=int)
-        scored = [score_rgb(frames[i].rgb, self.weights) for i in picks]
-        score = float(np.median([p for p, _ in scored]))
-        if media.media_type == "video":
-            kind, why = "video", " Video compression removes most of what this model reads, so it counts little."
-        elif media.media.scale != 1.0:
-            kind, why = "image_resampled", " The image was downscaled for analysis, which erases these traces."
-        else:
-            kind, why = "image", ""
+        picks, scored, score = score_spread_frames(media, lambda rgb: score_rgb(rgb, self.weights))
+        kind = input_kind(media)
+        why = {"video": " Video compression removes most of what this model reads, so it counts little.",
+               "image_resampled": " The image was downscaled for analysis, which erases these traces.",
+               "image": ""}[kind]
         judgement = ("typical of generated pictures" if score >= 0.6 else
                      "as in camera pictures" if score < 0.4 else "inconclusive")
         return Evidence(
