@@ -21,20 +21,17 @@ first frame, keeps the source's size and lasts min(10 s, source duration / facto
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from pathlib import Path
 
 from dflab.atomic import atomic_output
 from dflab.errors import UsageError
+from dflab.train.clip_sets import probe_video, variants, write_manifest
 from dflab.train.speed_testset import _ffmpeg, default_data_dir
-from dflab.train.video_speed_testset import _probe
 
 FACTORS = (0.75, 1.25, 1.5)
 NATURAL_METHODS = ("original", "reencode", "resize", "fpsconv", "fps24", "fps60")
 RETIME_METHODS = ("retime",)
-CLIP_S = 10.0
-MIN_CLIP_S = 3.0
 COLUMNS = ["path", "source", "method", "factor", "fps", "frames"]
 
 
@@ -83,16 +80,6 @@ def make_variant(src: Path, dst: Path, method: str, factor: float, fps: float, o
                  "-crf", crf, "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", bitrate, "-f", "mp4", str(tmp)])  # fmt: skip
 
 
-def variants(fps: float, frames: int, factors=FACTORS, methods=NATURAL_METHODS + RETIME_METHODS):
-    """(method, factor, output seconds) for one source of `frames` frames at `fps`."""
-    duration = frames / fps
-    for method in methods:
-        for factor in (factors if method in RETIME_METHODS else (1.0,)):
-            out_s = min(CLIP_S, duration / factor - 1.0 / fps)
-            if out_s >= MIN_CLIP_S:
-                yield method, factor, out_s
-
-
 def build_testset(out_dir: str | Path, data: str | Path, factors=FACTORS, methods=NATURAL_METHODS + RETIME_METHODS,
                   sources: list[str] | None = None, progress: bool = False) -> Path:
     """Write the clips and OUTDIR/manifest.csv; returns the manifest path. `sources` picks names (lp_d3, ...)."""
@@ -104,8 +91,8 @@ def build_testset(out_dir: str | Path, data: str | Path, factors=FACTORS, method
         raise UsageError(f"none of the sources {sources} is in {data}")
     rows = []
     for name, path in chosen:
-        fps, frames = _probe(path)
-        for method, factor, out_s in variants(fps, frames, factors, methods):
+        fps, frames = probe_video(path)
+        for method, factor, out_s in variants(fps, frames, factors, methods, RETIME_METHODS):
             rel = Path(name) / f"{name}_{method}_{factor:.2f}.mp4"
             if not (out_dir / rel).exists():  # a set is built once; an interrupted build resumes
                 make_variant(path, out_dir / rel, method, factor, fps, out_s)
@@ -114,12 +101,7 @@ def build_testset(out_dir: str | Path, data: str | Path, factors=FACTORS, method
                          "fps": f"{out_fps:g}", "frames": round(out_s * out_fps)})
         if progress:
             print(f"audio-video speed test set: {name} done ({len(rows)} clips)", file=sys.stderr)
-    manifest = out_dir / "manifest.csv"
-    with atomic_output(manifest) as tmp, open(tmp, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-    return manifest
+    return write_manifest(out_dir, rows, COLUMNS)
 
 
 def main(argv: list[str] | None = None) -> int:

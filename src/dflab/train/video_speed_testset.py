@@ -20,19 +20,17 @@ min(10 s, source duration / factor). Methods:
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from pathlib import Path
 
 from dflab.atomic import atomic_output
 from dflab.errors import UsageError
+from dflab.train.clip_sets import probe_video, variants, write_manifest
 from dflab.train.speed_testset import _ffmpeg, default_data_dir
 
 FACTORS = (0.5, 0.75, 0.9, 1.1, 1.25, 1.5, 2.0)
 RETIME_METHODS = ("repeat", "blend")
 NATURAL_METHODS = ("original", "reencode", "fpsconv")
-CLIP_S = 10.0
-MIN_CLIP_S = 3.0  # shorter outputs are skipped (a 2x speed-up of a 5 s source)
 MAX_SIDE = 320
 COLUMNS = ["path", "source", "group", "method", "factor", "fps", "frames"]
 
@@ -45,18 +43,6 @@ def collect_sources(data: Path) -> list[tuple[str, str, Path]]:
     kind = {"youtube": "original"}  # original_sequences/youtube/c23/videos/519.mp4 -> ffpp_original_519
     sources += [(f"ffpp_{kind.get(p.parts[-4], p.parts[-4])}_{p.stem}", "ffpp", p) for p in ffpp]
     return sources
-
-
-def _probe(path: Path) -> tuple[float, int]:
-    """(frame rate, frame count) of the first video stream."""
-    from dflab.media import probe
-
-    info = probe(path)
-    fps = float(info.get("fps") or 0.0)
-    frames = int(info.get("frames") or round(float(info.get("duration") or 0.0) * fps))
-    if fps <= 0 or frames <= 0:
-        raise UsageError(f"{path}: no frame rate or frame count in the video stream")
-    return fps, frames
 
 
 def retime_filter(method: str, factor: float, fps: float, max_side: int = MAX_SIDE) -> str:
@@ -87,16 +73,6 @@ def make_variant(src: Path, dst: Path, method: str, factor: float, fps: float, o
                  "-f", "mp4", str(tmp)])  # fmt: skip
 
 
-def variants(fps: float, frames: int, factors=FACTORS, methods=NATURAL_METHODS + RETIME_METHODS):
-    """(method, factor, output seconds) for one source of `frames` frames at `fps`."""
-    duration = frames / fps
-    for method in methods:
-        for factor in (factors if method in RETIME_METHODS else (1.0,)):
-            out_s = min(CLIP_S, duration / factor - 1.0 / fps)
-            if out_s >= MIN_CLIP_S:
-                yield method, factor, out_s
-
-
 def build_testset(out_dir: str | Path, data: str | Path, factors=FACTORS, methods=NATURAL_METHODS + RETIME_METHODS,
                   sources: list[str] | None = None, max_side: int = MAX_SIDE, progress: bool = False) -> Path:
     """Write the clips and OUTDIR/manifest.csv; returns the manifest path. `sources` picks names from
@@ -109,8 +85,8 @@ def build_testset(out_dir: str | Path, data: str | Path, factors=FACTORS, method
         raise UsageError(f"none of the sources {sources} is in {data}")
     rows = []
     for name, group, path in chosen:
-        fps, frames = _probe(path)
-        for method, factor, out_s in variants(fps, frames, factors, methods):
+        fps, frames = probe_video(path)
+        for method, factor, out_s in variants(fps, frames, factors, methods, RETIME_METHODS):
             rel = Path(name) / f"{name}_{method}_{factor:.2f}.mp4"
             make_variant(path, out_dir / rel, method, factor, fps, out_s, max_side)
             out_fps = (30 if round(fps) == 25 else 25) if method == "fpsconv" else fps
@@ -118,12 +94,7 @@ def build_testset(out_dir: str | Path, data: str | Path, factors=FACTORS, method
                          "factor": f"{factor:.2f}", "fps": f"{out_fps:g}", "frames": round(out_s * out_fps)})
         if progress:
             print(f"video speed test set: {name} done ({len(rows)} clips)", file=sys.stderr)
-    manifest = out_dir / "manifest.csv"
-    with atomic_output(manifest) as tmp, open(tmp, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-    return manifest
+    return write_manifest(out_dir, rows, COLUMNS)
 
 
 def main(argv: list[str] | None = None) -> int:
