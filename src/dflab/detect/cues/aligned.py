@@ -61,6 +61,11 @@ class AlignedAhead:
     def get(self, obs: FaceObservation) -> tuple[np.ndarray, np.ndarray] | None:
         return self._crops.get(_key(obs))
 
+    def take(self, obs: FaceObservation) -> tuple[np.ndarray, np.ndarray] | None:
+        """The crop made ahead, forgotten here: `align_track` stacks it into the track's crops (kept in the
+        subject's cache), and a second copy of every crop would grow with the clip's length."""
+        return self._crops.pop(_key(obs), None)
+
     def __len__(self) -> int:
         return len(self._crops)
 
@@ -85,7 +90,7 @@ def align_track(subject: AnalysedMedia, track: FaceTrack) -> AlignedTrack:
     ahead: AlignedAhead | None = subject.cache.get(AHEAD_KEY)
     crops, mats, pts = [], [], []
     for obs in track.observations:
-        made = ahead.get(obs) if ahead is not None else None
+        made = ahead.take(obs) if ahead is not None else None
         if made is not None:
             crop, matrix = made
         else:
