@@ -286,6 +286,18 @@ def _registry(d: dict) -> list[str]:
                   for r in d["rows"]])
 
 
+def _scan_memory(d: dict) -> list[str]:
+    runs = sorted(d["runs"], key=lambda r: r["seconds"])
+    shortest = runs[0]["peak_rss_mb"] if runs and runs[0].get("peak_rss_mb") else None
+    ratios = [r["peak_rss_mb"] / shortest if shortest and r.get("peak_rss_mb") else None for r in runs]
+    rows = [[r["clip"], r["exit"], num(r.get("frames_analysed")), f"{r['peak_rss_mb']:,.0f} MB",
+             f"{ratio:.2f}" if ratio is not None else "-", f"{r['wall_s']:.0f}"] for r, ratio in zip(runs, ratios)]
+    flat = bool(ratios) and all(ratio is not None and ratio <= 1.10 for ratio in ratios)
+    return table(["clip", "exit", "analysis frames", "peak RSS", "vs shortest", "wall s"], rows) + [
+        "", f"Target: the 60 s clip under {d['target_60s_mb']:,.0f} MB ({'met' if d['meets_60s_target'] else 'not met'});"
+        f" every length within 10 % of the shortest ({'met' if flat else 'not met'})."]
+
+
 def _scan_speed(d: dict) -> list[str]:
     t = d["stage_median_s"]
     slow = sorted(((k, v) for k, v in t.items() if k != "total"), key=lambda kv: -kv[1])[:5]
@@ -491,6 +503,7 @@ SPECS: dict[str, Spec] = {
                               "Registry with its hashes in PostgreSQL (`bench/registry.py --backend postgresql`): "
                               "single-query latency, memory, bulk load, the index built from the database and its "
                               "incremental refresh"),
+    "scan_memory": Spec("LivePortrait's d6.mp4 with its sound, scaled and padded to 1920x1080, looped", _scan_memory),
     "scan_speed": Spec("LivePortrait's s18.mp4 (1280x720, 30 fps, speech) looped to 10 s", _scan_speed),
     "serve_load": Spec("50 different pictures of ../shared/data/faces, uploaded at once by 10 clients to `dflab serve` "
                        "(2 scan threads in its scan process)", _serve_load),

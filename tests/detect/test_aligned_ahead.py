@@ -50,6 +50,7 @@ def test_crops_made_while_finding_faces_equal_crops_from_the_frames(shared_data)
     subject.cache[AHEAD_KEY] = ahead
     made = align_track(subject, tracks[0])
     assert _CountingFrames.reads == 0
+    assert len(ahead) == sum(len(t) for t in tracks[1:])  # the first track's crops now live in its AlignedTrack only
     assert np.array_equal(made.crops, later.crops)
     assert np.array_equal(made.matrices, later.matrices)
     assert np.array_equal(made.points, later.points)

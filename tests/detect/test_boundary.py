@@ -52,3 +52,41 @@ def test_skin_tone_abstains_when_the_forehead_is_not_bare_skin(seam_pair):
     # In the pasted photo the seam crosses the forehead patch: not bare skin, so no colour verdict.
     _, fake = seam_pair
     assert SkinToneDetector().detect(fake).confidence == 0
+
+
+def test_track_measurements_one_crop_at_a_time_equal_the_whole_track_at_once(shared_data):
+    """The grey of each aligned crop is made as the loop reaches it (memory flat in track length): the seam,
+    flicker and energy are the values computed from the whole track's grey array at once."""
+    import av
+
+    from dflab.detect.context import AnalysedMedia
+    from dflab.detect.cues.aligned import align_track, rings, swap_region_mask
+    from dflab.detect.cues.boundary import _gray, seam_ratio, track_measurements
+    from dflab.faces.analyse import analyse_frames
+    from dflab.media.types import Frame, Media
+
+    path = shared_data / "liveportrait/assets/examples/source/s32.mp4"
+    with av.open(str(path)) as container:
+        frames = [Frame(i, float(f.time), f.to_ndarray(format="rgb24"))
+                  for i, f in zip(range(12), container.decode(container.streams.video[0]))]
+    h, w = frames[0].rgb.shape[:2]
+    media = Media(path=path, media_type="video", frames=frames, fps=30.0, duration_s=frames[-1].time_s, width=w,
+                  height=h)
+    tracks = analyse_frames(iter(frames), "video", max_faces=1, embed_every_s=None, face_rate_fps=None)
+    aligned = align_track(AnalysedMedia(media, tracks), tracks[0])
+    assert len(aligned.crops) >= 8
+
+    gray = _gray(aligned.crops)  # the whole track at once, as the measurements were made before
+    seam, flicker, energy = [], [np.nan], np.zeros(gray.shape[1:], np.float32)
+    for i in range(len(gray)):
+        band, interior, outside = rings(swap_region_mask(aligned.points[i]))
+        seam.append(seam_ratio(gray[i], band, interior, outside)[0])
+        if i:
+            change = np.abs(gray[i] - gray[i - 1] - (gray[i] - gray[i - 1]).mean())
+            energy += change
+            flicker.append(np.log((change[band].mean() + 1.0) / (0.5 * (change[interior].mean()
+                                                                             + change[outside].mean()) + 1.0)))
+    made = track_measurements(aligned)
+    assert np.array_equal(made["seam"], np.array(seam))
+    assert np.array_equal(made["flicker"], np.array(flicker), equal_nan=True)
+    assert np.array_equal(made["energy"], energy / (len(gray) - 1))

@@ -100,6 +100,19 @@ def test_prefetch_keeps_the_same_pixels_and_releases_them(both) -> None:
     assert frames._pinned == {}
 
 
+def test_prefetch_hands_visited_frames_over_in_order_without_keeping_them(both) -> None:
+    kept, streamed = both
+    frames = streamed.frames
+    n = len(frames)
+    seen = []
+    pinned = frames.prefetch([n // 2], visit=[n - 1, 1, n // 2, 1], on_visit=lambda pos, rgb: seen.append((pos, rgb)))
+    assert pinned == 1 and set(frames._pinned) == {n // 2}  # visited frames are not kept
+    assert [pos for pos, _ in seen] == [1, n // 2, n - 1]  # once each, in frame order
+    for pos, rgb in seen:
+        assert np.array_equal(rgb, kept.frames[pos].rgb), pos
+    frames.release()
+
+
 def test_threads_reading_at_once_each_get_their_own_frames(both) -> None:
     """Cues on two threads share one StreamedFrames (detect/cue_runner.py): one cursor, served in turn."""
     import threading

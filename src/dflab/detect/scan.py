@@ -199,19 +199,20 @@ def _aligned_ahead(planned: list | None):
 
 def _examine(subject: AnalysedMedia, detectors: list, options: ScanOptions, watch: _Stopwatch, started: float,
              notify: Callable[[str], None]) -> ScanResult:  # fmt: skip
-    from dflab.faces.analyse import EMBED_EVERY_S, embed_tracks, embedding_frames
+    from dflab.faces.analyse import EMBED_EVERY_S, EmbeddingsAhead, embed_tracks
 
-    # A streamed video's tracks still lack their identity embeddings (decode_and_find_faces): their frames are
-    # decoded in the same pass as the frames the cues read, while the cues that read no frames already run.
+    # A streamed video's tracks still lack their identity embeddings (decode_and_find_faces): they are made
+    # from their frames as the pass that decodes the frames the cues read goes by them (not kept: one frame a
+    # second would grow with the clip), while the cues that read no frames already run.
     embed_later = subject.media_type == "video"
 
     def prepare() -> None:
+        ahead = EmbeddingsAhead(subject.tracks, EMBED_EVERY_S) if embed_later else None
         with watch.time("prefetch"):
-            also = embedding_frames(subject.tracks, EMBED_EVERY_S) if embed_later else []
-            _prefetch_frames(subject, detectors, also)
+            _prefetch_frames(subject, detectors, ahead)
         if embed_later:
-            with watch.time("embeddings"):
-                embed_tracks(subject.tracks, EMBED_EVERY_S, subject.media.frames.__getitem__)
+            with watch.time("embeddings"):  # any the pass did not make (a frame it could not decode again)
+                embed_tracks(subject.tracks, EMBED_EVERY_S, subject.media.frames.__getitem__, made=ahead.vectors)
 
     evidence = run_detectors(subject, detectors, watch.time, notify, options.detector_threads, prepare=prepare)
 
@@ -223,20 +224,22 @@ def _examine(subject: AnalysedMedia, detectors: list, options: ScanOptions, watc
     return result
 
 
-def _prefetch_frames(subject: AnalysedMedia, detectors: list, also: list[int]) -> None:
-    """Decode in one pass the frames the cues will read (`frames_wanted`), and `also` these, when the media
-    streams its frames: otherwise each cue would decode the file again from the start for its own few frames."""
+def _prefetch_frames(subject: AnalysedMedia, detectors: list, ahead=None) -> None:
+    """Decode in one pass the frames the cues will read (`frames_wanted`), and hand the frames `ahead` (an
+    EmbeddingsAhead) reads to it on the way, when the media streams its frames: otherwise each cue would
+    decode the file again from the start for its own few frames."""
     prefetch = getattr(subject.media.frames, "prefetch", None)
     if prefetch is None:
         return
-    wanted: set[int] = set(also)
+    wanted: set[int] = set()
     for detector in detectors:
         frames_wanted = getattr(detector, "frames_wanted", None)
         if frames_wanted is not None and not (detector.needs_faces and not subject.tracks):
             wanted.update(frames_wanted(subject))
-    if wanted:
+    visit = ahead.positions() if ahead is not None else []
+    if wanted or visit:
         try:
-            prefetch(sorted(wanted))
+            prefetch(sorted(wanted), visit=visit, on_visit=ahead)
         except DflabError:  # a frame that cannot be decoded again: the cue that needs it says so itself
             subject.media.frames.release()
 

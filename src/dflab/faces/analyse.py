@@ -215,16 +215,39 @@ def embedding_frames(tracks: list[FaceTrack], embed_every_s: float | None) -> li
     return sorted({obs.frame_pos for _, obs in _to_embed(tracks, embed_every_s)})
 
 
-def embed_tracks(tracks: list[FaceTrack], embed_every_s: float | None, frame_at: Callable[[int], Frame]) -> None:
-    """Give each track its identity embeddings (see `analyse`); `frame_at(frame_pos)` gives the frames."""
+def embed_tracks(tracks: list[FaceTrack], embed_every_s: float | None, frame_at: Callable[[int], Frame],
+                 made: dict[tuple[int, int], np.ndarray] | None = None) -> None:
+    """Give each track its identity embeddings (see `analyse`); `frame_at(frame_pos)` gives the frames.
+    `made` holds embeddings already computed, by (track id, frame position) (`EmbeddingsAhead.vectors`):
+    their frames are not read again."""
     wanted = _to_embed(tracks, embed_every_s)
     # Embedded in frame order across tracks, so frames fetched again from the file come in one forward pass;
     # each track's embeddings are then stored in its own time order, as before.
-    vectors = {}
+    vectors = dict(made or {})
     for track, obs in sorted(wanted, key=lambda pair: pair[1].frame_pos):
-        vectors[(track.track_id, obs.frame_pos)] = embed(frame_at(obs.frame_pos).rgb, obs.box)
+        if (track.track_id, obs.frame_pos) not in vectors:
+            vectors[(track.track_id, obs.frame_pos)] = embed(frame_at(obs.frame_pos).rgb, obs.box)
     for track, obs in wanted:
         track.embeddings[obs.frame_pos] = vectors[(track.track_id, obs.frame_pos)]
+
+
+class EmbeddingsAhead:
+    """The identity embeddings `embed_tracks` would make, made from each frame as a forward decode goes by it
+    (`StreamedFrames.prefetch(visit=..., on_visit=...)`), so those frames (one a second along every track)
+    are never all kept at once. Hand `vectors` to `embed_tracks(made=...)`, which fills in any it lacks."""
+
+    def __init__(self, tracks: list[FaceTrack], embed_every_s: float | None) -> None:
+        self._by_pos: dict[int, list[tuple[int, FaceObservation]]] = {}
+        for track, obs in _to_embed(tracks, embed_every_s):
+            self._by_pos.setdefault(obs.frame_pos, []).append((track.track_id, obs))
+        self.vectors: dict[tuple[int, int], np.ndarray] = {}
+
+    def positions(self) -> list[int]:
+        return sorted(self._by_pos)
+
+    def __call__(self, pos: int, rgb: np.ndarray) -> None:
+        for track_id, obs in self._by_pos.get(pos, ()):
+            self.vectors[(track_id, obs.frame_pos)] = embed(rgb, obs.box)
 
 
 def _to_embed(tracks: list[FaceTrack], embed_every_s: float | None) -> list[tuple[FaceTrack, FaceObservation]]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -113,16 +113,27 @@ class StreamedFrames(Sequence[Frame]):
             self._cache.clear()
             self._pinned.clear()
 
-    def prefetch(self, positions) -> int:
+    def prefetch(self, positions, visit: Iterable[int] = (),
+                 on_visit: Callable[[int, np.ndarray], None] | None = None) -> int:
         """Decode, in one forward pass, the frames that several cues are about to ask for, and keep them until
         `release()`. Each cue reading its few frames on its own would decode the file again from the start;
         the pixels are the same either way. At most PREFETCH_MAX_FRAMES are kept (the earliest): the
-        rest are decoded on request as before. Returns how many frames are now kept."""
+        rest are decoded on request as before. Returns how many frames are now kept.
+
+        The `visit` positions are decoded in the same pass and handed to `on_visit(pos, rgb)` in frame order
+        without being kept: a reader that needs each frame once (the identity embeddings, about one frame per
+        second of face) costs no memory that grows with the clip's length that way."""
         with self._lock:
             wanted = sorted({int(p) for p in positions if 0 <= int(p) < len(self)} - set(self._pinned))
             room = max(0, PREFETCH_MAX_FRAMES - len(self._pinned))
-            for pos in wanted[:room]:
-                self._pinned[pos] = self._rgb(pos)
+            keep = set(wanted[:room])
+            seen = {int(p) for p in visit if 0 <= int(p) < len(self)} if on_visit is not None else set()
+            for pos in sorted(keep | seen):
+                rgb = self._rgb(pos)
+                if pos in keep:
+                    self._pinned[pos] = rgb
+                if pos in seen:
+                    on_visit(pos, rgb)
             return len(self._pinned)
 
     def release(self) -> None:
