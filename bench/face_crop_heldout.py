@@ -149,7 +149,7 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(1)
-    result: dict = {"models": {k: str(v) for k, v in models.items()}}
+    result: dict = {"models": {k: str(v) for k, v in models.items()}, "pictures_per_folder": args.pictures}
     video_lines, image_lines = raw_lines("video"), raw_lines("image")
     result["raw_lines"] = {"video": video_lines, "image": image_lines}
     if not args.no_video:
