@@ -123,8 +123,10 @@ def test_shipped_model_never_saw_the_test_files(shared_data):
     meta = read_weights(shipped_weights_path())["meta"]
     trained = {f["path"] for f in meta["files"]}
     assert all(f["label"] == 0 for f in meta["files"])  # the SBI recipe: real faces only
-    held = [i for i in default_data_list(shared_data) if i.role == "heldout"]
-    assert any("ffpp/original" in str(i.path) for i in held)
+    # The evaluation sets; the development-set sources (split "devset") are held out of the data list from now
+    # on, but the shipped weights predate that split and trained on them (see the model card).
+    held = [i for i in default_data_list(shared_data) if i.role == "heldout" and i.split != "devset"]
+    assert any("ffpp/original" in str(i.path) for i in held) and any(i.split == "eval_faces" for i in held)
     assert not any(str(i.path.relative_to(shared_data)) in trained or str(i.path) in trained for i in held)
 
 
@@ -206,3 +208,53 @@ def test_detector_on_a_real_photo(shared_data):
     far = np.ones(frame_shape, bool)
     far[max(0, int(y0 - 1.5 * w)) : int(y1 + 1.5 * w), max(0, int(x0 - 1.5 * w)) : int(x1 + 1.5 * w)] = False
     assert heat[far].max(initial=0.0) == 0.0  # (all zero when nothing in the face argues "fake")
+
+
+def test_data_split_keeps_every_evaluation_set_out_of_training(shared_data):
+    from collections import Counter
+
+    from dflab.train.face_crop_data import default_data_list
+
+    items = default_data_list(shared_data)
+    train = [i for i in items if i.role == "train"]
+    held = [i for i in items if i.role == "heldout"]
+    # Training: faces/ reals of UTKFace, RMFD and Unsplash only, real faces only (the SBI recipe).
+    assert {i.method for i in train} == {"utkface_crop_part1", "rmfd_kaggle_nomask_real", "hardfake_unsplash_real"}
+    assert all(i.label == 0 for i in train) and len(train) > 2000
+    # No person (group) on both sides; the development-set sources, FF++, LivePortrait and CIPLAB all held out.
+    assert not {i.group for i in train} & {i.group for i in held}
+    rel = [i.path.relative_to(shared_data).as_posix() for i in train]
+    assert not any(p.startswith(("ffpp/", "liveportrait/", "face_recognition/", "dlib_faces/", "faces/ciplab"))
+                   for p in rel)
+    assert Counter(i.split for i in held if i.method.startswith("ciplab")) == Counter({"eval_faces": 600})
+    # About a fifth of each training folder's people held out for false alarms.
+    for folder in ("utkface_crop_part1", "rmfd_kaggle_nomask_real", "hardfake_unsplash_real"):
+        n_held = sum(i.method == folder for i in held)
+        share = n_held / (n_held + sum(i.method == folder for i in train))
+        assert 0.12 < share < 0.3, (folder, share)
+    # RMFD names its people: every photo of one person falls on the same side.
+    rmfd = [i for i in items if i.method == "rmfd_kaggle_nomask_real" and i.group.count("/") == 1
+            and not i.group.endswith(".jpg")]
+    sides: dict[str, set] = {}
+    for i in rmfd:
+        sides.setdefault(i.group, set()).add(i.role)
+    assert rmfd and all(len(s) == 1 for s in sides.values())
+
+
+def test_warm_start_begins_from_the_given_weights(shared_data, tmp_path):
+    import dataclasses
+
+    import torch
+
+    from dflab.train.face_crop_data import default_data_list
+    from dflab.train.face_crop_train import PRESETS, train_detector
+
+    preset = dataclasses.replace(PRESETS["tiny"], steps=1, lr=1e-7)
+    result = train_detector(default_data_list(shared_data), tmp_path / "warm.pt", preset,
+                            init_from=shipped_weights_path())
+    assert result.meta["init_from"] == shipped_weights_path().name
+    shipped = read_weights(shipped_weights_path())["state"]["_fc.weight"].float()
+    warm = read_weights(result.weights)["state"]["_fc.weight"].float()
+    assert torch.allclose(warm, shipped, atol=1e-3)  # one step at a tiny rate: still the given head
+    cold = read_weights(train_detector(default_data_list(shared_data), tmp_path / "cold.pt", preset).weights)
+    assert not torch.allclose(cold["state"]["_fc.weight"].float(), shipped, atol=1e-2)

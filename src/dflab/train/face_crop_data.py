@@ -35,6 +35,7 @@ class DataItem:
     method: str  # "real" sources carry their dataset name; ffpp fakes their manipulation method
     group: str  # same footage = same group
     role: str = "train"  # "train" or "heldout" (never trained on; kept for honest evaluation)
+    split: str = ""  # what a held-out item is kept for (face_crop_data.json's "split"), "" when not said
 
 
 @dataclass
@@ -55,15 +56,54 @@ def shared_data_root(explicit: str | Path | None = None) -> Path:
 
 
 def default_data_list(root: Path) -> list[DataItem]:
-    """The shipped data list, resolved against `root`."""
+    """The shipped data list, resolved against `root`: the listed files, then faces/labels.csv by its rule."""
     spec = json.loads(resources.files("dflab.train").joinpath("face_crop_data.json").read_text())
     items = [
-        DataItem(root / e["path"], 1 if e["label"] == "fake" else 0, e["method"], e["group"], e.get("role", "train"))
+        DataItem(root / e["path"], 1 if e["label"] == "fake" else 0, e["method"], e["group"], e.get("role", "train"),
+                 e.get("set", ""))
         for e in spec["items"]
     ]
+    if "faces" in spec:
+        items += faces_data_list(root, spec["faces"])
     missing = [str(i.path) for i in items if not i.path.is_file()]
     if missing:
         raise NotFound(f"{len(missing)} listed training files are missing, e.g. {missing[0]}")
+    return items
+
+
+def heldout_by_group(group: str, modulus: int) -> bool:
+    """The fixed identity split: a group is held out when the first byte of its sha1 is 0 mod `modulus`."""
+    return hashlib.sha1(group.encode()).digest()[0] % modulus == 0
+
+
+def faces_data_list(root: Path, rule: dict) -> list[DataItem]:
+    """faces/labels.csv rows of the rule's folders: train folders split by identity (a fifth held out), eval
+    folders all held out. Group = the named person where labels.csv gives one, else the file itself."""
+    import csv
+
+    labels = root / rule["labels"]
+    if not labels.is_file():
+        raise NotFound(f"{labels} not found (the faces/ set of the shared development data)")
+    base = labels.parent
+    train_folders, eval_folders = set(rule["train_folders"]), set(rule["eval_folders"])
+    items = []
+    with labels.open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            folder = row["path"].split("/", 1)[0]
+            if folder not in train_folders | eval_folders:
+                continue
+            identity = (row.get("identity") or "").strip()
+            group = f"{folder}/{identity}" if identity else row["path"]
+            label = 1 if row["label"] == "fake" else 0
+            if folder in eval_folders:
+                role, split = "heldout", "eval_faces"
+            elif heldout_by_group(group, int(rule["heldout_modulus"])):
+                role, split = "heldout", "eval_faces"
+            else:
+                role, split = "train", "train"
+            if label == 1 and role == "train":  # the SBI recipe trains on real faces only
+                role, split = "heldout", "eval_faces"
+            items.append(DataItem(base / row["path"], label, folder, group, role, split))
     return items
 
 

@@ -61,6 +61,10 @@ PRESETS: dict[str, TrainPreset] = {
     "small": TrainPreset(steps=200, batch_size=16, frames_per_clip=8, lr=5e-4, p_xray=0.1),
     # The shipped model: ~3 crops/s of every clip, SBI pairs, blocks 5-15 + head, ~40 min on 2 threads.
     "full": TrainPreset(steps=FULL_STEPS, batch_size=32, frames_per_clip=16, clip_fps=3.0, lr=5e-4, p_xray=0.1),
+    # The same recipe sized for the faces/ pictures (thousands of people, one crop each): the step budget of
+    # `full`, a 35-minute wall-clock budget on 2 threads (--max-minutes decides where the cosine ends).
+    "faces": TrainPreset(steps=FULL_STEPS, batch_size=32, frames_per_clip=16, clip_fps=3.0, lr=5e-4, p_xray=0.1,
+                         max_seconds=35 * 60.0),
 }
 
 
@@ -216,8 +220,10 @@ def train_detector(
     progress: Callable[[str, int, int, float | None], None] | None = None,
     extra_meta: dict | None = None,
     data_root: Path | None = None,
+    init_from: str | Path | None = None,
 ) -> TrainResult:
-    """Train on the `train`-role items and write weights (+ meta) to `out`. Returns the loss history."""
+    """Train on the `train`-role items and write weights (+ meta) to `out`. Returns the loss history.
+    `init_from`: start from a face-crop weights file instead of the ImageNet head (a warm start)."""
     import torch
 
     started = time.perf_counter()
@@ -233,7 +239,12 @@ def train_detector(
 
     sets = load_crop_sets(used, preset.frames_per_clip, CROP_SIZE, PADDING, progress=on_item, rate_fps=preset.clip_fps)
     maker = BatchMaker(sets, preset, rng)
-    model = build_model(CROP_SIZE, pretrained=True)
+    if init_from is not None:
+        from dflab.detect.learned.face_crop_model import load_model
+
+        model, _ = load_model(init_from)
+    else:
+        model = build_model(CROP_SIZE, pretrained=True)
     params = freeze_early(model, preset.first_block)
     optimiser = torch.optim.AdamW(params, lr=preset.lr, weight_decay=preset.weight_decay)
     loop_started = time.perf_counter()
@@ -275,6 +286,7 @@ def train_detector(
         "torch_threads": torch.get_num_threads(),
         "files": [{"path": _shown_path(s.item.path, data_root), "label": s.item.label, "method": s.item.method,
                    "crops": len(s.crops)} for s in sets if s.item is not None],
+        "init_from": Path(init_from).name if init_from is not None else "imagenet",
         "steps_run": len(losses),
         "stopped_by_time_budget": len(losses) < preset.steps,
         "final_loss_mean_last10": round(float(np.mean(losses[-10:])), 4) if losses else None,
