@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dflab.eval.metrics import eer, expected_calibration_error, roc_auc
-from dflab.train.voice_clone_data import VoiceFile, featurised, versions_of
+from dflab.train.voice_clone_data import VoiceFile, featurised, text_of, versions_of
 
 
 @dataclass
@@ -86,23 +86,30 @@ def file_probabilities(items: list[VoiceFile], rows: Rows, model, mask: np.ndarr
 
 
 def out_of_fold(items: list[VoiceFile], rows: Rows, c: float = 0.05, cloned_weight: float = 3.0,
-                use_old: bool = True) -> np.ndarray:
-    """Each file's probability from the model fitted without its fold (its voice)."""
+                use_old: bool = True, unseen_text: bool = False) -> np.ndarray:
+    """Each file's probability from the model fitted without its fold (its voice); with unseen_text, also
+    without any other voice's rendering of a text the held-out voice's renderings say."""
     folds = fold_of_groups(items)
     fold = np.array([folds[items[o].group] for o in rows.owner])
     trains = np.array([items[o].trains and (use_old or items[o].dataset == "cloned_voices") for o in rows.owner])
     y = np.array([items[o].label for o in rows.owner])
+    texts = np.array([text_of(items[o]) for o in rows.owner])
     out = np.full(len(items), np.nan)
     for k in sorted(set(folds.values())):
         train = trains & (fold != k)
+        if unseen_text:
+            said = {text_of(items[o]) for o in np.unique(rows.owner[fold == k])}
+            train &= ~np.isin(texts, list(said))
         model = fit_logistic(rows.x[train], y[train], row_weights(items, rows, train, cloned_weight)[train], c)
         for i, p in file_probabilities(items, rows, model, (fold == k) & rows.original).items():
             out[i] = p
     return out
 
 
-def fit_all(items: list[VoiceFile], rows: Rows, c: float = 0.05, cloned_weight: float = 3.0):
-    trains = np.array([items[o].trains for o in rows.owner])
+def fit_all(items: list[VoiceFile], rows: Rows, c: float = 0.05, cloned_weight: float = 3.0,
+            exclude_groups: tuple[str, ...] = ()):
+    """The model fitted on every training file except the voices in exclude_groups."""
+    trains = np.array([items[o].trains and items[o].group not in exclude_groups for o in rows.owner])
     y = np.array([items[o].label for o in rows.owner])
     return fit_logistic(rows.x[trains], y[trains], row_weights(items, rows, trains, cloned_weight)[trains], c)
 

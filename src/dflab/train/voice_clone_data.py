@@ -72,6 +72,14 @@ def corpus(data: str | Path) -> list[VoiceFile]:
     return files
 
 
+def text_of(item: VoiceFile) -> str:
+    """What is said: the Tortoise clones share a few texts across voices (one folder per text); every other file
+    says its own."""
+    if item.dataset == "cloned_voices" and item.path.parent.parent.name == "tortoise" and item.path.parent.name != "favorites":
+        return item.path.parent.name
+    return str(item.path)
+
+
 def versions_of(item: VoiceFile) -> tuple[str, ...]:
     """The codec histories a file is seen with before the front end."""
     return ("original",) if item.dataset == "cloned_voices" else ("original", "mp3", "aac")
