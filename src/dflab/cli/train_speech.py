@@ -40,9 +40,9 @@ def register(kinds) -> None:
     s.add_argument("--eval", action="store_true", help="print the held-out table first (leave-one-speaker-out; "
                    "with --classic leave-one-TTS-system-out)")
     s.add_argument("--features", choices=FEATURE_CHOICES, default=None,
-                   help="window feature set (default lfcc+band+modulation)")
-    s.add_argument("--cloned-weight", type=float, default=3.0,
-                   help="weight of a cloned_voices file against a classic-set file (default 3)")
+                   help="window feature set (default lfcc)")
+    s.add_argument("--cloned-weight", type=float, default=10.0,
+                   help="weight of a cloned_voices file against a classic-set file (default 10)")
     s.add_argument("--cache", metavar="DIR", help="where front-end features are cached (default /tmp/dflab-voice-features)")
     s.add_argument("--classic", action="store_true",
                    help="the earlier model: LFCC statistics of 6 s chunks, classic TTS set only")
@@ -112,7 +112,7 @@ def run_windowed(args: argparse.Namespace) -> int:
     log = (lambda msg: None) if args.json or args.quiet else (lambda msg: print(msg, file=sys.stderr))
     command = "dflab train synthetic-speech" + (f" --features {features}" if args.features else "") + (
         f" --c {args.c}" if args.c != 0.05 else "") + (f" --cloned-weight {args.cloned_weight:g}"
-                                                       if args.cloned_weight != 3.0 else "")  # fmt: skip
+                                                       if args.cloned_weight != 10.0 else "")  # fmt: skip
     model, report = fit_windowed(data, features, args.c, args.cloned_weight, args.cache or DEFAULT_CACHE, command, log)
     model.save(out)
     if args.json:

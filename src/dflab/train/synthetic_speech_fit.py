@@ -15,9 +15,9 @@ from dflab.audio.antispoof import WINDOW_FEATURE_PREFIX, SpoofModel
 from dflab.train.synthetic_voice_loso import build_rows, fit_all, loso_report, out_of_fold
 from dflab.train.voice_clone_data import DEFAULT_CACHE, corpus
 
-SHIPPED_FEATURES = "lfcc+band+modulation"
+SHIPPED_FEATURES = "lfcc"
 DEFAULT_C = 0.05
-DEFAULT_CLONED_WEIGHT = 3.0
+DEFAULT_CLONED_WEIGHT = 10.0
 TEST_VOICES = ("daniel", "geralt", "myself")  # never fitted on by the shipped weights (tests/learned)
 
 

@@ -49,6 +49,11 @@ def voice_group(speaker: str) -> str:
 
 
 def corpus(data: str | Path) -> list[VoiceFile]:
+    """Every development file the detector would judge (see `judged`)."""
+    return judged(_all_files(data))
+
+
+def _all_files(data: str | Path) -> list[VoiceFile]:
     from dflab.eval.manifest import read_manifest
     from dflab.train.speed_testset import LIVEPORTRAIT_WITH_SPEECH
 
@@ -66,7 +71,7 @@ def corpus(data: str | Path) -> list[VoiceFile]:
         files.append(VoiceFile(flac, 0, "librispeech", f"libri_{flac.parent.name}", "librispeech"))
     for name in FALSE_ALARM_CLIPS:
         clip = data / "liveportrait/assets/examples/driving" / f"{name}.mp4"
-        if clip.exists():
+        if clip.exists() and _has_audio(clip):
             files.append(VoiceFile(clip, 0, "liveportrait", f"lp_{name}", "liveportrait",
                                    trains=name in LIVEPORTRAIT_WITH_SPEECH))
     return files
@@ -78,6 +83,34 @@ def text_of(item: VoiceFile) -> str:
     if item.dataset == "cloned_voices" and item.path.parent.parent.name == "tortoise" and item.path.parent.name != "favorites":
         return item.path.parent.name
     return str(item.path)
+
+
+def judged(items: list[VoiceFile]) -> list[VoiceFile]:
+    """The files the detector judges: a LivePortrait clip whose sound is silent or not speech (music, a beat)
+    makes it abstain, so it is neither trained on nor scored."""
+    from dflab.audio.presence import sounds_like_speech
+    from dflab.audio.signal import normalise_loudness
+    from dflab.errors import BadMedia
+    from dflab.media import load_audio
+
+    out = []
+    for item in items:
+        if item.dataset == "liveportrait":
+            audio = load_audio(item.path)
+            try:
+                if not sounds_like_speech(normalise_loudness(audio.samples, audio.sample_rate), audio.sample_rate):
+                    continue
+            except BadMedia:
+                continue
+        out.append(item)
+    return out
+
+
+def _has_audio(path: Path) -> bool:
+    import av
+
+    with av.open(str(path)) as container:
+        return bool(container.streams.audio)
 
 
 def versions_of(item: VoiceFile) -> tuple[str, ...]:
