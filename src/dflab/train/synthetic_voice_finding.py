@@ -4,8 +4,9 @@
 
 Records are what a scan sees, in two situations:
 
-- without a reference voice: every development file (cloned_voices, ljspeech_tts, LibriSpeech, LivePortrait
-  speech) with `synthetic_speech` only. Its score is the file's leave-one-speaker-out probability
+- without a reference voice: every cloned_voices file and every real file of ljspeech_tts, LibriSpeech and
+  LivePortrait speech, with `synthetic_speech` only (the ljspeech_tts renderings are left out: all are in
+  LJSpeech's voice, so the model that scores them out of fold has seen no classic TTS at all). Its score is the file's leave-one-speaker-out probability
   (dflab.train.synthetic_voice_loso: the model that scored it never heard its voice), its confidence the
   detector's own;
 - with a reference (`dflab scan --reference`): every cloned_voices file again, now also with `speaker_match`
@@ -14,8 +15,8 @@ Records are what a scan sees, in two situations:
 
 dflab.train.findings_fit.fit_finding then cross-validates leave-one-speaker-out (fused logistic, each member
 alone, "any") and places the operating points on the real files' out-of-fold probabilities. One rule is added
-on top: a fused combiner ships only if, held out, it ranks at least as well as its best member (AUC) and is
-better calibrated (ECE); otherwise "any" ships.
+on top: a combiner of several members (fused or "any") ships only if, held out, it ranks at least as well as
+its best member (AUC) and is better calibrated (ECE); otherwise the best member ships alone.
 """
 
 from __future__ import annotations
@@ -73,6 +74,8 @@ def speaker_match_evidence(items: list[VoiceFile], cache: Path) -> dict[str, dic
 def records(items: list[VoiceFile], speech_oof: np.ndarray, matches: dict[str, dict]) -> list[dict]:
     out = []
     for item, p in zip(items, speech_oof):
+        if item.dataset == "ljspeech_tts" and item.label == 1:
+            continue  # all in LJSpeech's voice: its fold has no classic TTS left to learn from (card)
         speech = {"name": "synthetic_speech", "score": float(p), "confidence": speech_confidence(item)}
         base = {"path": str(item.path), "label": item.label, "group": item.group, "method": item.method}
         out.append({**base, "situation": "without_reference", "evidence": [speech]})
@@ -103,12 +106,19 @@ def fit_table(items: list[VoiceFile], speech_oof: np.ndarray, matches: dict[str,
     table = fit_finding(recs, "synthetic_voice")
     held = table["held_out"]
     best = held["best_member"]
-    if table["combine"] == "logistic" and not (held["fused"]["auc"] >= held["members"][best]["auc"]
-                                                 and held["fused"]["ece"] < held["members"][best]["ece"]):
-        raise RuntimeError("fused chosen but it does not beat the best member held out: refit with 'any'")
+    fused = held[held["chosen"]] if held["chosen"] in ("fused", "any") else held
+    combined = len(table["members"]) > 1
+    if combined and not (fused["auc"] >= held["members"][best]["auc"] and fused["ece"] < held["members"][best]["ece"]):
+        # the combiner does not beat its best member held out on both counts: the best member ships alone
+        rejected = {"members": list(table["members"]), "auc": fused["auc"], "ece": fused["ece"]}
+        alone = [{**r, "evidence": [e for e in r["evidence"] if e["name"] == best]} for r in recs]
+        table = fit_finding(alone, "synthetic_voice")
+        table["held_out"]["rejected_combiner"] = rejected
+        table["held_out"]["all_members"] = held["members"]
     oof = {(r["path"], r["situation"]): row["p"] for r, row in zip(recs, table.pop("oof"))}
     table["held_out"]["by_situation"] = situation_figures(recs, oof)
-    table["held_out"]["groups"] = "leave-one-speaker-out (cloned_voices voices; LibriSpeech / LivePortrait speakers dealt to the folds)"
+    table["held_out"]["groups"] = ("leave-one-speaker-out (cloned_voices voices; LibriSpeech / LivePortrait "
+                                   "speakers dealt to the folds)")
     return table
 
 
