@@ -16,6 +16,8 @@ Every file (cloned_voices, ljspeech_tts, LibriSpeech, LivePortrait speech) goes 
 3. The shipped weights scored through the detector's own path: on the three voices they were not fitted on
    (held out), on every cloned_voices file (in-sample for the other voices: a check of the runtime path only),
    and on the LivePortrait clips.
+4. The shipped synthetic_voice finding table's held-out figures (fitted by dflab.train.synthetic_voice_finding
+   from out-of-fold scores): the shipped combiner beside its best member and the fused combiner.
 """
 
 from __future__ import annotations
@@ -90,7 +92,7 @@ def loso_rows(items, cache, candidates) -> tuple[list[dict], dict]:
         training = (("old+cloned" if use_old else "cloned only") + f" (cloned x{cloned_weight:g})"
                     + (", texts unseen" if unseen_text else ""))
         key = f"{features} | {training} | C={c:g}"
-        reports[key] = {**report, "out_of_fold": {str(items[i].path.name) + f"@{items[i].group}": round(float(v), 4)
+        reports[key] = {**report, "out_of_fold": {f"{items[i].path.parent.name}/{items[i].path.name}": round(float(v), 4)
                                                    for i, v in enumerate(p) if items[i].dataset == "cloned_voices"}}
         fl = report["flagged"]
         rows.append({"features": features, "training": training, "c": c,
@@ -128,6 +130,22 @@ def shipped_rows(items) -> tuple[list[dict], dict]:
     return rows, {"threshold": model.threshold, "liveportrait": lp}
 
 
+def finding_rows() -> tuple[list[dict], dict]:
+    import json
+
+    from dflab.train.synthetic_voice_finding import FINDING_FILE
+
+    held = json.loads(FINDING_FILE.read_text())["held_out"]
+    members = held.get("all_members") or held["members"]
+    rows = [{"candidate": f"shipped ({held['chosen']}: {', '.join(held.get('any', {}).get('members', []))})",
+             **{k: held[k] for k in ("auc", "eer", "ece")}},
+            {"candidate": "fused (all members)", **{k: held["fused"][k] for k in ("auc", "eer", "ece")}}]
+    rows += [{"candidate": f"member {m} alone", **{k: v[k] for k in ("auc", "eer", "ece")}} for m, v in members.items()]
+    rows += [{"candidate": f"shipped, cloned_voices {s}", **{k: v[k] for k in ("auc", "eer", "ece")}}
+             for s, v in held["by_situation"].items()]
+    return rows, held
+
+
 def main() -> int:
     from dflab.train.voice_clone_data import DEFAULT_CACHE, corpus
 
@@ -153,8 +171,13 @@ def main() -> int:
     print_table(shipped, ["set", "n_real", "n_fake", "auc", "eer", "ece"])
     print(f"LivePortrait real speech (threshold {extra['threshold']}): "
           + ", ".join(f"{k} {v['score']}" for k, v in extra["liveportrait"].items()))
+    finding, held = finding_rows()
+    print("\nsynthetic_voice finding, held out by speaker:")
+    print_table(finding, ["candidate", "auc", "eer", "ece"])
     write_results("synthetic_voice", {"confounds": confounds, "loso": rows, "loso_detail": reports,
-                                      "shipped_detector": shipped, "shipped_detector_extra": extra, "seconds": round(time.perf_counter() - start, 1)})
+                                      "shipped_detector": shipped, "shipped_detector_extra": extra,
+                                      "finding": finding, "finding_held_out": held,
+                                      "seconds": round(time.perf_counter() - start, 1)})
     return 0
 
 
