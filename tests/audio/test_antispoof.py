@@ -56,6 +56,32 @@ def test_learner_generalises_to_an_unseen_tts_system(shared_data):
 
 def test_shipped_weights_load_and_score(shared_data):
     model = SpoofModel.load()
-    assert model.coef.shape == (120,) and model.meta["command"].startswith("dflab train synthetic-speech")
+    assert model.coef.shape == model.mean.shape == model.scale.shape
+    assert model.meta["command"].startswith("dflab train synthetic-speech")
     speech = load_audio(shared_data / "librispeech/533/533-1066-0000.flac").samples
     assert 0.0 <= model.score_audio(speech) <= 1.0
+
+
+def test_windowed_weights_round_trip_and_classic_weights_still_load(tmp_path):
+    """Both kinds of weights load by their feature id; an unknown id is a clear UsageError."""
+    import json
+
+    from dflab.audio.antispoof import FEATURE_ID, WINDOW_FEATURE_PREFIX
+    from dflab.audio.voice_features import window_features
+    from dflab.errors import UsageError
+
+    rng = np.random.default_rng(0)
+    speech = (rng.standard_normal(6 * SR) * np.sin(np.linspace(0, 60, 6 * SR)) ** 2).astype(np.float32)
+    dims = window_features(speech, "lfcc+band").shape[1]
+    windowed = SpoofModel(np.zeros(dims), np.ones(dims), rng.standard_normal(dims) * 0.01, 0.0,
+                          feature=WINDOW_FEATURE_PREFIX + "lfcc+band")
+    path = windowed.save(tmp_path / "w.json")
+    again = SpoofModel.load(path)
+    assert again.feature_set == "lfcc+band"
+    scored = again.window_scores(speech, SR)
+    assert len(scored.probs) == len(scored.starts_s) >= 1 and (scored.ends_s > scored.starts_s).all()
+    classic = SpoofModel(np.zeros(120), np.ones(120), np.zeros(120), 0.0)
+    assert SpoofModel.load(classic.save(tmp_path / "c.json")).feature == FEATURE_ID
+    (tmp_path / "bad.json").write_text(json.dumps({**classic.to_json(), "feature": "mfcc-v9"}))
+    with pytest.raises(UsageError):
+        SpoofModel.load(tmp_path / "bad.json")

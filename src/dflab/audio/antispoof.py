@@ -1,12 +1,17 @@
-"""Synthetic-speech (TTS / voice-clone) detection: LFCC statistics and a logistic model.
+"""Synthetic-speech (TTS / voice-clone) detection: window statistics and a logistic model.
 
-The model is deliberately small: 120 utterance-level LFCC statistics, standardised, and a logistic
-regression. With 85 synthetic utterances of one voice, anything larger learns the voice or the codec.
-Two guards against learning the wrong thing: every file is resampled to 16 kHz and loudness-normalised,
-and every training utterance (real and synthetic alike) is also seen re-encoded through MP3 and AAC,
-so a codec says nothing about the label.
+The model is deliberately small: standardised window statistics and a logistic regression. With a few
+hundred synthetic utterances, anything larger learns the voices or the codec. Two kinds of weights load:
 
-Weights are a JSON file (mean, scale, coefficients, bias, decision threshold) written by
+- "windowed" (feature id `WINDOW_FEATURE_PREFIX` + a feature set of dflab.audio.voice_features, what ships):
+  every clip goes through the common front end (dflab.audio.voice_frontend.harmonise: 16 kHz, silence
+  trimmed, one loudness, one MP3 round trip at 32 kbit/s) and is cut into equal 4 s windows, so neither the
+  file's codec, nor its duration, nor its silences tell real from synthetic (bench/synthetic_voice.py measures
+  those confounds). Fitted on the classic TTS set and the cloned voices, leave-one-speaker-out;
+- "classic" (feature id `FEATURE_ID`): 120 LFCC statistics of loudness-normalised 6 s chunks, fitted on the
+  classic TTS set only (every training utterance also seen through MP3 and AAC).
+
+Weights are a JSON file (feature, mean, scale, coefficients, bias, decision threshold, meta) written by
 `dflab train synthetic-speech` and read with `SpoofModel.load`.
 """
 
@@ -27,6 +32,7 @@ from dflab.errors import NotFound, UsageError
 
 DEFAULT_WEIGHTS = Path(__file__).with_name("weights") / "synthetic_speech.json"
 FEATURE_ID = "lfcc20-dd-meanstd-v1"
+WINDOW_FEATURE_PREFIX = "mp3-32k-front-end/4s-windows/"
 CODECS = ("mp3", "aac")
 CHUNK_S = 6.0
 
@@ -39,20 +45,43 @@ class SpoofModel:
     bias: float
     threshold: float = 0.5  # probability at which a clip is called synthetic
     meta: dict = field(default_factory=dict)
+    feature: str = FEATURE_ID
+
+    @property
+    def feature_set(self) -> str | None:
+        """The dflab.audio.voice_features set of windowed weights; None for classic weights."""
+        return self.feature.removeprefix(WINDOW_FEATURE_PREFIX) if self.feature != FEATURE_ID else None
 
     def probability(self, features: np.ndarray) -> np.ndarray:
         z = (np.atleast_2d(features) - self.mean) / self.scale
         return 1.0 / (1.0 + np.exp(-(z @ self.coef + self.bias)))
 
+    def window_scores(self, samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> "WindowScores":
+        """Per window (or 6 s chunk, classic weights): where it lies in the clip and P(synthetic).
+        Raises BadMedia when the clip is silent."""
+        if self.feature_set is None:
+            chunks = split_chunks(normalise_loudness(samples, sample_rate), sample_rate)
+            starts = np.cumsum([0] + [len(c) for c in chunks[:-1]]) / sample_rate
+            ends = starts + np.array([len(c) for c in chunks]) / sample_rate
+            probs = self.probability(np.stack([utterance_statistics(c, sample_rate) for c in chunks]))
+            return WindowScores(starts, ends, probs)
+        from dflab.audio import voice_features as vf
+        from dflab.audio.voice_frontend import harmonise
+
+        clip = harmonise(samples, sample_rate)
+        core = vf.speech_core(clip.samples)
+        offset = clip.offset_s + (len(clip.samples) - len(core)) / 2 / vf.SAMPLE_RATE
+        spans = np.array(vf.windows(core), dtype=np.float64) / vf.SAMPLE_RATE + offset
+        probs = self.probability(vf.window_features(clip.samples, self.feature_set))
+        return WindowScores(spans[:, 0], spans[:, 1], probs)
+
     def score_audio(self, samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> float:
-        """Probability that the speech is synthetic (mean over 6 s chunks of a long clip)."""
-        chunks = split_chunks(normalise_loudness(samples, sample_rate), sample_rate)
-        feats = np.stack([utterance_statistics(c, sample_rate) for c in chunks])
-        return float(np.mean(self.probability(feats)))
+        """Probability that the speech is synthetic (mean over the windows of a long clip)."""
+        return float(np.mean(self.window_scores(samples, sample_rate).probs))
 
     def to_json(self) -> dict:
         return {
-            "feature": FEATURE_ID, "mean": self.mean.tolist(), "scale": self.scale.tolist(),
+            "feature": self.feature, "mean": self.mean.tolist(), "scale": self.scale.tolist(),
             "coef": self.coef.tolist(), "bias": self.bias, "threshold": self.threshold, "meta": self.meta,
         }  # fmt: skip
 
@@ -65,10 +94,21 @@ class SpoofModel:
         if not path.exists():
             raise NotFound(f"synthetic-speech weights not found at {path} (run `dflab train synthetic-speech`)")
         data = json.loads(path.read_text())
-        if data.get("feature") != FEATURE_ID:
-            raise UsageError(f"{path}: weights are for features {data.get('feature')!r}, expected {FEATURE_ID!r}")
+        feature = str(data.get("feature"))
+        from dflab.audio.voice_features import FEATURE_SETS
+
+        if feature != FEATURE_ID and feature.removeprefix(WINDOW_FEATURE_PREFIX) not in FEATURE_SETS:
+            raise UsageError(f"{path}: weights are for features {feature!r}, expected {FEATURE_ID!r} or "
+                             f"{WINDOW_FEATURE_PREFIX}<{'|'.join(FEATURE_SETS)}>")
         return cls(np.array(data["mean"]), np.array(data["scale"]), np.array(data["coef"]), float(data["bias"]),
-                   float(data.get("threshold", 0.5)), data.get("meta", {}))  # fmt: skip
+                   float(data.get("threshold", 0.5)), data.get("meta", {}), feature)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class WindowScores:
+    starts_s: np.ndarray
+    ends_s: np.ndarray
+    probs: np.ndarray
 
 
 def split_chunks(samples: np.ndarray, sample_rate: int, chunk_s: float = CHUNK_S) -> list[np.ndarray]:

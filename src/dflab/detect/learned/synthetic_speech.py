@@ -1,5 +1,6 @@
-"""Synthetic speech (TTS, voice clones): LFCC statistics scored by the small logistic model trained with
-`dflab train synthetic-speech` (weights in dflab/audio/weights/synthetic_speech.json)."""
+"""Synthetic speech (TTS, voice clones): window statistics of the clip after the common front end, scored by
+the small logistic model trained with `dflab train synthetic-speech` (weights in
+dflab/audio/weights/synthetic_speech.json; card docs/models/synthetic_speech.md)."""
 
 from __future__ import annotations
 
@@ -21,8 +22,7 @@ class SyntheticSpeechDetector:
         self.weights = weights
 
     def detect(self, media: AnalysedMedia) -> Evidence:
-        from dflab.audio.antispoof import DEFAULT_WEIGHTS, SpoofModel, split_chunks
-        from dflab.audio.lfcc import utterance_statistics
+        from dflab.audio.antispoof import DEFAULT_WEIGHTS, SpoofModel
         from dflab.audio.presence import sounds_like_speech
         from dflab.audio.signal import normalise_loudness
         from dflab.errors import BadMedia
@@ -39,20 +39,21 @@ class SyntheticSpeechDetector:
         if not sounds_like_speech(samples, audio.sample_rate):
             return not_applicable(self.name, "The audio does not sound like speech (no syllable rhythm).")
         model = SpoofModel.load(self.weights or DEFAULT_WEIGHTS)
-        chunks = split_chunks(samples, audio.sample_rate)
-        probs = model.probability(np.stack([utterance_statistics(c, audio.sample_rate) for c in chunks]))
+        try:
+            scored = model.window_scores(audio.samples, audio.sample_rate)
+        except BadMedia:
+            return not_applicable(self.name, "The audio track is silent.")
+        probs, starts, ends = scored.probs, scored.starts_s, scored.ends_s
         score = float(np.clip(np.mean(probs), 0.0, 1.0))
-        starts = np.cumsum([0] + [len(c) for c in chunks[:-1]]) / audio.sample_rate
-        ends = starts + np.array([len(c) for c in chunks]) / audio.sample_rate
         flagged = [(float(a), float(b)) for a, b, p in zip(starts, ends, probs) if p >= model.threshold]
-        # Trained on one TTS voice and read speech: short clips and non-speech audio are judged less surely.
+        # Short clips give one short window and little to average over: judged less surely.
         confidence = float(0.7 * min(1.0, audio.duration_s / 4.0))
         verdict = "resembles synthesised speech" if score >= model.threshold else "resembles natural speech"
         return Evidence(
             name=self.name,
             score=score,
             confidence=confidence,
-            summary=f"The voice {verdict} (p = {score:.2f} over {len(chunks)} piece(s) of up to 6 s).",
+            summary=f"The voice {verdict} (p = {score:.2f} over {len(probs)} window(s)).",
             time_ranges=flagged,
             times=(starts + ends) / 2,
             series={"score": probs.astype(np.float64)},

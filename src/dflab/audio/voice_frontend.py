@@ -1,0 +1,78 @@
+"""The front end every clip goes through before AASIST judges it, in training and at scan time alike.
+
+Development voices come in different wrappers: the real reference recordings are mostly 22 kHz WAV, the
+Tortoise clones 24 kHz MP3 at 32 kbit/s, and some reals are MP3 too. A model fitted on those raw files can
+learn the wrapper instead of the voice. So every clip is brought to one wrapper: 16 kHz mono, leading and
+trailing silence cut, the speech at one loudness, and one MP3 round trip at 32 kbit/s (the lowest bit rate
+in the development data, so that the round trip, not the file's history, sets the band limit and the
+codec noise). The same function runs at scan time, so the calibrated head sees what it was fitted on.
+
+The MP3 round trip runs in-process through PyAV's bundled libmp3lame; no ffmpeg binary is needed.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+
+from dflab.audio.signal import HOP_S, active_mask, frame_rms_db, normalise_loudness
+
+SAMPLE_RATE = 16_000
+MP3_BITRATE = 32_000
+TRIM_BELOW_PEAK_DB = 40.0  # a frame this far below the loud frames is silence or room tone
+TRIM_MARGIN_S = 0.05  # keep a little of the onset and release around the speech
+
+
+@dataclass(frozen=True)
+class Harmonised:
+    samples: np.ndarray  # 16 kHz mono float32, trimmed, loudness-normalised, MP3 round-tripped
+    offset_s: float  # where samples[0] lies in the original clip (the leading silence cut)
+
+
+def speech_span(samples: np.ndarray, sample_rate: int, below_peak_db: float = TRIM_BELOW_PEAK_DB) -> tuple[int, int]:
+    """(first, end) sample of the part between the first and the last frame that carries sound."""
+    mask = active_mask(frame_rms_db(samples, sample_rate), below_peak_db=below_peak_db)
+    if not mask.any():
+        return 0, len(samples)
+    hop, margin = int(HOP_S * sample_rate), int(TRIM_MARGIN_S * sample_rate)
+    active = np.flatnonzero(mask)
+    first = max(0, active[0] * hop - margin)
+    end = min(len(samples), (active[-1] + 1) * hop + int(0.025 * sample_rate) + margin)
+    return int(first), int(end)
+
+
+def mp3_roundtrip(samples: np.ndarray, sample_rate: int = SAMPLE_RATE, bitrate: int = MP3_BITRATE) -> np.ndarray:
+    """The clip encoded to MP3 (libmp3lame, constant bit rate) and decoded again, same length as the input."""
+    import av
+
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp3") as out:
+        stream = out.add_stream("libmp3lame", rate=sample_rate, layout="mono")
+        stream.bit_rate = bitrate
+        frame = av.AudioFrame.from_ndarray(np.asarray(samples, dtype=np.float32)[None, :], format="fltp", layout="mono")
+        frame.sample_rate = sample_rate
+        for packet in (*stream.encode(frame), *stream.encode(None)):
+            out.mux(packet)
+    buffer.seek(0)
+    with av.open(buffer) as decoded:
+        pieces = [f.to_ndarray().reshape(-1) for f in decoded.decode(audio=0)]
+    out_samples = np.concatenate(pieces).astype(np.float32) if pieces else np.zeros(0, np.float32)
+    n = len(samples)
+    return out_samples[:n] if len(out_samples) >= n else np.pad(out_samples, (0, n - len(out_samples)))
+
+
+def harmonise(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> Harmonised:
+    """Resample to 16 kHz, trim, normalise and MP3 round-trip a mono clip. Raises BadMedia when it is silent."""
+    samples = np.asarray(samples, dtype=np.float32)
+    if sample_rate != SAMPLE_RATE:
+        from math import gcd
+
+        from scipy.signal import resample_poly
+
+        g = gcd(SAMPLE_RATE, sample_rate)
+        samples = resample_poly(samples, SAMPLE_RATE // g, sample_rate // g).astype(np.float32)
+    first, end = speech_span(samples, SAMPLE_RATE)
+    speech = normalise_loudness(samples[first:end], SAMPLE_RATE)
+    return Harmonised(np.clip(mp3_roundtrip(speech, SAMPLE_RATE), -1.0, 1.0), first / SAMPLE_RATE)
