@@ -364,6 +364,28 @@ def _synthetic_image(d: dict) -> list[str]:
     return out
 
 
+def _synthetic_image_logo(d: dict) -> list[str]:
+    generators = d["generators"]
+    rows = [[name] + [row[g] for g in generators] + [row["mean"], row["faces_mean"]]
+            for name, row in d["logo_auc"].items()]
+    out = table(["variant (held-out AUC)"] + generators + ["mean", "faces (StyleGAN2, SD 2.1)"], rows)
+    found = {g: r["separating_as_stored"] + r["separating_after_normalisation"] for g, r in d["confounds"].items()}
+    out += ["", "Trivial properties that separate a generator's fakes from its reals (AUC >= 0.75): "
+            + "; ".join(f"{g}: {', '.join(v)}" for g, v in found.items() if v) + "."]
+    return out
+
+
+def _synthetic_image_probe(d: dict) -> list[str]:
+    out = table(["pictures", "n", "mean p", "suspicious or worse", "manipulated"],
+                [[r["group"], r["n"], r["mean_p"], pct(r["suspicious_or_worse"]), pct(r["manipulated"])]
+                 for r in d["pictures"]])
+    out += ["", f"Real video frames (probe, 3 frames a clip) at or above the picture suspicious line "
+            f"({d['suspicious_line']:.3f}): {sum(r['over_line'] for r in d['video_frames'])} of "
+            f"{3 * len(d['video_frames'])}. CPU per picture (probe's detect, 1 thread): {d['cpu_ms_per_picture']} ms "
+            f"(load average {d['load_average']})."]
+    return out
+
+
 def _video_speed_accuracy(d: dict) -> list[str]:
     rows = [[r["method"], r["factor"], r.get("detected", r.get("flagged", "-")), num(r.get("error median %"), 2),
              num(r.get("within 5 %"), 1)] for r in d["held_out"]]
@@ -519,6 +541,13 @@ SPECS: dict[str, Spec] = {
     "speed_localisation": Spec("30 s recordings of 10 speakers with the middle 10 s re-timed", _speed_localisation),
     "swap_quality": Spec("LivePortrait d6 (target) and d9 (source)", _swap_quality),
     "synthetic_image": Spec("cnndetection crops (8 generators) and the FaceForensics++ clips", _synthetic_image),
+    "synthetic_image_logo": Spec("faces/ (StyleGAN2, Stable Diffusion 2.1, their matched camera photos, UTKFace) and "
+                                 "cnndetection (8 generators), every picture normalised alike", _synthetic_image_logo,
+                                 "Generated-picture detectors left one generator out (10 generators): per held-out "
+                                 "generator the AUC of its fakes against its matched reals, for each feature variant "
+                                 "(`python -m dflab.train.synthetic_image_logo`)"),
+    "synthetic_image_probe": Spec("the last 10 pictures of each faces/ source (never trained on), the LivePortrait "
+                                  "portraits, LivePortrait and FaceForensics++ real clips", _synthetic_image_probe),
     "speed_video_audio": Spec("the 10 LivePortrait driving clips with sound (<= 10 s, own size) re-timed 0.75-1.5x "
                               "and as natural copies (re-encoded, resized, 25/30, 24 and 60 fps), and the 12 driving "
                               "clips as published", _speed_video_audio),

@@ -83,7 +83,9 @@ def _tap_widths(model) -> dict[str, int]:
 def backbone():
     """ImageNet EfficientNet-Lite0 from the installed wheel, eval mode, frozen (loaded once per process)."""
     from dflab.detect.learned.face_crop_model import build_model
+    from dflab.threads import apply_torch_threads
 
+    apply_torch_threads()  # the scanner's thread count (dflab.threads), set once when torch is first needed
     model = build_model(image_size=SIDE, pretrained=True)
     model.eval()
     for p in model.parameters():
