@@ -386,6 +386,22 @@ def _synthetic_image_probe(d: dict) -> list[str]:
     return out
 
 
+def _synthetic_image_finding(d: dict) -> list[str]:
+    held = d["held_out"]
+    out = table(["candidate", "AUC", "EER", "ECE"], [[name, c["auc"], c["eer"], c["ece"]]
+                                                      for name, c in held["candidates"].items()])
+    out += ["", f"Shipped: {held['chosen']} (best member: {held['best_member']}); operating points "
+            + ", ".join(f"{k} {v:.3f}" for k, v in d["operating_points"].items()) + ".", ""]
+    rows = [[g, r[f"{held['chosen']}_auc"] if f"{held['chosen']}_auc" in r else r.get("fused_auc"),
+             pct(r["fakes_flagged_suspicious"]), pct(r["reals_flagged_suspicious"]), r["n_fake"], r["n_real"]]
+            for g, r in d["per_generator"].items()]
+    out += table(["held-out generator", "AUC (shipped)", "fakes flagged (5 % line)", "reals flagged", "fakes",
+                  "reals"], rows)
+    out += ["", "Real pictures flagged at the suspicious line, per source: "
+            + ", ".join(f"{s} {pct(r['flagged_suspicious'])}" for s, r in d["per_real_source"].items()) + "."]
+    return out
+
+
 def _video_speed_accuracy(d: dict) -> list[str]:
     rows = [[r["method"], r["factor"], r.get("detected", r.get("flagged", "-")), num(r.get("error median %"), 2),
              num(r.get("within 5 %"), 1)] for r in d["held_out"]]
@@ -541,6 +557,10 @@ SPECS: dict[str, Spec] = {
     "speed_localisation": Spec("30 s recordings of 10 speakers with the middle 10 s re-timed", _speed_localisation),
     "swap_quality": Spec("LivePortrait d6 (target) and d9 (source)", _swap_quality),
     "synthetic_image": Spec("cnndetection crops (8 generators) and the FaceForensics++ clips", _synthetic_image),
+    "synthetic_image_finding": Spec("faces/ and cnndetection (the generated-picture development set), out of fold by "
+                                    "generator", _synthetic_image_finding,
+                                    "The synthetic_image finding's picture table, held out by generator "
+                                    "(`python -m dflab.train.synthetic_image_finding`)"),
     "synthetic_image_logo": Spec("faces/ (StyleGAN2, Stable Diffusion 2.1, their matched camera photos, UTKFace) and "
                                  "cnndetection (8 generators), every picture normalised alike", _synthetic_image_logo,
                                  "Generated-picture detectors left one generator out (10 generators): per held-out "
