@@ -555,6 +555,11 @@ SPECS: dict[str, Spec] = {
         _synthetic_image_finding,
         "Trial, not shipped: the synthetic_image finding refitted with the frozen-feature probe (image_early, "
         "C = 0.001) beside its members, held out by generator"),
+    "synthetic_image_logo_native_crop": Spec(
+        "as synthetic_image_logo without UTKFace, each picture's centre 224 px at its own pixels (no resize), one "
+        "JPEG re-compression", _synthetic_image_logo,
+        "The leave-one-generator-out table on native-resolution crops: do the generators' up-sampling traces, "
+        "kept unresampled, generalise?"),
     "synthetic_image_logo_without_utkface": Spec(
         "as synthetic_image_logo, with the UTKFace reals (200 px, the only source up-sampled by the normalisation) "
         "never fitted on", _synthetic_image_logo,

@@ -49,7 +49,7 @@ def trivial_properties(path: Path, rgb: np.ndarray, normalised: np.ndarray) -> l
             float(normalised.mean()), float(len(buffer.getvalue()))]
 
 
-def extract(pictures: list[Picture], cache: Path, log=print) -> dict[str, np.ndarray]:
+def extract(pictures: list[Picture], cache: Path, log=print, mode: str = "resize") -> dict[str, np.ndarray]:
     """{"probe", "spectral", "trivial", "paths"} for `pictures`, read from / saved to `cache` (resumable)."""
     import torch
 
@@ -74,11 +74,11 @@ def extract(pictures: list[Picture], cache: Path, log=print) -> dict[str, np.nda
         if done["filled"][i]:
             continue
         rgb = load_image_rgb(picture.path)
-        normalised = pf.normalise(rgb)
+        normalised = pf.normalise(rgb, mode=mode)
         spectral = patch_features(normalised)
         if done["spectral"] is None or done["spectral"].ndim != 2:
             done["spectral"] = np.zeros((n, spectral.size))
-        done["probe"][i] = pf.features(rgb)
+        done["probe"][i] = pf.features(rgb, mode=mode)
         done["spectral"][i] = spectral
         done["trivial"][i] = trivial_properties(picture.path, rgb, normalised)
         done["filled"][i] = True
@@ -193,12 +193,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--oof-cache", type=Path, default=Path.home() / ".cache" / "dflab" / "synthetic_image_logo_oof.npz",
                         help="every variant's out-of-fold log-odds (for inspection; not committed)")
     parser.add_argument("--c", type=float, nargs="+", default=[0.0001, 0.001, 0.01])
+    parser.add_argument("--variants", nargs="+", help="only these feature variants (default: all)")
+    parser.add_argument("--fit-without", nargs="+", default=[], metavar="SOURCE",
+                        help="real or fake sources never fitted on (still scored), e.g. utkface")
+    parser.add_argument("--normalise", choices=("resize", "crop"), default="resize",
+                        help="resize: centre square resized to 224 px; crop: the centre 224 px at native pixels")
+    parser.add_argument("--skip-source", nargs="+", default=[], metavar="SOURCE",
+                        help="sources left out of the run altogether (neither fitted on nor scored)")
     parser.add_argument("--extract-only", action="store_true")
     args = parser.parse_args(argv)
     try:
-        pictures = development_set(args.shared)
+        pictures = [p for p in development_set(args.shared) if p.source not in args.skip_source]
         args.cache.parent.mkdir(parents=True, exist_ok=True)
-        data = extract(pictures, args.cache)
+        data = extract(pictures, args.cache, mode=args.normalise)
     except DflabError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -214,16 +221,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {generator:<12} as stored: {', '.join(row['separating_as_stored']) or '-':<40} "
               f"after normalisation: {', '.join(row['separating_after_normalisation']) or '-'}")
     rows, oof = {}, {}
+    fit_mask = np.array([p.source not in args.fit_without for p in pictures])
     for name, cols in variant_columns(pf.feature_names(), data["spectral"].shape[1]).items():
+        if args.variants and name not in args.variants:
+            continue
         for c in args.c:
             key = f"{name} C={c:g}"
-            oof[key] = logo_scores(x_all[:, cols], pictures, c)
+            oof[key] = logo_scores(x_all[:, cols], pictures, c, fit_mask)
             rows[key] = logo_row(pictures, oof[key])
             print(f"{key:<34} mean {rows[key]['mean']:.3f} faces {rows[key]['faces_mean']:.3f}", flush=True)
     print_table(rows, generators)
-    report = {"generators": generators, "normalisation": {"side": pf.SIDE, "jpeg_quality": pf.JPEG_QUALITY,
-                                                          "resize": "bicubic", "crop": "centre square"},
-              "n_pictures": len(pictures), "confounds": found, "logo_auc": rows}
+    report = {"generators": generators, "normalisation": {"mode": args.normalise, "side": pf.SIDE,
+                                                          "jpeg_quality": pf.JPEG_QUALITY},
+              "skipped_sources": args.skip_source,
+              "n_pictures": len(pictures), "fitted_without": args.fit_without, "confounds": found, "logo_auc": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1) + "\n")
     np.savez(args.oof_cache, paths=np.array([str(p.path) for p in pictures]), **{k: v for k, v in oof.items()})

@@ -32,15 +32,17 @@ TAPS = (("stem", -1, True), ("b2", 2, True), ("b4", 4, True), ("b10", 10, False)
 INPUTS = ("image", "residual")
 
 
-def normalise(rgb: np.ndarray, side: int = SIDE, quality: int = JPEG_QUALITY) -> np.ndarray:
-    """uint8 RGB -> the centre square, resized to `side` (bicubic) and JPEG re-compressed once."""
+def normalise(rgb: np.ndarray, side: int = SIDE, quality: int = JPEG_QUALITY, mode: str = "resize") -> np.ndarray:
+    """uint8 RGB -> the centre square, resized to `side` (bicubic) and JPEG re-compressed once. With mode "crop",
+    the centre `side` x `side` pixels as they are (resized only when the picture is smaller): resampling blurs the
+    up-sampling traces a generator leaves, at a different strength for every source size."""
     from PIL import Image
 
     arr = np.asarray(rgb)
     if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8 or min(arr.shape[:2]) < 16:
         raise BadMedia(f"expected a uint8 RGB picture of at least 16 px, got {arr.dtype} {arr.shape}")
     h, w = arr.shape[:2]
-    s = min(h, w)
+    s = min(h, w) if mode == "resize" else min(h, w, side)
     top, left = (h - s) // 2, (w - s) // 2
     image = Image.fromarray(np.ascontiguousarray(arr[top:top + s, left:left + s]))
     if s != side:
@@ -100,11 +102,11 @@ def _pooled(x, with_std: bool) -> list:
     return out
 
 
-def features(rgb: np.ndarray) -> np.ndarray:
+def features(rgb: np.ndarray, mode: str = "resize") -> np.ndarray:
     """The probe's feature vector (float32) of one uint8 RGB picture of any size (normalised here)."""
     import torch
 
-    image = normalise(rgb)
+    image = normalise(rgb, mode=mode)
     batch = np.stack([(image.astype(np.float32) - 127.0) / 128.0, residual(image) * (RESIDUAL_GAIN / 128.0)])
     x = torch.from_numpy(batch).permute(0, 3, 1, 2).contiguous()
     model = backbone()
