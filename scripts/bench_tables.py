@@ -364,6 +364,32 @@ def _synthetic_image(d: dict) -> list[str]:
     return out
 
 
+def _synthetic_image_logo(d: dict) -> list[str]:
+    generators = d["generators"]
+    rows = [[name] + [row[g] for g in generators] + [row["mean"], row["faces_mean"]]
+            for name, row in d["logo_auc"].items()]
+    out = table(["variant (held-out AUC)"] + generators + ["mean", "faces (StyleGAN2, SD 2.1)"], rows)
+    found = {g: r["separating_as_stored"] + r["separating_after_normalisation"] for g, r in d["confounds"].items()}
+    out += ["", "Trivial properties that separate a generator's fakes from its reals (AUC >= 0.75): "
+            + "; ".join(f"{g}: {', '.join(v)}" for g, v in found.items() if v) + "."]
+    return out
+
+
+def _synthetic_image_finding(d: dict) -> list[str]:
+    held = d["held_out"]
+    out = table(["candidate", "AUC", "EER", "ECE"], [[name, c["auc"], c["eer"], c["ece"]]
+                                                      for name, c in held["candidates"].items()])
+    out += ["", f"Chosen: {held['chosen']} (best member: {held['best_member']}); operating points "
+            + ", ".join(f"{k} {v:.3f}" for k, v in d["operating_points"].items()) + ".", ""]
+    rows = [[g, r[f"{held['chosen']}_auc"], pct(r["fakes_flagged_suspicious"]), pct(r["reals_flagged_suspicious"]),
+             r["n_fake"], r["n_real"]] for g, r in d["per_generator"].items()]
+    out += table(["held-out generator", "AUC (chosen)", "fakes flagged (5 % line)", "reals flagged", "fakes",
+                  "reals"], rows)
+    out += ["", "Real pictures flagged at the suspicious line, per source: "
+            + ", ".join(f"{s} {pct(r['flagged_suspicious'])}" for s, r in d["per_real_source"].items()) + "."]
+    return out
+
+
 def _video_speed_accuracy(d: dict) -> list[str]:
     rows = [[r["method"], r["factor"], r.get("detected", r.get("flagged", "-")), num(r.get("error median %"), 2),
              num(r.get("within 5 %"), 1)] for r in d["held_out"]]
@@ -519,6 +545,26 @@ SPECS: dict[str, Spec] = {
     "speed_localisation": Spec("30 s recordings of 10 speakers with the middle 10 s re-timed", _speed_localisation),
     "swap_quality": Spec("LivePortrait d6 (target) and d9 (source)", _swap_quality),
     "synthetic_image": Spec("cnndetection crops (8 generators) and the FaceForensics++ clips", _synthetic_image),
+    "synthetic_image_logo": Spec("faces/ (StyleGAN2, Stable Diffusion 2.1, their matched camera photos, UTKFace) and "
+                                 "cnndetection (8 generators), every picture normalised alike", _synthetic_image_logo,
+                                 "Generated-picture detectors left one generator out (10 generators): per held-out "
+                                 "generator the AUC of its fakes against its matched reals, for each feature variant "
+                                 "(`python -m dflab.train.synthetic_image_logo`)"),
+    "synthetic_image_probe_finding_trial": Spec(
+        "faces/ and cnndetection (the generated-picture development set), out of fold by generator",
+        _synthetic_image_finding,
+        "Trial, not shipped: the synthetic_image finding refitted with the frozen-feature probe (image_early, "
+        "C = 0.001) beside its members, held out by generator"),
+    "synthetic_image_logo_native_crop": Spec(
+        "as synthetic_image_logo without UTKFace, each picture's centre 224 px at its own pixels (no resize), one "
+        "JPEG re-compression", _synthetic_image_logo,
+        "The leave-one-generator-out table on native-resolution crops: do the generators' up-sampling traces, "
+        "kept unresampled, generalise?"),
+    "synthetic_image_logo_without_utkface": Spec(
+        "as synthetic_image_logo, with the UTKFace reals (200 px, the only source up-sampled by the normalisation) "
+        "never fitted on", _synthetic_image_logo,
+        "The leave-one-generator-out table without fitting on UTKFace: does the up-sampling of 200 px reals explain "
+        "the failure?"),
     "speed_video_audio": Spec("the 10 LivePortrait driving clips with sound (<= 10 s, own size) re-timed 0.75-1.5x "
                               "and as natural copies (re-encoded, resized, 25/30, 24 and 60 fps), and the 12 driving "
                               "clips as published", _speed_video_audio),

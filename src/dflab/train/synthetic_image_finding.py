@@ -1,10 +1,13 @@
 """Fit the synthetic_image finding's table: its members combined, judged leave-one-generator-out.
 
-    python -m dflab.train.synthetic_image_finding --oof bench/results/synthetic_image_cnn_oof.json \
-        --out src/dflab/detect/findings/synthetic_image.json
+    python -m dflab.train.synthetic_image_finding --probe-oof bench/results/synthetic_image_probe_oof.json \
+        --out src/dflab/detect/findings/synthetic_image.image.json
 
-Members: `synthetic_image_cnn` (its out-of-fold scores from dflab.train.synthetic_image_cnn), `synthetic_image`
-and `spectrum` (their out-of-fold evidence from dflab.train.synthetic_image_members). Each member enters as
+Members: `synthetic_image_probe` (its out-of-fold scores from dflab.train.synthetic_image_probe),
+`synthetic_image_cnn` (its out-of-fold scores from dflab.train.synthetic_image_cnn, `--oof`; not shipped, so
+optional), `synthetic_image` and `spectrum` (their out-of-fold evidence from dflab.train.synthetic_image_members).
+The table is fitted on pictures only and ships as the picture table (`synthetic_image.image.json`): on video the
+finding keeps its hand-set default. Each member enters as
 confidence * clip(logit(score), -6, 6), as the scan computes it. Candidates, each cross-validated by generator
 fold (the combiner that scores a fold never saw it):
 
@@ -31,13 +34,13 @@ from dflab.errors import UsageError
 from dflab.train.synthetic_image_data import Picture, development_set, evaluation_mask, generator_folds
 
 FINDING = "synthetic_image"
-MEMBERS = ("synthetic_image_cnn", "synthetic_image", "spectrum")
+MEMBERS = ("synthetic_image_probe", "synthetic_image_cnn", "synthetic_image", "spectrum")
 LOGIT_CLIP = 6.0
 L2_C = 1.0  # inverse L2 strength of the combiner (a handful of weights on thousands of pictures)
 FALSE_ALARMS = {"manipulated": 0.01, "suspicious": 0.05}
 N_QUANTILES = 201
-COMMAND = ("python -m dflab.train.synthetic_image_finding --oof bench/results/synthetic_image_cnn_oof.json "
-           "--out src/dflab/detect/findings/synthetic_image.json")
+COMMAND = ("python -m dflab.train.synthetic_image_finding --probe-oof bench/results/synthetic_image_probe_oof.json "
+           "--out src/dflab/detect/findings/synthetic_image.image.json")
 
 
 def member_feature(score: np.ndarray, confidence: np.ndarray) -> np.ndarray:
@@ -104,6 +107,18 @@ def cnn_evidence(pictures: list[Picture], oof_file: Path, shared: Path) -> list[
     """The CNN's out-of-fold scores, in the order of `pictures`, with the detector's confidence on a picture."""
     from dflab.detect.learned.synthetic_image_cnn import CONFIDENCE
 
+    return oof_evidence(pictures, oof_file, shared, CONFIDENCE["image"])
+
+
+def probe_evidence(pictures: list[Picture], oof_file: Path, shared: Path) -> list[dict]:
+    """The probe's out-of-fold scores, in the order of `pictures`, with the detector's confidence."""
+    from dflab.detect.learned.synthetic_image_probe import CONFIDENCE
+
+    return oof_evidence(pictures, oof_file, shared, CONFIDENCE)
+
+
+def oof_evidence(pictures: list[Picture], oof_file: Path, shared: Path, confidence: float) -> list[dict]:
+    """Out-of-fold scores stored as {"records": [{"path", "score"}]} (paths relative to `shared`)."""
     data = json.loads(oof_file.read_text())
     by_path = {str((shared / r["path"]).resolve()): r for r in data["records"]}
     out = []
@@ -111,7 +126,7 @@ def cnn_evidence(pictures: list[Picture], oof_file: Path, shared: Path) -> list[
         record = by_path.get(str(p.path.resolve()))
         if record is None or record.get("score") is None:
             raise UsageError(f"{oof_file} has no out-of-fold score for {p.path}")
-        out.append({"score": float(record["score"]), "confidence": CONFIDENCE["image"]})
+        out.append({"score": float(record["score"]), "confidence": confidence})
     return out
 
 
@@ -208,21 +223,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dflab.train.synthetic_image_finding",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--shared", type=Path, default=default_shared())
-    parser.add_argument("--oof", type=Path, required=True, help="the CNN's out-of-fold scores (JSON)")
+    parser.add_argument("--oof", type=Path, help="the CNN's out-of-fold scores (JSON; the CNN is not shipped)")
+    parser.add_argument("--probe-oof", type=Path, help="the probe's out-of-fold scores (JSON)")
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "dflab" / "synthetic_image_members.json",
                         help="where the older members' out-of-fold evidence is cached")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--overwrite", action="store_true")
+    parser.add_argument("--report", type=Path, help="also write the held-out report (per generator, per real source)")
     args = parser.parse_args(argv)
     try:
         if args.out.exists() and not args.overwrite:
             raise UsageError(f"{args.out} already exists (use --overwrite)")
-        if not args.oof.is_file():
-            raise UsageError(f"{args.oof} does not exist (run python -m dflab.train.synthetic_image_cnn first)")
+        for given, command in ((args.oof, "synthetic_image_cnn"), (args.probe_oof, "synthetic_image_probe")):
+            if given is not None and not given.is_file():
+                raise UsageError(f"{given} does not exist (run python -m dflab.train.{command} first)")
         pictures = development_set(args.shared)
         evidence = dict(member_evidence(pictures, args.shared, args.cache))
-        evidence["synthetic_image_cnn"] = cnn_evidence(pictures, args.oof, args.shared)
-        table, _ = fit_table(pictures, evidence)
+        if args.oof is not None:
+            evidence["synthetic_image_cnn"] = cnn_evidence(pictures, args.oof, args.shared)
+        if args.probe_oof is not None:
+            evidence["synthetic_image_probe"] = probe_evidence(pictures, args.probe_oof, args.shared)
+        table, report = fit_table(pictures, evidence)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -231,6 +252,11 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(args.out, json.dumps(table, indent=1) + "\n")
     print(json.dumps(table["held_out"], indent=1))
+    if args.report is not None:
+        report.pop("chosen_oof")
+        write_text_atomic(args.report, json.dumps({"command": COMMAND, "members": table["members"],
+                                                   "operating_points": table["operating_points"],
+                                                   "held_out": table["held_out"], **report}, indent=1) + "\n")
     return 0
 
 
