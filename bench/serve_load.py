@@ -280,7 +280,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--scan-in", choices=("process", "threads"), default="process")
     parser.add_argument("--scan-processes", type=int, default=None,
-                        help="dflab serve --scan-processes (default: the server's own default)")
+                        help="dflab serve --scan-processes (default: the server's own, 1)")
     args = parser.parse_args()
     data = shared_data()
     if data is None:

@@ -167,14 +167,12 @@ def _until(get, done, timeout_s: float):
         time.sleep(0.2)
 
 
-def test_scans_are_spread_over_processes_one_per_worker_up_to_the_cores(monkeypatch):
-    monkeypatch.setattr(os, "cpu_count", lambda: 2)
-    assert ServeConfig(workers=2).scan_layout == (2, 1)  # two processes of one scan thread
-    assert ServeConfig(workers=1).scan_layout == (1, 1)
-    assert ServeConfig(workers=3).scan_layout == (2, 2)  # rounded up so both processes get the same
-    assert ServeConfig(workers=2, scan_processes=1).scan_layout == (1, 2)  # the former layout
+def test_scans_are_spread_over_the_processes_asked_for():
+    assert ServeConfig(workers=2).scan_layout == (1, 2)  # the default: one process of two scan threads
+    assert ServeConfig(workers=2, scan_processes=2).scan_layout == (2, 1)
+    assert ServeConfig(workers=3, scan_processes=2).scan_layout == (2, 2)  # rounded up so both get the same
     assert ServeConfig(workers=2, scan_processes=5).scan_layout == (2, 1)  # never more processes than scans
-    assert ServeConfig(workers=0).scan_layout == (0, 0)
+    assert ServeConfig(workers=0, scan_processes=2).scan_layout == (0, 0)
     with pytest.raises(UsageError, match="--scan-processes"):
         ServeConfig(scan_processes=0)
 

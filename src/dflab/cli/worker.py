@@ -28,9 +28,10 @@ def register(subparsers) -> None:
     )
     p.add_argument("--concurrency", type=int, default=1, metavar="N", help="scan threads per process (default 1)")
     p.add_argument("--processes", type=int, default=1, metavar="P",
-                   help="scan processes, each with its own models and N threads (default 1). A scan's Python parts "
-                   "hold the GIL, so on a machine with P free cores P processes of one thread scan more files a "
-                   "second than one process of P threads (docs/service.md), at P times the model memory")  # fmt: skip
+                   help="scan processes, each with its own models and N threads (default 1), started by this one "
+                   "and leaving with it: threads of one process take turns on its GIL in a scan's Python parts, "
+                   "which separate processes do not, at P times the model memory. On 2 cores 2 processes of 1 "
+                   "thread scanned no faster than 1 of 2 (docs/service.md)")  # fmt: skip
     p.add_argument("--lease-s", type=float, default=60.0, metavar="SEC",
                    help="a job whose worker stops answering for SEC seconds is queued again (default 60)")  # fmt: skip
     p.add_argument("--nice", type=int, default=0, metavar="N",

@@ -19,10 +19,10 @@ class ServeConfig:
     # PostgreSQL so both processes see them). scan_nice lowers that child's CPU priority (0: as this process).
     scan_in: str = "threads"
     scan_nice: int = 0
-    # How many processes the scan threads are spread over with scan_in="process" (None: one per scan thread, up to
-    # the machine's cores). A scan's Python parts hold its process's GIL, so two scans in two processes use two
-    # cores where two threads of one process often take turns; each process holds its own models.
-    scan_processes: int | None = None
+    # How many processes the scan threads are spread over with scan_in="process", each holding its own models. A
+    # scan's Python parts hold its process's GIL; on 2 cores one process of 2 threads scanned as fast as two
+    # processes (bench/serve_load.py, docs/service.md), so the default is one. For machines with many cores.
+    scan_processes: int = 1
     keep_days: float = 7.0  # uploads and finished jobs older than this are deleted
     max_upload_mb: int = 512
     rate_per_minute: int = 120  # requests per key (or per client address without a key) per minute
@@ -40,7 +40,7 @@ class ServeConfig:
             raise UsageError(f"--workers must be 0 or more, got {self.workers}")
         if self.scan_in not in SCAN_IN:
             raise UsageError(f"--scan-in must be one of {', '.join(SCAN_IN)}, got {self.scan_in!r}")
-        if self.scan_processes is not None and self.scan_processes < 1:
+        if self.scan_processes < 1:
             raise UsageError(f"--scan-processes must be at least 1, got {self.scan_processes}")
         if not 0 <= self.scan_nice <= 19:
             raise UsageError(f"--scan-nice must be 0-19, got {self.scan_nice}")
@@ -56,13 +56,10 @@ class ServeConfig:
     @property
     def scan_layout(self) -> tuple[int, int]:
         """(processes, threads per process) of the scan process: `workers` scans at once (rounded up to fill every
-        process evenly), over scan_processes processes (default: one per worker, at most one per core)."""
-        import os
-
+        process evenly) over scan_processes processes, never more processes than scans."""
         if self.workers == 0:
             return 0, 0
-        processes = self.scan_processes or min(self.workers, os.cpu_count() or 1)
-        processes = min(processes, self.workers)
+        processes = min(self.scan_processes, self.workers)
         return processes, -(-self.workers // processes)
 
     @property

@@ -20,6 +20,12 @@ exactly-once completion are the store's, as for any `dflab worker`. This supervi
   * stops it with SIGTERM when the server stops. If the server itself is killed (even SIGKILL) the child sees
     its parent gone and exits at once (`dflab worker --parent-pid`), leaving its jobs to the lease, exactly as
     scan threads die with their process.
+
+With `processes` > 1 the child (`dflab worker --processes P`) starts the other P - 1 scan processes itself, with
+this same class (new_session=False): they stay in its session (one scheduling group for all scans), it says it is
+ready once all of them are, and they leave when it does. Scan threads of one process take turns on its GIL in a
+scan's Python parts (the watermark search above all); separate processes do not. On 2 cores that made no
+measurable difference (docs/service.md), so one process is the default.
 """
 
 from __future__ import annotations
