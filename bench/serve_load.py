@@ -15,6 +15,7 @@ What it does, against a real `dflab serve` process (the CLI, its own DFLAB_HOME,
      (chunked, no size): both must get 413; the server's resident memory is sampled every 20 ms meanwhile.
 
 Run: .venv/bin/python bench/serve_load.py [--clients 10] [--per-client 5] [--workers 2] [--scan-in process|threads]
+     [--scan-processes P]
 """
 
 from __future__ import annotations
@@ -49,12 +50,13 @@ def _pictures(root: Path, n: int) -> list[Path]:
     return [found[i * step] for i in range(n)]
 
 
-def _start_server(home: Path, port: int, workers: int, scan_in: str) -> subprocess.Popen:
+def _start_server(home: Path, port: int, workers: int, scan_in: str, scan_processes: int | None) -> subprocess.Popen:
     env = {**os.environ, "DFLAB_HOME": str(home), "DFLAB_TOKEN": TOKEN,
            "PYTHONPATH": os.pathsep.join([str(REPO / "src"), *sys.path[1:]])}  # fmt: skip
     proc = subprocess.Popen([sys.executable, "-m", "dflab", "serve", "--port", str(port), "--workers", str(workers),
-                             "--rate-limit", "100000", "--scan-in", scan_in], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)  # fmt: skip
+                             "--rate-limit", "100000", "--scan-in", scan_in,
+                             *(["--scan-processes", str(scan_processes)] if scan_processes else [])],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
     line = proc.stdout.readline()
     if not line.startswith("open http://"):
         sys.exit(f"dflab serve did not start: {line}{proc.stdout.read()[-2000:]}")
@@ -165,15 +167,19 @@ def _cpu_s(pids: list[int]) -> float:
     return total
 
 
-def _children(pid: int) -> list[int]:
-    """Processes whose parent is `pid` (the server's scan process)."""
-    found = []
+def _descendants(pid: int) -> list[int]:
+    """Processes below `pid`: the server's scan process and the scan processes it started beside itself."""
+    parents = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(stat.parent.name))
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
         except (OSError, IndexError, ValueError):
             continue
+    found, frontier = [], [pid]
+    while frontier:
+        below = [child for child, parent in parents.items() if parent in frontier]
+        found += below
+        frontier = below
     return found
 
 
@@ -273,6 +279,8 @@ def main() -> None:
     parser.add_argument("--per-client", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--scan-in", choices=("process", "threads"), default="process")
+    parser.add_argument("--scan-processes", type=int, default=None,
+                        help="dflab serve --scan-processes (default: the server's own, 1)")
     args = parser.parse_args()
     data = shared_data()
     if data is None:
@@ -283,11 +291,11 @@ def main() -> None:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        server = _start_server(home / "server", port, args.workers, args.scan_in)
+        server = _start_server(home / "server", port, args.workers, args.scan_in, args.scan_processes)
         base = f"http://127.0.0.1:{port}"
         try:
             _wait_ready(base)
-            scan_pids = _children(server.pid)
+            scan_pids = _descendants(server.pid)
             cpu_before = (_cpu_s([server.pid]), _cpu_s(scan_pids))
             load = _load_phase(base, pictures, args.clients)
             cpu = {"api_process_cpu_s": round(_cpu_s([server.pid]) - cpu_before[0], 2),
@@ -325,7 +333,9 @@ def main() -> None:
         "idle_poll_p50_ms": round(statistics.median(idle) * 1000, 1) if idle else None,
         "idle_poll_p99_ms": round(_pct(idle, 0.99) * 1000, 1) if idle else None,
         "poll_p99_ratio_to_idle": round(_pct(polls, 0.99) / _pct(idle, 0.99), 2) if polls and idle else None,
-        "scan_in": args.scan_in, **cpu,
+        "scan_in": args.scan_in, "scan_processes": len(scan_pids) if args.scan_in == "process" else 0, **cpu,
+        "scan_cpu_s_per_scan": round(cpu["scan_process_cpu_s"] / len(pictures), 3) if cpu["scan_process_cpu_s"] else None,
+        "scan_cores_busy": round(cpu["scan_process_cpu_s"] / load["wall_s"], 2) if cpu["scan_process_cpu_s"] else None,
         "differences_from_cli": differences,
         "load_average_1min_after_load": round(load_average_after_load, 2),
         "load_average_1min": round(os.getloadavg()[0], 2),
@@ -333,10 +343,12 @@ def main() -> None:
     }  # fmt: skip
     print_table([{k: summary[k] for k in ("scans", "succeeded", "equal_to_cli", "wall_s", "time_to_result_p50_s",
                                           "time_to_result_p99_s", "scans_per_s", "requests_per_s", "poll_p50_ms",
-                                          "poll_p99_ms", "idle_poll_p99_ms", "poll_p99_ratio_to_idle")}],
+                                          "poll_p99_ms", "idle_poll_p99_ms", "poll_p99_ratio_to_idle",
+                                          "scan_cpu_s_per_scan", "scan_cores_busy", "load_average_1min_after_load")}],
                 ["scans", "succeeded", "equal_to_cli", "wall_s", "time_to_result_p50_s", "time_to_result_p99_s",
                  "scans_per_s", "requests_per_s", "poll_p50_ms", "poll_p99_ms", "idle_poll_p99_ms",
-                 "poll_p99_ratio_to_idle"])  # fmt: skip
+                 "poll_p99_ratio_to_idle", "scan_cpu_s_per_scan", "scan_cores_busy",
+                 "load_average_1min_after_load"])  # fmt: skip
     print()
     print_table([{**u, "rss_before_mib": memory["rss_before_mib"], "rss_peak_mib": memory["rss_peak_mib"]}
                  for u in memory["uploads"]],

@@ -165,3 +165,25 @@ def _until(get, done, timeout_s: float):
         if time.monotonic() > deadline:
             raise AssertionError(f"not done after {timeout_s} s: {value!r}")
         time.sleep(0.2)
+
+
+def test_scans_are_spread_over_the_processes_asked_for():
+    assert ServeConfig(workers=2).scan_layout == (1, 2)  # the default: one process of two scan threads
+    assert ServeConfig(workers=2, scan_processes=2).scan_layout == (2, 1)
+    assert ServeConfig(workers=3, scan_processes=2).scan_layout == (2, 2)  # rounded up so both get the same
+    assert ServeConfig(workers=2, scan_processes=5).scan_layout == (2, 1)  # never more processes than scans
+    assert ServeConfig(workers=0, scan_processes=2).scan_layout == (0, 0)
+    with pytest.raises(UsageError, match="--scan-processes"):
+        ServeConfig(scan_processes=0)
+
+
+def test_the_child_starts_the_other_scan_processes_itself(tmp_path):
+    from dflab.config import LabConfig
+
+    def command(**extra) -> list[str]:
+        return ScanProcess(threads=1, lease_s=7.0, nice=0, lab_config=LabConfig(home=tmp_path), on_ready=lambda: None,
+                           on_down=lambda reason: None, **extra).command()  # fmt: skip
+
+    several = command(processes=2)
+    assert several[several.index("--processes") + 1] == "2"
+    assert "--processes" not in command()  # one process: the command as before

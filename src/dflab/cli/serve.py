@@ -24,6 +24,9 @@ def register(subparsers) -> None:
     p.add_argument("--scan-in", choices=("process", "threads"), default="process",
                    help="where scans run: a worker process this command starts and supervises (default; the API "
                    "never waits for a scan), or threads of this process")  # fmt: skip
+    p.add_argument("--scan-processes", type=int, default=1, metavar="P",
+                   help="with --scan-in process, spread the --workers scans over P processes, each with its own "
+                   "models (default 1: one process of --workers threads; more for a machine with many cores)")  # fmt: skip
     p.add_argument("--scan-nice", type=int, default=0, metavar="N",
                    help="with --scan-in process, lower the scan process's CPU priority by N (0-19, default 0): "
                    "requests then get the CPU before scans, at the cost of scans on a busy machine")  # fmt: skip
@@ -41,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
 
     config = ServeConfig(host=args.host, port=args.port, workers=args.workers, keep_days=args.keep_days,
                          max_upload_mb=args.max_upload_mb, rate_per_minute=args.rate_limit, lease_s=args.lease_s,
-                         scan_in=args.scan_in, scan_nice=args.scan_nice)  # fmt: skip
+                         scan_in=args.scan_in, scan_nice=args.scan_nice, scan_processes=args.scan_processes)  # fmt: skip
     try:
         import uvicorn
 

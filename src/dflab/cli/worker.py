@@ -26,7 +26,12 @@ def register(subparsers) -> None:
         "lease runs out). Use DFLAB_DATABASE_URL=postgresql://... to share one queue between machines, and "
         "`dflab serve --workers 0` for a web front end that only queues.",
     )
-    p.add_argument("--concurrency", type=int, default=1, metavar="N", help="scan threads (default 1)")
+    p.add_argument("--concurrency", type=int, default=1, metavar="N", help="scan threads per process (default 1)")
+    p.add_argument("--processes", type=int, default=1, metavar="P",
+                   help="scan processes, each with its own models and N threads (default 1), started by this one "
+                   "and leaving with it: threads of one process take turns on its GIL in a scan's Python parts, "
+                   "which separate processes do not, at P times the model memory. On 2 cores 2 processes of 1 "
+                   "thread scanned no faster than 1 of 2 (docs/service.md)")  # fmt: skip
     p.add_argument("--lease-s", type=float, default=60.0, metavar="SEC",
                    help="a job whose worker stops answering for SEC seconds is queued again (default 60)")  # fmt: skip
     p.add_argument("--nice", type=int, default=0, metavar="N",
@@ -51,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
+    if args.processes < 1:
+        raise UsageError("--processes must be at least 1")
     if not 0 <= args.nice <= 19:
         raise UsageError(f"--nice must be 0-19, got {args.nice}")
     if args.parent_pid is not None:
@@ -63,24 +70,71 @@ def run(args: argparse.Namespace) -> int:
         # to result from 32-34 s to 28-30 s (bench/serve_load.py, quiet machine).
         sys.setswitchinterval(0.001)
     config = ServeConfig(workers=args.concurrency, lease_s=args.lease_s)
-    stores = open_service_stores(LabConfig.from_env())
+    lab_config = LabConfig.from_env()
+    stores = open_service_stores(lab_config)
     stopping = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stopping.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    siblings = _Siblings(args, lab_config, stopping)
     try:
+        siblings.start()  # they load their models while this process loads its own
         callbacks = CallbackSender(config.callback_attempts, config.callback_backoff_s)
         scanner = Scanner().warm()  # every model loaded before the first lease: no job waits for a model load
         pool = WorkerPool(stores.jobs, scanner, UploadStore(stores.uploads_dir), stores.reports_dir, config,
                           on_finished=_callback_for(callbacks))  # fmt: skip
         pool.start()
-        print(f"{READY_LINE}: {config.workers} scan thread(s) on the job queue; SIGTERM or Ctrl-C stops",
-              file=sys.stderr, flush=True)  # fmt: skip
+        if siblings.wait_ready():
+            print(f"{READY_LINE}: {args.processes} process(es) of {config.workers} scan thread(s) on the job queue; "
+                  "SIGTERM or Ctrl-C stops", file=sys.stderr, flush=True)  # fmt: skip
         stopping.wait()
+        siblings.stop_soon()  # they wind down while this process does
         pool.stop()
     finally:
+        siblings.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         stores.close()
     return 0
+
+
+class _Siblings:
+    """The other processes of `--processes P`: P - 1 `dflab worker` children with the same settings, started
+    again if they die, gone when this process goes (even killed: they watch it, as it watches its own parent).
+    They stay in this process's session, so `dflab serve`'s scans keep one scheduling group whatever P is."""
+
+    def __init__(self, args: argparse.Namespace, lab_config, stopping: threading.Event) -> None:
+        from dflab.serve.worker_process import ScanProcess
+
+        self.stopping = stopping
+        self.ready = threading.Semaphore(0)
+        # nice 0: they inherit this process's priority (os.nice is relative; a second --nice would add to it)
+        self.children = [ScanProcess(threads=args.concurrency, lease_s=args.lease_s, nice=0, lab_config=lab_config,
+                                     on_ready=self.ready.release, on_down=lambda reason: None, new_session=False)
+                         for _ in range(args.processes - 1)]  # fmt: skip
+        self._stopping: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for child in self.children:
+            child.start()
+
+    def wait_ready(self) -> bool:
+        """Until every sibling has loaded its models (True), or this process is told to stop (False)."""
+        for _ in self.children:
+            while not self.ready.acquire(timeout=0.2):
+                if self.stopping.is_set():
+                    return False
+        return True
+
+    def stop_soon(self) -> None:
+        """Tell every sibling to stop, without waiting (stop() waits)."""
+        if not self._stopping:
+            self._stopping = [threading.Thread(target=child.stop, daemon=True) for child in self.children]
+            for thread in self._stopping:
+                thread.start()
+
+    def stop(self) -> None:
+        self.stop_soon()
+        for thread in self._stopping:
+            thread.join()
 
 
 def _lower_priority(nice: int) -> None:

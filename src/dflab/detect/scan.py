@@ -51,12 +51,14 @@ class _Cancelled(Exception):
     """Raised inside the decoder thread when the face stage has given up."""
 
 
-def decode_and_find_faces(path: Path, options: ScanOptions, watch: _Stopwatch, observed=None):
+def decode_and_find_faces(path: Path, options: ScanOptions, watch: _Stopwatch, observed=None, planned=None):
     """Decode and find faces at the same time: a background thread decodes while the faces of the
     frames already decoded are found. Both stages spend their time in native code that releases the
     GIL (FFmpeg, OpenCV, MediaPipe), so on two cores they overlap instead of adding up. `observed(rgb,
-    observations)` sees each video frame with faces while its pixels are at hand (analyse_frames)."""
+    observations)` sees each video frame with faces while its pixels are at hand (analyse_frames).
+    `planned`: the detectors that may run (None: any), to skip what none of them reads."""
     from dflab.faces import analyse
+    from dflab.faces.analyse import EMBED_EVERY_S
     from dflab.faces.analyse import analyse_frames
     from dflab.media import load
 
@@ -110,9 +112,19 @@ def decode_and_find_faces(path: Path, options: ScanOptions, watch: _Stopwatch, o
         raise outcome["error"]
     media = outcome["media"]
     if media.media_type == "image":  # images never pass through the sink
+        # Identity embeddings (dlib, ~60 ms a face) only for a cue that reads them on a picture: no cue does today.
+        embed = EMBED_EVERY_S if _reads_identity_embeddings(planned, "image") else None
         with watch.time("faces"):
-            tracks = analyse(media, max_faces=options.max_faces)
+            tracks = analyse(media, max_faces=options.max_faces, embed_every_s=embed)
     return media, tracks
+
+
+def _reads_identity_embeddings(planned: list | None, media_type: str) -> bool:
+    """Whether a detector that may run on this media type reads the tracks' identity embeddings (its
+    `reads_identity_embeddings`); with no plan (None), assume one does."""
+    if planned is None:
+        return True
+    return any(getattr(d, "reads_identity_embeddings", False) and media_type in d.media_types for d in planned)
 
 
 def streamed_frame_features() -> dict:
@@ -162,7 +174,7 @@ def run_scan(path: str | Path, options: ScanOptions, detectors_for: Callable[[st
 
     notify("decode+faces")
     ahead = _aligned_ahead(planned)
-    media, tracks = decode_and_find_faces(Path(path), options, watch, observed=ahead)
+    media, tracks = decode_and_find_faces(Path(path), options, watch, observed=ahead, planned=planned)
     if media.media_type == "audio" and Path(path).suffix.lower() in VIDEO_SUFFIXES:
         # A file sold as video with no picture is broken or mislabelled; say so rather than quietly
         # scanning only its voice (an .m4a/.wav of the same audio is scanned as audio).

@@ -143,7 +143,8 @@ def _scan_process(service: Service, config: ServeConfig) -> ScanProcess:
         service.ready.clear()
         service.ready_error = reason
 
-    return ScanProcess(threads=config.workers, lease_s=config.lease_s, nice=config.scan_nice,
+    processes, threads = config.scan_layout
+    return ScanProcess(threads=threads, processes=processes, lease_s=config.lease_s, nice=config.scan_nice,
                        lab_config=service.lab.config, on_ready=on_ready, on_down=on_down)  # fmt: skip
 
 

@@ -19,6 +19,10 @@ class ServeConfig:
     # PostgreSQL so both processes see them). scan_nice lowers that child's CPU priority (0: as this process).
     scan_in: str = "threads"
     scan_nice: int = 0
+    # How many processes the scan threads are spread over with scan_in="process", each holding its own models. A
+    # scan's Python parts hold its process's GIL; on 2 cores one process of 2 threads scanned as fast as two
+    # processes (bench/serve_load.py, docs/service.md), so the default is one. For machines with many cores.
+    scan_processes: int = 1
     keep_days: float = 7.0  # uploads and finished jobs older than this are deleted
     max_upload_mb: int = 512
     rate_per_minute: int = 120  # requests per key (or per client address without a key) per minute
@@ -36,6 +40,8 @@ class ServeConfig:
             raise UsageError(f"--workers must be 0 or more, got {self.workers}")
         if self.scan_in not in SCAN_IN:
             raise UsageError(f"--scan-in must be one of {', '.join(SCAN_IN)}, got {self.scan_in!r}")
+        if self.scan_processes < 1:
+            raise UsageError(f"--scan-processes must be at least 1, got {self.scan_processes}")
         if not 0 <= self.scan_nice <= 19:
             raise UsageError(f"--scan-nice must be 0-19, got {self.scan_nice}")
         if self.keep_days <= 0:
@@ -46,6 +52,15 @@ class ServeConfig:
             raise UsageError(f"--rate-limit must be at least 1 request per minute, got {self.rate_per_minute}")
         if self.lease_s <= 0 or self.max_attempts < 1:
             raise UsageError("the lease must be longer than 0 s and jobs need at least one attempt")
+
+    @property
+    def scan_layout(self) -> tuple[int, int]:
+        """(processes, threads per process) of the scan process: `workers` scans at once (rounded up to fill every
+        process evenly) over scan_processes processes, never more processes than scans."""
+        if self.workers == 0:
+            return 0, 0
+        processes = min(self.scan_processes, self.workers)
+        return processes, -(-self.workers // processes)
 
     @property
     def max_upload_bytes(self) -> int:

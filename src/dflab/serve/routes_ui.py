@@ -45,6 +45,7 @@ def readyz(request: Request):
     detail = {"models_loaded": service.ready.is_set(), "workers": service.config.workers}
     if service.scan_process is not None:  # scans in a worker process: which one (its models are the ones loaded)
         detail["scan_process_pid"] = service.scan_process.pid
+        detail["scan_processes"] = service.scan_process.processes  # that one and the ones it started beside it
     try:
         detail["jobs"] = service.stores.jobs.counts()
     except Exception as exc:  # noqa: BLE001 - the answer is "not ready", with why

@@ -20,6 +20,12 @@ exactly-once completion are the store's, as for any `dflab worker`. This supervi
   * stops it with SIGTERM when the server stops. If the server itself is killed (even SIGKILL) the child sees
     its parent gone and exits at once (`dflab worker --parent-pid`), leaving its jobs to the lease, exactly as
     scan threads die with their process.
+
+With `processes` > 1 the child (`dflab worker --processes P`) starts the other P - 1 scan processes itself, with
+this same class (new_session=False): they stay in its session (one scheduling group for all scans), it says it is
+ready once all of them are, and they leave when it does. Scan threads of one process take turns on its GIL in a
+scan's Python parts (the watermark search above all); separate processes do not. On 2 cores that made no
+measurable difference (docs/service.md), so one process is the default.
 """
 
 from __future__ import annotations
@@ -43,8 +49,12 @@ MAX_RESTART_DELAY_S = 30.0
 class ScanProcess:
     """Runs `dflab worker` as a child, restarts it when it dies, and reports readiness through callbacks."""
 
-    def __init__(self, *, threads: int, lease_s: float, nice: int, lab_config, on_ready, on_down) -> None:
+    def __init__(self, *, threads: int, lease_s: float, nice: int, lab_config, on_ready, on_down, processes: int = 1,
+                 new_session: bool = True) -> None:  # fmt: skip
         self.threads, self.lease_s, self.nice = threads, lease_s, nice
+        # `dflab worker --processes`: the child starts processes - 1 more scan processes beside itself (in its
+        # session, so on Linux they share one autogroup's CPU share); new_session=False is how it starts them.
+        self.processes, self.new_session = processes, new_session
         self.lab_config = lab_config  # dflab.config.LabConfig: the child opens the same stores
         self.on_ready, self.on_down = on_ready, on_down  # on_ready(); on_down(reason)
         self._stop = threading.Event()
@@ -59,8 +69,9 @@ class ScanProcess:
         return child.pid if child is not None and child.poll() is None else None
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "dflab", "worker", "--concurrency", str(self.threads), "--lease-s",
-                str(self.lease_s), "--nice", str(self.nice), "--parent-pid", str(os.getpid())]  # fmt: skip
+        command = [sys.executable, "-m", "dflab", "worker", "--concurrency", str(self.threads), "--lease-s",
+                   str(self.lease_s), "--nice", str(self.nice), "--parent-pid", str(os.getpid())]  # fmt: skip
+        return command + (["--processes", str(self.processes)] if self.processes > 1 else [])
 
     def environment(self) -> dict[str, str]:
         """This environment, with the lab's home and database named explicitly, and this process's dflab first on
@@ -111,7 +122,7 @@ class ScanProcess:
         try:
             child = subprocess.Popen(self.command(), env=self.environment(), stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                     start_new_session=True)  # fmt: skip
+                                     start_new_session=self.new_session)  # fmt: skip
         except OSError as exc:
             log.error("cannot start the scan process: %s", exc)
             return -1

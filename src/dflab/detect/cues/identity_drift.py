@@ -29,6 +29,7 @@ def drift_series(embeddings: dict[int, np.ndarray]) -> tuple[np.ndarray, np.ndar
 class IdentityDriftDetector:
     media_types = ("video",)
     needs_faces = True
+    reads_identity_embeddings = True  # track.embeddings: the face stage makes them only when a cue reads them
 
     def detect(self, media: AnalysedMedia) -> Evidence:
         tracks = [t for t in media.tracks if len(t.embeddings) >= MIN_EMBEDDINGS]

@@ -116,10 +116,40 @@ def period_candidates(residual: np.ndarray, count: int = 3) -> list[tuple[float,
 
 @lru_cache(maxsize=8)
 def _ones(shape: tuple[int, ...], dtype: str) -> np.ndarray:
-    """A read-only array of ones (fold warps one per call to know how much of each tile the picture covers)."""
+    """A read-only array of ones (fold warps one when the tiles may reach past the picture's edge)."""
     ones = np.ones(shape, dtype=np.dtype(dtype))
     ones.setflags(write=False)
     return ones
+
+
+# How far inside the picture every resampled pixel's source position must lie for fold to skip warping the
+# coverage: far above the rounding of the warp's coordinates (about 1e-5 pixel), far below a pixel.
+COVERAGE_MARGIN_PX = 0.01
+
+
+def _fully_covered(shape: tuple[int, int], matrix: np.ndarray, out_w: int, out_h: int) -> bool:
+    """Whether every pixel of the warp lands where all four of its bilinear taps are inside the picture: then
+    the warped coverage (ones) is exactly 1 everywhere (checked against OpenCV in
+    tests/provenance/test_watermark_fold.py) and need not be computed. The first pixel may sit exactly on
+    the edge (its taps are then pixels 0 and 1)."""
+    h, w = shape
+    axes = ((matrix[0, 0], matrix[0, 2], out_w - 1, w), (matrix[1, 1], matrix[1, 2], out_h - 1, h))
+    for scale, shift, last, size in axes:
+        first = -shift / scale
+        if not (first == 0.0 or first >= COVERAGE_MARGIN_PX) or last / scale + first > size - 1 - COVERAGE_MARGIN_PX:
+            return False
+    return True
+
+
+@lru_cache(maxsize=64)
+def _tile_counts(out_h: int, out_w: int) -> np.ndarray:
+    """Per tile cell, how many tiles of an out_h x out_w grid cover it: the fold of an all-ones coverage.
+    Small whole numbers, so exact in float32 whatever order a sum adds them in."""
+    rows = np.bincount(np.arange(out_h) % TILE, minlength=TILE).astype(np.float32)
+    cols = np.bincount(np.arange(out_w) % TILE, minlength=TILE).astype(np.float32)
+    counts = np.outer(rows, cols)
+    counts.setflags(write=False)
+    return counts
 
 
 def fold(residual: np.ndarray, px: float, py: float, ox: float = 0.0, oy: float = 0.0) -> np.ndarray:
@@ -133,8 +163,13 @@ def fold(residual: np.ndarray, px: float, py: float, ox: float = 0.0, oy: float 
     out_h = max(int((h - oy) * sy), TILE)
     warp = dict(flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     values = cv2.warpAffine(residual, matrix, (out_w, out_h), **warp)
-    weight = cv2.warpAffine(_ones(residual.shape, residual.dtype.str), matrix, (out_w, out_h), **warp)
     ny, nx = -(-out_h // TILE), -(-out_w // TILE)
+    if _fully_covered((h, w), matrix, out_w, out_h):
+        # The usual case: the coverage is all ones, its fold the tile counts (the same numbers, without a warp).
+        acc = np.zeros((ny * TILE, nx * TILE), dtype=np.float32)
+        acc[:out_h, :out_w] = values
+        return acc.reshape(ny, TILE, nx, TILE).sum(axis=(0, 2)) / np.maximum(_tile_counts(out_h, out_w), 1e-3)
+    weight = cv2.warpAffine(_ones(residual.shape, residual.dtype.str), matrix, (out_w, out_h), **warp)
     acc = np.zeros((2, ny * TILE, nx * TILE), dtype=np.float32)
     acc[0, :out_h, :out_w] = values
     acc[1, :out_h, :out_w] = weight
@@ -142,11 +177,29 @@ def fold(residual: np.ndarray, px: float, py: float, ox: float = 0.0, oy: float 
     return sums[0] / np.maximum(sums[1], 1e-3)
 
 
-def sync_peak(folded: np.ndarray, layout: TileLayout) -> tuple[float, float, float]:
-    """(z, dy, dx): the strongest cyclic shift of the sync template, in robust noise units, sub-chip offset."""
-    corr = np.real(np.fft.ifft2(np.fft.fft2(folded) * layout.sync_spectrum))
-    med = float(np.median(corr))
-    spread = float(np.median(np.abs(corr - med))) * 1.4826 + 1e-12
+def _median(values: np.ndarray) -> float:
+    """np.median of a float array, the same number (the same partition, the two middle values averaged the
+    same way, NaN if any value is NaN) without its generic machinery, which cost more than the partition on a
+    tile: the search takes two medians per alignment, thousands per picture."""
+    flat = values.reshape(-1)
+    half = flat.size // 2
+    if flat.size % 2:
+        part = np.partition(flat, [half, -1])
+        middle = float(part[half])
+    else:
+        part = np.partition(flat, [half - 1, half, -1])
+        middle = float((part[half - 1] + part[half]) / 2)  # in the array's precision, as np.mean adds them
+    return float("nan") if np.isnan(part[-1]) else middle
+
+
+def sync_peak(folded: np.ndarray, layout: TileLayout, spectrum: np.ndarray | None = None) -> tuple[float, float, float]:
+    """(z, dy, dx): the strongest cyclic shift of the sync template, in robust noise units, sub-chip offset.
+    `spectrum`: np.fft.fft2(folded) when the caller has it already (it does not depend on the key)."""
+    if spectrum is None:
+        spectrum = np.fft.fft2(folded)
+    corr = np.real(np.fft.ifft2(spectrum * layout.sync_spectrum))
+    med = _median(corr)
+    spread = _median(np.abs(corr - med)) * 1.4826 + 1e-12
     z = (corr - med) / spread
     iy, ix = np.unravel_index(int(np.argmax(z)), z.shape)
 
@@ -161,14 +214,15 @@ def sync_peak(folded: np.ndarray, layout: TileLayout) -> tuple[float, float, flo
 
 def _aligned(residual: np.ndarray, px: float, py: float, layout: TileLayout,
              folds: dict | None = None) -> tuple[np.ndarray, float, float]:  # fmt: skip
-    """`folds`: unshifted folds of this residual by period, kept between calls; they do not depend on the key,
-    so the searches for several keys share them (the same arrays as computing them again)."""
-    unshifted = folds.get((px, py)) if folds is not None else None
-    if unshifted is None:
+    """`folds`: unshifted folds of this residual (and their spectra) by period, kept between calls; they do not
+    depend on the key, so the searches for several keys share them (the same arrays as computing them again)."""
+    cached = folds.get((px, py)) if folds is not None else None
+    if cached is None:
         unshifted = fold(residual, px, py)
+        cached = (unshifted, np.fft.fft2(unshifted))
         if folds is not None:
-            folds[(px, py)] = unshifted
-    _, dy, dx = sync_peak(unshifted, layout)
+            folds[(px, py)] = cached
+    _, dy, dx = sync_peak(cached[0], layout, cached[1])
     ox, oy = dx * px / TILE, dy * py / TILE
     return fold(residual, px, py, ox, oy), ox, oy
 

@@ -1,0 +1,93 @@
+"""`dflab worker --processes 2`: two scan processes on one SQLite queue, the second started by the first in its
+session; jobs are spread over both, each completes once with the CLI's document, and the second process leaves
+when the first is killed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+
+
+def _wait(condition, timeout_s: float, what: str):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] not in ("Z", "X"):
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie left for an init that does not reap counts as gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process parents from /proc (Linux)")
+def test_two_scan_processes_share_the_queue_and_leave_with_the_first(shared_data, tmp_path):
+    from dflab.config import LabConfig
+    from dflab.detect.scanner import Scanner
+    from dflab.serve.stores import open_service_stores
+    from dflab.storage.jobs import SUCCEEDED
+
+    env = {**os.environ, "DFLAB_HOME": str(tmp_path / "home"),
+           "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}  # fmt: skip
+    env.pop("DFLAB_DATABASE_URL", None)
+    stores = open_service_stores(LabConfig(home=tmp_path / "home"))
+    pictures = sorted((shared_data / "cnndetection" / "crops").glob("*_real.png"))[:6]
+    worker = subprocess.Popen([sys.executable, "-m", "dflab", "worker", "--processes", "2", "--lease-s", "30"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    sibling = None
+    try:
+        assert worker.stderr.readline().startswith("dflab worker: ready: 2 process(es)")
+        (sibling,) = _children(worker.pid)
+        assert os.getsid(sibling) == os.getsid(worker.pid), "one session: one scheduling group for both"
+        ids = [stores.jobs.submit("scan", json.dumps({"path": str(p), "filename": p.name, "sha256": f"s{i}",
+                                                      "options": {}})).job.id for i, p in enumerate(pictures)]  # fmt: skip
+        _wait(lambda: stores.jobs.counts()[SUCCEEDED] == len(ids), 600, "every job to succeed")
+        finished = [stores.jobs.get(i) for i in ids]
+        assert all(j.attempts == 1 for j in finished)
+        assert {j.worker_id.split("-")[0] for j in finished} == {str(worker.pid), str(sibling)}, "both scanned"
+        scanner = Scanner()
+        for picture, job in zip(pictures, finished):
+            expected = {k: v for k, v in scanner.scan(picture).to_json().items() if k != "timings"}
+            got = {k: v for k, v in json.loads(job.result).items() if k != "timings"}
+            assert got == expected
+
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(30)
+        _wait(lambda: not _alive(sibling), 30, "the second process to leave with the first")
+    finally:
+        for pid in (worker.pid, sibling):
+            if pid is not None:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        worker.wait(30)
+        stores.close()
