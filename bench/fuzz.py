@@ -1,19 +1,25 @@
-"""Fuzz campaign: mutated real media through every media-reading command, each run a subprocess with a timeout.
+"""Fuzz campaign: mutated real media through every media-reading command, each run in a fresh process with a timeout.
 
-    .venv/bin/python bench/fuzz.py --n 40 --seed 1           # 40 mutants x 7 commands
-    nice -n 10 .venv/bin/python bench/fuzz.py --n 400 --budget-s 1200
+    .venv/bin/python bench/fuzz.py --n 40 --seed 1                    # 40 mutants x 7 commands, subprocesses
+    nice -n 19 .venv/bin/python bench/fuzz.py --runner fork --n 400   # the same runs, forked from a warm parent
+    scripts/fuzz_campaign.sh 7 150 13:20 10000                        # long campaigns: chunks, then --merge
 
 The corpus (dflab.eval.fuzz.build_corpus) is small real media copied into a temporary folder: a photo (JPEG),
 a PNG crop and a WebP of it, 1.5 s of a talking face with its sound (faststart MP4), 1 s of a FaceForensics clip
 without sound (Matroska), 1.5 s of real speech as WAV and MP3. Each mutant gets one of: bit flips, a cut,
 inserted bytes, deleted bytes, or a header field set to a hostile value (dflab.eval.fuzz). Every mutant runs
-through scan, register, trace, verify, sign, watermark detect and compare (against its own original), each as
-`python -m dflab ...` in a fresh process under --timeout, with a DFLAB_HOME holding keys and the registered
-originals. Counted per command: exit 0, exit 2, tracebacks ("Traceback (most recent call last)" on stderr),
-hangs (killed at the timeout), other exit codes, and exit-2 errors longer than one line; and, per mutant,
+through scan, register, trace, verify, sign, watermark detect and compare (against its own original), with a
+DFLAB_HOME holding keys and the registered originals. Runners (--runner): `subprocess` starts
+`python -m dflab ...` per command (an interpreter start and the model loads each time); `fork` forks one child
+per command from this process once it has imported dflab and loaded the models that are fork-safe
+(dflab.eval.fork_runner: same fresh-process isolation, a fraction of the CPU); `in-process` calls the CLI in
+this process (cheapest, but one process for all, hangs stopped with SIGALRM). Counted per command: exit 0,
+exit 2, tracebacks ("Traceback (most recent call last)" on stderr), hangs (killed at the timeout), other exit
+codes (a child killed by a signal among them), and exit-2 errors longer than one line; and, per mutant,
 whether the commands agree on it (all accept or all refuse, among those that apply: sign has no Matroska,
-the watermark no audio, compare no pictures). Writes bench/results/fuzz.json, with every failure and
-disagreement described so that its mutant can be made again (same --seed).
+the watermark no audio, compare no pictures). Writes bench/results/NAME.json (--out; default fuzz) with the
+CPU seconds per run and mutants per second, every failure and disagreement described so that its mutant can
+be made again (same --seed; --skip K starts at mutant K of a seed, for chunks that --merge joins).
 """
 
 from __future__ import annotations
@@ -284,14 +290,14 @@ def merge(paths: list[Path]) -> dict:
                 for key, value in row.items():
                     if key != "reader":
                         into[key] += value
-        door = {"mutants": sum(d["mutants"] for d in doors), "seed": [d["seed"] for d in doors],
+        door = {"mutants": sum(d["mutants"] for d in doors), "seed": _one_or_all(d["seed"] for d in doors),
                 "timeout_s": doors[0]["timeout_s"], "per_reader": list(readers.values()),
                 "failures": [f for d in doors for f in d["failures"]], "wall_s": round(sum(d["wall_s"] for d in doors), 1)}  # fmt: skip
     wall_s = round(sum(c["wall_s"] for c in chunks), 1)
     mutants = sum(c["mutants"] for c in chunks)
     cpu_s = sum(r["mean cpu s"] * r["runs"] for r in per_command)
     return {
-        "mutants": mutants, "seed": [c["seed"] for c in chunks], "chunks": [str(p.name) for p in sorted(paths)],
+        "mutants": mutants, "seed": _one_or_all(c["seed"] for c in chunks), "chunks": [str(p.name) for p in sorted(paths)],
         "timeout_s": chunks[0]["timeout_s"], "commands": commands, "runner": chunks[0].get("runner", "subprocess"),
         "in_process": chunks[0].get("in_process", False), "front_door": door, "corpus": chunks[0]["corpus"],
         "per_command": per_command, "total": total, "failures": [f for c in chunks for f in c["failures"]],
@@ -301,6 +307,11 @@ def merge(paths: list[Path]) -> dict:
         "cpu_s_per_run": cpu_s / total["runs"] if total["runs"] else 0.0,
         "cpu_s_per_mutant": cpu_s / mutants if mutants else 0.0,
     }  # fmt: skip
+
+
+def _one_or_all(values):
+    distinct = sorted(set(values))
+    return distinct[0] if len(distinct) == 1 else distinct
 
 
 def main() -> int:
