@@ -71,13 +71,13 @@ def _children_cpu_s() -> float:
 def run_dflab(argv: list[str], env: dict, timeout_s: float) -> tuple[str, float, float, str]:
     """(outcome, seconds, CPU seconds, stderr tail); outcome is "0", "2" ("1" from verify: problems found),
     "traceback", "hang", "multiline" or "exit N"."""
-    start, cpu_before = time.perf_counter(), _children_cpu_s()
+    start, cpu_before = time.perf_counter(), _children_cpu_s() + time.process_time()  # the child's, and ours
     try:
         proc = subprocess.run([sys.executable, "-m", "dflab", *argv], env=env, capture_output=True, text=True,
                               timeout=timeout_s)  # fmt: skip
     except subprocess.TimeoutExpired:
-        return "hang", time.perf_counter() - start, _children_cpu_s() - cpu_before, ""
-    seconds, cpu_s = time.perf_counter() - start, _children_cpu_s() - cpu_before
+        return "hang", time.perf_counter() - start, _children_cpu_s() + time.process_time() - cpu_before, ""
+    seconds, cpu_s = time.perf_counter() - start, _children_cpu_s() + time.process_time() - cpu_before
     err = proc.stderr
     if "Traceback (most recent call last)" in err:
         return "traceback", seconds, cpu_s, err[-1500:]
@@ -100,7 +100,7 @@ def fork_runner(work: Path, learn_argvs: list[list[str]], learn_home: Path):
     def run(argv, env, timeout_s):  # noqa: ARG001 - same call as run_dflab; DFLAB_HOME is in os.environ
         done = run_forked(argv, timeout_s, runs)
         tail = done.stderr[-1500:] if done.outcome not in ("0", "1", "2") else ""
-        return done.outcome, done.seconds, done.cpu_s, tail
+        return done.outcome, done.seconds, done.cpu_s + done.parent_cpu_s, tail
 
     return run, warmed
 
@@ -434,6 +434,7 @@ def main() -> int:
         "mutants_per_s": done / campaign_s if campaign_s else 0.0,
         "cpu_s_per_run": cpu_total / total["runs"] if total["runs"] else 0.0,
         "cpu_s_per_mutant": cpu_total / done if done else 0.0,
+        "cpu_s_includes_parent": True,  # the runner's own share too (fork() copying page tables, waiting)
         "load_average": os.getloadavg(),
     }  # fmt: skip
     print_summary(result)

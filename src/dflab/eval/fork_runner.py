@@ -40,6 +40,7 @@ class ForkedRun:
     outcome: str  # "0", "1", "2", "traceback", "hang", "multiline", "exit N" or "signal N"
     seconds: float  # wall time from fork to reaping
     cpu_s: float  # the child's user + system time
+    parent_cpu_s: float  # this process's share: fork() copies its page tables, then the wait and the reading
     stdout: str
     stderr: str
 
@@ -173,7 +174,7 @@ def run_forked(argv: list[str], timeout_s: float, work_dir: Path) -> ForkedRun:
     out_path, err_path = work_dir / "run.out", work_dir / "run.err"
     sys.stdout.flush()
     sys.stderr.flush()
-    start = time.perf_counter()
+    start, parent_before = time.perf_counter(), time.process_time()
     pid = os.fork()
     if pid == 0:
         _child(argv, out_path, err_path)  # never returns
@@ -181,7 +182,8 @@ def run_forked(argv: list[str], timeout_s: float, work_dir: Path) -> ForkedRun:
     seconds = time.perf_counter() - start
     stdout = out_path.read_text(errors="replace") if out_path.exists() else ""
     stderr = err_path.read_text(errors="replace") if err_path.exists() else ""
-    return ForkedRun(classify(code, stderr, argv[0]), seconds, cpu_s, stdout, stderr)
+    parent_cpu_s = time.process_time() - parent_before
+    return ForkedRun(classify(code, stderr, argv[0]), seconds, cpu_s, parent_cpu_s, stdout, stderr)
 
 
 def _redirect(out_path: Path, err_path: Path) -> None:
