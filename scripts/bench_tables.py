@@ -421,7 +421,9 @@ def _fuzz(d: dict) -> list[str]:
                   "other exits", "multi-line errors"], rows) + [
         "", f"{d['mutants']} mutants (seed {d['seed']}), every command {_FUZZ_RUNNER[d.get('runner', 'subprocess')]} "
         f"with a {d['timeout_s']:.0f} s timeout; a hang is a run killed at the timeout. Mutants on which the commands "
-        f"that read their kind of file disagree (some accept, some refuse): {d.get('disagreements', '-')}."] + _fuzz_door(d)
+        f"that read their kind of file disagree (some accept, some refuse): {d.get('disagreements', '-')}."] + [
+        f"Failure: {f['command']} on mutant {f['mutant']} ({f['detail']}): {f['outcome']} (docs/validation.md says "
+        "what was fixed)." for f in d.get("failures", [])] + _fuzz_door(d)
 
 
 _FUZZ_RUNNER = {"subprocess": "a subprocess", "fork": "a child forked from a warm parent (`--runner fork`)",
