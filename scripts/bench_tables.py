@@ -419,9 +419,25 @@ def _fuzz(d: dict) -> list[str]:
     rows.append(["all"] + [d["total"].get(k, 0) for k in keys])
     return table(["command", "runs", "exit 0", "exit 1 (verify: problems found)", "exit 2", "tracebacks", "hangs",
                   "other exits", "multi-line errors"], rows) + [
-        "", f"{d['mutants']} mutants (seed {d['seed']}), every command a subprocess with a {d['timeout_s']:.0f} s "
-        "timeout; a hang is a run killed at the timeout. Mutants on which the commands that read their kind of file "
-        f"disagree (some accept, some refuse): {d.get('disagreements', '-')}."]
+        "", f"{d['mutants']} mutants (seed {d['seed']}), every command {_FUZZ_RUNNER[d.get('runner', 'subprocess')]} "
+        f"with a {d['timeout_s']:.0f} s timeout; a hang is a run killed at the timeout. Mutants on which the commands "
+        f"that read their kind of file disagree (some accept, some refuse): {d.get('disagreements', '-')}."] + [
+        f"Failure: {f['command']} on mutant {f['mutant']} ({f['detail']}): {f['outcome']} (docs/validation.md says "
+        "what was fixed)." for f in d.get("failures", [])] + _fuzz_door(d)
+
+
+_FUZZ_RUNNER = {"subprocess": "a subprocess", "fork": "a child forked from a warm parent (`--runner fork`)",
+                "in-process": "called in the campaign's process"}
+
+
+def _fuzz_door(d: dict) -> list[str]:
+    door = d.get("front_door")
+    if not door:
+        return []
+    rows = [[r["reader"], r["runs"], r["accepted"], r["refused"], r["crashes"], r["hangs"]] for r in door["per_reader"]]
+    return ["", f"Front door: {door['mutants']} mutants (seed {door['seed']}) through the open-and-check step and "
+            "the readers every command reads through, in-process:", ""] + table(
+        ["reader", "runs", "accepted", "refused (one clear error)", "crashes", "hangs"], rows)
 
 
 def _watermark_robustness(r: dict) -> list[str]:

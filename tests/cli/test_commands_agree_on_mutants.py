@@ -124,3 +124,52 @@ def test_matroska_with_a_damaged_key_frame_is_refused_by_every_command(home, sha
                 ["watermark", "detect", str(mutant)], ["compare", str(mutant), "--original", str(clip)]]  # fmt: skip
     for command, (code, err) in _verdicts(capsys, commands).items():
         assert code == 2 and "decode with errors" in err and err.count("\n") == 1, (command, code, err)
+
+
+PHOTO = Path("dlib_faces/examples/faces/2008_001009.jpg")  # a real photo, 360 pixels wide
+
+
+def _jpeg_declaring_width(photo: Path, width: int, out: Path) -> Path:
+    """A copy of `photo` whose start-of-frame segment declares `width` (the decoder fills the rest in grey)."""
+    from dflab.eval.fuzz import header_fields
+
+    data = bytearray(photo.read_bytes())
+    (field,) = [f for f in header_fields(bytes(data), "jpeg") if f.name == "SOF width"]
+    assert struct.unpack_from(">H", data, field.offset)[0] == 360
+    struct.pack_into(">H", data, field.offset, width)
+    out.write_bytes(bytes(data))
+    return out
+
+
+def test_jpeg_declaring_a_huge_width_is_read_by_every_command(home, shared_data, tmp_path, capsys):
+    """64702 x 480 pixels is within the pixel limit, but on the watermark's detection grid it is 34,500 wide,
+    past what OpenCV's warps take: verify and watermark detect ended in a traceback (cv2.error from remap)
+    while scan, register, trace and sign read the file. The search now keeps to a central window."""
+    mutant = _jpeg_declaring_width(shared_data / PHOTO, 64702, tmp_path / "wide.jpg")
+    commands = [["scan", str(mutant), "--json"], ["register", str(mutant)], ["trace", str(mutant)],
+                ["verify", str(mutant)], ["sign", str(mutant), str(tmp_path / "signed.jpg")],
+                ["watermark", "detect", str(mutant), "--json"]]  # fmt: skip
+    for command, (code, err) in _verdicts(capsys, commands).items():
+        assert code in ((0, 1) if command == "verify" else (0,)), (command, code, err)  # verify: 1 = no record
+    capsys.readouterr()
+    assert main(["watermark", "detect", str(mutant), "--json"]) == 0
+    assert '"detected": false' in capsys.readouterr().out.replace('"detected":false', '"detected": false')
+
+
+def test_watermark_is_found_in_the_middle_of_a_very_long_picture(shared_data):
+    """The window the search keeps to still holds the mark: a marked photo repeated side by side to
+    well past the window's length (the grid is 16x its short side, the picture 40x) is detected."""
+    import numpy as np
+    from PIL import Image
+
+    from dflab.provenance.watermark import detect_image, embed_image
+    from dflab.provenance.watermark.embed import PAYLOAD_BYTES
+
+    with Image.open(shared_data / PHOTO) as im:
+        rgb = np.asarray(im.convert("RGB"))
+    tiles = -(-40 * rgb.shape[0] // rgb.shape[1])
+    long_picture = np.ascontiguousarray(np.concatenate([rgb] * tiles, axis=1))
+    payload = bytes(range(PAYLOAD_BYTES))
+    marked = embed_image(long_picture, payload)
+    found = detect_image(marked)
+    assert found.detected and found.payload == payload

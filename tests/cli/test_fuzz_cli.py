@@ -1,5 +1,5 @@
 """A few hundred mutated real files through every media-reading command, in-process: exit 0 or 2 (verify: 0, 1
-or 2), never a traceback, and one line on stderr for each refusal. bench/fuzz.py runs the larger campaign as subprocesses."""
+or 2), never a traceback, and one line on stderr for each refusal. bench/fuzz.py runs the larger campaign, each command in a fresh process."""
 
 from __future__ import annotations
 

@@ -107,6 +107,22 @@ def _orientations(residual: np.ndarray):
         yield np.ascontiguousarray(upright[:, ::-1]), {"flipped": True, "rotation_deg": round(degrees, 2)}, upright
 
 
+# The longest stretch of the detection grid searched (16x its short side). The mark repeats every tile, so a
+# central window of a very long picture holds it as well as the whole does; and OpenCV's warps (folds, the
+# rotated views) refuse pictures with a side of 32767 pixels or more (a 64702 x 480 panorama or a JPEG whose
+# declared width was corrupted lands at 34,500 on the grid). Folds stretch by TILE / period <= 1.25.
+MAX_SEARCH_SIDE = 16 * DETECT_SHORT_SIDE
+
+
+def searched_window(residual: np.ndarray) -> np.ndarray:
+    """The central MAX_SEARCH_SIDE stretch of a residual longer than that in either direction; else itself."""
+    h, w = residual.shape
+    top, left = max(0, (h - MAX_SEARCH_SIDE) // 2), max(0, (w - MAX_SEARCH_SIDE) // 2)
+    if top == 0 and left == 0:
+        return residual
+    return np.ascontiguousarray(residual[top : top + MAX_SEARCH_SIDE, left : left + MAX_SEARCH_SIDE])
+
+
 class SharedViews:
     """What the tile search computes the same way whatever the key: the views of one residual (rotation
     estimate included), their period candidates and their unshifted folds. The generations of a lineage are
@@ -116,7 +132,7 @@ class SharedViews:
     def __init__(self, residual: np.ndarray) -> None:
         self.residual = residual
         self._made: list[tuple[np.ndarray, dict, np.ndarray]] = []
-        self._source = _orientations(residual)
+        self._source = _orientations(searched_window(residual))
         self._candidates: dict[int, list[tuple[float, float]]] = {}
         self._folds: dict[int, dict] = {}
 
