@@ -30,6 +30,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from dflab.config import LabConfig
+
 TRACEBACK_MARK = "Traceback (most recent call last)"
 # Set before torch / NumPy / FAISS load: their OpenMP pools then never start a worker thread in the parent.
 ONE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
@@ -111,7 +113,7 @@ def _modules_children_import(argvs: list[list[str]], work_dir: Path, home: Path,
     if pid == 0:  # the child: run the commands, then list what they imported
         code = 0
         try:
-            os.environ["DFLAB_HOME"] = str(home)
+            os.environ.update(LabConfig(home=home).environment(dict(os.environ)))
             _redirect(work_dir / "learn.out", work_dir / "learn.err")
             from dflab.cli.main import main
 
