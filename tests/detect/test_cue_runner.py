@@ -95,3 +95,42 @@ def test_a_failure_while_preparing_faces_fails_the_scan():
     with pytest.raises(BadMedia, match="decoded again"):
         run_detectors(_subject(), [_Cue("face", True, []), _Cue("file", False, [])], _timed, lambda name: None,
                       threads=2, prepare=prepare)
+
+
+def test_a_cue_that_runs_alone_never_overlaps_another():
+    # The other cues hold the "busy" count while they run; the lone cue records what it saw.
+    busy = {"now": 0}
+    lock = threading.Lock()
+    seen: list[int] = []
+    log: list[str] = []
+
+    class Counting(_Cue):
+        def detect(self, media):
+            with lock:
+                busy["now"] += 1
+            try:
+                threading.Event().wait(0.05)  # long enough for the lone cue to start beside it if it could
+                return super().detect(media)
+            finally:
+                with lock:
+                    busy["now"] -= 1
+
+    class Alone(_Cue):
+        runs_alone = True
+
+        def detect(self, media):
+            seen.append(busy["now"])
+            return super().detect(media)
+
+    cues = [Alone("lone", True, log), Counting("a", False, log), Counting("b", True, log), Counting("c", False, log)]
+    evidence = run_detectors(_subject(), cues, _timed, lambda name: None, threads=2, prepare=lambda: None)
+    assert [e.name for e in evidence] == ["lone", "a", "b", "c"]
+    assert seen == [0] and log[-1] == "lone"
+
+
+def test_the_face_crop_detector_runs_alone():
+    from dflab.detect.cue_runner import runs_alone
+    from dflab.detect.registry import create_detector
+
+    assert runs_alone(create_detector("face_crop"))
+    assert not runs_alone(create_detector("speed"))
