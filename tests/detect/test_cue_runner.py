@@ -134,3 +134,32 @@ def test_the_face_crop_detector_runs_alone():
 
     assert runs_alone(create_detector("face_crop"))
     assert not runs_alone(create_detector("speed"))
+
+
+def test_shared_results_are_freed_before_a_lone_cue_that_does_not_read_them():
+    log: list[str] = []
+    cache_seen: list[int] = []
+
+    class Alone(_Cue):
+        runs_alone = True
+
+        def detect(self, media):
+            cache_seen.append(len(media.cache))
+            return super().detect(media)
+
+    class Filling(_Cue):
+        def detect(self, media):
+            media.cache[("aligned", 0)] = "crops"
+            return super().detect(media)
+
+    subject = _subject()
+    run_detectors(subject, [Alone("lone", True, log), Filling("aligner", True, log)], _timed, lambda name: None,
+                  threads=2, prepare=lambda: None)
+    assert cache_seen == [0]
+
+    reader = Alone("lone_reader", True, log)
+    reader.reads_aligned_crops = True  # it would have to make every crop again: the cache stays
+    subject = _subject()
+    run_detectors(subject, [reader, Filling("aligner", True, log)], _timed, lambda name: None, threads=2,
+                  prepare=lambda: None)
+    assert cache_seen == [0, 1]

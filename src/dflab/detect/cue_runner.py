@@ -13,7 +13,8 @@ wait for it.
 
 A detector that declares `runs_alone = True` (face_crop: a network's forward pass over a batch of crops, the
 largest transient allocation of a scan) runs after the others have finished, on the calling thread, so its
-peak never adds to another cue's (such as the speed cue's minute of audio features on a long recording).
+peak never adds to another cue's (such as the speed cue's minute of audio features on a long recording);
+the shared intermediate results the other cues made (`AnalysedMedia.cache`) are freed before it runs.
 """
 
 from __future__ import annotations
@@ -84,5 +85,10 @@ def run_detectors(subject: AnalysedMedia, detectors: list, timed: Callable[[str]
         if preparing is not None:
             preparing.result()
         evidence = {i: future.result() for i, future in futures.items()}
+    if alone and not any(getattr(detectors[i], "reads_aligned_crops", False) for i in alone):
+        # Every cue that shares the intermediate results (the aligned crops of every observation: 88 MB at the
+        # 1,800-frame cap) has finished: free them before the lone cue's peak rather than after the scan.
+        subject.cache.clear()
+        release_free_heap()
     evidence.update({i: run(detectors[i]) for i in alone})  # the pool is empty by now
     return [evidence[i] for i in range(len(detectors))]
