@@ -136,7 +136,7 @@ def test_the_face_crop_detector_runs_alone():
     assert not runs_alone(create_detector("speed"))
 
 
-def test_shared_results_are_freed_before_a_lone_cue_that_does_not_read_them():
+def test_what_only_earlier_cues_read_is_freed_before_a_lone_cue():
     log: list[str] = []
     cache_seen: list[int] = []
 
@@ -152,10 +152,17 @@ def test_shared_results_are_freed_before_a_lone_cue_that_does_not_read_them():
             media.cache[("aligned", 0)] = "crops"
             return super().detect(media)
 
+    class Frames(list):
+        def drop_features(self):
+            self.dropped = True
+
     subject = _subject()
+    subject.media.frames = Frames()
+    subject.media.audio = "16 kHz track"
     run_detectors(subject, [Alone("lone", True, log), Filling("aligner", True, log)], _timed, lambda name: None,
                   threads=2, prepare=lambda: None)
     assert cache_seen == [0]
+    assert getattr(subject.media.frames, "dropped", False) and subject.media.audio is None
 
     reader = Alone("lone_reader", True, log)
     reader.reads_aligned_crops = True  # it would have to make every crop again: the cache stays
