@@ -95,3 +95,78 @@ def test_a_failure_while_preparing_faces_fails_the_scan():
     with pytest.raises(BadMedia, match="decoded again"):
         run_detectors(_subject(), [_Cue("face", True, []), _Cue("file", False, [])], _timed, lambda name: None,
                       threads=2, prepare=prepare)
+
+
+def test_a_cue_that_runs_alone_never_overlaps_another():
+    # The other cues hold the "busy" count while they run; the lone cue records what it saw.
+    busy = {"now": 0}
+    lock = threading.Lock()
+    seen: list[int] = []
+    log: list[str] = []
+
+    class Counting(_Cue):
+        def detect(self, media):
+            with lock:
+                busy["now"] += 1
+            try:
+                threading.Event().wait(0.05)  # long enough for the lone cue to start beside it if it could
+                return super().detect(media)
+            finally:
+                with lock:
+                    busy["now"] -= 1
+
+    class Alone(_Cue):
+        runs_alone = True
+
+        def detect(self, media):
+            seen.append(busy["now"])
+            return super().detect(media)
+
+    cues = [Alone("lone", True, log), Counting("a", False, log), Counting("b", True, log), Counting("c", False, log)]
+    evidence = run_detectors(_subject(), cues, _timed, lambda name: None, threads=2, prepare=lambda: None)
+    assert [e.name for e in evidence] == ["lone", "a", "b", "c"]
+    assert seen == [0] and log[-1] == "lone"
+
+
+def test_the_face_crop_detector_runs_alone():
+    from dflab.detect.cue_runner import runs_alone
+    from dflab.detect.registry import create_detector
+
+    assert runs_alone(create_detector("face_crop"))
+    assert not runs_alone(create_detector("speed"))
+
+
+def test_what_only_earlier_cues_read_is_freed_before_a_lone_cue():
+    log: list[str] = []
+    cache_seen: list[int] = []
+
+    class Alone(_Cue):
+        runs_alone = True
+
+        def detect(self, media):
+            cache_seen.append(len(media.cache))
+            return super().detect(media)
+
+    class Filling(_Cue):
+        def detect(self, media):
+            media.cache[("aligned", 0)] = "crops"
+            return super().detect(media)
+
+    class Frames(list):
+        def drop_features(self):
+            self.dropped = True
+
+    subject = _subject()
+    subject.media.frames = Frames()
+    subject.media.audio = "16 kHz track"
+    run_detectors(subject, [Alone("lone", True, log), Filling("aligner", True, log)], _timed, lambda name: None,
+                  threads=2, prepare=lambda: None)
+    assert cache_seen == [0]
+    assert getattr(subject.media.frames, "dropped", False) and subject.media.audio is None
+
+    reader = Alone("lone_reader", True, log)
+    reader.reads_aligned_crops = True  # it would have to make every crop again: the cache stays
+    subject = _subject()
+    run_detectors(subject, [reader, Filling("aligner", True, log)], _timed, lambda name: None, threads=2,
+                  prepare=lambda: None)
+    assert cache_seen == [0, 1]

@@ -134,3 +134,13 @@ def test_threads_reading_at_once_each_get_their_own_frames(both) -> None:
     for thread in threads:
         thread.join()
     assert wrong == []
+
+
+def test_dropped_features_read_as_not_computed(tmp_path):
+    from dflab.config import Limits, SamplingPolicy
+    from dflab.media.frame_store import StreamedFrames
+
+    frames = StreamedFrames(tmp_path / "none.mp4", None, SamplingPolicy(), Limits(), features={"mean": lambda rgb: rgb.mean()})
+    assert frames.feature("mean") == []
+    frames.drop_features()
+    assert frames.feature("mean") is None

@@ -26,6 +26,7 @@ from dflab.detect.models_used import models_used
 from dflab.detect.registry import create_detector, list_detectors
 from dflab.detect.result import ScanResult, TrackResult, shallow_summary  # noqa: F401 (re-exported)
 from dflab.errors import DflabError, Unsupported
+from dflab.heap import release_free_heap
 
 
 @dataclass
@@ -175,6 +176,7 @@ def run_scan(path: str | Path, options: ScanOptions, detectors_for: Callable[[st
     notify("decode+faces")
     ahead = _aligned_ahead(planned)
     media, tracks = decode_and_find_faces(Path(path), options, watch, observed=ahead, planned=planned)
+    release_free_heap()  # the decoded frames' buffers are free now: hand their pages back before the cues
     if media.media_type == "audio" and Path(path).suffix.lower() in VIDEO_SUFFIXES:
         # A file sold as video with no picture is broken or mislabelled; say so rather than quietly
         # scanning only its voice (an .m4a/.wav of the same audio is scanned as audio).

@@ -82,6 +82,13 @@ class StreamedFrames(Sequence[Frame]):
         values = self._features.get(name)
         return list(values) if values is not None else None
 
+    def drop_features(self) -> None:
+        """Forget the per-frame features (once the cues that read them have run): they grow with the number of
+        analysis frames. A later `feature(name)` is None, so a reader falls back to the frames themselves."""
+        with self._lock:
+            self._feature_fns.clear()
+            self._features.clear()
+
     # --- the list interface ----------------------------------------------------------------------------
 
     def __len__(self) -> int:

@@ -39,6 +39,7 @@ def sample_observations(track: FaceTrack, rate_per_s: float, max_count: int) -> 
 class FaceCropDetector:
     media_types = ("image", "video")
     needs_faces = True
+    runs_alone = True  # its forward pass over a batch of crops is the largest transient allocation of a scan
 
     # Torch's thread count is a process-wide setting, chosen once (dflab.threads), never set and restored
     # around each call: that raced between scans running in threads. A Scanner asks for one thread: on the
