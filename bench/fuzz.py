@@ -12,7 +12,7 @@ through scan, register, trace, verify, sign, watermark detect and compare (again
 DFLAB_HOME holding keys and the registered originals. Runners (--runner): `subprocess` starts
 `python -m dflab ...` per command (an interpreter start and the model loads each time); `fork` forks one child
 per command from this process once it has imported dflab and loaded the models that are fork-safe
-(dflab.eval.fork_runner: same fresh-process isolation, a fraction of the CPU); `in-process` calls the CLI in
+(dflab.cli.fork_runner: same fresh-process isolation, a fraction of the CPU); `in-process` calls the CLI in
 this process (cheapest, but one process for all, hangs stopped with SIGALRM). Counted per command: exit 0,
 exit 2, tracebacks ("Traceback (most recent call last)" on stderr), hangs (killed at the timeout), other exit
 codes (a child killed by a signal among them), and exit-2 errors longer than one line; and, per mutant,
@@ -90,8 +90,8 @@ def run_dflab(argv: list[str], env: dict, timeout_s: float) -> tuple[str, float,
 
 def fork_runner(work: Path, learn_argvs: list[list[str]], learn_home: Path):
     """run_dflab's call, each command in a child forked from this process once it is warm
-    (dflab.eval.fork_runner); returns (run, what warming did)."""
-    from dflab.eval.fork_runner import run_forked, warm_parent
+    (dflab.cli.fork_runner); returns (run, what warming did)."""
+    from dflab.cli.fork_runner import run_forked, warm_parent
 
     runs = work / "runs"
     runs.mkdir(parents=True, exist_ok=True)
@@ -356,7 +356,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="dflab-fuzz-") as tmp:
         tmp_path = Path(tmp)
         if runner == "fork":  # built in a child: OpenCV and the encoder leave threads that would make forking unsafe
-            from dflab.eval.fork_runner import in_child
+            from dflab.cli.fork_runner import in_child
 
             if in_child(build_corpus, data, tmp_path / "corpus") != 0:
                 print("could not build the corpus", file=sys.stderr)

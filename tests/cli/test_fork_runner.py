@@ -1,4 +1,4 @@
-"""The fork runner of bench/fuzz.py (dflab.eval.fork_runner): a child forked from a warm parent scans a real
+"""The fork runner of bench/fuzz.py (dflab.cli.fork_runner): a child forked from a warm parent scans a real
 picture to the same --json as a fresh `python -m dflab` process, and crashes, hangs and tracebacks in a child
 are told apart. The forking runs in a fresh interpreter: this test process has threads of its own (MediaPipe
 graphs from other tests), and the runner rightly refuses to fork such a process."""
@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dflab.eval.fork_runner import classify
+from dflab.cli.fork_runner import classify
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 PICTURE = "dlib_faces/examples/faces/2008_001009.jpg"  # a real photo with two faces: MediaPipe runs in the child
@@ -20,7 +20,7 @@ PICTURE = "dlib_faces/examples/faces/2008_001009.jpg"  # a real photo with two f
 PARENT = """
 import json, os, sys, time
 from pathlib import Path
-from dflab.eval import fork_runner
+from dflab.cli import fork_runner
 import dflab.cli.main as cli
 
 picture, work = sys.argv[1], Path(sys.argv[2])
