@@ -136,7 +136,8 @@ def test_the_face_crop_detector_runs_alone():
     assert not runs_alone(create_detector("speed"))
 
 
-def test_what_only_earlier_cues_read_is_freed_before_a_lone_cue():
+@pytest.mark.parametrize("threads", [1, 2])
+def test_what_only_earlier_cues_read_is_freed_before_a_lone_cue(threads):
     log: list[str] = []
     cache_seen: list[int] = []
 
@@ -160,13 +161,13 @@ def test_what_only_earlier_cues_read_is_freed_before_a_lone_cue():
     subject.media.frames = Frames()
     subject.media.audio = "16 kHz track"
     run_detectors(subject, [Alone("lone", True, log), Filling("aligner", True, log)], _timed, lambda name: None,
-                  threads=2, prepare=lambda: None)
+                  threads=threads, prepare=lambda: None)
     assert cache_seen == [0]
     assert getattr(subject.media.frames, "dropped", False) and subject.media.audio is None
 
     reader = Alone("lone_reader", True, log)
     reader.reads_aligned_crops = True  # it would have to make every crop again: the cache stays
     subject = _subject()
-    run_detectors(subject, [reader, Filling("aligner", True, log)], _timed, lambda name: None, threads=2,
+    run_detectors(subject, [reader, Filling("aligner", True, log)], _timed, lambda name: None, threads=threads,
                   prepare=lambda: None)
     assert cache_seen == [0, 1]

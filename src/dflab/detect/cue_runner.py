@@ -12,7 +12,7 @@ they use per-frame features, the sound or the file) start on the other; the cues
 wait for it.
 
 A detector that declares `runs_alone = True` (face_crop: a network's forward pass over a batch of crops, the
-largest transient allocation of a scan) runs after the others have finished, on the calling thread, so its
+largest transient allocation of a scan) runs after the others have finished (with one thread as with two), so its
 peak never adds to another cue's (such as the speed cue's minute of audio features on a long recording);
 what only the cues before it read (the shared aligned crops, the per-frame features, the sound) is freed first.
 """
@@ -86,20 +86,22 @@ def run_detectors(subject: AnalysedMedia, detectors: list, timed: Callable[[str]
             finally:
                 release_free_heap()  # the cue's temporaries are free now; the next cue may not reuse their pages
 
+    alone = [i for i in range(len(detectors)) if runs_alone(detectors[i])]
     if threads <= 1:
         if prepare is not None:
             prepared()
-        return [run(d) for d in detectors]
-    # The cues that wait for nothing first, so they fill the second thread while `prepare` runs; then those that
-    # read frames but no faces (file-level), then the face cues.
-    order = sorted(range(len(detectors)), key=lambda i: (waits_for_prepare(detectors[i]), detectors[i].needs_faces))
-    alone = [i for i in order if runs_alone(detectors[i])]
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dflab-cue") as pool:
-        preparing = pool.submit(prepared) if prepare is not None else None
-        futures = {i: pool.submit(run, detectors[i]) for i in order if i not in alone}
-        if preparing is not None:
-            preparing.result()
-        evidence = {i: future.result() for i, future in futures.items()}
+        evidence = {i: run(detectors[i]) for i in range(len(detectors)) if i not in alone}
+    else:
+        # The cues that wait for nothing first, so they fill the second thread while `prepare` runs; then those
+        # that read frames but no faces (file-level), then the face cues.
+        order = sorted(range(len(detectors)),
+                       key=lambda i: (waits_for_prepare(detectors[i]), detectors[i].needs_faces))
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dflab-cue") as pool:
+            preparing = pool.submit(prepared) if prepare is not None else None
+            futures = {i: pool.submit(run, detectors[i]) for i in order if i not in alone}
+            if preparing is not None:
+                preparing.result()
+            evidence = {i: future.result() for i, future in futures.items()}
     if alone:
         free_before_lone_cues(subject, [detectors[i] for i in alone])
     evidence.update({i: run(detectors[i]) for i in alone})  # the pool is empty by now
