@@ -171,3 +171,29 @@ def test_cli_compare_finds_audio_original_in_registry(clips, capsys):
     assert result["record"] == registered[0]["record"] and result["mode"] == "audio"
     assert result["original"] == str(clips["original"].resolve())
     assert result["speed_factor"] == pytest.approx(0.8, rel=0.03) and result["pitch_follows_speed"] is False
+
+
+def test_noise_like_sound_traced_against_its_own_registered_copy_stays_bounded(clips, tmp_path, monkeypatch):
+    """Real speech whose WAV format tag says OKI ADPCM (a fuzz mutant) decodes to dense noise; registered and then
+    traced, it gave one record some 30,000 hits, and the line fit's pairwise arrays asked for 7 GB each (the
+    process was killed for memory). The fit now sees at most MAX_FIT_HITS of them, and still finds the copy."""
+    from dflab.provenance.registry import audio_trace
+
+    data = bytearray(clips["original"].read_bytes())
+    assert data[20:22] == b"\x01\x00"  # PCM
+    data[20:22] = b"\x10\x00"  # WAVE_FORMAT_OKI_ADPCM
+    noise = tmp_path / "oki.wav"
+    noise.write_bytes(bytes(data))
+    fitted: list[int] = []
+    real_fit = audio_trace.fit_time_mapping
+
+    def spy(pairs, *args, **kwargs):
+        fitted.append(len(pairs))
+        assert len(pairs) <= audio_trace.MAX_FIT_HITS, f"{len(pairs)} hits reach the pairwise line fit"
+        return real_fit(pairs, *args, **kwargs)
+
+    monkeypatch.setattr(audio_trace, "fit_time_mapping", spy)
+    with open_registry(tmp_path / "registry", record_sink=_counter()) as registry:
+        record = registry.register(noise)["record"]
+        found = registry.trace(noise)
+    assert fitted and [m["record"] for m in found["matches"]][:1] == [record]

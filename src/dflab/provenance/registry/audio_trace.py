@@ -43,6 +43,10 @@ RECORDS_PER_KIND = 8  # records (with the most consistent hits) that go on to th
 LINE_TOLERANCE_S = 0.05  # anchor times of a true match sit this close to the fitted line
 MIN_VOTES = 10  # query anchors on the lines below which a record is not reported (see bench/audio_trace.py)
 CHUNK_S = 60.0  # long audio is analysed in pieces: the fine spectrum of an hour would not fit in memory
+# The line fit compares every pair of hits (memory grows with their square): noise-like sound matched against a
+# registered copy of itself gave 30,000 hits for 6 s and asked for 7 GB per array. Past this many, an evenly
+# spread subset votes; a true match keeps thousands of hits on its lines.
+MAX_FIT_HITS = 4000
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,8 @@ def _fit_record(query: Quads, hits: AudioHits, mine: np.ndarray, log_scale: np.n
     rows = np.nonzero(mine)[0][near]
     if len(rows) < 2:
         return None
+    if len(rows) > MAX_FIT_HITS:
+        rows = rows[np.linspace(0, len(rows) - 1, MAX_FIT_HITS).round().astype(int)]
     pairs = [FramePair(float(q), float(o), 0) for q, o in zip(query.anchor_s[hits.query_row[rows]], hits.anchor_s[rows])]
     spread = np.exp(2 * width)
     mapping = fit_time_mapping(pairs, 0, tolerance_s=LINE_TOLERANCE_S, max_gap_s=2.0, min_segment_frames=3,
