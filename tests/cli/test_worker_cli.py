@@ -9,10 +9,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from dflab.storage.jobs import SUCCEEDED
+
+from .conftest import wait_until
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 LEASE_S = 4.0
@@ -21,16 +22,6 @@ LEASE_S = 4.0
 def _worker(env) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "dflab", "worker", "--concurrency", "1", "--lease-s", str(LEASE_S)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
-
-
-def _wait(condition, timeout_s: float, what: str):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_two_workers_one_killed_every_job_completes_once(shared_data, postgres_url, tmp_path):
@@ -45,12 +36,12 @@ def test_two_workers_one_killed_every_job_completes_once(shared_data, postgres_u
     victim, survivor = _worker(env), _worker(env)
     try:
         prefix = f"{victim.pid}-"
-        held = _wait(lambda: [j for j in jobs.list(limit=50, state="running").jobs
+        held = wait_until(lambda: [j for j in jobs.list(limit=50, state="running").jobs
                               if (j.worker_id or "").startswith(prefix)], 300, "the first worker to hold a job")  # fmt: skip
         victim.send_signal(signal.SIGKILL)
         victim.wait(timeout=30)
         killed_job = held[0].id
-        _wait(lambda: jobs.counts()[SUCCEEDED] == len(ids), 600, "every job to succeed")
+        wait_until(lambda: jobs.counts()[SUCCEEDED] == len(ids), 600, "every job to succeed")
     finally:
         for proc in (victim, survivor):
             if proc.poll() is None:

@@ -9,22 +9,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from .conftest import wait_until
+
 SRC = Path(__file__).resolve().parents[2] / "src"
-
-
-def _wait(condition, timeout_s: float, what: str):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _children(pid: int) -> list[int]:
@@ -69,7 +60,7 @@ def test_two_scan_processes_share_the_queue_and_leave_with_the_first(shared_data
         assert os.getsid(sibling) == os.getsid(worker.pid), "one session: one scheduling group for both"
         ids = [stores.jobs.submit("scan", json.dumps({"path": str(p), "filename": p.name, "sha256": f"s{i}",
                                                       "options": {}})).job.id for i, p in enumerate(pictures)]  # fmt: skip
-        _wait(lambda: stores.jobs.counts()[SUCCEEDED] == len(ids), 600, "every job to succeed")
+        wait_until(lambda: stores.jobs.counts()[SUCCEEDED] == len(ids), 600, "every job to succeed")
         finished = [stores.jobs.get(i) for i in ids]
         assert all(j.attempts == 1 for j in finished)
         assert {j.worker_id.split("-")[0] for j in finished} == {str(worker.pid), str(sibling)}, "both scanned"
@@ -81,7 +72,7 @@ def test_two_scan_processes_share_the_queue_and_leave_with_the_first(shared_data
 
         worker.send_signal(signal.SIGKILL)
         worker.wait(30)
-        _wait(lambda: not _alive(sibling), 30, "the second process to leave with the first")
+        wait_until(lambda: not _alive(sibling), 30, "the second process to leave with the first")
     finally:
         for pid in (worker.pid, sibling):
             if pid is not None:
