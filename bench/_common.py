@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -15,6 +16,15 @@ RESULTS = REPO / "bench" / "results"
 def shared_data() -> Path | None:
     path = Path(os.environ.get("DFLAB_SHARED_DATA", REPO.parent / "shared" / "data"))
     return path if path.is_dir() else None
+
+
+def require_shared_data() -> Path:
+    """The shared data folder, or one line on stderr and exit code 2 (a benchmark needs its real media)."""
+    path = shared_data()
+    if path is None:
+        print("shared data not found: set DFLAB_SHARED_DATA", file=sys.stderr)
+        raise SystemExit(2)
+    return path
 
 
 def machine() -> dict:

@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, print_table, shared_data, write_results  # noqa: E402
+from _common import REPO, print_table, require_shared_data, write_results  # noqa: E402
 
 SOURCE = "liveportrait/assets/examples/driving/d6.mp4"
 
@@ -56,10 +56,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--durations", default="180,600", help="recording lengths in seconds (comma-separated)")
     args = parser.parse_args()
-    data = shared_data()
-    if data is None:
-        print("shared data not found (set DFLAB_SHARED_DATA)", file=sys.stderr)
-        return 2
+    data = require_shared_data()
     env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     rows = []
     with tempfile.TemporaryDirectory(prefix="dflab-audio-memory-") as tmp:

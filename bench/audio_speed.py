@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import print_table, shared_data, write_results  # noqa: E402
+from _common import print_table, require_shared_data, write_results  # noqa: E402
 
 SR = 16_000
 
@@ -78,10 +78,7 @@ def main() -> int:
     parser.add_argument("--clips", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    data = shared_data()
-    if data is None:
-        print("shared data not found: set DFLAB_SHARED_DATA", file=sys.stderr)
-        return 2
+    data = require_shared_data()
     audio = clips(data, args.clips)
     seconds = sum(len(c) for c in audio) / SR
     rows = []

@@ -35,7 +35,7 @@ from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, RESULTS, print_table, shared_data, write_results  # noqa: E402
+from _common import REPO, RESULTS, print_table, require_shared_data, write_results  # noqa: E402
 
 COMMANDS = ("scan", "register", "trace", "verify", "sign", "watermark detect", "compare")
 
@@ -344,10 +344,7 @@ def main() -> int:
         write_results(args.out, result)
         return 0
     runner = "in-process" if args.in_process else args.runner
-    data = shared_data()
-    if data is None:
-        print("shared data not found (set DFLAB_SHARED_DATA)", file=sys.stderr)
-        return 2
+    data = require_shared_data()
     commands = [c.strip() for c in args.commands.split(",") if c.strip()]
     from dflab.eval.fuzz import build_corpus, mutants
 

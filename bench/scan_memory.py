@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, print_table, shared_data, write_results  # noqa: E402
+from _common import REPO, print_table, require_shared_data, write_results  # noqa: E402
 
 SOURCE = "liveportrait/assets/examples/driving/d6.mp4"  # 33.6 s of a real talking face, 480x480, with audio
 TARGET_60S_MB = 1200.0
@@ -92,10 +92,7 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per scan")
     parser.add_argument("--keep", metavar="DIR", help="build (or reuse) the clips in DIR instead of a temp folder")
     args = parser.parse_args()
-    data = shared_data()
-    if data is None:
-        print("shared data not found (set DFLAB_SHARED_DATA)", file=sys.stderr)
-        return 2
+    data = require_shared_data()
     if shutil.which("ffmpeg") is None:
         print("ffmpeg not found (apt-get install ffmpeg)", file=sys.stderr)
         return 2

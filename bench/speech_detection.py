@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import print_table, shared_data, write_results  # noqa: E402
+from _common import print_table, require_shared_data, write_results  # noqa: E402
 
 
 def main() -> int:
@@ -22,10 +22,7 @@ def main() -> int:
     from dflab.train.antispoof_eval import leave_one_system_out
     from dflab.train.speaker_eer import librispeech_eer
 
-    data = shared_data()
-    if data is None:
-        print("shared data not found: set DFLAB_SHARED_DATA", file=sys.stderr)
-        return 2
+    data = require_shared_data()
     start = time.perf_counter()
     items = collect_corpus(data)
     systems = leave_one_system_out(items, featurised=featurise(items, augment=True))

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import print_table, shared_data, write_results  # noqa: E402
+from _common import print_table, require_shared_data, write_results  # noqa: E402
 
 
 def _has_every_method(manifest: Path) -> bool:
@@ -59,10 +59,7 @@ def main() -> int:
                         help="also run `dflab scan`'s speed cue on every clip and count where it decides otherwise "
                              "than the shipped model on the cached features (the product path: decode, speech gate)")
     args = parser.parse_args()
-    data = shared_data()
-    if data is None:
-        print("shared data not found: set DFLAB_SHARED_DATA", file=sys.stderr)
-        return 2
+    data = require_shared_data()
     out = Path(args.set)
     manifest = out / "manifest.csv"
     if not manifest.exists() or not _has_every_method(manifest):

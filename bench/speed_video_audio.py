@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import print_table, shared_data, write_results  # noqa: E402
+from _common import print_table, require_shared_data, write_results  # noqa: E402
 
 CONFIDENT = 0.5
 WITHIN = 0.05
@@ -155,10 +155,7 @@ def main() -> int:
     parser.add_argument("--set", default=str(Path(tempfile.gettempdir()) / "dflab_speed_av_testset"))
     parser.add_argument("--name", default="speed_video_audio", help="results file name under bench/results/")
     args = parser.parse_args()
-    data = shared_data()
-    if data is None:
-        print("shared data not found: set DFLAB_SHARED_DATA", file=sys.stderr)
-        return 2
+    data = require_shared_data()
     root = Path(args.set)
     manifest = root / "manifest.csv"
     if not manifest.exists():

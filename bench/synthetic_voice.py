@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import print_table, shared_data, write_results  # noqa: E402
+from _common import print_table, require_shared_data, write_results  # noqa: E402
 
 CONFOUND_COLUMNS = ["property", "real_median", "clone_median", "auc_raw", "auc_after_front_end"]
 LOSO_COLUMNS = ["features", "training", "c", "clones_auc", "clones_eer", "all_fakes_auc", "all_fakes_eer", "ece",
@@ -153,10 +153,7 @@ def main() -> int:
     parser.add_argument("--cache", default=str(DEFAULT_CACHE), help="where front-end features are cached")
     parser.add_argument("--quick", action="store_true", help="only the first candidate")
     args = parser.parse_args()
-    data = shared_data()
-    if data is None:
-        print("shared data not found: set DFLAB_SHARED_DATA", file=sys.stderr)
-        return 2
+    data = require_shared_data()
     start = time.perf_counter()
     items = corpus(data)
     confounds = confound_rows(items, args.cache)

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import print_table, shared_data, write_results  # noqa: E402
+from _common import print_table, require_shared_data, write_results  # noqa: E402
 
 SUFFIXES = (".jpg", ".jpeg", ".png")
 
@@ -87,10 +87,7 @@ def main() -> int:
     parser.add_argument("--originals", type=int, default=40)
     parser.add_argument("--unrelated", type=int, default=80)
     args = parser.parse_args()
-    data = shared_data()
-    if data is None:
-        print("shared data not found (set DFLAB_SHARED_DATA)", file=sys.stderr)
-        return 2
+    data = require_shared_data()
     work = Path(tempfile.mkdtemp(prefix="dflab-trace-bench-"))
     os.environ["DFLAB_HOME"] = str(work / "home")  # never the user's ledger
     from dflab.media.load import load_image_rgb

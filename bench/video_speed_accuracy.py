@@ -53,7 +53,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import print_table, shared_data, write_results
+from _common import print_table, require_shared_data, write_results
 
 GROUPS = ("liveportrait", "ffpp")
 MARGIN = 0.25
@@ -213,10 +213,7 @@ def main() -> int:
     parser.add_argument("--set", default=str(Path(tempfile.gettempdir()) / "dflab_video_speed_testset"))
     parser.add_argument("--scan", action="store_true", help="also run the scan's speed detector on a subset")
     args = parser.parse_args()
-    data = shared_data()
-    if data is None:
-        print("shared data not found: set DFLAB_SHARED_DATA", file=sys.stderr)
-        return 2
+    data = require_shared_data()
     root = Path(args.set)
     manifest = root / "manifest.csv"
     if not manifest.exists():
