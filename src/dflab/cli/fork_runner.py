@@ -106,26 +106,20 @@ def warm_parent(learn_argvs: list[list[str]], work_dir: Path, home: Path, timeou
 
 
 def _modules_children_import(argvs: list[list[str]], work_dir: Path, home: Path, timeout_s: float) -> set[str]:
+    """The modules a forked child imports while it runs `argvs` (empty if it fails: the parent then warms
+    without the list)."""
     listing = work_dir / "modules.txt"
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:  # the child: run the commands, then list what they imported
-        code = 0
-        try:
-            os.environ.update(LabConfig(home=home).environment(dict(os.environ)))
-            _redirect(work_dir / "learn.out", work_dir / "learn.err")
-            from dflab.cli.main import main
 
-            for argv in argvs:
-                main(argv)
-            listing.write_text("\n".join(sorted(n for n in sys.modules if n != "__main__")))
-        except BaseException:  # noqa: BLE001 - report and leave; the parent then warms without the list
-            code = 1
-        finally:
-            os._exit(code)
-    code, _, _ = _wait(pid, timeout_s)
-    if code != 0 or not listing.exists():
+    def learn() -> None:
+        os.environ.update(LabConfig(home=home).environment(dict(os.environ)))
+        _redirect(work_dir / "learn.out", work_dir / "learn.err")
+        from dflab.cli.main import main
+
+        for argv in argvs:
+            main(argv)
+        listing.write_text("\n".join(sorted(n for n in sys.modules if n != "__main__")))
+
+    if in_child(learn, timeout_s=timeout_s) != 0 or not listing.exists():
         return set()
     return set(listing.read_text().split())
 
