@@ -1,11 +1,12 @@
-"""The front end every clip goes through before AASIST judges it, in training and at scan time alike.
+"""The front end every clip goes through before the synthetic-speech model judges it, in training and at scan
+time alike.
 
 Development voices come in different wrappers: the real reference recordings are mostly 22 kHz WAV, the
 Tortoise clones 24 kHz MP3 at 32 kbit/s, and some reals are MP3 too. A model fitted on those raw files can
 learn the wrapper instead of the voice. So every clip is brought to one wrapper: 16 kHz mono, leading and
 trailing silence cut, the speech at one loudness, and one MP3 round trip at 32 kbit/s (the lowest bit rate
 in the development data, so that the round trip, not the file's history, sets the band limit and the
-codec noise). The same function runs at scan time, so the calibrated head sees what it was fitted on.
+codec noise). The same function runs at scan time, so the model sees what it was fitted on.
 
 The MP3 round trip runs in-process through PyAV's bundled libmp3lame; no ffmpeg binary is needed.
 """
