@@ -59,8 +59,7 @@ def decode_and_find_faces(path: Path, options: ScanOptions, watch: _Stopwatch, o
     observations)` sees each video frame with faces while its pixels are at hand (analyse_frames).
     `planned`: the detectors that may run (None: any), to skip what none of them reads."""
     from dflab.faces import analyse
-    from dflab.faces.analyse import EMBED_EVERY_S
-    from dflab.faces.analyse import analyse_frames
+    from dflab.faces.analyse import EMBED_EVERY_S, analyse_frames
     from dflab.media import load
 
     frames: queue.Queue = queue.Queue(maxsize=32)  # bounded: decoding may run ahead, not away
