@@ -38,6 +38,8 @@ def register(kinds) -> None:
     p.add_argument("--init-from", metavar="WEIGHTS.pt",
                    help="warm start from a face-crop weights file (default: the ImageNet backbone, a fresh head)")
     p.add_argument("--steps", type=int, metavar="N", help="override the preset's number of steps")
+    p.add_argument("--lr", type=float, metavar="RATE",
+                   help="override the preset's peak learning rate (a warm start wants a lower one, e.g. 1e-4)")
     p.add_argument("--leave-out", metavar="METHOD",
                    help="hold out every file of METHOD and the files of the same footage (leave-one-method-out)")
     p.add_argument("--max-minutes", type=float, metavar="M",
@@ -70,6 +72,10 @@ def run(args: argparse.Namespace) -> int:
         if args.steps < 1:
             raise UsageError("--steps must be at least 1")
         preset = dataclasses.replace(preset, steps=args.steps)
+    if args.lr is not None:
+        if not 0 < args.lr < 1:
+            raise UsageError("--lr must be between 0 and 1")
+        preset = dataclasses.replace(preset, lr=args.lr)
     preset = dataclasses.replace(preset, seed=args.seed)
     if args.max_minutes is not None:
         if not args.max_minutes > 0:
