@@ -207,8 +207,9 @@ def test_verify_gives_a_signed_file_cut_afterwards_its_manifest_answer(home, sha
 
 def test_commands_agree_on_files_ffmpeg_forgives(home, shared_data, tmp_path, capsys):
     """Files the fuzz campaign found where sign (the C2PA reader) refused what register and scan accepted: a
-    WAV cut by 40 bytes, an MP4 whose chunk-offset table counts more entries than it holds, and one whose
-    header box is a byte short. Now every command refuses each, with the same reason."""
+    WAV cut by 40 bytes, an MP4 whose chunk-offset table counts more entries than it holds, one whose header
+    box is a byte short and one whose reference list is, a WAV whose length says "unknown", an MP3 whose ID3 tag
+    is garbled. Now every command refuses each, with the same reason."""
     clip = (shared_data / CLIP).read_bytes()
     speech = (shared_data / "ljspeech_tts" / "ground_truth" / "wav" / "LJ050-0029.wav").read_bytes()
     stco, mdhd = clip.find(b"stco"), clip.find(b"mdhd") - 4
@@ -216,14 +217,24 @@ def test_commands_agree_on_files_ffmpeg_forgives(home, shared_data, tmp_path, ca
     struct.pack_into(">I", more_offsets, stco + 8, struct.unpack_from(">I", clip, stco + 8)[0] * 16)
     short_box = bytearray(clip)
     struct.pack_into(">I", short_box, mdhd, struct.unpack_from(">I", clip, mdhd)[0] - 1)
+    dref = clip.find(b"dref") - 4  # its url entry then runs past the reference list
+    short_list = bytearray(clip)
+    struct.pack_into(">I", short_list, dref, struct.unpack_from(">I", clip, dref)[0] - 1)
+    streamed = bytearray(speech)
+    streamed[4:8] = b"\xff\xff\xff\xff"  # a streamed WAV's "length unknown"
+    mp3 = bytearray(next(iter(sorted((shared_data / "cloned_voices").rglob("*.mp3")))).read_bytes())
+    mp3[2] ^= 0x04  # "ID3" -> "ID7": FFmpeg skips to the first frame, the C2PA reader gives up
     cases = {"cut40.wav": (speech[:-40], "of its declared 4.73 s"),
              "offsets.mp4": (bytes(more_offsets), "stco table counts"),
-             "short_box.mp4": (bytes(short_box), "declares an impossible size")}  # fmt: skip
+             "short_box.mp4": (bytes(short_box), "declares an impossible size"),
+             "short_list.mp4": (bytes(short_list), "runs past the box that holds it"),
+             "streamed.wav": (bytes(streamed), "length unknown"),
+             "garbled.mp3": (bytes(mp3), "neither an ID3 tag nor an MPEG audio frame")}  # fmt: skip
     for name, (data, needle) in cases.items():
         bad = tmp_path / name
         bad.write_bytes(data)
         commands = _commands(bad, tmp_path)
-        if name.endswith(".wav"):  # the watermark is for pictures and video
+        if not name.endswith(".mp4"):  # the watermark is for pictures and video
             commands = [argv for argv in commands if argv[0] != "watermark"]
         for argv in commands:
             _refused(capsys, argv, "is truncated or damaged", needle)

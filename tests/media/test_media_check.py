@@ -226,8 +226,13 @@ def test_mp4_boxes_must_fit_together(tmp_path, driving):
         mdhd = data.find(b"mdhd") - 4
         struct.pack_into(">I", data, mdhd, struct.unpack_from(">I", data, mdhd)[0] - 1)
 
+    def reference_list_one_byte_short(data: bytearray) -> None:  # its url entry now runs past the dref box
+        dref = data.find(b"dref") - 4
+        struct.pack_into(">I", data, dref, struct.unpack_from(">I", data, dref)[0] - 1)
+
     for edit, needle in ((more_chunk_offsets_than_the_table_holds, "stco table counts"),
-                         (header_box_one_byte_short, r"MP4's .* box at byte [\d,]+ declares an impossible size")):  # fmt: skip
+                         (header_box_one_byte_short, r"MP4's .* box at byte [\d,]+ declares an impossible size"),
+                         (reference_list_one_byte_short, "runs past the box that holds it")):  # fmt: skip
         damaged = _edited(tmp_path, source, f"{edit.__name__}.mp4", edit)
         for read in (lambda: check_media(damaged, decode=False), lambda: load(damaged, policy=SMALL)):
             with pytest.raises(PartialMedia, match=needle):
@@ -248,3 +253,23 @@ def test_a_wav_is_whole_to_the_sample(tmp_path, shared_data):
     trailer_cut = _cut(tmp_path, whole, len(with_trailer) - 6, "trailer_cut.wav")  # the samples are all there
     with pytest.raises(PartialMedia, match="RIFF header declares"):
         check_media(trailer_cut)
+
+
+def test_headers_the_c2pa_reader_refuses_are_refused_everywhere(tmp_path, shared_data):
+    """FFmpeg reads a WAV whose RIFF size says "unknown" and an MP3 with garbage before its first frame; the C2PA
+    reader (sign, verify) refuses both, so the shared check does too, with one message."""
+    wav = shared_data / "ljspeech_tts" / "ground_truth" / "wav" / "LJ050-0029.wav"
+    streamed = bytearray(wav.read_bytes())
+    streamed[4:8] = b"\xff\xff\xff\xff"
+    streamed_wav = tmp_path / "streamed.wav"
+    streamed_wav.write_bytes(bytes(streamed))
+    mp3 = next(iter(sorted((shared_data / "cloned_voices").rglob("*.mp3"))))
+    broken = bytearray(mp3.read_bytes())
+    assert broken[:3] == b"ID3"
+    broken[2] ^= 0x04  # "ID7"
+    broken_mp3 = tmp_path / "broken.mp3"
+    broken_mp3.write_bytes(bytes(broken))
+    for path, needle in ((streamed_wav, "length unknown"), (broken_mp3, "neither an ID3 tag nor an MPEG audio frame")):
+        for read in (lambda: check_media(path, decode=False), lambda: load_audio(path)):
+            with pytest.raises(PartialMedia, match=needle):
+                read()

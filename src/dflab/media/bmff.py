@@ -16,6 +16,8 @@ _CONTAINERS = frozenset({b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b
 # Sample tables: (bytes before the entries, after version and flags; bytes per entry).
 _TABLES = {b"stco": (4, 4), b"co64": (4, 8), b"stts": (4, 8), b"stsc": (4, 12), b"stss": (4, 4), b"ctts": (4, 8),
            b"stsz": (8, 4)}  # fmt: skip
+# Full boxes that list child boxes after version, flags and an entry count: their children must fit in them.
+_LISTS = {b"dref": 8, b"stsd": 8}
 _MAX_BOXES = 200_000  # a real file has hundreds; a hostile one must not loop for long
 _MAX_DEPTH = 12
 
@@ -35,7 +37,9 @@ def bmff_problem(path: Path) -> str:
         return ""
 
 
-def _walk(fh, start: int, end: int, file_size: int, depth: int, budget: list[int]) -> str:
+def _walk(fh, start: int, end: int, file_size: int, depth: int, budget: list[int], descend: bool = True) -> str:
+    """The first problem among the boxes from start to end; `descend`: look inside known container boxes too
+    (not inside a list's entries, whose layouts are codec-specific)."""
     pos = start
     while pos + 8 <= end:
         budget[0] -= 1
@@ -60,11 +64,17 @@ def _walk(fh, start: int, end: int, file_size: int, depth: int, budget: list[int
         if box_end > end:
             where = "the end of the file" if end == file_size else "the box that holds it"
             return f"the MP4's {name} box at byte {pos:,} runs past {where} (cut short or damaged)"
-        if kind in _CONTAINERS and depth < _MAX_DEPTH:
+        if descend and kind in _CONTAINERS and depth < _MAX_DEPTH:
             inner = _walk(fh, pos + head, box_end, file_size, depth + 1, budget)
             if inner:
                 return inner
-        elif kind in _TABLES:
+        elif descend and kind in _LISTS and depth < _MAX_DEPTH:
+            if box_size < head + _LISTS[kind]:
+                return f"the MP4's {name} box at byte {pos:,} is shorter than its header"
+            inner = _walk(fh, pos + head + _LISTS[kind], box_end, file_size, depth + 1, budget, descend=False)
+            if inner:
+                return inner
+        elif descend and kind in _TABLES:
             problem = _table(fh, pos + head, box_end, kind, name)
             if problem:
                 return problem

@@ -68,7 +68,7 @@ def wave_header(path: Path) -> tuple[float | None, str]:
     The length is the data chunk's bytes / block align / rate: FFmpeg clamps the data size to what is on disk,
     so its duration of a cut WAV is the cut length, while the header still tells the truth. None for streamed
     WAVs (size 0 or 0xFFFFFFFF), RF64 and headers that do not parse. A RIFF size beyond the end of the file is
-    a cut too (the C2PA reader, for one, refuses such a file), even when it only lost chunks after the data,
+    a cut too, and a RIFF size of 0xFFFFFFFF (a streamed WAV's "unknown") is a damaged header (the C2PA reader, for one, refuses such a file), even when it only lost chunks after the data,
     and so is a data chunk that runs past the end of the file by any amount (a missing pad byte after an
     odd-sized last chunk is not).
     """
@@ -82,7 +82,10 @@ def wave_header(path: Path) -> tuple[float | None, str]:
                 return None, ""
             riff_end = 8 + struct.unpack_from("<I", head, 4)[0]
             problem = ""
-            if riff_end > size_on_disk and riff_end != 8 + 0xFFFFFFFF:
+            if riff_end == 8 + 0xFFFFFFFF and size_on_disk < riff_end:
+                # a streamed WAV's "unknown length": FFmpeg reads it, the C2PA reader refuses it
+                problem = "its RIFF header leaves the length unknown (0xFFFFFFFF, a streamed WAV: rewrite it)"
+            elif riff_end > size_on_disk:
                 problem = f"its RIFF header declares {riff_end:,} bytes, the file has {size_on_disk:,}"
             rate = align = 0
             for _ in range(64):  # a WAV has a handful of chunks before its data
@@ -129,6 +132,23 @@ def _is_wave(container) -> bool:
     return "wav" in (container.format.name or "").split(",")
 
 
+def _is_mp3(container) -> bool:
+    return "mp3" in (container.format.name or "").split(",")
+
+
+def mp3_head_problem(path: Path) -> str:
+    """Why an MP3's first bytes are damaged, or "": FFmpeg skips leading garbage to the first frame, the C2PA
+    reader (and so sign and verify) needs an ID3 tag or an MPEG audio frame at byte 0."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(3)
+    except OSError:
+        return ""
+    if head == b"ID3" or (len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
+        return ""
+    return "it starts with neither an ID3 tag nor an MPEG audio frame (a damaged header)"
+
+
 def _frame_s(stream) -> float:
     ctx = stream.codec_context
     if stream.type == "video":
@@ -151,6 +171,8 @@ def packet_extent(path: Path, container, limits: Limits = Limits()) -> Extent:
         starts = {s.index: s.start_time for s in streams}
     reached: dict[int, float] = {}
     damage = wave_header(path)[1] if _is_wave(container) else ""
+    if not damage and _is_mp3(container):
+        damage = mp3_head_problem(path)
     if not damage and declares_boxes(container):
         damage = bmff_problem(path)
     max_packets = int(limits.max_duration_s * _MAX_PACKETS_PER_S)

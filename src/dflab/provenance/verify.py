@@ -78,7 +78,13 @@ def _verify(src: Path, trust_anchors: bytes | None, registry_k: int, lab) -> dic
     from dflab.provenance import adapters
     from dflab.provenance.manifest import read_manifest
 
-    media_type = sniff_media(src)
+    try:
+        media_type = sniff_media(src)
+    except Unsupported:
+        from dflab.media.check import check_media
+
+        check_media(src, decode=False)  # media dflab reads but whose first bytes are damaged: the shared message
+        raise
     anchors = trust_anchors if trust_anchors is not None else (lab.keys.trust_anchor() or b"")
     media_check, media_error = _media_check(src, media_type)
     try:
