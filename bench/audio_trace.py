@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import print_table, shared_data, write_results
+from _common import print_table, require_shared_data, write_results
 
 DEFAULT_MANIFEST = Path("/tmp/dflab_speed_testset/manifest.csv")
 BASE_SPAN_S = 21.0  # dflab.train.speed_testset: bases start every 2 x CLIP_S + 1 s
@@ -59,10 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("manifest", nargs="?", type=Path, default=DEFAULT_MANIFEST)
     args = parser.parse_args(argv)
-    data = shared_data()
-    if data is None or not args.manifest.exists():
-        print("needs ../shared/data and the speed test set (python -m dflab.train.speed_testset OUT)")
-        return 1
+    data = require_shared_data()
+    if not args.manifest.exists():
+        print(f"{args.manifest} not found: build the speed test set (python -m dflab.train.speed_testset OUT)",
+              file=sys.stderr)
+        return 2
     os.environ["DFLAB_HOME"] = tempfile.mkdtemp(prefix="dflab_audio_trace_")  # the ledger too stays temporary
     from dflab.provenance.registry import open_registry
     from dflab.provenance.registry.audio_trace import MIN_VOTES, file_quads, lookup

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, print_table, shared_data, write_results  # noqa: E402
+from _common import REPO, print_table, require_shared_data, write_results  # noqa: E402
 
 
 def pictures(data: Path, count: int) -> list[Path]:
@@ -53,9 +53,7 @@ def main() -> int:
     parser.add_argument("--files", type=int, default=24, help="pictures per run (default 24)")
     parser.add_argument("--engine", choices=["local", "ray"], default="local")
     args = parser.parse_args()
-    data = shared_data()
-    if data is None:
-        raise SystemExit("needs ../shared/data (or DFLAB_SHARED_DATA)")
+    data = require_shared_data()
     rows = []
     with tempfile.TemporaryDirectory(prefix="dflab-bench-batch-") as tmp:
         folder = Path(tmp) / "media"

@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, print_table, shared_data, write_results  # noqa: E402
+from _common import REPO, print_table, require_shared_data, write_results  # noqa: E402
 
 TOKEN = "bench-token-for-the-load-run-000"
 GIB = 1024**3
@@ -282,9 +282,7 @@ def main() -> None:
     parser.add_argument("--scan-processes", type=int, default=None,
                         help="dflab serve --scan-processes (default: the server's own, 1)")
     args = parser.parse_args()
-    data = shared_data()
-    if data is None:
-        sys.exit("needs ../shared/data (or DFLAB_SHARED_DATA)")
+    data = require_shared_data()
     pictures = _pictures(data, args.clients * args.per_client)
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)

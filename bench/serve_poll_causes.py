@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, print_table, shared_data, write_results  # noqa: E402
+from _common import REPO, print_table, require_shared_data, write_results  # noqa: E402
 
 TOKEN = "bench-token-for-the-poll-probe-00"
 CONDITIONS = ("idle", "gil_threads", "cpu_processes", "scans_threads", "scans_process", "scans_process_nice5")
@@ -166,9 +166,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=10)
     parser.add_argument("--only", default=",".join(CONDITIONS))
     args = parser.parse_args()
-    data = shared_data()
-    if data is None:
-        sys.exit("needs ../shared/data (or DFLAB_SHARED_DATA)")
+    data = require_shared_data()
     found = sorted(p for p in (data / "faces").rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
     pictures = [found[i * (len(found) // 30)] for i in range(30)]
     rows = []

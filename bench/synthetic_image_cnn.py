@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, print_table, shared_data, write_results  # noqa: E402
+from _common import RESULTS, print_table, require_shared_data, write_results  # noqa: E402
 
 OOF = RESULTS / "synthetic_image_cnn_oof.json"
 CACHE = Path.home() / ".cache" / "dflab" / "synthetic_image_members.json"
@@ -97,9 +97,10 @@ def main() -> None:
     from dflab.train.synthetic_image_finding import cnn_evidence, fit_table
     from dflab.train.synthetic_image_members import member_evidence
 
-    shared = shared_data()
-    if shared is None or not OOF.is_file():
-        raise SystemExit(f"needs ../shared/data and {OOF} (python -m dflab.train.synthetic_image_cnn --oof ...)")
+    shared = require_shared_data()
+    if not OOF.is_file():
+        print(f"{OOF} not found (python -m dflab.train.synthetic_image_cnn --oof ...)", file=sys.stderr)
+        raise SystemExit(2)
     pictures = development_set(shared)
     evidence = dict(member_evidence(pictures, shared, CACHE))
     evidence["synthetic_image_cnn"] = cnn_evidence(pictures, OOF, shared)
