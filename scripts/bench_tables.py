@@ -549,8 +549,8 @@ SPECS: dict[str, Spec] = {
     "scan_speed": Spec("LivePortrait's s18.mp4 (1280x720, 30 fps, speech) looped to 10 s", _scan_speed),
     "scan_speed_framerates_before": Spec("LivePortrait's s18.mp4 (1280x720, 30 fps, speech) looped to 10 s",
                                          _scan_speed, "`bench/scan_speed.py --label framerates_before`: the scan "
-                                         "before full-size frames only where read (docs/performance.md), run just "
-                                         "before scan_speed_framerates_after on the same machine"),
+                                         "before full-size frames only where read (docs/performance.md), run back to "
+                                         "back with scan_speed_framerates_after on the same machine"),
     "scan_speed_framerates_after": Spec("LivePortrait's s18.mp4 (1280x720, 30 fps, speech) looped to 10 s",
                                         _scan_speed, "`bench/scan_speed.py --label framerates_after`: the scan with "
                                         "full-size frames only where read (docs/performance.md)"),
