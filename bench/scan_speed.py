@@ -6,7 +6,8 @@ of a face with speech, 9.4 s) looped to exactly 10 s at its own size and rate (n
 to a temporary folder. Without ../shared/data, a synthetic pan over scikit-image's astronaut photograph.
 
 Reported: median wall and CPU (user + sys of the child) over RUNS runs, and the median per-stage wall
-times the scan reports in its JSON. On a shared machine wall times are noisy; CPU is the steadier figure
+times the scan reports in its JSON; the clip as probed (size, frame rate: it must be a 30 fps 720p camera
+clip, not an upscale) and the load average before and after the runs. On a shared machine wall times are noisy; CPU is the steadier figure
 (on an idle 2-core machine wall is about CPU / 1.6, since decoding overlaps face tracking).
 
 Run: PYTHONPATH=src .venv/bin/python bench/scan_speed.py [--runs 3] [--label after]
@@ -78,9 +79,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--label", default="", help="also write bench/results/scan_speed_LABEL.json")
     args = parser.parse_args()
+    from dflab.media import probe
+
     with tempfile.TemporaryDirectory() as tmp:
         clip = Path(tmp) / "clip_720p30.mp4"
         source = make_clip(clip)
+        facts = probe(clip)
+        load_before = os.getloadavg()[0]
         runs = [one_run(clip) for _ in range(args.runs)]
     result = runs[0]["result"]
     wall = statistics.median(r["wall_s"] for r in runs)
@@ -89,15 +94,18 @@ def main() -> None:
     rows = [{"stage": s, "median_s": statistics.median(r["result"]["timings"].get(s, 0.0) for r in runs)}
             for s in stages]
     duration = result["duration_s"]
-    print(f"clip: {source}; {duration:.1f} s, {result['frames_analysed']} frames analysed; {args.runs} runs")
+    print(f"clip: {source}; probed {facts['width']}x{facts['height']} at {facts['fps']:g} fps, {duration:.1f} s, "
+          f"{result['frames_analysed']} frames analysed; {args.runs} runs")
     print_table(rows, ["stage", "median_s"])
     print("(stage times are wall seconds inside the scan; decode runs in a thread beside faces, so they overlap)")
     print(f"\nwhole process: median wall {wall:.2f} s, median CPU (user+sys) {cpu:.2f} s; "
           f"runs wall {[round(r['wall_s'], 2) for r in runs]}, CPU {[round(r['cpu_s'], 2) for r in runs]}")
     print(f"seconds of video per wall second: {duration / wall:.2f} (target: wall <= {TARGET_WALL_S:g} s, "
-          f"i.e. >= {duration / TARGET_WALL_S:.1f}x); load average {os.getloadavg()[0]:.1f}")
+          f"i.e. >= {duration / TARGET_WALL_S:.1f}x); load average {load_before:.1f} before, "
+          f"{os.getloadavg()[0]:.1f} after")
     payload = {
-        "clip": source, "duration_s": duration, "frames_analysed": result["frames_analysed"],
+        "clip": source, "clip_size": [facts["width"], facts["height"]], "clip_fps": facts["fps"],
+        "duration_s": duration, "frames_analysed": result["frames_analysed"], "load_average_1min_before": load_before,
         "runs": args.runs, "median_wall_s": wall, "median_cpu_s": cpu,
         "wall_s_runs": [r["wall_s"] for r in runs], "cpu_s_runs": [r["cpu_s"] for r in runs],
         "video_s_per_wall_s": duration / wall, "load_average_1min": os.getloadavg()[0],

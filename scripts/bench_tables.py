@@ -547,6 +547,13 @@ SPECS: dict[str, Spec] = {
                               "incremental refresh"),
     "scan_memory": Spec("LivePortrait's d6.mp4 with its sound, scaled and padded to 1920x1080, looped", _scan_memory),
     "scan_speed": Spec("LivePortrait's s18.mp4 (1280x720, 30 fps, speech) looped to 10 s", _scan_speed),
+    "scan_speed_framerates_before": Spec("LivePortrait's s18.mp4 (1280x720, 30 fps, speech) looped to 10 s",
+                                         _scan_speed, "`bench/scan_speed.py --label framerates_before`: the scan "
+                                         "before full-size frames only where read (docs/performance.md), run back to "
+                                         "back with scan_speed_framerates_after on the same machine"),
+    "scan_speed_framerates_after": Spec("LivePortrait's s18.mp4 (1280x720, 30 fps, speech) looped to 10 s",
+                                        _scan_speed, "`bench/scan_speed.py --label framerates_after`: the scan with "
+                                        "full-size frames only where read (docs/performance.md)"),
     "serve_load": Spec("50 different pictures of ../shared/data/faces, uploaded at once by 10 clients to `dflab serve` "
                        "(2 scan threads in its scan process)", _serve_load),
     "serve_load_threads": Spec("serve_load's 50 pictures and 10 clients, with `dflab serve --scan-in threads` (the "

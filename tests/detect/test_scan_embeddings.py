@@ -41,3 +41,31 @@ def test_a_picture_is_scanned_without_embeddings_and_gives_the_same_result(share
     unplanned = run_scan(path, options, lambda media_type: [d for d in every if media_type in d.media_types],
                          planned=None)  # fmt: skip
     assert _without_timings(planned) == _without_timings(unplanned)
+
+
+def _track(track_id: int, seconds: float, fps: float = 15.0):
+    import numpy as np
+
+    from dflab.faces.types import FaceObservation, FaceTrack
+
+    n = int(round(seconds * fps)) + 1
+    obs = [FaceObservation(frame_pos=2 * i, time_s=i / fps, box=(0.0, 0.0, 10.0, 10.0),
+                           landmarks=np.zeros((478, 3), np.float32)) for i in range(n)]
+    return FaceTrack(track_id, obs)
+
+
+def test_a_video_embeds_only_the_tracks_identity_drift_can_use() -> None:
+    from types import SimpleNamespace
+
+    from dflab.detect.cues.identity_drift import MIN_EMBEDDINGS
+    from dflab.detect.scan import _tracks_to_embed
+    from dflab.faces.analyse import EMBED_EVERY_S, embedding_positions
+
+    long_track, short_track = _track(0, 5.0), _track(1, 0.5)
+    subject = SimpleNamespace(media_type="video", tracks=[long_track, short_track])
+    every = [create_detector(n) for n in list_detectors()]
+    # The short track would get two embeddings (its first and last), fewer than identity drift reads.
+    assert len(embedding_positions([o.time_s for o in short_track.observations], EMBED_EVERY_S)) < MIN_EMBEDDINGS
+    assert _tracks_to_embed(subject, every) == [long_track]
+    assert _tracks_to_embed(subject, [d for d in every if d.name != "identity_drift"]) == []
+    assert _tracks_to_embed(SimpleNamespace(media_type="image", tracks=[long_track]), every) == []

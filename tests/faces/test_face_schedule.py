@@ -97,3 +97,28 @@ def test_blinks_at_15_fps_match_blinks_at_30_fps(s32):
     assert len(half) == len(full)
     for (a0, a1), (b0, b1) in zip(full, half):
         assert abs(a0 - b0) <= 0.1 and abs(a1 - b1) <= 0.1
+
+
+def test_the_detector_looks_for_newcomers_less_often_while_a_face_is_followed(s32, monkeypatch):
+    # s32 shows one face throughout: once FaceMesh follows it, the full-range detector runs every 0.5 s and its
+    # tiled scan every 2 s (instead of every 0.25 s and 1 s while no face is known).
+    from dflab.faces import detect
+
+    calls: list[tuple[float, bool]] = []
+    real = detect._add_from_detections
+    clock = {"t": 0.0}
+
+    def counted(rgb, faces, max_faces, tiles):
+        calls.append((clock["t"], tiles))
+        return real(rgb, faces, max_faces, tiles)
+
+    monkeypatch.setattr(detect, "_add_from_detections", counted)
+    with detect.VideoFaceFinder(max_faces=4) as finder:
+        for frame in s32.frames[::2]:
+            clock["t"] = frame.time_s
+            assert len(finder(frame.rgb, frame.time_s)) == 1
+    tiled = np.array([t for t, tiles in calls if tiles])
+    assert tiled.tolist() == [0.0, 2.0, 4.0]
+    gaps = [t - calls[i - 1][0] for i, (t, tiles) in enumerate(calls) if i and not tiles]
+    assert min(gaps) >= 0.5 - 1e-9  # a plain look waits half a second since the last look of either kind
+    assert len(calls) == 12  # 6 s of video (24 while no face was known: every 0.25 s)

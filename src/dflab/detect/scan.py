@@ -216,16 +216,17 @@ def _examine(subject: AnalysedMedia, detectors: list, options: ScanOptions, watc
 
     # A streamed video's tracks still lack their identity embeddings (decode_and_find_faces): they are made
     # from their frames as the pass that decodes the frames the cues read goes by them (not kept: one frame a
-    # second would grow with the clip), while the cues that read no frames already run.
-    embed_later = subject.media_type == "video"
+    # second would grow with the clip), while the cues that read no frames already run. Only for a cue that
+    # reads them, and only on tracks long enough for it to use (dlib, ~60 ms an embedding).
+    embedded = _tracks_to_embed(subject, detectors)
 
     def prepare() -> None:
-        ahead = EmbeddingsAhead(subject.tracks, EMBED_EVERY_S) if embed_later else None
+        ahead = EmbeddingsAhead(embedded, EMBED_EVERY_S) if embedded else None
         with watch.time("prefetch"):
             _prefetch_frames(subject, detectors, ahead)
-        if embed_later:
+        if embedded:
             with watch.time("embeddings"):  # any the pass did not make (a frame it could not decode again)
-                embed_tracks(subject.tracks, EMBED_EVERY_S, subject.media.frames.__getitem__, made=ahead.vectors)
+                embed_tracks(embedded, EMBED_EVERY_S, subject.media.frames.__getitem__, made=ahead.vectors)
 
     evidence = run_detectors(subject, detectors, watch.time, notify, options.detector_threads, prepare=prepare)
 
@@ -235,6 +236,20 @@ def _examine(subject: AnalysedMedia, detectors: list, options: ScanOptions, watc
         result = make_lean(result, subject)
     result.timings = {**watch.timings, "total": time.perf_counter() - started}
     return result
+
+
+def _tracks_to_embed(subject: AnalysedMedia, detectors: list) -> list:
+    """The face tracks of a video whose identity embeddings a detector will read: none when no detector reads
+    them, and only tracks that get at least as many as the least demanding reader uses (its
+    `min_identity_embeddings`; identity drift ignores a track with fewer than three)."""
+    from dflab.faces.analyse import EMBED_EVERY_S, embedding_positions
+
+    readers = [d for d in detectors if getattr(d, "reads_identity_embeddings", False)]
+    if subject.media_type != "video" or not readers:
+        return []
+    fewest = min(int(getattr(d, "min_identity_embeddings", 1)) for d in readers)
+    return [t for t in subject.tracks
+            if len(embedding_positions([o.time_s for o in t.observations], EMBED_EVERY_S)) >= fewest]
 
 
 def _prefetch_frames(subject: AnalysedMedia, detectors: list, ahead=None) -> None:

@@ -19,6 +19,7 @@ from dflab.faces.shots import is_cut, thumbnail
 from dflab.faces.track import MAX_GAP_S, link_tracks
 from dflab.faces.types import FaceObservation, FaceTrack
 from dflab.media.types import Frame, Media
+from dflab.media.video import feature_pixels
 
 EMBED_EVERY_S = 1.0  # seconds between identity embeddings along a track (plus its first and last)
 
@@ -103,26 +104,28 @@ def _find_in_frames(
     cut_pending = False  # a cut on a frame the finder skipped: the next frame it sees starts afresh
     try:
         for pos, frame in enumerate(frames):
-            _check_frame(frame.rgb, pos)
-            h, w = frame.rgb.shape[:2]
             if media_type == "image":
+                _check_frame(frame.rgb, pos)
                 faces = find_faces_in_image(frame.rgb, max_faces, max_side)
             else:
                 if finder is None:
                     finder = VideoFaceFinder(max_faces, max_side=max_side)
-                # Shot changes are checked on every frame (a tiny thumbnail), so tracks still end at the cut.
-                thumb = thumbnail(frame.rgb)
+                # Shot changes are checked on every frame (a tiny thumbnail), so tracks still end at the cut. A
+                # frame's whole pixels are read only when the finder looks at it: a streamed frame the schedule
+                # skips is seen through its half-size copy and never converted to RGB (media.video.DecodedFrame).
+                thumb = thumbnail(feature_pixels(frame))
                 cut = is_cut(previous_thumb, thumb)
                 previous_thumb = thumb
                 if cut and cuts is not None:
                     cuts.add(pos)
                 cut_pending = cut_pending or cut
                 if schedule.look(frame.time_s, cut=cut):
+                    _check_frame(frame.rgb, pos)
                     faces = finder(frame.rgb, frame.time_s, cut=cut_pending)
                     cut_pending = False
                 else:
                     faces = []
-            found = [_observation(f, pos, frame.time_s, w, h) for f in faces]
+            found = [_observation(f, pos, frame.time_s, *frame.rgb.shape[1::-1]) for f in faces] if faces else []
             if observed is not None and found:
                 observed(frame.rgb, found)
             per_frame.append(found)

@@ -29,6 +29,7 @@ from dflab.errors import BadMedia
 from dflab.media.container import StreamFacts, open_container, video_stream
 from dflab.media.guards import media_errors
 from dflab.media.types import Frame
+from dflab.media.video import DecodedFrame, feature_pixels, half_size
 
 CACHE_FRAMES = 12  # pixels kept in memory: a few key frames plus the neighbours of the last request
 FORWARD_GAP_S = 4.0  # decoding forward is cheaper than seeking while the wanted frame is this close ahead
@@ -57,7 +58,9 @@ class StreamedFrames(Sequence[Frame]):
         self._time: list[float] = []
         self._type: list[str] = []
         self._signature: list[np.ndarray] = []  # what each frame looked like, to check its re-decoded copy
-        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._half_signatures = False  # signatures made from half-size copies (video.feature_pixels)
+        # Pixels, or a frame of the first pass whose RGB conversion waits until it is read (video.DecodedFrame).
+        self._cache: OrderedDict[int, Any] = OrderedDict()
         self._pinned: dict[int, np.ndarray] = {}  # frames fetched ahead by `prefetch`, kept until `release`
         self._cursor: _Cursor | None = None
         self._seek_ok = True  # some files decode garbage after a seek (open GOPs): then always from the start
@@ -72,10 +75,15 @@ class StreamedFrames(Sequence[Frame]):
         self._index.append(frame.index)
         self._time.append(frame.time_s)
         self._type.append(frame.pict_type)
-        self._signature.append(signature(frame.rgb))
+        # The features read a half-size copy of large frames (made from the decoder's planes), so a frame nobody
+        # reads whole is never converted to RGB at full size (video.DecodedFrame).
+        pixels = feature_pixels(frame)
+        if pos == 0:  # every frame of a stream has the same size, so the same kind of signature
+            self._half_signatures = getattr(frame, "small", None) is not None
+        self._signature.append(signature(pixels))
         for name, fn in self._feature_fns.items():
-            self._features[name].append(fn(frame.rgb))
-        self._remember(pos, frame.rgb)
+            self._features[name].append(fn(pixels))
+        self._remember(pos, frame if isinstance(frame, DecodedFrame) else frame.rgb)
 
     def feature(self, name: str) -> list | None:
         """The per-frame values of a feature computed while decoding (None: not computed for these frames)."""
@@ -167,6 +175,8 @@ class StreamedFrames(Sequence[Frame]):
         found = self._cache.get(pos)
         if found is not None:
             self._cache.move_to_end(pos)
+            if isinstance(found, DecodedFrame):
+                found = self._cache[pos] = found.rgb
             return found
         wanted = self._time[pos]
         cursor = self._cursor
@@ -187,7 +197,8 @@ class StreamedFrames(Sequence[Frame]):
         """The re-decoded pixels if they look like the frame did the first time (never hand out another frame)."""
         if rgb is None:
             return None
-        difference = np.abs(signature(rgb).astype(np.int16) - self._signature[pos].astype(np.int16)).mean()
+        seen = signature(half_size(rgb) if self._half_signatures else rgb)
+        difference = np.abs(seen.astype(np.int16) - self._signature[pos].astype(np.int16)).mean()
         return rgb if difference <= MATCH_TOLERANCE else None
 
     def _keep(self, pos: int, rgb: np.ndarray) -> np.ndarray:

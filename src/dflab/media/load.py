@@ -210,7 +210,9 @@ def _load_video(
 ) -> Media:
     # Kept frames are carved from blocks (FrameArena); streamed ones are not, since one frame kept in the cache
     # would pin its whole block.
-    decoder = VideoDecoder(path, facts, policy, limits, arena=FrameArena() if keep_frames else None)
+    # Streamed frames are converted to RGB only when their pixels are read (VideoDecoder.lazy_rgb).
+    decoder = VideoDecoder(path, facts, policy, limits, arena=FrameArena() if keep_frames else None,
+                           lazy_rgb=not keep_frames)
     frames: list[Frame] | StreamedFrames = (
         [] if keep_frames else StreamedFrames(path, facts, policy, limits, features=frame_features)
     )

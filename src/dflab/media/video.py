@@ -1,4 +1,5 @@
-"""Video frames through PyAV: threaded decoding, RGB conversion only for kept frames, timestamps in seconds."""
+"""Video frames through PyAV: threaded decoding, RGB conversion only for kept frames (and, when streaming, only
+for frames whose pixels are read), timestamps in seconds."""
 
 from __future__ import annotations
 
@@ -19,6 +20,10 @@ _TRUNCATION_SLACK_FRAMES = 2
 # Damaged packets skipped before the rest of the stream is given up as garbage.
 _MAX_DECODE_ERRORS = 25
 _PICT_TYPES = {1: "I", 2: "P", 3: "B"}  # av.video.frame.PictureType values; others (S, SI, SP, BI) are rare
+# Frames at least this large on their short side get a half-size copy made from the YUV planes (`half_size`), from
+# which the every-frame features (thumbnails, signatures) are computed: they are 64 px or smaller, so a 640x360 copy
+# gives them the same averages as the 1280x720 frame. Smaller frames are read whole, as before.
+HALF_SIZE_MIN_SIDE = 512
 
 
 class FrameArena:
@@ -71,6 +76,70 @@ def resize_area(rgb: np.ndarray, size: tuple[int, int], out: np.ndarray | None =
     return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
 
 
+def half_size_from_planes(frame) -> np.ndarray | None:
+    """A half-size RGB copy (exact 2x2 means of the luma, chroma at a quarter) of a limited-range 4:2:0 frame, made
+    without converting the whole frame: about a third of the cost of `frame_to_rgb`. None for any other layout."""
+    import cv2
+
+    width, height = int(frame.width), int(frame.height)
+    if frame.format.name != "yuv420p" or width % 4 or height % 4:
+        return None
+    planes = frame.planes
+    luma = np.frombuffer(planes[0], np.uint8).reshape(height, planes[0].line_size)[:, :width]
+    u = np.frombuffer(planes[1], np.uint8).reshape(height // 2, planes[1].line_size)[:, : width // 2]
+    v = np.frombuffer(planes[2], np.uint8).reshape(height // 2, planes[2].line_size)[:, : width // 2]
+    half_w, half_h = width // 2, height // 2
+    i420 = np.empty((half_h * 3 // 2, half_w), np.uint8)  # Y, then U, then V: OpenCV's I420 layout
+    cv2.resize(luma, (half_w, half_h), dst=i420[:half_h], interpolation=cv2.INTER_AREA)
+    chroma = i420[half_h:].reshape(-1)
+    quarter = (half_w // 2) * (half_h // 2)
+    chroma[:quarter] = cv2.resize(u, (half_w // 2, half_h // 2), interpolation=cv2.INTER_AREA).reshape(-1)
+    chroma[quarter:] = cv2.resize(v, (half_w // 2, half_h // 2), interpolation=cv2.INTER_AREA).reshape(-1)
+    return cv2.cvtColor(i420, cv2.COLOR_YUV2RGB_I420)
+
+
+def half_size(rgb: np.ndarray) -> np.ndarray:
+    """The half-size copy of RGB pixels, for frames `half_size_from_planes` cannot serve (and to check re-decoded
+    frames against signatures made from one): the same area means, rounded once."""
+    import cv2
+
+    return cv2.resize(rgb, (rgb.shape[1] // 2, rgb.shape[0] // 2), interpolation=cv2.INTER_AREA)
+
+
+def wants_half_size(width: int, height: int) -> bool:
+    """Whether frames of this size are read through a half-size copy for the every-frame features."""
+    return min(width, height) >= HALF_SIZE_MIN_SIDE and width % 4 == 0 and height % 4 == 0
+
+
+class DecodedFrame:
+    """A Frame (same attributes) whose RGB pixels are converted from the decoder's YUV only when `.rgb` is first
+    read. Streaming scans read the pixels of about half of the frames (the faces' ones, at 15 of 30 fps); the
+    others are seen only through `small`, a half-size copy for the every-frame features (None: use `.rgb`)."""
+
+    __slots__ = ("index", "time_s", "pict_type", "small", "_source", "_convert", "_rgb")
+
+    def __init__(self, index: int, time_s: float, pict_type: str, source, convert, small: np.ndarray | None) -> None:
+        self.index, self.time_s, self.pict_type, self.small = index, time_s, pict_type, small
+        self._source, self._convert, self._rgb = source, convert, None
+
+    @property
+    def rgb(self) -> np.ndarray:
+        if self._rgb is None:
+            # Two threads may convert at once (the same pixels either way); the decoded frame is dropped after.
+            self._rgb = self._convert(self._source)
+            self._source = None
+        return self._rgb
+
+    def __repr__(self) -> str:
+        return f"DecodedFrame(index={self.index}, time_s={self.time_s:.3f}, pict_type={self.pict_type!r})"
+
+
+def feature_pixels(frame) -> np.ndarray:
+    """What the every-frame features read: the half-size copy when the frame carries one, else its pixels."""
+    small = getattr(frame, "small", None)
+    return small if small is not None else frame.rgb
+
+
 class VideoDecoder:
     """Iterates the analysed frames of one video stream.
 
@@ -80,10 +149,13 @@ class VideoDecoder:
     """
 
     def __init__(
-        self, path: Path, facts: StreamFacts, policy: SamplingPolicy, limits: Limits, arena: FrameArena | None = None
+        self, path: Path, facts: StreamFacts, policy: SamplingPolicy, limits: Limits, arena: FrameArena | None = None,
+        lazy_rgb: bool = False,
     ) -> None:
         self.path = path
         self.arena = arena  # load() passes one when it keeps every frame; streaming callers do not
+        # Streaming: yield DecodedFrames, converted to RGB only when read, with a half-size copy for the features.
+        self.lazy_rgb = lazy_rgb and arena is None
         self.facts = facts
         self.limits = limits
         self.max_side = policy.max_side
@@ -163,8 +235,11 @@ class VideoDecoder:
                     return
                 if not self.selector.keep(time_s):
                     continue
-                yield Frame(index=index, time_s=time_s, rgb=self.analysis_rgb(frame),
-                            pict_type=_PICT_TYPES.get(int(frame.pict_type), ""))
+                pict_type = _PICT_TYPES.get(int(frame.pict_type), "")
+                if self.lazy_rgb:
+                    yield self.decoded_frame(frame, index, time_s, pict_type)
+                else:
+                    yield Frame(index=index, time_s=time_s, rgb=self.analysis_rgb(frame), pict_type=pict_type)
         if self.decoded == 0:
             detail = f" ({self.error})" if self.error else ""
             raise BadMedia(f"{self.path}: no video frame could be decoded{detail}")
@@ -180,7 +255,20 @@ class VideoDecoder:
             start_pts = 0
         return max(0.0, float((pts - start_pts) * time_base))
 
-    def analysis_rgb(self, frame) -> np.ndarray:
+    def decoded_frame(self, frame, index: int, time_s: float, pict_type: str) -> DecodedFrame:
+        """The frame with its RGB conversion deferred; the half-size copy is made now, while the decoder's planes
+        are at hand, when the analysis frame is the decoded one (no scaling, no rotation) and large enough."""
+        width, height = self._check_size(frame)
+        small = None
+        if self.kept_size == (width, height) and not self.rotation and wants_half_size(width, height):
+            with media_errors(self.path, "convert a video frame"):
+                small = half_size_from_planes(frame)
+                if small is None:
+                    rgb = self.analysis_rgb(frame)
+                    return DecodedFrame(index, time_s, pict_type, rgb, lambda pixels: pixels, half_size(rgb))
+        return DecodedFrame(index, time_s, pict_type, frame, self.analysis_rgb, small)
+
+    def _check_size(self, frame) -> tuple[int, int]:
         width, height = int(frame.width), int(frame.height)
         if width * height > self.limits.max_pixels:
             raise LimitExceeded(f"{self.path}: a {width}x{height} frame is over the pixel limit")
@@ -189,6 +277,10 @@ class VideoDecoder:
             self.scale = analysis_scale(width, height, self.max_side)
             self.kept_size = scaled_size(width, height, self.scale)
             self.rotation = display_rotation(frame)
+        return width, height
+
+    def analysis_rgb(self, frame) -> np.ndarray:
+        width, height = self._check_size(frame)
         out_w, out_h = self.kept_size
         out = self.arena.take((out_h, out_w, 3)) if self.arena is not None and not self.rotation else None
         with media_errors(self.path, "convert a video frame"):

@@ -30,6 +30,7 @@ class IdentityDriftDetector:
     media_types = ("video",)
     needs_faces = True
     reads_identity_embeddings = True  # track.embeddings: the face stage makes them only when a cue reads them
+    min_identity_embeddings = MIN_EMBEDDINGS  # a scan does not embed tracks that would get fewer
 
     def detect(self, media: AnalysedMedia) -> Evidence:
         tracks = [t for t in media.tracks if len(t.embeddings) >= MIN_EMBEDDINGS]
