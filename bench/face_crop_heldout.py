@@ -9,7 +9,7 @@ Each file is decoded and its faces tracked once; every model then scores the sam
 False alarms are read two ways: at fixed raw scores (0.5, and the face_crop scores at which the current
 face_manipulated tables reach their suspicious and manipulated lines on their own), and threshold-free (AUC).
 
-Run: .venv/bin/python bench/face_crop_heldout.py --model shipped=PATH --model new=PATH [--pictures N]
+Run: .venv/bin/python bench/face_crop_heldout.py --model shipped=PATH --model new=PATH [--pictures N] [--results NAME]
 """
 
 from __future__ import annotations
@@ -141,6 +141,9 @@ def main() -> None:
     parser.add_argument("--pictures", type=int, default=None, metavar="N",
                         help="at most N pictures per faces/ folder (default: all)")
     parser.add_argument("--no-video", action="store_true", help="pictures only")
+    parser.add_argument("--results", default="face_crop_heldout", metavar="NAME",
+                        help="write bench/results/NAME.json (default face_crop_heldout; another name keeps an "
+                        "earlier comparison)")
     args = parser.parse_args()
     root = shared_data()
     if root is None:
@@ -176,7 +179,7 @@ def main() -> None:
     print_table([r for r in pic_rows if r["set"] == "AUC"],
                 ["model", "ciplab_splices_vs_ciplab_reals", "ciplab_splices_vs_heldout_reals"])
     result.update(pictures=pic_rows, picture_files=[{k: v for k, v in r.items()} for r in pictures])
-    write_results("face_crop_heldout", result)
+    write_results(args.results, result)
 
 
 if __name__ == "__main__":

@@ -182,6 +182,24 @@ def _face_crop_eval_before(d: dict) -> list[str]:
                   for r in d["lomo"]])
 
 
+def _face_crop_heldout(d: dict) -> list[str]:
+    """Per weights file: FF++ unseen methods (mean AUCs), LivePortrait d19, and the faces/ pictures' false alarms."""
+    rows = []
+    for model in d["models"]:
+        mean = next((r for r in d.get("ffpp", []) if r["model"] == model and r["method"] == "mean"), {})
+        d19 = next((r for r in d.get("driving", []) if r["clip"] == "d19"), {})
+        pics = {r["set"]: r for r in d["pictures"] if r["model"] == model}
+        reals = " / ".join(pct(pics[s]["at_0.5"], 0) for s in ("ciplab_real", "rmfd_kaggle_nomask_real",
+                                                                 "hardfake_unsplash_real", "utkface_crop_part1") if s in pics)
+        rows.append([model, num(mean.get("video_auc_vs_originals")), num(mean.get("crop_auc_vs_originals")),
+                     num(d19.get(f"{model}_score")), reals,
+                     num(pics.get("AUC", {}).get("ciplab_splices_vs_ciplab_reals"))])
+    return table(["weights", "FF++ video AUC, mean of 4 unseen methods", "FF++ crop AUC, mean", "d19 (real) score",
+                  "held-out reals at 0.5 or more: CIPLAB / RMFD / Unsplash / UTKFace", "CIPLAB splices vs reals AUC"],
+                 rows) + ["", f"Pictures: at most {d.get('pictures_per_folder')} per faces/ folder. Weights: "
+                          + "; ".join(f"{k}: {clean(v)}" for k, v in d["models"].items()) + "."]
+
+
 def _face_speed(d: dict) -> list[str]:
     f, m = d["find_faces_720p"], d["find_faces_multi_face_clip"]
     return table(["measure", "value"], [
@@ -526,6 +544,13 @@ SPECS: dict[str, Spec] = {
         _face_crop_eval_before,
         what="The previous face-crop model (trained with FaceForensics++ fakes), leave-one-method-out: the "
              "baseline the current model is compared with"),
+    "face_crop_heldout": Spec("FaceForensics++ (7 files), the 12 LivePortrait driving clips, CIPLAB splices and "
+                              "reals, the held-out fifth of the faces/ reals", _face_crop_heldout),
+    "face_crop_heldout_lr1e4": Spec(
+        "FaceForensics++ (7 files), the 12 LivePortrait driving clips, CIPLAB splices and reals, the held-out fifth "
+        "of the faces/ reals", _face_crop_heldout,
+        what="`bench/face_crop_heldout.py --results face_crop_heldout_lr1e4`: the shipped face-crop weights against "
+             "a 2,500-step warm start on faces/ at learning rate 1e-4 (not shipped; docs/models/face_crop.md)"),
     "face_speed": Spec("FaceForensics++ original 004 (720p) and the face_recognition multi-face clip", _face_speed),
     "findings": Spec("the development sets each finding was fitted on (held out by group), and the manifests of "
                      "../shared/data that no finding was fitted on", _findings),
