@@ -27,7 +27,7 @@ class Rows:
 
 # Feature sets that add AASIST-L's window outputs (dflab.train.aasist_window_cache) to the front end's blocks.
 # The network is only run on the files as they are, so these sets use no codec re-encodings.
-AASIST_SETS = {"aasist": ("aasist",), "lfcc+aasist": ("lfcc", "aasist"), "aasist-published": ("aasist-published",)}
+AASIST_SETS = {"aasist": ("aasist",), "aasist-published": ("aasist-published",)}  # beside voice_features' lfcc+aasist
 
 
 def blocks_of(feature_set: str) -> tuple[str, ...]:
