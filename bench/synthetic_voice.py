@@ -108,18 +108,24 @@ def loso_rows(items, cache, candidates) -> tuple[list[dict], dict]:
     return rows, reports
 
 
-# (label, feature set, C, cloned weight, use the old corpus, files as they are only); "fusion" rows name two
-# earlier labels whose window scores are averaged in log-odds.
+# (label, feature set, C, cloned weight, use the old corpus, files as they are only, texts also unseen);
+# "fusion" rows name two earlier labels whose window scores are averaged in log-odds.
 AASIST_CANDIDATES = [
-    ("lfcc (shipped configuration)", "lfcc", 0.05, 10.0, True, False),
-    ("lfcc, files as they are", "lfcc", 0.05, 10.0, True, True),
-    ("aasist, published output (no fit)", "aasist-published", None, None, None, True),
-    ("aasist head", "aasist", 0.05, 10.0, True, True),
-    ("aasist head, cloned only", "aasist", 0.05, 10.0, False, True),
-    ("aasist head, C=0.005", "aasist", 0.005, 10.0, True, True),
-    ("lfcc + aasist", "lfcc+aasist", 0.05, 10.0, True, True),
-    ("lfcc + aasist, cloned only", "lfcc+aasist", 0.05, 10.0, False, True),
-    ("lfcc + aasist, C=0.01", "lfcc+aasist", 0.01, 10.0, True, True),
+    ("lfcc (shipped configuration)", "lfcc", 0.05, 10.0, True, False, False),
+    ("lfcc, files as they are", "lfcc", 0.05, 10.0, True, True, False),
+    ("aasist, published output (no fit)", "aasist-published", None, None, None, True, False),
+    ("aasist head", "aasist", 0.05, 10.0, True, True, False),
+    ("aasist head, cloned only", "aasist", 0.05, 10.0, False, True, False),
+    ("aasist head, C=0.005", "aasist", 0.005, 10.0, True, True, False),
+    ("lfcc + aasist", "lfcc+aasist", 0.05, 10.0, True, True, False),
+    ("lfcc + aasist, C=0.01", "lfcc+aasist", 0.01, 10.0, True, True, False),
+    ("lfcc + aasist, C=0.15", "lfcc+aasist", 0.15, 10.0, True, True, False),
+    ("lfcc, cloned only", "lfcc", 0.05, 10.0, False, True, False),
+    ("lfcc + aasist, cloned only", "lfcc+aasist", 0.05, 10.0, False, True, False),
+    ("lfcc, cloned only, C=0.15", "lfcc", 0.15, 10.0, False, True, False),
+    ("lfcc + aasist, cloned only, C=0.15", "lfcc+aasist", 0.15, 10.0, False, True, False),
+    ("lfcc, cloned only, C=0.15, texts also unseen", "lfcc", 0.15, 10.0, False, True, True),
+    ("lfcc + aasist, cloned only, C=0.15, texts also unseen", "lfcc+aasist", 0.15, 10.0, False, True, True),
     ("late fusion: lfcc (shipped) + aasist head", ("lfcc (shipped configuration)", "aasist head")),
     ("late fusion: lfcc (shipped) + aasist published", ("lfcc (shipped configuration)",
                                                          "aasist, published output (no fit)")),
@@ -127,7 +133,7 @@ AASIST_CANDIDATES = [
 
 
 def aasist_rows(items, cache, aasist_cache) -> tuple[list[dict], dict]:
-    from dflab.train.synthetic_voice_loso import build_rows, late_fusion, loso_report, out_of_fold_windows, file_means
+    from dflab.train.synthetic_voice_loso import build_rows, file_means, late_fusion, loso_report, out_of_fold_windows
 
     rows, reports, scored = [], {}, {}
     for candidate in AASIST_CANDIDATES:
@@ -135,12 +141,13 @@ def aasist_rows(items, cache, aasist_cache) -> tuple[list[dict], dict]:
         if len(candidate) == 2:
             p = late_fusion(items, [scored[name] for name in candidate[1]])
         else:
-            _, features, c, cloned_weight, use_old, originals_only = candidate
+            _, features, c, cloned_weight, use_old, originals_only, unseen_text = candidate
             built = build_rows(items, features, cache, originals_only=originals_only, aasist_cache=aasist_cache)
             if c is None:  # the published output: P(spoof) of each window, no fit
                 window_p = 1.0 / (1.0 + np.exp(-built.x[:, -1]))
             else:
-                window_p = out_of_fold_windows(items, built, c=c, cloned_weight=cloned_weight, use_old=use_old)
+                window_p = out_of_fold_windows(items, built, c=c, cloned_weight=cloned_weight, use_old=use_old,
+                                               unseen_text=unseen_text)
             scored[label] = (built, window_p)
             p = file_means(items, built.owner[built.original], window_p[built.original])
         report = loso_report(items, p)
@@ -151,7 +158,8 @@ def aasist_rows(items, cache, aasist_cache) -> tuple[list[dict], dict]:
                      "clones_eer": report["tortoise_clones"]["eer"], "all_fakes_auc": report["cloned_voices"]["auc"],
                      "all_fakes_eer": report["cloned_voices"]["eer"], "ece": report["cloned_voices"]["ece"],
                      "libri_flagged": fl["librispeech"]["real_suspicious"],
-                     "lp_flagged": fl["liveportrait"]["real_suspicious"]})  # fmt: skip
+                     "lp_flagged": fl["liveportrait"]["real_suspicious"],
+                     "cloned_reals_flagged": fl["cloned_voices"]["real_suspicious"]})  # fmt: skip
     return rows, reports
 
 
@@ -218,7 +226,7 @@ def main() -> int:
     with_aasist, aasist_reports = aasist_rows(items, args.cache, args.aasist_cache)
     print("\nAASIST-L beside LFCC, leave-one-speaker-out (flagged = real files at or above the 5 % line):")
     print_table(with_aasist, ["model", "clones_auc", "clones_eer", "all_fakes_auc", "all_fakes_eer", "ece",
-                              "libri_flagged", "lp_flagged"])  # fmt: skip
+                              "libri_flagged", "lp_flagged", "cloned_reals_flagged"])  # fmt: skip
     shipped, extra = shipped_rows(items)
     print("\nshipped weights through the detector:")
     print_table(shipped, ["set", "n_real", "n_fake", "auc", "eer", "ece"])
