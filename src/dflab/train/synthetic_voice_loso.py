@@ -102,12 +102,6 @@ def window_probability(model, x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-(((x - mean) / scale) @ coef + bias)))
 
 
-def file_probabilities(items: list[VoiceFile], rows: Rows, model, mask: np.ndarray) -> dict[int, float]:
-    p = window_probability(model, rows.x[mask])
-    owners = rows.owner[mask]
-    return {int(i): float(p[owners == i].mean()) for i in np.unique(owners)}
-
-
 def out_of_fold_windows(items: list[VoiceFile], rows: Rows, c: float = 0.05, cloned_weight: float = 3.0,
                         use_old: bool = True, unseen_text: bool = False) -> np.ndarray:
     """Each original window's probability from the model fitted without its fold (its voice); with
