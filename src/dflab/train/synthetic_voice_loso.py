@@ -146,7 +146,8 @@ def late_fusion(items: list[VoiceFile], parts: list[tuple[Rows, np.ndarray]]) ->
     owners = parts[0][0].owner[parts[0][0].original]
     logits = []
     for rows, p in parts:
-        assert np.array_equal(rows.owner[rows.original], owners), "models scored different windows"
+        if not np.array_equal(rows.owner[rows.original], owners):
+            raise ValueError("late fusion needs models that scored the same windows in the same order")
         q = np.clip(p[rows.original], 1e-6, 1 - 1e-6)
         logits.append(np.log(q / (1 - q)))
     return file_means(items, owners, 1.0 / (1.0 + np.exp(-np.mean(logits, axis=0))))
