@@ -16,6 +16,10 @@ Every file (cloned_voices, ljspeech_tts, LibriSpeech, LivePortrait speech) goes 
 3. The shipped weights scored through the detector's own path: on the three voices they were not fitted on
    (held out), on every cloned_voices file (in-sample for the other voices: a check of the runtime path only),
    and on the LivePortrait clips.
+3b. AASIST-L beside LFCC (dflab.train.aasist_window_cache: the published network on one window in four of
+   every file as it is): AASIST alone (its published output, and a logistic head on its embedding), LFCC and
+   AASIST side by side in one logistic model, and a late fusion of the LFCC and AASIST models' window scores;
+   the same folds, figures and 5 % line as 2.
 4. The shipped synthetic_voice finding table's held-out figures (fitted by dflab.train.synthetic_voice_finding
    from out-of-fold scores): the shipped combiner beside its best member and the fused combiner.
 """
@@ -104,6 +108,61 @@ def loso_rows(items, cache, candidates) -> tuple[list[dict], dict]:
     return rows, reports
 
 
+# (label, feature set, C, cloned weight, use the old corpus, files as they are only, texts also unseen);
+# "fusion" rows name two earlier labels whose window scores are averaged in log-odds.
+AASIST_CANDIDATES = [
+    ("lfcc (shipped configuration)", "lfcc", 0.05, 10.0, True, False, False),
+    ("lfcc, files as they are", "lfcc", 0.05, 10.0, True, True, False),
+    ("aasist, published output (no fit)", "aasist-published", None, None, None, True, False),
+    ("aasist head", "aasist", 0.05, 10.0, True, True, False),
+    ("aasist head, cloned only", "aasist", 0.05, 10.0, False, True, False),
+    ("aasist head, C=0.005", "aasist", 0.005, 10.0, True, True, False),
+    ("lfcc + aasist", "lfcc+aasist", 0.05, 10.0, True, True, False),
+    ("lfcc + aasist, C=0.01", "lfcc+aasist", 0.01, 10.0, True, True, False),
+    ("lfcc + aasist, C=0.15", "lfcc+aasist", 0.15, 10.0, True, True, False),
+    ("lfcc, cloned only", "lfcc", 0.05, 10.0, False, True, False),
+    ("lfcc + aasist, cloned only", "lfcc+aasist", 0.05, 10.0, False, True, False),
+    ("lfcc, cloned only, C=0.15", "lfcc", 0.15, 10.0, False, True, False),
+    ("lfcc + aasist, cloned only, C=0.15", "lfcc+aasist", 0.15, 10.0, False, True, False),
+    ("lfcc, cloned only, C=0.15, texts also unseen", "lfcc", 0.15, 10.0, False, True, True),
+    ("lfcc + aasist, cloned only, C=0.15, texts also unseen", "lfcc+aasist", 0.15, 10.0, False, True, True),
+    ("late fusion: lfcc (shipped) + aasist head", ("lfcc (shipped configuration)", "aasist head")),
+    ("late fusion: lfcc (shipped) + aasist published", ("lfcc (shipped configuration)",
+                                                         "aasist, published output (no fit)")),
+]
+
+
+def aasist_rows(items, cache, aasist_cache) -> tuple[list[dict], dict]:
+    from dflab.train.synthetic_voice_loso import build_rows, file_means, late_fusion, loso_report, out_of_fold_windows
+
+    rows, reports, scored = [], {}, {}
+    for candidate in AASIST_CANDIDATES:
+        label = candidate[0]
+        if len(candidate) == 2:
+            p = late_fusion(items, [scored[name] for name in candidate[1]])
+        else:
+            _, features, c, cloned_weight, use_old, originals_only, unseen_text = candidate
+            built = build_rows(items, features, cache, originals_only=originals_only, aasist_cache=aasist_cache)
+            if c is None:  # the published output: P(spoof) of each window, no fit
+                window_p = 1.0 / (1.0 + np.exp(-built.x[:, -1]))
+            else:
+                window_p = out_of_fold_windows(items, built, c=c, cloned_weight=cloned_weight, use_old=use_old,
+                                               unseen_text=unseen_text)
+            scored[label] = (built, window_p)
+            p = file_means(items, built.owner[built.original], window_p[built.original])
+        report = loso_report(items, p)
+        reports[label] = {**report, "out_of_fold": {f"{items[i].path.parent.name}/{items[i].path.name}": round(float(v), 4)
+                                                     for i, v in enumerate(p) if items[i].dataset == "cloned_voices"}}
+        fl = report["flagged"]
+        rows.append({"model": label, "clones_auc": report["tortoise_clones"]["auc"],
+                     "clones_eer": report["tortoise_clones"]["eer"], "all_fakes_auc": report["cloned_voices"]["auc"],
+                     "all_fakes_eer": report["cloned_voices"]["eer"], "ece": report["cloned_voices"]["ece"],
+                     "libri_flagged": fl["librispeech"]["real_suspicious"],
+                     "lp_flagged": fl["liveportrait"]["real_suspicious"],
+                     "cloned_reals_flagged": fl["cloned_voices"]["real_suspicious"]})  # fmt: skip
+    return rows, reports
+
+
 def shipped_rows(items) -> tuple[list[dict], dict]:
     """The shipped weights through the detector's own path: on the voices it was not fitted on (held out), on
     every cloned_voices file (in-sample for the others), and the LivePortrait clips' scores."""
@@ -152,6 +211,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cache", default=str(DEFAULT_CACHE), help="where front-end features are cached")
     parser.add_argument("--quick", action="store_true", help="only the first candidate")
+    parser.add_argument("--aasist-cache", default=None, help="AASIST window outputs (dflab.train.aasist_window_cache)")
     args = parser.parse_args()
     data = require_shared_data()
     start = time.perf_counter()
@@ -163,6 +223,10 @@ def main() -> int:
     rows, reports = loso_rows(items, args.cache, candidates)
     print("\nleave-one-speaker-out (out-of-fold; flagged = real files at or above the 5 % line):")
     print_table(rows, LOSO_COLUMNS)
+    with_aasist, aasist_reports = aasist_rows(items, args.cache, args.aasist_cache)
+    print("\nAASIST-L beside LFCC, leave-one-speaker-out (flagged = real files at or above the 5 % line):")
+    print_table(with_aasist, ["model", "clones_auc", "clones_eer", "all_fakes_auc", "all_fakes_eer", "ece",
+                              "libri_flagged", "lp_flagged", "cloned_reals_flagged"])  # fmt: skip
     shipped, extra = shipped_rows(items)
     print("\nshipped weights through the detector:")
     print_table(shipped, ["set", "n_real", "n_fake", "auc", "eer", "ece"])
@@ -172,6 +236,7 @@ def main() -> int:
     print("\nsynthetic_voice finding, held out by speaker:")
     print_table(finding, ["candidate", "auc", "eer", "ece"])
     write_results("synthetic_voice", {"confounds": confounds, "loso": rows, "loso_detail": reports,
+                                      "with_aasist": with_aasist, "with_aasist_detail": aasist_reports,
                                       "shipped_detector": shipped, "shipped_detector_extra": extra,
                                       "finding": finding, "finding_held_out": held,
                                       "seconds": round(time.perf_counter() - start, 1)})

@@ -103,6 +103,11 @@ def _audio_speed(d: dict) -> list[str]:
                  [[s["stage"], s["ms_per_10s_clip"], f"{s['rtf']:.1f}x"] for s in d["stages"]])
 
 
+def _aasist_cost(d: dict) -> list[str]:
+    return table(["stage", "CPU s (user + system)"], [[r["stage"], f"{r['cpu_s']:.3f}"] for r in d["rows"]]) + [
+        "", f"One torch thread, {d['clips']} clips, median of {d['repeats']} runs each."]
+
+
 def _audio_trace(d: dict) -> list[str]:
     rows = [[r["group"], r["clips"], f"{r['top1']}/{r['clips']} ({r['top1_pct']:.1f} %)"] for r in d["summary"]]
     u, t = d["unregistered"], d["timing"]
@@ -530,6 +535,7 @@ def _trace_robustness(d: dict) -> list[str]:
 
 SPECS: dict[str, Spec] = {
     "api_scanner": Spec("LivePortrait d0 (3 s), scanned repeatedly", _api_scanner),
+    "aasist_cost": Spec("10 s LibriSpeech clips", _aasist_cost),
     "audio_speed": Spec("10 s LibriSpeech clips", _audio_speed),
     "audio_trace": Spec("the speed test set built from LibriSpeech, LJSpeech and LivePortrait speech", _audio_trace),
     "compare_audio": Spec("the speed test set (888 altered clips against their natural clip)", _compare_audio),

@@ -10,7 +10,9 @@ its duration nor its leading silence can tell real from synthetic. Each window t
   of it: its energy follows the lower band too closely and is too noise-like (or too tonal) in a way LFCC means
   average away;
 - "modulation": the long-term modulation spectrum of eight band envelopes (how fast the energy of each band
-  rises and falls, 1-32 Hz). Diffusion and autoregressive TTS smooth the fast modulations within a phone.
+  rises and falls, 1-32 Hz). Diffusion and autoregressive TTS smooth the fast modulations within a phone;
+- "aasist": AASIST-L's 160-d graph embedding and its published spoof log-odds (dflab.audio.aasist_windows),
+  run on one window in four and shared by the windows around it: the network is the costly part.
 
 The feature set a model uses is named in its weights (FEATURE_SETS); the runtime computes only those.
 """
@@ -42,6 +44,7 @@ FEATURE_SETS = {
     "lfcc+band": ("lfcc", "band"),
     "lfcc+band+modulation": ("lfcc", "band", "modulation"),
     "band+modulation": ("band", "modulation"),
+    "lfcc+aasist": ("lfcc", "aasist"),
 }
 
 
@@ -121,11 +124,17 @@ BLOCKS = {"lfcc": utterance_statistics, "band": band_statistics, "modulation": m
 def window_features(samples: np.ndarray, feature_set: str, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """One row per window of a harmonised clip, the blocks of `feature_set` side by side."""
     samples = speech_core(samples, sample_rate)
-    rows = []
-    for start, end in windows(samples, sample_rate):
-        piece = samples[start:end]
-        rows.append(np.concatenate([BLOCKS[b](piece, sample_rate) for b in FEATURE_SETS[feature_set]]))
-    return np.stack(rows)
+    spans = windows(samples, sample_rate)
+    names = FEATURE_SETS[feature_set]
+    parts = [np.stack([BLOCKS[b](samples[a:e], sample_rate) for a, e in spans]) if b in BLOCKS
+             else _aasist_rows(samples, spans) for b in names]  # fmt: skip
+    return np.concatenate(parts, axis=1)
+
+
+def _aasist_rows(core: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray:
+    from dflab.audio.aasist_windows import sampled, spread, window_outputs
+
+    return spread(window_outputs(core, sampled(spans)), len(spans))
 
 
 def all_blocks(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> dict[str, np.ndarray]:

@@ -1,7 +1,8 @@
 """`dflab train synthetic-speech`: the synthetic-speech detector's logistic model (dflab.audio.antispoof).
 
     dflab train synthetic-speech [--data DIR] [--out FILE] [--overwrite] [--eval] [--json]
-                                 [--features SET] [--cloned-weight W] [--cache DIR] [--classic]
+                                 [--features SET] [--cloned-weight W] [--cache DIR] [--aasist-cache DIR]
+                                 [--classic]
 
 By default the windowed model that ships: the classic TTS set plus the cloned voices, every file through the
 scan's front end, held-out figures leave-one-speaker-out. --classic fits the earlier LFCC model on the classic
@@ -19,7 +20,7 @@ from pathlib import Path
 from dflab.cli.progress import add_quiet_option, progress_bar
 
 SHIPPED_COMMAND = "dflab train synthetic-speech --eval"  # writes src/dflab/audio/weights/synthetic_speech.json
-FEATURE_CHOICES = ("lfcc", "lfcc+band", "lfcc+band+modulation", "band+modulation")
+FEATURE_CHOICES = ("lfcc", "lfcc+band", "lfcc+band+modulation", "band+modulation", "lfcc+aasist")
 
 
 def register(kinds) -> None:
@@ -44,6 +45,8 @@ def register(kinds) -> None:
     s.add_argument("--cloned-weight", type=float, default=10.0,
                    help="weight of a cloned_voices file against a classic-set file (default 10)")
     s.add_argument("--cache", metavar="DIR", help="where front-end features are cached (default /tmp/dflab-voice-features)")
+    s.add_argument("--aasist-cache", metavar="DIR", help="where AASIST-L window outputs are cached (feature sets "
+                   "with aasist; default /tmp/dflab-voice-aasist)")
     s.add_argument("--classic", action="store_true",
                    help="the earlier model: LFCC statistics of 6 s chunks, classic TTS set only")
     s.add_argument("--json", action="store_true", help="print results as one JSON object")
@@ -113,7 +116,8 @@ def run_windowed(args: argparse.Namespace) -> int:
     command = "dflab train synthetic-speech" + (f" --features {features}" if args.features else "") + (
         f" --c {args.c}" if args.c != 0.05 else "") + (f" --cloned-weight {args.cloned_weight:g}"
                                                        if args.cloned_weight != 10.0 else "")  # fmt: skip
-    model, report = fit_windowed(data, features, args.c, args.cloned_weight, args.cache or DEFAULT_CACHE, command, log)
+    model, report = fit_windowed(data, features, args.c, args.cloned_weight, args.cache or DEFAULT_CACHE, command, log,
+                                 aasist_cache=args.aasist_cache)
     model.save(out)
     if args.json:
         print_json({"weights": str(out), "feature": model.feature, "threshold": model.threshold,

@@ -23,10 +23,12 @@ TEST_VOICES = ("daniel", "geralt", "myself")  # never fitted on by the shipped w
 
 def fit_windowed(data: str | Path, feature_set: str = SHIPPED_FEATURES, c: float = DEFAULT_C,
                  cloned_weight: float = DEFAULT_CLONED_WEIGHT, cache: str | Path = DEFAULT_CACHE,
-                 command: str = "dflab train synthetic-speech", log=lambda msg: None) -> tuple[SpoofModel, dict]:
+                 command: str = "dflab train synthetic-speech", log=lambda msg: None,
+                 aasist_cache: str | Path | None = None) -> tuple[SpoofModel, dict]:
     items = corpus(data)
     log(f"{len(items)} files; front end and window features (cached under {cache}) ...")
-    rows = build_rows(items, feature_set, cache)
+    rows = build_rows(items, feature_set, cache, aasist_cache=aasist_cache)
+    with_aasist = "aasist" in feature_set
     log("leave-one-speaker-out ...")
     p = out_of_fold(items, rows, c=c, cloned_weight=cloned_weight)
     report = loso_report(items, p)
@@ -36,7 +38,9 @@ def fit_windowed(data: str | Path, feature_set: str = SHIPPED_FEATURES, c: float
             "rows": int(rows.owner.size), "files": int(sum(it.trains and it.group not in TEST_VOICES for it in items)),
             "voices_not_fitted": list(TEST_VOICES),
             "data": "cloned_voices (64 real, 67 renderings; front end only) + ljspeech_tts + librispeech + "
-                    "liveportrait d20 audio (each also via MP3 48k and AAC 64k), 4 s windows after the front end",
+                    "liveportrait d20 audio" + (" (files as they are)" if with_aasist else
+                                                " (each also via MP3 48k and AAC 64k)")
+                    + ", 4 s windows after the front end",
             "held_out": {k: report[k] for k in ("cloned_voices", "tortoise_clones", "ljspeech_tts+librispeech",
                                                 "operating_points")}}  # fmt: skip
     model = SpoofModel(mean, scale, coef, bias, round(float(threshold), 4), meta, WINDOW_FEATURE_PREFIX + feature_set)

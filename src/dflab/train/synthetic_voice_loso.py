@@ -25,15 +25,38 @@ class Rows:
     original: np.ndarray  # row comes from the file as it is (not a codec re-encoding)
 
 
-def build_rows(items: list[VoiceFile], feature_set: str, cache=None) -> Rows:
+# Feature sets that add AASIST-L's window outputs (dflab.train.aasist_window_cache) to the front end's blocks.
+# The network is only run on the files as they are, so these sets use no codec re-encodings.
+AASIST_SETS = {"aasist": ("aasist",), "aasist-published": ("aasist-published",)}  # beside voice_features' lfcc+aasist
+
+
+def blocks_of(feature_set: str) -> tuple[str, ...]:
     from dflab.audio.voice_features import FEATURE_SETS
 
+    return FEATURE_SETS[feature_set] if feature_set in FEATURE_SETS else AASIST_SETS[feature_set]
+
+
+def _aasist_part(item: VoiceFile, block: str, n_windows: int, aasist_cache) -> np.ndarray:
+    from dflab.audio.aasist_windows import spread
+    from dflab.train.aasist_window_cache import DEFAULT_CACHE, aasist_block
+
+    rows = spread(aasist_block(item, aasist_cache or DEFAULT_CACHE), n_windows)
+    return rows[:, -1:] if block == "aasist-published" else rows
+
+
+def build_rows(items: list[VoiceFile], feature_set: str, cache=None, originals_only: bool = False,
+               aasist_cache=None) -> Rows:
+    """Window rows of every file (and codec version, unless originals_only or the set uses AASIST)."""
     kwargs = {"cache": cache} if cache else {}
+    names = blocks_of(feature_set)
+    with_aasist = any(b.startswith("aasist") for b in names)
     xs, owners, originals = [], [], []
     for i, item in enumerate(items):
-        for version in versions_of(item):
+        for version in ("original",) if (originals_only or with_aasist) else versions_of(item):
             blocks = featurised(item, version, **kwargs)
-            x = np.concatenate([blocks[b] for b in FEATURE_SETS[feature_set]], axis=1)
+            n = len(blocks["lfcc"])
+            x = np.concatenate([_aasist_part(item, b, n, aasist_cache) if b.startswith("aasist") else blocks[b]
+                                for b in names], axis=1)  # fmt: skip
             xs.append(x)
             owners += [i] * len(x)
             originals += [version == "original"] * len(x)
@@ -79,31 +102,55 @@ def window_probability(model, x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-(((x - mean) / scale) @ coef + bias)))
 
 
-def file_probabilities(items: list[VoiceFile], rows: Rows, model, mask: np.ndarray) -> dict[int, float]:
-    p = window_probability(model, rows.x[mask])
-    owners = rows.owner[mask]
-    return {int(i): float(p[owners == i].mean()) for i in np.unique(owners)}
-
-
-def out_of_fold(items: list[VoiceFile], rows: Rows, c: float = 0.05, cloned_weight: float = 3.0,
-                use_old: bool = True, unseen_text: bool = False) -> np.ndarray:
-    """Each file's probability from the model fitted without its fold (its voice); with unseen_text, also
-    without any other voice's rendering of a text the held-out voice's renderings say."""
+def out_of_fold_windows(items: list[VoiceFile], rows: Rows, c: float = 0.05, cloned_weight: float = 3.0,
+                        use_old: bool = True, unseen_text: bool = False) -> np.ndarray:
+    """Each original window's probability from the model fitted without its fold (its voice); with
+    unseen_text, also without any other voice's rendering of a text the held-out voice's renderings say.
+    Rows of codec re-encodings stay NaN."""
     folds = fold_of_groups(items)
     fold = np.array([folds[items[o].group] for o in rows.owner])
     trains = np.array([items[o].trains and (use_old or items[o].dataset == "cloned_voices") for o in rows.owner])
     y = np.array([items[o].label for o in rows.owner])
     texts = np.array([text_of(items[o]) for o in rows.owner])
-    out = np.full(len(items), np.nan)
+    out = np.full(len(rows.owner), np.nan)
     for k in sorted(set(folds.values())):
         train = trains & (fold != k)
         if unseen_text:
             said = {text_of(items[o]) for o in np.unique(rows.owner[fold == k])}
             train &= ~np.isin(texts, list(said))
         model = fit_logistic(rows.x[train], y[train], row_weights(items, rows, train, cloned_weight)[train], c)
-        for i, p in file_probabilities(items, rows, model, (fold == k) & rows.original).items():
-            out[i] = p
+        scored = (fold == k) & rows.original
+        out[scored] = window_probability(model, rows.x[scored])
     return out
+
+
+def file_means(items: list[VoiceFile], owners: np.ndarray, window_p: np.ndarray) -> np.ndarray:
+    """A file's probability: the mean over its windows (as at scan time)."""
+    out = np.full(len(items), np.nan)
+    for i in np.unique(owners):
+        out[i] = float(window_p[owners == i].mean())
+    return out
+
+
+def out_of_fold(items: list[VoiceFile], rows: Rows, c: float = 0.05, cloned_weight: float = 3.0,
+                use_old: bool = True, unseen_text: bool = False) -> np.ndarray:
+    """Each file's probability from the model fitted without its fold (see out_of_fold_windows)."""
+    p = out_of_fold_windows(items, rows, c, cloned_weight, use_old, unseen_text)
+    return file_means(items, rows.owner[rows.original], p[rows.original])
+
+
+def late_fusion(items: list[VoiceFile], parts: list[tuple[Rows, np.ndarray]]) -> np.ndarray:
+    """File probabilities from several models' out-of-fold window probabilities: per window, the mean of
+    their log-odds (equal weights: fitting the weights would need another level of folds), then the mean
+    over the file's windows. Every model's original rows must describe the same windows in the same order."""
+    owners = parts[0][0].owner[parts[0][0].original]
+    logits = []
+    for rows, p in parts:
+        if not np.array_equal(rows.owner[rows.original], owners):
+            raise ValueError("late fusion needs models that scored the same windows in the same order")
+        q = np.clip(p[rows.original], 1e-6, 1 - 1e-6)
+        logits.append(np.log(q / (1 - q)))
+    return file_means(items, owners, 1.0 / (1.0 + np.exp(-np.mean(logits, axis=0))))
 
 
 def fit_all(items: list[VoiceFile], rows: Rows, c: float = 0.05, cloned_weight: float = 3.0,
