@@ -35,6 +35,8 @@ UNMARKED = [
     "cnndetection/crops/358_imle_fake.png",
     "cnndetection/crops/55_biggan_real.png",
     "mesonet/test_images/real/real00240.jpg",
+    "faces/rmfd_kaggle_nomask_real/1_0_aidai_0152.jpg",  # 144 px and 200 px: searched on the fallback grids too
+    "faces/utkface_crop_part1/100_1_2_20170105174847679.jpg.chip.jpg",
 ]
 
 
@@ -86,6 +88,26 @@ def test_small_photos_survive_rotation_and_flip(shared_data, rel):
         assert result.detected and result.payload == PAYLOAD, f"{rel} {attack}: sync z {result.sync_z:.2f}"
 
 
+def test_a_cropped_small_photo_is_read_near_its_own_resolution(shared_data):
+    """A 240 px photo cropped to 64 % of its area (192 px): upsampled to the 256-pixel detection grid its tile
+    period (80 grid pixels) sits at the top of the period search, and the standard grid misses the mark; the
+    fallback grid at the picture's own resolution reads it."""
+    from dflab.provenance.watermark.detect import detect_residual
+    from dflab.provenance.watermark.embed import luma
+    from dflab.provenance.watermark.grid import detector_residual
+
+    rgb = _load(shared_data, "cnndetection/crops/260_crn_real.png")
+    attacked = IMAGE_ATTACKS["crop64"](embed_image(rgb, PAYLOAD))
+    assert not detect_residual(detector_residual(luma(attacked))).detected
+    result = detect_image(attacked)
+    assert result.detected and result.payload == PAYLOAD
+    assert result.to_json()["grid_short_side"] == min(attacked.shape[:2])
+    assert result.decode_attempts <= 16
+    from dflab.provenance.watermark.lineage import image_lineage
+
+    assert image_lineage(attacked).generations == [1]  # what scan and verify read: the same grids
+
+
 def test_the_result_says_how_the_picture_was_turned(marked):
     _, wm = marked[PHOTOS[0]]
     upright = detect_image(wm).to_json()
@@ -104,6 +126,7 @@ def test_unmarked_real_images_are_rejected(shared_data):
         assert not result.detected, rel
         assert result.payload is None
         assert 0.0 <= result.confidence < 0.5
+        assert result.decode_attempts <= 16  # every grid searched shares one budget of CRC checks
     assert THEORETICAL_FALSE_POSITIVE_RATE < 1e-6
 
 

@@ -5,7 +5,9 @@ plus CRC-24, protected by a K=7 rate-1/3 convolutional code) is repeated over a 
 the luma, weighted by local texture, upsampled and added at a fixed PSNR budget (40.75 dB). The detector
 resamples to a 256-pixel grid, whitens, finds the tile period from the autocorrelation (which survives any
 rescale and crop), folds all tiles onto one, finds the tile offset with the sync code, then soft-decodes with
-Viterbi and accepts only on a valid CRC. Video: the same tile on every frame's Y plane, residuals averaged over
+Viterbi and accepts only on a valid CRC. A picture smaller than that grid is searched again near its own
+resolution (upsampling it stretches the period out of the search range after a crop), within the same budget
+of CRC checks. Video: the same tile on every frame's Y plane, residuals averaged over
 frames at detection.
 
 Public API: embed_image, detect_image, embed_file, detect_file, WatermarkResult, EmbedConfig,

@@ -6,18 +6,19 @@ its CRC-24. On an unmarked picture the Viterbi output is effectively random, so 
 the CRC with probability 2**-24. The tile is searched in up to four views of the picture (as it is, mirrored,
 and rotated back by the angle its autocorrelation shows, as it is and mirrored), each with its period
 candidates and their polished versions; a candidate is decoded only when its sync code already stands out, and
-at most MAX_DECODE_ATTEMPTS = 16 are decoded in all, so the false-positive rate is at most 16 * 2**-24 = 9.5e-7
+at most MAX_DECODE_ATTEMPTS = 16 are decoded in all (a picture smaller than the detection grid is searched again
+near its own resolution, within the same 16), so the false-positive rate is at most 16 * 2**-24 = 9.5e-7
 per picture, before the sync gate rejects most unmarked pictures by itself (measured: tests and bench).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from dflab.provenance.watermark import ecc
-from dflab.provenance.watermark.grid import DETECT_SHORT_SIDE, detector_residual
+from dflab.provenance.watermark.grid import DETECT_SHORT_SIDE, detector_residual, fallback_residuals
 from dflab.provenance.watermark.pattern import DEFAULT_KEY, INFO_BITS, TILE, layout_for_key
 from dflab.provenance.watermark.sync import Alignment, align, period_candidates
 
@@ -163,9 +164,9 @@ class _Search:
     """The tile search over the views of one residual, with one budget of CRC checks. A CRC check is made only
     where the sync code stands out (z >= MIN_SYNC_Z); at most MAX_DECODE_ATTEMPTS in all."""
 
-    def __init__(self, layout, key: str) -> None:
+    def __init__(self, layout, key: str, checks: int = 0) -> None:
         self.layout, self.key = layout, key
-        self.checks = 0
+        self.checks = checks  # CRC checks already spent on this picture (on another grid)
         self.tried: list[tuple[Alignment, np.ndarray, dict]] = []
 
     def attempt(self, view: np.ndarray, details: dict, px: float, py: float, polish: bool,
@@ -198,15 +199,17 @@ class _Search:
 
 
 def detect_residual(residual: np.ndarray, media_type: str = "image", frames_used: int = 1, key: str = DEFAULT_KEY,
-                    shared: SharedViews | None = None) -> WatermarkResult:  # fmt: skip
+                    shared: SharedViews | None = None, checks_spent: int = 0) -> WatermarkResult:  # fmt: skip
     """Detect in a whitened detection-grid residual (one picture, or the mean over video frames), upright,
     mirrored or slightly rotated. `shared`: a SharedViews of this same residual, to search it with several keys
-    at the cost of one view search (the results are the same as without)."""
+    at the cost of one view search (the results are the same as without). `checks_spent`: CRC checks already
+    made on this picture on another grid; they count against the same MAX_DECODE_ATTEMPTS."""
     if min(residual.shape) < TILE * 2 or not np.all(np.isfinite(residual)):
-        return WatermarkResult(False, None, 0.0, 0.0, media_type=media_type, frames_used=frames_used)
+        return WatermarkResult(False, None, 0.0, 0.0, media_type=media_type, frames_used=frames_used,
+                               decode_attempts=checks_spent)  # fmt: skip
     if shared is None or shared.residual is not residual:
         shared = SharedViews(residual)
-    search = _Search(layout_for_key(key), key)
+    search = _Search(layout_for_key(key), key, checks=checks_spent)
     found = search.run(shared)
     if found is None:
         best = max((t[0] for t in search.tried), key=lambda a: a.sync_z) if search.tried else None
@@ -231,8 +234,40 @@ def detect_residual(residual: np.ndarray, media_type: str = "image", frames_used
     )
 
 
+class FallbackGrids:
+    """The extra detection grids of one small picture (grid.fallback_residuals), each with its SharedViews,
+    made on first use and shared by the keys of a lineage search."""
+
+    def __init__(self, gray: np.ndarray) -> None:
+        self.gray = gray
+        self._made: list[tuple[int, SharedViews]] | None = None
+
+    def grids(self) -> list[tuple[int, SharedViews]]:
+        if self._made is None:
+            self._made = [(side, SharedViews(residual)) for side, residual in fallback_residuals(self.gray)]
+        return self._made
+
+
+def retry_on_fallback_grids(first: WatermarkResult, fallback: FallbackGrids, key: str = DEFAULT_KEY) -> WatermarkResult:
+    """`first` (the standard grid's result) when it found the mark; else the first fallback grid that finds it
+    (its details say `grid_short_side`), else `first` with every grid's CRC checks counted. All grids share
+    one budget of MAX_DECODE_ATTEMPTS checks, so the false-positive bound per picture does not change."""
+    if first.detected:
+        return first
+    spent = first.decode_attempts
+    for side, shared in fallback.grids():
+        if spent >= MAX_DECODE_ATTEMPTS:
+            break
+        result = detect_residual(shared.residual, key=key, shared=shared, checks_spent=spent)
+        if result.detected:
+            return replace(result, details={**result.details, "grid_short_side": side})
+        spent = result.decode_attempts
+    return replace(first, decode_attempts=spent)
+
+
 def detect_image(rgb: np.ndarray, key: str = DEFAULT_KEY) -> WatermarkResult:
-    """Look for a dflab-v1 mark in an HxWx3 uint8 RGB (or HxW grey) picture of any size."""
+    """Look for a dflab-v1 mark in an HxWx3 uint8 RGB (or HxW grey) picture of any size: on the standard
+    detection grid, then (a picture smaller than it) on grids near its own resolution."""
     from dflab.errors import UsageError
     from dflab.provenance.watermark.embed import luma
 
@@ -240,7 +275,8 @@ def detect_image(rgb: np.ndarray, key: str = DEFAULT_KEY) -> WatermarkResult:
         raise UsageError("expected an HxWx3 (or HxW grey) uint8 picture")
     if min(rgb.shape[:2]) < 16:
         return WatermarkResult(False, None, 0.0, 0.0)
-    return detect_residual(detector_residual(luma(rgb)), key=key)
+    gray = luma(rgb)
+    return retry_on_fallback_grids(detect_residual(detector_residual(gray), key=key), FallbackGrids(gray), key)
 
 
 __all__ = ["WatermarkResult", "detect_image", "detect_residual", "DETECT_SHORT_SIDE", "THEORETICAL_FALSE_POSITIVE_RATE"]

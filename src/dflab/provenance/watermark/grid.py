@@ -13,6 +13,9 @@ import numpy as np
 
 DETECT_SHORT_SIDE = 256
 MIN_SHORT_SIDE = 64  # smaller pictures cannot hold two tiles of the mark in either direction
+# Extra grids for a picture smaller than the detection grid, as multiples of its own short side (see
+# fallback_residuals). 1.0 reads it as it is; 1.5 sits between that and the upsampled standard grid.
+FALLBACK_SCALES = (1.0, 1.5)
 
 
 def embed_short_side(short: int, divisor: float = 2.5) -> int:
@@ -57,6 +60,25 @@ def whiten(luma: np.ndarray) -> np.ndarray:
 def detector_residual(gray: np.ndarray) -> np.ndarray:
     """Whitened luma on the detection grid (short side DETECT_SHORT_SIDE) for a full-size luma picture."""
     return whiten(resize_luma(gray, scaled_hw(gray.shape[:2], DETECT_SHORT_SIDE)))
+
+
+def fallback_residuals(gray: np.ndarray):
+    """(grid short side, whitened residual) on the extra grids for a picture whose short side is below
+    DETECT_SHORT_SIDE, nearest its own resolution first; nothing for larger pictures.
+
+    Why: the standard grid upsamples a small picture, which stretches the tile period with it. A crop of a
+    240-pixel picture upsampled to 256 puts the period past the top of the period search (2.6 tiles), and the
+    3x3 whitening then sees only the edges of chips 2-3 grid pixels wide. Near its own resolution the period
+    is back in range and the whitening matches the chip.
+    """
+    short = min(gray.shape[:2])
+    sides: list[int] = []
+    for scale in FALLBACK_SCALES:
+        side = int(round(short * scale))
+        if MIN_SHORT_SIDE <= side < DETECT_SHORT_SIDE and side not in sides:
+            sides.append(side)
+    for side in sides:
+        yield side, whiten(resize_luma(gray, scaled_hw(gray.shape[:2], side)))
 
 
 def mean_residual_of(lumas) -> tuple[np.ndarray | None, int]:

@@ -21,7 +21,13 @@ import numpy as np
 
 from dflab.config import Limits
 from dflab.errors import Unsupported
-from dflab.provenance.watermark.detect import SharedViews, WatermarkResult, detect_residual
+from dflab.provenance.watermark.detect import (
+    FallbackGrids,
+    SharedViews,
+    WatermarkResult,
+    detect_residual,
+    retry_on_fallback_grids,
+)
 from dflab.provenance.watermark.pattern import DEFAULT_KEY
 
 GENERATION_KEYS = (DEFAULT_KEY, f"{DEFAULT_KEY}/gen2", f"{DEFAULT_KEY}/gen3")
@@ -87,7 +93,11 @@ def image_lineage(rgb: np.ndarray) -> Lineage:
 
     if min(rgb.shape[:2]) < 16:
         return Lineage(tuple(WatermarkResult(False, None, 0.0, 0.0) for _ in GENERATION_KEYS))
-    return read_lineage(detector_residual(luma(rgb)))
+    gray = luma(rgb)
+    standard = read_lineage(detector_residual(gray))
+    fallback = FallbackGrids(gray)  # a small picture's own-resolution grids, as detect_image searches them
+    return Lineage(tuple(retry_on_fallback_grids(result, fallback, key)
+                         for result, key in zip(standard.results, GENERATION_KEYS)))  # fmt: skip
 
 
 def file_lineage(path: str | Path, max_frames: int = 90, limits: Limits | None = None) -> Lineage:
