@@ -16,12 +16,13 @@ largest transient allocation of a scan) runs after the others have finished (wit
 peak never adds to another cue's (such as the speed cue's minute of audio features on a long recording);
 what only the cues before it read (the shared aligned crops, the per-frame features, the sound) is freed first.
 
-A detector that declares `memory_heavy = True` (speed: a minute of sound at the source's rate at a time, a few
-hundred MB of temporaries, for most of a long recording's scan) never runs beside a cue that reads frames or
-faces, nor beside another memory-heavy one: on a 10-minute clip its last audio block used to meet the watermark
-search on 1080p frames and the face cues, and that overlap was the scan's peak. It may run beside `prepare` and
-beside the cues that read neither. A free thread takes the first cue in order that may run now, so holding a
-cue back leaves the thread to the others; the cost is wall time only when nothing else is left to run.
+A detector that declares `memory_heavy = True` (speed: a minute of sound at the source's rate at a time, about
+170 MB of temporaries, for most of a long recording's scan; synthetic_speech: copies of the whole 16 kHz track)
+never runs beside a cue that reads frames or faces, nor beside another memory-heavy one: on a 10-minute clip the
+speed cue's audio blocks used to meet the watermark search on 1080p frames, the face cues or synthetic_speech,
+and those overlaps were the scan's peak. It may run beside `prepare` and beside the cues that read neither. A
+free thread takes the first cue in order that may run now, so holding a cue back leaves the thread to the
+others; the cost is wall time only when nothing else is left to run.
 """
 
 from __future__ import annotations
