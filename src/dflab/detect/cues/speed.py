@@ -99,7 +99,7 @@ def _window_details(window) -> dict:
 class SpeedDetector:
     media_types = ("audio", "video")
     needs_faces = False
-    # A minute of sound at the source's rate at a time (a few hundred MB of feature temporaries), for most of a
+    # A minute of sound at the source's rate at a time (about 170 MB of feature temporaries), for most of a
     # long recording's scan: the runner keeps the frame and face cues from running beside it (detect/cue_runner.py)
     memory_heavy = True
 

@@ -18,7 +18,7 @@ class SyntheticSpeechDetector:
     media_types = ("audio", "video")
     needs_faces = False
     # Copies of the whole 16 kHz track (the front end's resampled, normalised and MP3 round-tripped speech: about
-    # 90 MB at 10 minutes): the runner keeps it from running beside the speed cue and the frame and face cues
+    # 150 MB at the peak on 10 minutes): the runner keeps it from running beside the speed cue and the frame cues
     memory_heavy = True
 
     def __init__(self, weights: str | None = None) -> None:
