@@ -23,6 +23,23 @@ def test_loudness_normalisation_removes_level_differences(speaker_audio):
     assert abs(levels[0] - (-23.0)) < 1.0
 
 
+def test_loudness_normalisation_in_blocks_gives_the_whole_recording_values(speaker_audio, monkeypatch):
+    # The gain is applied a block at a time (bounded memory); a quiet start, a louder end and a few clipping
+    # clicks across several blocks give exactly what scaling and clipping the whole recording in float64 gives.
+    import dflab.audio.signal as signal
+
+    speech = speaker_audio("3080", 8)
+    samples = np.concatenate([0.05 * speech, 3.0 * speech]).astype(np.float32)
+    samples[SR * 12 : SR * 12 + 40] = 30.0  # clicks far above the speech
+    level = frame_rms_db(samples, SR)
+    active_db = 10.0 * np.log10(np.mean(10.0 ** (level[active_mask(level)] / 10.0)))
+    whole = np.clip(samples * 10.0 ** ((-23.0 - active_db) / 20.0), -1.0, 1.0).astype(np.float32)
+    monkeypatch.setattr(signal, "GAIN_BLOCK_SAMPLES", 12_345)
+    blocks = normalise_loudness(samples, SR)
+    assert blocks.dtype == np.float32 and np.array_equal(blocks, whole)
+    assert np.abs(blocks).max() == 1.0  # the clicks clip
+
+
 def test_silence_is_bad_media():
     with pytest.raises(BadMedia):
         normalise_loudness(np.zeros(SR * 3, np.float32), SR)

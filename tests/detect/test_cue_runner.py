@@ -171,3 +171,60 @@ def test_what_only_earlier_cues_read_is_freed_before_a_lone_cue(threads):
     run_detectors(subject, [reader, Filling("aligner", True, log)], _timed, lambda name: None, threads=threads,
                   prepare=lambda: None)
     assert cache_seen == [0, 1]
+
+
+def test_a_memory_heavy_cue_never_runs_beside_a_frame_or_face_cue_but_a_file_cue_may():
+    # The heavy cue holds "heavy_busy" for a while; every cue records whether it started during that time.
+    heavy_busy = threading.Event()
+    beside_heavy: dict[str, bool] = {}
+    file_started = threading.Event()
+    log: list[str] = []
+
+    class Recording(_Cue):
+        def detect(self, media):
+            beside_heavy[self.name] = heavy_busy.is_set()
+            if self.name == "file":
+                file_started.set()
+            return super().detect(media)
+
+    class Heavy(_Cue):
+        memory_heavy = True
+
+        def detect(self, media):
+            heavy_busy.set()
+            try:
+                file_started.wait(2)  # the file cue may start beside it on the other thread...
+                threading.Event().wait(0.3)  # ...and the frame and face cues would, were they not kept apart
+            finally:
+                heavy_busy.clear()
+            return super().detect(media)
+
+    reads_frames = Recording("frames", False, log)
+    reads_frames.frames_wanted = lambda media: [0]
+    cues = [Heavy("heavy", False, log), reads_frames, Recording("face", True, log), Recording("file", False, log)]
+    evidence = run_detectors(_subject(), cues, _timed, lambda name: None, threads=2, prepare=lambda: None)
+    assert [e.name for e in evidence] == ["heavy", "frames", "face", "file"]
+    assert beside_heavy == {"file": True, "frames": False, "face": False}
+
+
+def test_the_speed_cue_is_kept_apart_from_the_frame_and_face_cues():
+    from dflab.detect.cue_runner import kept_apart, memory_heavy
+    from dflab.detect.registry import create_detector
+
+    speed, watermark, boundary, cuts = (create_detector(n) for n in ("speed", "watermark", "boundary", "cuts"))
+    assert memory_heavy(speed) and not memory_heavy(watermark)
+    assert kept_apart(speed, watermark) and kept_apart(boundary, speed) and kept_apart(speed, speed)
+    assert not kept_apart(speed, cuts) and not kept_apart(watermark, boundary)
+
+
+def test_an_unexpected_error_in_a_cue_fails_the_scan_after_the_others_ran():
+    log: list[str] = []
+
+    class Broken(_Cue):
+        def detect(self, media):
+            raise RuntimeError("a bug in a cue")
+
+    with pytest.raises(RuntimeError, match="a bug in a cue"):
+        run_detectors(_subject(), [Broken("broken", False, log), _Cue("face", True, log), _Cue("file", False, log)],
+                      _timed, lambda name: None, threads=2, prepare=lambda: log.append("prepared"))
+    assert sorted(log) == ["face", "file", "prepared"]

@@ -30,6 +30,7 @@ from dflab.audio.speed import (
 )
 from dflab.audio.speed_features import FEATURE_NAMES, feature_vector, speed_features
 from dflab.errors import BadMedia
+from dflab.heap import release_free_heap
 
 WHOLE_MAX_S = 90.0  # up to this, the whole recording is measured at once (every short clip as before)
 BLOCK_S = 60.0
@@ -88,6 +89,10 @@ def long_recording_speed(samples: np.ndarray, sample_rate: int, model: SpeedMode
             block_features.append(speed_features(piece, sample_rate, piece_native))
         except BadMedia:
             continue  # a silent block (or one too short): the others speak for the recording
+        finally:
+            # A block's temporaries (a minute at the source's rate) are free now: hand their pages back, so
+            # that what the other thread allocates meanwhile does not come on top of them.
+            release_free_heap()
     if not block_features:
         raise BadMedia("the audio is silent: nothing to analyse")
     # how speech-like the recording is comes from the whole 16 kHz track (its envelope, in blocks of rows)

@@ -15,6 +15,14 @@ A detector that declares `runs_alone = True` (face_crop: a network's forward pas
 largest transient allocation of a scan) runs after the others have finished (with one thread as with two), so its
 peak never adds to another cue's (such as the speed cue's minute of audio features on a long recording);
 what only the cues before it read (the shared aligned crops, the per-frame features, the sound) is freed first.
+
+A detector that declares `memory_heavy = True` (speed: a minute of sound at the source's rate at a time, about
+170 MB of temporaries, for most of a long recording's scan; synthetic_speech: copies of the whole 16 kHz track)
+never runs beside a cue that reads frames or faces, nor beside another memory-heavy one: on a 10-minute clip the
+speed cue's audio blocks used to meet the watermark search on 1080p frames, the face cues or synthetic_speech,
+and those overlaps were the scan's peak. It may run beside `prepare` and beside the cues that read neither. A
+free thread takes the first cue in order that may run now, so holding a cue back leaves the thread to the
+others; the cost is wall time only when nothing else is left to run.
 """
 
 from __future__ import annotations
@@ -42,6 +50,20 @@ def runs_alone(detector) -> bool:
     return bool(getattr(detector, "runs_alone", False))
 
 
+def memory_heavy(detector) -> bool:
+    """Whether a detector's working set is large enough to keep the frame and face cues from running beside it."""
+    return bool(getattr(detector, "memory_heavy", False))
+
+
+def kept_apart(first, second) -> bool:
+    """Whether two detectors must not run at the same time: a memory-heavy one beside another memory-heavy one,
+    or beside one that reads frames or faces (their frames, crops and searches are the scan's other large
+    working sets)."""
+    if memory_heavy(first):
+        return memory_heavy(second) or waits_for_prepare(second)
+    return memory_heavy(second) and waits_for_prepare(first)
+
+
 def free_before_lone_cues(subject: AnalysedMedia, lone: list) -> None:
     """Free what only the cues that have finished read, before the lone cues' peak rather than after the scan:
     what grows with the clip's length (at the 1,800-frame cap and 10 minutes of sound: the aligned crops of
@@ -62,19 +84,8 @@ def run_detectors(subject: AnalysedMedia, detectors: list, timed: Callable[[str]
                   prepare: Callable[[], None] | None = None) -> list[Evidence]:  # fmt: skip
     """Evidence of every detector, in the detectors' order. `prepare`, when given, runs before any detector
     that `waits_for_prepare`; an error it raises fails the scan (as it would have before the cues)."""
-    ready = threading.Event()
-    if prepare is None:
-        ready.set()
-
-    def prepared() -> None:
-        try:
-            prepare()
-        finally:
-            ready.set()  # on failure the waiting cues run on and are discarded: the error is raised below
 
     def run(detector) -> Evidence:
-        if waits_for_prepare(detector):
-            ready.wait()
         notify(detector.name)
         with timed(detector.name):
             if detector.needs_faces and not subject.tracks:
@@ -89,20 +100,76 @@ def run_detectors(subject: AnalysedMedia, detectors: list, timed: Callable[[str]
     alone = [i for i in range(len(detectors)) if runs_alone(detectors[i])]
     if threads <= 1:
         if prepare is not None:
-            prepared()
+            prepare()
         evidence = {i: run(detectors[i]) for i in range(len(detectors)) if i not in alone}
     else:
         # The cues that wait for nothing first, so they fill the second thread while `prepare` runs; then those
         # that read frames but no faces (file-level), then the face cues.
-        order = sorted(range(len(detectors)),
+        order = sorted((i for i in range(len(detectors)) if i not in alone),
                        key=lambda i: (waits_for_prepare(detectors[i]), detectors[i].needs_faces))
-        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dflab-cue") as pool:
-            preparing = pool.submit(prepared) if prepare is not None else None
-            futures = {i: pool.submit(run, detectors[i]) for i in order if i not in alone}
-            if preparing is not None:
-                preparing.result()
-            evidence = {i: future.result() for i, future in futures.items()}
+        evidence = _run_side_by_side(detectors, order, run, threads, prepare)
     if alone:
         free_before_lone_cues(subject, [detectors[i] for i in alone])
-    evidence.update({i: run(detectors[i]) for i in alone})  # the pool is empty by now
+    evidence.update({i: run(detectors[i]) for i in alone})  # the other threads are done by now
     return [evidence[i] for i in range(len(detectors))]
+
+
+def _run_side_by_side(detectors: list, order: list[int], run: Callable, threads: int,
+                      prepare: Callable[[], None] | None) -> dict[int, Evidence]:  # fmt: skip
+    """Evidence of detectors[i] for each i in `order`, on `threads` threads, the first of which runs `prepare`
+    before any cue. A free thread takes the first cue in `order` that may start now: `prepare` is done or not
+    needed (waits_for_prepare), and nothing running is `kept_apart` from it; when none may, it waits for a cue
+    to end (or `prepare`). An error `prepare` raises fails the scan, else the first error of a cue, in order,
+    once every cue has run."""
+    pending = list(order)
+    running: set[int] = set()
+    changed = threading.Condition()
+    prepared = threading.Event()
+    if prepare is None:
+        prepared.set()
+    evidence: dict[int, Evidence] = {}
+    errors: dict[int, BaseException] = {}
+
+    def may_start(i: int) -> bool:
+        if waits_for_prepare(detectors[i]) and not prepared.is_set():
+            return False
+        return not any(kept_apart(detectors[i], detectors[j]) for j in running)
+
+    def next_cue() -> int | None:
+        with changed:
+            while pending:
+                startable = next((i for i in pending if may_start(i)), None)
+                if startable is not None:
+                    pending.remove(startable)
+                    running.add(startable)
+                    return startable
+                changed.wait()
+            return None
+
+    def work(prepares: bool) -> None:
+        if prepares:
+            try:
+                prepare()
+            finally:
+                prepared.set()  # on failure the cues run on and are discarded: the error is raised below
+                with changed:
+                    changed.notify_all()
+        while (i := next_cue()) is not None:
+            try:
+                evidence[i] = run(detectors[i])
+            except BaseException as exc:  # raised below, after the other cues (as a pool's result() would)
+                errors[i] = exc
+            finally:
+                with changed:
+                    running.discard(i)
+                    changed.notify_all()
+
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dflab-cue") as pool:
+        workers = [pool.submit(work, n == 0 and prepare is not None) for n in range(threads)]
+        preparing, others = workers[0], workers[1:]
+        preparing.result()  # prepare's own error first
+        for worker in others:
+            worker.result()
+    if errors:
+        raise errors[min(errors, key=order.index)]
+    return evidence

@@ -99,6 +99,9 @@ def _window_details(window) -> dict:
 class SpeedDetector:
     media_types = ("audio", "video")
     needs_faces = False
+    # A minute of sound at the source's rate at a time (about 170 MB of feature temporaries), for most of a
+    # long recording's scan: the runner keeps the frame and face cues from running beside it (detect/cue_runner.py)
+    memory_heavy = True
 
     def __init__(self, weights: str | None = None) -> None:
         self.weights = weights

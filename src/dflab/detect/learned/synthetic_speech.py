@@ -17,6 +17,9 @@ MIN_SPEECH_S = 1.5
 class SyntheticSpeechDetector:
     media_types = ("audio", "video")
     needs_faces = False
+    # Copies of the whole 16 kHz track (the front end's resampled, normalised and MP3 round-tripped speech: about
+    # 150 MB at the peak on 10 minutes): the runner keeps it from running beside the speed cue and the frame cues
+    memory_heavy = True
 
     def __init__(self, weights: str | None = None) -> None:
         self.weights = weights
