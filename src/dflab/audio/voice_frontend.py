@@ -44,24 +44,40 @@ def speech_span(samples: np.ndarray, sample_rate: int, below_peak_db: float = TR
     return int(first), int(end)
 
 
+_BLOCK = 1 << 16  # samples handed to the encoder at a time (the encoder re-frames them into MP3 frames)
+
+
 def mp3_roundtrip(samples: np.ndarray, sample_rate: int = SAMPLE_RATE, bitrate: int = MP3_BITRATE) -> np.ndarray:
-    """The clip encoded to MP3 (libmp3lame, constant bit rate) and decoded again, same length as the input."""
+    """The clip encoded to MP3 (libmp3lame, constant bit rate) and decoded again, same length as the input.
+
+    Encoded a block at a time and decoded into one array, so a 10-minute track (38 MB per float32 copy) is not
+    copied whole on the way in or out."""
     import av
 
+    samples = np.asarray(samples, dtype=np.float32)
     buffer = io.BytesIO()
     with av.open(buffer, "w", format="mp3") as out:
         stream = out.add_stream("libmp3lame", rate=sample_rate, layout="mono")
         stream.bit_rate = bitrate
-        frame = av.AudioFrame.from_ndarray(np.asarray(samples, dtype=np.float32)[None, :], format="fltp", layout="mono")
-        frame.sample_rate = sample_rate
-        for packet in (*stream.encode(frame), *stream.encode(None)):
+        for start in range(0, len(samples), _BLOCK):
+            frame = av.AudioFrame.from_ndarray(samples[None, start : start + _BLOCK], format="fltp", layout="mono")
+            frame.sample_rate = sample_rate
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
             out.mux(packet)
     buffer.seek(0)
-    with av.open(buffer) as decoded:
-        pieces = [f.to_ndarray().reshape(-1) for f in decoded.decode(audio=0)]
-    out_samples = np.concatenate(pieces).astype(np.float32) if pieces else np.zeros(0, np.float32)
     n = len(samples)
-    return out_samples[:n] if len(out_samples) >= n else np.pad(out_samples, (0, n - len(out_samples)))
+    out_samples = np.zeros(n, np.float32)
+    filled = 0
+    with av.open(buffer) as decoded:
+        for decoded_frame in decoded.decode(audio=0):
+            piece = decoded_frame.to_ndarray().reshape(-1)[: n - filled]
+            out_samples[filled : filled + len(piece)] = piece
+            filled += len(piece)
+            if filled >= n:
+                break
+    return out_samples  # zero-padded at the end if the decoder gave fewer samples
 
 
 def harmonise(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> Harmonised:
@@ -73,7 +89,9 @@ def harmonise(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> Harmonised
         from scipy.signal import resample_poly
 
         g = gcd(SAMPLE_RATE, sample_rate)
-        samples = resample_poly(samples, SAMPLE_RATE // g, sample_rate // g).astype(np.float32)
+        samples = resample_poly(samples, SAMPLE_RATE // g, sample_rate // g).astype(np.float32, copy=False)
     first, end = speech_span(samples, SAMPLE_RATE)
     speech = normalise_loudness(samples[first:end], SAMPLE_RATE)
-    return Harmonised(np.clip(mp3_roundtrip(speech, SAMPLE_RATE), -1.0, 1.0), first / SAMPLE_RATE)
+    round_tripped = mp3_roundtrip(speech, SAMPLE_RATE)
+    del speech
+    return Harmonised(np.clip(round_tripped, -1.0, 1.0, out=round_tripped), first / SAMPLE_RATE)
