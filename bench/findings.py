@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from _common import print_table, shared_data, write_results
 
-# (set name, manifest, the finding that should catch its fakes, filter on method, baseline)
+# (set name, manifest, the finding that should catch its fakes, filter on method or speaker, baseline)
 HELD_OUT_SETS = [
     ("FF++ c23 video", "ffpp_video.csv", "face_manipulated", None, "mesonet"),
     ("LivePortrait real video", "liveportrait_video.csv", "face_manipulated", None, "mesonet"),
@@ -33,18 +33,21 @@ HELD_OUT_SETS = [
     ("CIPLAB face splices + reals", "faces_images.csv", "face_manipulated", {"ciplab_photoshop_fake", "ciplab_real"},
      None),
     ("cnndetection generators", "cnndetection_images.csv", "synthetic_image", None, None),
-    ("cloned voices (Tortoise) + reals", "cloned_voices.csv", "synthetic_voice", None, None),
+    # synthetic_speech trains on the other speakers' clones and recordings: only these three are held out
+    ("cloned voices (Tortoise), 3 unseen speakers + reals", "cloned_voices.csv", "synthetic_voice",
+     {"daniel", "geralt", "myself"}, None),
 ]
 
 
 def _sample_manifest(manifest: Path, methods: set | None, per_method: int, out: Path) -> Path:
-    """A manifest of at most `per_method` files per (method, label), paths made absolute."""
+    """A manifest of at most `per_method` files per (method, label), paths made absolute; `methods` keeps the
+    rows whose method or speaker it names."""
     with manifest.open() as f:
         rows = list(csv.DictReader(f))
     rng = random.Random(0)
     by_key: dict[tuple, list] = {}
     for row in rows:
-        if methods is None or row.get("method") in methods:
+        if methods is None or row.get("method") in methods or row.get("speaker") in methods:
             by_key.setdefault((row.get("method"), row["label"]), []).append(row)
     picked = [r for key in sorted(by_key, key=str) for r in rng.sample(by_key[key], min(per_method, len(by_key[key])))]
     out.parent.mkdir(parents=True, exist_ok=True)
