@@ -236,7 +236,9 @@ def _frames_ahead(path: Path, options: ScanOptions, planned: list | None):
     from dflab.detect.frames_ahead import FramesAhead, expected_frames
     from dflab.faces.track import MAX_GAP_S
 
-    return FramesAhead(expected_frames(path, options), MAX_GAP_S)
+    expected = expected_frames(path, options)
+    # A clip sampled below its frame rate (over 20 s) foresees more frames than the budget: hold none for it.
+    return FramesAhead(expected, MAX_GAP_S) if expected else None
 
 
 def _examine(subject: AnalysedMedia, detectors: list, options: ScanOptions, watch: _Stopwatch, started: float,
