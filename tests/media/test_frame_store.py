@@ -138,6 +138,29 @@ def test_prefetch_hands_visited_frames_over_in_order_without_keeping_them(both) 
     frames.release()
 
 
+def test_prefetch_decodes_only_the_frames_it_was_not_handed(both) -> None:
+    """Pixels kept from the first pass (`adopt`, detect/frames_ahead.py) are used as they are; only the rest
+    is decoded again, and the handed-over pixels are let go once the pass is through."""
+    kept, streamed = both
+    frames = streamed.frames
+    n = len(frames)
+    frames.release()
+    frames._cache.clear()  # nothing left over from the tests before
+    handed = {p: kept.frames[p].rgb for p in (2, n // 3, n - 2)}
+    frames.adopt(handed)
+    seen = []
+    before = frames.redecoded
+    frames.prefetch([2, n - 2], visit=[n // 3], on_visit=lambda pos, rgb: seen.append(pos))
+    assert frames.redecoded == before  # everything was handed over: nothing decoded
+    assert seen == [n // 3] and frames._adopted == {}
+    assert frames[n - 2].rgb is handed[n - 2]
+    frames.adopt({2: kept.frames[2].rgb})
+    frames.prefetch([2, n // 2 + 1])  # one frame missing: decoded again, the same pixels
+    assert frames.redecoded == before + 1
+    assert np.array_equal(frames[n // 2 + 1].rgb, kept.frames[n // 2 + 1].rgb)
+    frames.release()
+
+
 def test_threads_reading_at_once_each_get_their_own_frames(both) -> None:
     """Cues on two threads share one StreamedFrames (detect/cue_runner.py): one cursor, served in turn."""
     import threading

@@ -52,12 +52,14 @@ class _Cancelled(Exception):
     """Raised inside the decoder thread when the face stage has given up."""
 
 
-def decode_and_find_faces(path: Path, options: ScanOptions, watch: _Stopwatch, observed=None, planned=None):
+def decode_and_find_faces(path: Path, options: ScanOptions, watch: _Stopwatch, observed=None, planned=None,
+                          frames_ahead=None):  # fmt: skip
     """Decode and find faces at the same time: a background thread decodes while the faces of the
     frames already decoded are found. Both stages spend their time in native code that releases the
     GIL (FFmpeg, OpenCV, MediaPipe), so on two cores they overlap instead of adding up. `observed(rgb,
     observations)` sees each video frame with faces while its pixels are at hand (analyse_frames).
-    `planned`: the detectors that may run (None: any), to skip what none of them reads."""
+    `planned`: the detectors that may run (None: any), to skip what none of them reads. `frames_ahead` (a
+    detect.frames_ahead.FramesAhead) keeps, on the way, the frames the cues will read."""
     from dflab.faces import analyse
     from dflab.faces.analyse import EMBED_EVERY_S, analyse_frames
     from dflab.media import load
@@ -96,14 +98,23 @@ def decode_and_find_faces(path: Path, options: ScanOptions, watch: _Stopwatch, o
         while (frame := frames.get()) is not _END:
             yield frame
 
+    def observe(rgb, observations) -> None:
+        for watcher in watchers:
+            watcher(rgb, observations)
+
+    watchers = [w for w in (observed, frames_ahead) if w is not None]
+
     worker = threading.Thread(target=decode, name="dflab-decode", daemon=True)
     worker.start()
     try:
         with watch.time("faces"):
             tick = (lambda done, total: options.frame_done()) if options.frame_done else None
             # Identity embeddings come later (`_examine`), from frames decoded with the cues' in one pass.
-            tracks = analyse_frames(stream(), "video", max_faces=options.max_faces, progress=tick,
-                                    face_rate_fps=options.policy.face_rate_fps, observed=observed,
+            frame_stream = frames_ahead.stream(stream()) if frames_ahead is not None else stream()
+            tracks = analyse_frames(frame_stream, "video", max_faces=options.max_faces, progress=tick,
+                                    face_rate_fps=options.policy.face_rate_fps,
+                                    observed=observe if watchers else None,
+                                    on_cut=frames_ahead.cut if frames_ahead is not None else None,
                                     embed_every_s=None)
     finally:
         stop.set()
@@ -174,7 +185,11 @@ def run_scan(path: str | Path, options: ScanOptions, detectors_for: Callable[[st
 
     notify("decode+faces")
     ahead = _aligned_ahead(planned)
-    media, tracks = decode_and_find_faces(Path(path), options, watch, observed=ahead, planned=planned)
+    keeper = _frames_ahead(Path(path), options, planned)
+    media, tracks = decode_and_find_faces(Path(path), options, watch, observed=ahead, planned=planned,
+                                          frames_ahead=keeper)
+    kept = keeper.frames() if keeper is not None and media.media_type == "video" else {}
+    keeper = None
     release_free_heap()  # the decoded frames' buffers are free now: hand their pages back before the cues
     if media.media_type == "audio" and Path(path).suffix.lower() in VIDEO_SUFFIXES:
         # A file sold as video with no picture is broken or mislabelled; say so rather than quietly
@@ -193,7 +208,7 @@ def run_scan(path: str | Path, options: ScanOptions, detectors_for: Callable[[st
 
         subject.cache[AHEAD_KEY] = ahead
     try:
-        return _examine(subject, detectors, options, watch, started, notify)
+        return _examine(subject, detectors, options, watch, started, notify, kept)
     finally:
         close = getattr(media.frames, "close", None)  # streamed frames hold the file open for re-decoding
         if close is not None:
@@ -210,8 +225,24 @@ def _aligned_ahead(planned: list | None):
     return AlignedAhead()
 
 
+def _frames_ahead(path: Path, options: ScanOptions, planned: list | None):
+    """A keeper of the frames the cues' prefetch pass will want, made while the face stage decodes a video
+    (detect/frames_ahead.py), when a detector may read frames or identity embeddings."""
+    if path.suffix.lower() not in VIDEO_SUFFIXES:
+        return None
+    if planned is not None and not any(getattr(d, "frames_wanted", None) is not None
+                                       or getattr(d, "reads_identity_embeddings", False) for d in planned):
+        return None
+    from dflab.detect.frames_ahead import FramesAhead, expected_frames
+    from dflab.faces.track import MAX_GAP_S
+
+    expected = expected_frames(path, options)
+    # A clip sampled below its frame rate (over 20 s) foresees more frames than the budget: hold none for it.
+    return FramesAhead(expected, MAX_GAP_S) if expected else None
+
+
 def _examine(subject: AnalysedMedia, detectors: list, options: ScanOptions, watch: _Stopwatch, started: float,
-             notify: Callable[[str], None]) -> ScanResult:  # fmt: skip
+             notify: Callable[[str], None], kept: dict | None = None) -> ScanResult:  # fmt: skip
     from dflab.faces.analyse import EMBED_EVERY_S, EmbeddingsAhead, embed_tracks
 
     # A streamed video's tracks still lack their identity embeddings (decode_and_find_faces): they are made
@@ -223,7 +254,7 @@ def _examine(subject: AnalysedMedia, detectors: list, options: ScanOptions, watc
     def prepare() -> None:
         ahead = EmbeddingsAhead(embedded, EMBED_EVERY_S) if embedded else None
         with watch.time("prefetch"):
-            _prefetch_frames(subject, detectors, ahead)
+            _prefetch_frames(subject, detectors, ahead, kept)
         if embedded:
             with watch.time("embeddings"):  # any the pass did not make (a frame it could not decode again)
                 embed_tracks(embedded, EMBED_EVERY_S, subject.media.frames.__getitem__, made=ahead.vectors)
@@ -252,10 +283,19 @@ def _tracks_to_embed(subject: AnalysedMedia, detectors: list) -> list:
             if len(embedding_positions([o.time_s for o in t.observations], EMBED_EVERY_S)) >= fewest]
 
 
-def _prefetch_frames(subject: AnalysedMedia, detectors: list, ahead=None) -> None:
+def _prefetch_frames(subject: AnalysedMedia, detectors: list, ahead=None, kept: dict | None = None) -> None:
     """Decode in one pass the frames the cues will read (`frames_wanted`), and hand the frames `ahead` (an
     EmbeddingsAhead) reads to it on the way, when the media streams its frames: otherwise each cue would
-    decode the file again from the start for its own few frames."""
+    decode the file again from the start for its own few frames. `kept`: first-pass pixels by position (the face
+    stage's FramesAhead); the pass decodes only the frames missing from it."""
+    try:
+        _prefetch_into(subject, detectors, ahead, kept)
+    finally:
+        if kept:
+            kept.clear()  # the caller holds the same dict: the pixels are not needed past this pass
+
+
+def _prefetch_into(subject: AnalysedMedia, detectors: list, ahead, kept: dict | None) -> None:
     prefetch = getattr(subject.media.frames, "prefetch", None)
     if prefetch is None:
         return
@@ -266,6 +306,9 @@ def _prefetch_frames(subject: AnalysedMedia, detectors: list, ahead=None) -> Non
             wanted.update(frames_wanted(subject))
     visit = ahead.positions() if ahead is not None else []
     if wanted or visit:
+        adopt = getattr(subject.media.frames, "adopt", None)
+        if kept and adopt is not None:
+            adopt(kept)
         try:
             prefetch(sorted(wanted), visit=visit, on_visit=ahead)
         except DflabError:  # a frame that cannot be decoded again: the cue that needs it says so itself

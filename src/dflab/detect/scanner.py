@@ -93,7 +93,7 @@ class Scanner:
         if "torch" in sys.modules:  # loaded since the last scan (by a detector of another author): set it now
             apply_torch_threads()
         detectors = self._detectors(names)
-        loading = self._load_weights_meanwhile(detectors)
+        loading = self._load_weights_meanwhile(detectors, likely_media_type(Path(path)))
 
         def detectors_for(media_type: str) -> list:
             if loading is not None:
@@ -106,12 +106,15 @@ class Scanner:
             if loading is not None:
                 loading.join()
 
-    def _load_weights_meanwhile(self, detectors: list) -> threading.Thread | None:
+    def _load_weights_meanwhile(self, detectors: list, media_type: str | None = None) -> threading.Thread | None:
         """Before the scanner is warm: a thread that loads the detectors' weights (importing torch, about a
-        second) while the first file decodes and its faces are tracked, instead of after. None when warm."""
+        second) while the first file decodes and its faces are tracked, instead of after. None when warm.
+        `media_type`, when the file's name tells it: only the detectors that examine it load theirs now (a voice
+        recording does not import torch for the face-crop network); the others still load on first use."""
         if self._warm:
             return None
-        lazy = [d for d in detectors if callable(getattr(d, "warm", None))]
+        lazy = [d for d in detectors if callable(getattr(d, "warm", None))
+                and (media_type is None or media_type in d.media_types)]
         if not lazy:
             return None
 
@@ -170,3 +173,20 @@ def default_scanner() -> Scanner:
             if _default is None:
                 _default = Scanner()
     return _default
+
+
+AUDIO_SUFFIXES = frozenset({".wav", ".mp3", ".m4a", ".flac", ".ogg", ".opus", ".aac"})
+PICTURE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
+
+
+def likely_media_type(path: Path) -> str | None:
+    """The media type a file's suffix promises (None: not known from the name). Only a hint for what to load
+    early: the scan itself decides from the file's contents."""
+    from dflab.detect.scan import VIDEO_SUFFIXES
+
+    suffix = path.suffix.lower()
+    if suffix in AUDIO_SUFFIXES:
+        return "audio"
+    if suffix in PICTURE_SUFFIXES:
+        return "image"
+    return "video" if suffix in VIDEO_SUFFIXES else None

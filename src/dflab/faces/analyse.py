@@ -96,6 +96,7 @@ def _find_in_frames(
     total: int | None,
     face_rate_fps: float | None = None,
     observed: Callable[[np.ndarray, list[FaceObservation]], None] | None = None,
+    on_cut: Callable[[int], None] | None = None,
 ) -> list[list[FaceObservation]]:
     per_frame: list[list[FaceObservation]] = []
     finder = None  # built with the first video frame: a picture scan's (empty) frame stream never needs one
@@ -118,6 +119,8 @@ def _find_in_frames(
                 previous_thumb = thumb
                 if cut and cuts is not None:
                     cuts.add(pos)
+                if cut and on_cut is not None:
+                    on_cut(pos)
                 cut_pending = cut_pending or cut
                 if schedule.look(frame.time_s, cut=cut):
                     _check_frame(frame.rgb, pos)
@@ -177,6 +180,7 @@ def analyse_frames(
     face_rate_fps: float | None = None,
     frame_at: Callable[[int], Frame] | None = None,
     observed: Callable[[np.ndarray, list[FaceObservation]], None] | None = None,
+    on_cut: Callable[[int], None] | None = None,
 ) -> list[FaceTrack]:
     """`analyse` over frames that arrive one at a time (e.g. while a video is still decoding).
 
@@ -187,7 +191,7 @@ def analyse_frames(
     tracking; `frame_at(frame_pos)` fetches them (e.g. from the StreamedFrames of the decoded media), otherwise
     every frame is kept until the end. `observed(rgb, observations)` is called for each frame with faces while its
     pixels are at hand, so a caller can keep what it needs from them (e.g. aligned face crops) instead of
-    decoding the frame again later.
+    decoding the frame again later. `on_cut(frame_pos)` hears of each shot change as it is found (tracks end there).
     """
     if max_faces < 1:
         raise UsageError("max_faces must be at least 1")
@@ -205,7 +209,7 @@ def analyse_frames(
 
     cuts: set[int] = set()
     per_frame = _find_in_frames(remember(frames), media_type, max_faces, max_side, progress, cuts, total,
-                                face_rate_fps, observed)
+                                face_rate_fps, observed, on_cut)
     linked = [obs for obs in link_tracks(per_frame, max_gap_s, cuts) if len(obs) >= min_track_len]
     linked.sort(key=lambda obs: (-len(obs), obs[0].frame_pos))
     tracks = [FaceTrack(track_id=i, observations=obs) for i, obs in enumerate(linked)]

@@ -51,33 +51,55 @@ def link_tracks(
 
     `cuts` holds frame positions where a new shot starts: every open track ends before them.
     """
-    from scipy.optimize import linear_sum_assignment  # noqa: PLC0415
-
-    open_tracks: list[_OpenTrack] = []
-    closed: list[_OpenTrack] = []
+    linker = TrackLinker(max_gap_s)
     for pos, observations in enumerate(frames):
         if pos in cuts:
-            closed.extend(open_tracks)
-            open_tracks = []
+            linker.cut()
+        linker.add(observations)
+    return linker.tracks()
+
+
+class TrackLinker:
+    """`link_tracks` one frame at a time, so a caller can follow the tracks while the frames still stream
+    (detect/frames_ahead.py). `open` and `closed` hold the tracks so far (each a `_OpenTrack`)."""
+
+    def __init__(self, max_gap_s: float = MAX_GAP_S) -> None:
+        self.max_gap_s = max_gap_s
+        self.open: list[_OpenTrack] = []
+        self.closed: list[_OpenTrack] = []
+
+    def cut(self) -> None:
+        """A new shot starts: every open track ends."""
+        self.closed.extend(self.open)
+        self.open = []
+
+    def add(self, observations: list[FaceObservation]) -> list[_OpenTrack]:
+        """Link one frame's observations; returns the track each joined (same order)."""
         if not observations:
-            continue
+            return []
+        from scipy.optimize import linear_sum_assignment  # noqa: PLC0415
+
         now = observations[0].time_s
         still_open = []
-        for track in open_tracks:
-            (still_open if now - track.last.time_s <= max_gap_s + 1e-9 else closed).append(track)
-        open_tracks = still_open
-        matched_obs: set[int] = set()
-        if open_tracks:
-            cost = np.array([[match_cost(t.last.box, o.box) for o in observations] for t in open_tracks])
+        for track in self.open:
+            (still_open if now - track.last.time_s <= self.max_gap_s + 1e-9 else self.closed).append(track)
+        self.open = still_open
+        joined: list[_OpenTrack | None] = [None] * len(observations)
+        if self.open:
+            cost = np.array([[match_cost(t.last.box, o.box) for o in observations] for t in self.open])
             finite = np.where(np.isfinite(cost), cost, 1e6)
             rows, cols = linear_sum_assignment(finite)
             for r, c in zip(rows, cols):
                 if np.isfinite(cost[r, c]):
-                    open_tracks[r].observations.append(observations[c])
-                    matched_obs.add(c)
+                    self.open[r].observations.append(observations[c])
+                    joined[c] = self.open[r]
         for c, obs in enumerate(observations):
-            if c not in matched_obs:
-                open_tracks.append(_OpenTrack([obs]))
-    tracks = closed + open_tracks
-    tracks.sort(key=lambda t: (t.observations[0].frame_pos, t.observations[0].box[0]))
-    return [t.observations for t in tracks]
+            if joined[c] is None:
+                joined[c] = _OpenTrack([obs])
+                self.open.append(joined[c])
+        return joined
+
+    def tracks(self) -> list[list[FaceObservation]]:
+        tracks = self.closed + self.open
+        tracks.sort(key=lambda t: (t.observations[0].frame_pos, t.observations[0].box[0]))
+        return [t.observations for t in tracks]

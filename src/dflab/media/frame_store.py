@@ -62,6 +62,7 @@ class StreamedFrames(Sequence[Frame]):
         # Pixels, or a frame of the first pass whose RGB conversion waits until it is read (video.DecodedFrame).
         self._cache: OrderedDict[int, Any] = OrderedDict()
         self._pinned: dict[int, np.ndarray] = {}  # frames fetched ahead by `prefetch`, kept until `release`
+        self._adopted: dict[int, np.ndarray] = {}  # first-pass pixels kept for `prefetch` (`adopt`), until it runs
         self._cursor: _Cursor | None = None
         self._seek_ok = True  # some files decode garbage after a seek (open GOPs): then always from the start
         self.redecoded = 0  # frames decoded again on request (for benchmarks)
@@ -127,6 +128,13 @@ class StreamedFrames(Sequence[Frame]):
                 self._cursor = None
             self._cache.clear()
             self._pinned.clear()
+            self._adopted.clear()
+
+    def adopt(self, frames: dict[int, np.ndarray]) -> None:
+        """Pixels of the first pass kept by the caller (detect/frames_ahead.py), for the next `prefetch` to use
+        instead of decoding those frames again; it forgets the ones it did not use."""
+        with self._lock:
+            self._adopted = {int(pos): rgb for pos, rgb in frames.items() if 0 <= int(pos) < len(self)}
 
     def prefetch(self, positions, visit: Iterable[int] = (),
                  on_visit: Callable[[int, np.ndarray], None] | None = None) -> int:
@@ -143,12 +151,17 @@ class StreamedFrames(Sequence[Frame]):
             room = max(0, PREFETCH_MAX_FRAMES - len(self._pinned))
             keep = set(wanted[:room])
             seen = {int(p) for p in visit if 0 <= int(p) < len(self)} if on_visit is not None else set()
-            for pos in sorted(keep | seen):
-                rgb = self._rgb(pos)
-                if pos in keep:
-                    self._pinned[pos] = rgb
-                if pos in seen:
-                    on_visit(pos, rgb)
+            try:
+                for pos in sorted(keep | seen):
+                    rgb = self._adopted.get(pos)
+                    if rgb is None:
+                        rgb = self._rgb(pos)
+                    if pos in keep:
+                        self._pinned[pos] = rgb
+                    if pos in seen:
+                        on_visit(pos, rgb)
+            finally:
+                self._adopted = {}
             return len(self._pinned)
 
     def release(self) -> None:

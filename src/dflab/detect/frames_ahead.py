@@ -1,0 +1,148 @@
+"""Frames the cues will read, kept while the face stage has them, so a short clip is decoded once.
+
+After the face stage, the cues' prefetch pass decodes the frames they declare (`frames_wanted`: a few frames spread
+over the clip, face_crop's crops two a second along each track) and the identity embeddings' frames (one a second
+along each track, and each track's last). Which frames those are depends on the tracks, known only once the whole
+clip is through, but they can be foreseen while it streams: the spread positions from the number of frames the
+container declares, the face frames by following the observed frames' times at the cues' steps. `FramesAhead`
+keeps the foreseen frames' pixels (the first pass's own, so the same as a second decode gives), at most
+`MAX_FRAMES_AHEAD` of them; the prefetch pass then decodes only what was not foreseen, and nothing when all was.
+A wrong guess costs that second decode, never a different result. A clip with more foreseen frames than the budget
+(long clips, many faces) drops what it kept and is decoded again as before, so memory stays flat in duration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from dflab.faces.types import FaceObservation
+
+# About 130 MB of 720p: a 10 s clip with one face foresees ~35 frames. Beyond this the clip is decoded again.
+MAX_FRAMES_AHEAD = 48
+SPREAD_COUNTS = (8, 3)  # watermark's frames, and spectrum's / synthetic_image's (np.linspace over the clip)
+FACE_STEPS_S = (0.5, 1.0)  # face_crop's sampling step (2 a second) and the identity embeddings' (EMBED_EVERY_S)
+
+
+def expected_frames(path: Path, options) -> int:
+    """How many analysis frames the decode will yield, from what the container declares (0: unknown)."""
+    from dflab.media.check import checked_facts
+    from dflab.media.sampling import analysis_rate
+
+    try:
+        facts, _ = checked_facts(Path(path), options.limits)
+    except Exception:  # noqa: BLE001 - the decode itself reports a broken file; a guess only saves time
+        return 0
+    if not facts.has_video or facts.fps <= 0:
+        return 0
+    rate = analysis_rate(facts.duration_s, facts.fps, options.policy, options.limits)
+    if rate is None or rate >= facts.fps - 1e-6:
+        return int(facts.declared_frames)
+    return 0  # a sampled clip's count is not foreseen exactly enough to be worth holding frames for
+
+
+def spread_positions(n: int, counts: Iterable[int] = SPREAD_COUNTS) -> set[int]:
+    """The positions the file-level cues read in a clip of `n` frames (the same linspace they use)."""
+    wanted: set[int] = set()
+    for count in counts:
+        if n:
+            wanted.update(np.linspace(0, n - 1, min(count, n)).round().astype(int).tolist())
+    return wanted
+
+
+class FramesAhead:
+    """Wraps the face stage's frame stream (`stream`), watches its observations (call it as `observed`) and its
+    shot changes (`cut`), following the tracks as `faces.track.link_tracks` will link them."""
+
+    def __init__(self, expected: int, max_gap_s: float, budget: int = MAX_FRAMES_AHEAD,
+                 face_steps_s: tuple[float, ...] = FACE_STEPS_S) -> None:  # fmt: skip
+        from dflab.faces.track import TrackLinker
+
+        self._spread = spread_positions(expected)
+        self._linker: TrackLinker | None = TrackLinker(max_gap_s)
+        self._budget = budget
+        self._steps = face_steps_s
+        self._kept: dict[int, object] = {}  # position -> a frame (its .rgb read at the end) or RGB pixels
+        self._last_frame: tuple[int, object] | None = None  # the clip's last frame (the spreads' last pick)
+        # Per open track (by id): the time of its latest pick per step, and its latest frame (its last, once it ends).
+        self._picks: dict[int, dict[float, float]] = {}
+        self._latest: dict[int, tuple[int, np.ndarray]] = {}
+        self._closed_seen = 0
+        self.overflowed = False
+
+    def stream(self, frames: Iterable) -> Iterator:
+        for pos, frame in enumerate(frames):
+            if pos in self._spread:
+                self._keep(pos, frame)
+            self._last_frame = (pos, frame)
+            yield frame
+
+    def cut(self, pos: int) -> None:
+        if self._linker is not None:
+            self._linker.cut()
+            self._end_closed()
+
+    def __call__(self, rgb: np.ndarray, observations: list[FaceObservation]) -> None:
+        if self._linker is None:
+            return
+        joined = self._linker.add(observations)
+        self._end_closed()
+        for obs, track in zip(observations, joined):
+            key = id(track)
+            picks = self._picks.get(key)
+            if picks is None:  # a track starts: its first observation is read (embeddings, face_crop)
+                self._picks[key] = {step: obs.time_s for step in self._steps}
+                self._keep(obs.frame_pos, rgb)
+            else:
+                picked = False
+                for step in self._steps:
+                    if obs.time_s - picks[step] >= step - 1e-9:
+                        picks[step] = obs.time_s
+                        picked = True
+                if picked:
+                    self._keep(obs.frame_pos, rgb)
+            if self.overflowed:
+                return
+            self._latest[key] = (obs.frame_pos, rgb)
+
+    def frames(self) -> dict[int, np.ndarray]:
+        """The kept pixels by frame position (empty after an overflow); the stream must be through."""
+        if self._linker is not None:
+            self._linker.cut()  # the end of the clip ends every track
+            self._end_closed()
+        if self._last_frame is not None:
+            self._keep(*self._last_frame)
+        kept = {} if self.overflowed else {pos: getattr(item, "rgb", item) for pos, item in self._kept.items()}
+        self._forget()
+        return kept
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def _end_closed(self) -> None:
+        """Tracks the linker has closed since the last look: their last observation's frame is read."""
+        closed = self._linker.closed
+        for track in closed[self._closed_seen:]:
+            latest = self._latest.pop(id(track), None)
+            self._picks.pop(id(track), None)
+            if latest is not None:
+                self._keep(*latest)
+        self._closed_seen = len(closed)
+
+    def _keep(self, pos: int, item) -> None:
+        if self.overflowed or pos in self._kept:
+            return
+        if len(self._kept) >= self._budget:
+            self.overflowed = True  # a second decode is needed anyway: hold nothing more for it
+            self._forget()
+            return
+        self._kept[pos] = item
+
+    def _forget(self) -> None:
+        self._kept = {}
+        self._latest = {}
+        self._picks = {}
+        self._last_frame = None
+        self._linker = None
