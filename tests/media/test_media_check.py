@@ -269,12 +269,15 @@ def test_headers_the_c2pa_reader_refuses_are_refused_everywhere(tmp_path, shared
     broken[2] ^= 0x04  # "ID7"
     broken_mp3 = tmp_path / "broken.mp3"
     broken_mp3.write_bytes(bytes(broken))
-    data_unknown = bytearray(wav.read_bytes())
-    at = data_unknown.find(b"data")
-    data_unknown[at + 4 : at + 8] = b"\xff\xff\xff\xff"
-    data_unknown_wav = tmp_path / "data_unknown.wav"
-    data_unknown_wav.write_bytes(bytes(data_unknown))
-    for path, needle in ((streamed_wav, "length unknown"), (data_unknown_wav, "data chunk leaves the length unknown"), (broken_mp3, "neither an ID3 tag nor an MPEG audio frame")):
+    unknown = []
+    for size in (b"\xff\xff\xff\xff", b"\x00\x00\x00\x00"):
+        data_unknown = bytearray(wav.read_bytes())
+        at = data_unknown.find(b"data")
+        data_unknown[at + 4 : at + 8] = size
+        unknown.append(tmp_path / f"data_{size.hex()}.wav")
+        unknown[-1].write_bytes(bytes(data_unknown))
+    for path, needle in ((streamed_wav, "length unknown"), (unknown[0], "data chunk leaves the length unknown"),
+                         (unknown[1], "data chunk leaves the length unknown"), (broken_mp3, "neither an ID3 tag nor an MPEG audio frame")):
         for read in (lambda: check_media(path, decode=False), lambda: load_audio(path)):
             with pytest.raises(PartialMedia, match=needle):
                 read()

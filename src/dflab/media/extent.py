@@ -98,8 +98,10 @@ def wave_header(path: Path) -> tuple[float | None, str]:
                     rate, align = struct.unpack_from("<I", fmt, 4)[0], struct.unpack_from("<H", fmt, 12)[0]
                     fh.seek(size - 16 + (size & 1), 1)
                 elif kind == b"data":
-                    if size == 0xFFFFFFFF and not problem:  # the C2PA writer refuses it, as it does the RIFF size
-                        problem = "its data chunk leaves the length unknown (0xFFFFFFFF, a streamed WAV: rewrite it)"
+                    if size in (0, 0xFFFFFFFF) and not problem and size_on_disk > fh.tell():
+                        # a streamed WAV's "unknown" (0 or 0xFFFFFFFF) before samples: the C2PA writer refuses it
+                        problem = (f"its data chunk leaves the length unknown ({size:#x}, a streamed WAV: "
+                                   "rewrite it)")
                     if size in (0, 0xFFFFFFFF) or not rate or not align:
                         return None, problem
                     held = size_on_disk - fh.tell()
