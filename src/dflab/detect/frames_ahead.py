@@ -27,12 +27,17 @@ FACE_STEPS_S = (0.5, 1.0)  # face_crop's sampling step (2 a second) and the iden
 
 
 def expected_frames(path: Path, options) -> int:
-    """How many analysis frames the decode will yield, from what the container declares (0: unknown)."""
-    from dflab.media.check import checked_facts
+    """How many analysis frames the decode will yield, from what the container declares (0: unknown). Only the
+    header is read: the decode's own check reads the packets and reports a broken file."""
+    from dflab.media.container import open_container, stream_facts
     from dflab.media.sampling import analysis_rate
 
     try:
-        facts, _ = checked_facts(Path(path), options.limits)
+        container = open_container(Path(path))
+        try:
+            facts = stream_facts(Path(path), container)
+        finally:
+            container.close()
     except Exception:  # noqa: BLE001 - the decode itself reports a broken file; a guess only saves time
         return 0
     if not facts.has_video or facts.fps <= 0:
