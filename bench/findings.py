@@ -39,15 +39,15 @@ HELD_OUT_SETS = [
 ]
 
 
-def _sample_manifest(manifest: Path, methods: set | None, per_method: int, out: Path) -> Path:
-    """A manifest of at most `per_method` files per (method, label), paths made absolute; `methods` keeps the
-    rows whose method or speaker it names."""
+def _sample_manifest(manifest: Path, keep: set | None, per_method: int, out: Path) -> Path:
+    """A manifest of at most `per_method` files per (method, label), paths made absolute; `keep` (None: all)
+    keeps the rows whose method or speaker it names."""
     with manifest.open() as f:
         rows = list(csv.DictReader(f))
     rng = random.Random(0)
     by_key: dict[tuple, list] = {}
     for row in rows:
-        if methods is None or row.get("method") in methods or row.get("speaker") in methods:
+        if keep is None or row.get("method") in keep or row.get("speaker") in keep:
             by_key.setdefault((row.get("method"), row["label"]), []).append(row)
     picked = [r for key in sorted(by_key, key=str) for r in rng.sample(by_key[key], min(per_method, len(by_key[key])))]
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -104,8 +104,8 @@ def held_out_rows(data: Path, cache: Path, per_method: int, with_baseline: bool,
     from dflab.eval.scan_records import scan_manifest
 
     rows = []
-    for name, manifest_name, finding, methods, baseline in HELD_OUT_SETS:
-        manifest = _sample_manifest(data / "manifests" / manifest_name, methods, per_method,
+    for name, manifest_name, finding, keep, baseline in HELD_OUT_SETS:
+        manifest = _sample_manifest(data / "manifests" / manifest_name, keep, per_method,
                                     cache / "manifests" / f"{name.split()[0]}_{manifest_name}")
         records, errors = scan_manifest(manifest, cache, fingerprint=scanner_version)
         labels = np.array([r["label"] for r in records])
