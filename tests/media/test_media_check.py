@@ -213,7 +213,8 @@ def _edited(tmp_path: Path, source: Path, name: str, edit) -> Path:
 
 
 def test_mp4_boxes_must_fit_together(tmp_path, driving):
-    """FFmpeg plays both of these; the C2PA reader calls them "Bad BMFF"; every dflab command now refuses them."""
+    """FFmpeg plays all of these; the C2PA reader calls the first three "Bad BMFF", and the last three make
+    FFmpeg read packets from the wrong bytes; every dflab command refuses them."""
     import struct
 
     source = driving / "d20.mp4"
@@ -230,9 +231,24 @@ def test_mp4_boxes_must_fit_together(tmp_path, driving):
         dref = data.find(b"dref") - 4
         struct.pack_into(">I", data, dref, struct.unpack_from(">I", data, dref)[0] - 1)
 
+    def chunk_map_names_a_missing_description(data: bytearray) -> None:  # fuzz mutant 3016 did this by one bit
+        stsc = data.find(b"stsc")
+        struct.pack_into(">I", data, stsc + 20, 9)
+
+    def size_table_one_sample_short(data: bytearray) -> None:
+        stsz = data.find(b"stsz")
+        struct.pack_into(">I", data, stsz + 12, struct.unpack_from(">I", data, stsz + 12)[0] - 1)
+
+    def time_table_one_sample_long(data: bytearray) -> None:
+        stts = data.find(b"stts")
+        struct.pack_into(">I", data, stts + 12, struct.unpack_from(">I", data, stts + 12)[0] + 1)
+
     for edit, needle in ((more_chunk_offsets_than_the_table_holds, "stco table counts"),
                          (header_box_one_byte_short, r"MP4's .* box at byte [\d,]+ declares an impossible size"),
-                         (reference_list_one_byte_short, "runs past the box that holds it")):  # fmt: skip
+                         (reference_list_one_byte_short, "runs past the box that holds it"),
+                         (chunk_map_names_a_missing_description, "names a sample description the track does not have"),
+                         (size_table_one_sample_short, r"the chunk map places [\d,]+ samples, the size table lists"),
+                         (time_table_one_sample_long, r"the time table times [\d,]+ samples")):  # fmt: skip
         damaged = _edited(tmp_path, source, f"{edit.__name__}.mp4", edit)
         for read in (lambda: check_media(damaged, decode=False), lambda: load(damaged, policy=SMALL)):
             with pytest.raises(PartialMedia, match=needle):
