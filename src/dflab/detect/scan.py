@@ -27,6 +27,7 @@ from dflab.detect.registry import create_detector, list_detectors
 from dflab.detect.result import ScanResult, TrackResult, shallow_summary  # noqa: F401 (re-exported)
 from dflab.errors import DflabError, Unsupported
 from dflab.heap import release_free_heap
+from dflab.media.suffixes import VIDEO_SUFFIXES
 
 
 @dataclass
@@ -40,9 +41,6 @@ class ScanOptions:
     frame_done: Callable[[], None] | None = None  # called once per analysed frame (decode + faces)
     reference_voice: Path | None = None  # compared with the file's voice by the speaker_match detector
     detector_threads: int = DETECTOR_THREADS  # detectors run side by side on this many threads (detect/cue_runner.py); 1: in turn
-
-
-VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v"})
 
 
 _END = object()

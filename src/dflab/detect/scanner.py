@@ -21,6 +21,7 @@ from dflab.detect.registry import create_detector, list_detectors
 from dflab.detect.result import ScanResult
 from dflab.detect.scan import ScanOptions, run_scan
 from dflab.errors import UsageError
+from dflab.media.suffixes import AUDIO_SUFFIXES, OTHER_PICTURE_SUFFIXES, PICTURE_SUFFIXES, VIDEO_SUFFIXES
 from dflab.threads import apply_torch_threads, request_torch_threads
 
 DEFAULT_TORCH_THREADS = 1  # scans overlap decoding, face tracking and other scans with torch: one thread each
@@ -175,18 +176,12 @@ def default_scanner() -> Scanner:
     return _default
 
 
-AUDIO_SUFFIXES = frozenset({".wav", ".mp3", ".m4a", ".flac", ".ogg", ".opus", ".aac"})
-PICTURE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
-
-
 def likely_media_type(path: Path) -> str | None:
     """The media type a file's suffix promises (None: not known from the name). Only a hint for what to load
     early: the scan itself decides from the file's contents."""
-    from dflab.detect.scan import VIDEO_SUFFIXES
-
     suffix = path.suffix.lower()
     if suffix in AUDIO_SUFFIXES:
         return "audio"
-    if suffix in PICTURE_SUFFIXES:
+    if suffix in PICTURE_SUFFIXES | OTHER_PICTURE_SUFFIXES:
         return "image"
     return "video" if suffix in VIDEO_SUFFIXES else None

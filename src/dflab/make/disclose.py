@@ -40,9 +40,8 @@ from typing import Any
 import numpy as np
 
 from dflab.errors import NotFound, Unsupported, UsageError
+from dflab.media.suffixes import PICTURE_OUTPUTS, SIGNABLE_VIDEO_OUTPUTS
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
-VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov")
 MIN_SIDE = 112  # the watermark's minimum (provenance/watermark/embed.py MIN_EMBED_SHORT_SIDE)
 DISCLOSURE_VERSION = 1
 
@@ -165,7 +164,7 @@ def disclose_image(rgb: np.ndarray, out: str | Path, *, sources: Sequence[str | 
     from dflab.media import write_image
 
     out = Path(out)
-    _check_output(out, IMAGE_SUFFIXES)
+    _check_output(out, tuple(PICTURE_OUTPUTS))
     if not isinstance(rgb, np.ndarray) or rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise UsageError("a generated image must be an HxWx3 uint8 RGB array")
     if min(rgb.shape[:2]) < MIN_SIDE:
@@ -186,7 +185,7 @@ def disclose_video(render: str | Path, out: str | Path, *, sources: Sequence[str
     from dflab.provenance.lab import lab_scope
 
     out = Path(out)
-    _check_output(out, VIDEO_SUFFIXES)
+    _check_output(out, SIGNABLE_VIDEO_OUTPUTS)
     if Path(out).suffix.lower() != Path(render).suffix.lower():
         raise UsageError("the render and the output must be the same container format")
     with lab_scope(lab) as opened:

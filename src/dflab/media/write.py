@@ -16,10 +16,9 @@ import numpy as np
 from dflab.errors import UsageError
 from dflab.atomic import atomic_output  # noqa: F401  (re-exported: other modules import it from here)
 from dflab.media.guards import media_errors
+from dflab.media.suffixes import PICTURE_OUTPUTS, VIDEO_OUTPUTS
 from dflab.media.types import Audio
 
-_VIDEO_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
-_IMAGE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"}
 _AAC_FRAME = 1024  # samples per AAC frame
 
 
@@ -55,9 +54,9 @@ def write_video(
     import av
 
     path = Path(path)
-    container_format = _VIDEO_FORMATS.get(path.suffix.lower())
+    container_format = VIDEO_OUTPUTS.get(path.suffix.lower())
     if container_format is None:
-        raise UsageError(f"{path}: video output must end in one of {', '.join(_VIDEO_FORMATS)}")
+        raise UsageError(f"{path}: video output must end in one of {', '.join(VIDEO_OUTPUTS)}")
     if not 0 <= crf <= 51:
         raise UsageError(f"crf must be in [0, 51], got {crf}")
     rate = _fps_fraction(fps)
@@ -130,9 +129,9 @@ def write_image(path: str | Path, rgb: np.ndarray, quality: int = 95) -> Path:
     from PIL import Image
 
     path = Path(path)
-    fmt = _IMAGE_FORMATS.get(path.suffix.lower())
+    fmt = PICTURE_OUTPUTS.get(path.suffix.lower())
     if fmt is None:
-        raise UsageError(f"{path}: image output must end in one of {', '.join(_IMAGE_FORMATS)}")
+        raise UsageError(f"{path}: image output must end in one of {', '.join(PICTURE_OUTPUTS)}")
     rgb = _check_frame(rgb, 0)
     if not 1 <= quality <= 100:
         raise UsageError(f"quality must be in [1, 100], got {quality}")

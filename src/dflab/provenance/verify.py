@@ -23,28 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from dflab.errors import BadMedia, IntegrityError, NotFound, Unsupported
+from dflab.media.sniff import mime_type
 
-# Magic numbers of the media containers dflab verifies; anything else is refused before decoding.
-_MAGIC: list[tuple[int, bytes, str]] = [
-    (0, b"\xff\xd8\xff", "image/jpeg"),
-    (0, b"\x89PNG\r\n\x1a\n", "image/png"),
-    (0, b"GIF8", "image/gif"),
-    (0, b"II*\x00", "image/tiff"),
-    (0, b"MM\x00*", "image/tiff"),
-    (0, b"fLaC", "audio/flac"),
-    (0, b"ID3", "audio/mpeg"),
-    (0, b"%PDF-", "application/pdf"),  # C2PA-signed documents (read for the manifest only)
-    (4, b"ftyp", "video/mp4"),  # MP4, MOV, M4A, HEIC, AVIF, fragmented MP4 (ISO BMFF)
-    (4, b"styp", "video/mp4"),  # a DASH media segment
-    (4, b"moov", "video/quicktime"),
-    (4, b"mdat", "video/quicktime"),
-    (4, b"wide", "video/quicktime"),
-    (0, b"\x1a\x45\xdf\xa3", "video/x-matroska"),  # also WebM; C2PA has no place for a manifest in these two
-    (0, b"OggS", "audio/ogg"),
-]
 # Media dflab reads whose containers C2PA does not cover: verified by watermark and registry, with no manifest.
 _NO_C2PA = frozenset({"video/x-matroska", "audio/ogg"})
-_RIFF = {b"WEBP": "image/webp", b"AVI ": "video/x-msvideo", b"WAVE": "audio/wav"}
 
 
 def sniff_media(path: Path) -> str:
@@ -55,13 +37,9 @@ def sniff_media(path: Path) -> str:
         head = fh.read(16)
     if not head:
         raise BadMedia(f"{path.name} is empty")
-    if head[:4] == b"RIFF" and head[8:12] in _RIFF:
-        return _RIFF[head[8:12]]
-    for offset, magic, mime in _MAGIC:
-        if head[offset : offset + len(magic)] == magic:
-            return mime
-    if len(head) >= 2 and head[0] == 0xFF and (head[1] & 0xE0) == 0xE0:
-        return "audio/mpeg"  # a bare MPEG audio frame sync
+    mime = mime_type(head)
+    if mime:
+        return mime
     raise Unsupported(f"{path.name} is not an image, video or audio file dflab can verify")
 
 

@@ -7,12 +7,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from dflab.errors import UsageError
+from dflab.media.suffixes import MEDIA_SUFFIXES
 
-MEDIA_SUFFIXES = frozenset({
-    ".jpg", ".jpeg", ".png", ".webp", ".bmp",  # pictures
-    ".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v",  # video
-    ".wav", ".mp3", ".m4a", ".flac", ".ogg", ".opus",  # audio
-})  # fmt: skip
 MANIFEST_PATH_COLUMNS = ("path", "file")
 
 

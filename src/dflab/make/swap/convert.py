@@ -19,6 +19,7 @@ import numpy as np
 
 from dflab.config import Limits, SamplingPolicy
 from dflab.errors import NoFace, Unsupported, UsageError
+from dflab.media.suffixes import PICTURE_OUTPUTS
 
 BLENDS = ("feather", "seamless")
 ERODE_FRACTION = 0.03  # of the face width: pull the blend edge inside the face oval
@@ -207,7 +208,7 @@ def convert(
     kind = probe(src)["type"]
     if kind == "audio":
         raise Unsupported(f"{src} has no pictures to convert")
-    disclose._check_output(out, disclose.IMAGE_SUFFIXES if kind == "image" else (".mp4",))
+    disclose._check_output(out, tuple(PICTURE_OUTPUTS) if kind == "image" else (".mp4",))
     model, state = load_swap_model(model_dir)
     model_size = int(state["config"]["size"])
     if size is not None and size != model_size:

@@ -17,13 +17,12 @@ import numpy as np
 
 from dflab.errors import NoFace, NotFound, UsageError
 from dflab.make.swap.faceset import FACESET_PADDING, write_faceset
+from dflab.media.suffixes import PICTURE_SUFFIXES, VIDEO_SUFFIXES
 from dflab.provenance.ledger.record import sha256_file
 
 BLUR_FRACTION = 0.3
 PROFILE_LIMIT = 0.22  # nose-tip position between the cheeks must lie in [0.22, 0.78]
 CHEEK_LEFT, CHEEK_RIGHT = 234, 454
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
-VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi"}
 EXTRACT_SIZES = (64, 128, 256)
 
 
@@ -51,9 +50,9 @@ def _inputs(path: Path) -> list[Path]:
         raise NotFound(f"{path} does not exist")
     if path.is_file():
         return [path]
-    files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES)
+    files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in PICTURE_SUFFIXES | VIDEO_SUFFIXES)
     if not files:
-        raise UsageError(f"{path} holds no images or videos ({', '.join(sorted(IMAGE_SUFFIXES | VIDEO_SUFFIXES))})")
+        raise UsageError(f"{path} holds no images or videos ({', '.join(sorted(PICTURE_SUFFIXES | VIDEO_SUFFIXES))})")
     return files
 
 

@@ -6,11 +6,10 @@ from pathlib import Path
 
 from dflab.config import Limits
 from dflab.errors import NotFound, Unsupported, UsageError
+from dflab.media.suffixes import PICTURE_OUTPUTS, VIDEO_OUTPUTS
 from dflab.provenance.watermark.detect import WatermarkResult, detect_image
 from dflab.provenance.watermark.embed import EmbedConfig, check_payload, embed_image, psnr
 from dflab.provenance.watermark.pattern import DEFAULT_KEY
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
 
 def media_type_of(path: Path, limits: Limits = Limits(), decode: bool = True) -> str:
@@ -61,17 +60,17 @@ def embed_file(
         from dflab.media.load import load_image_rgb
         from dflab.media.write import write_image
 
-        if dst.suffix.lower() not in IMAGE_SUFFIXES:
-            raise UsageError(f"{dst}: image output must end in one of {', '.join(IMAGE_SUFFIXES)}")
+        if dst.suffix.lower() not in PICTURE_OUTPUTS:
+            raise UsageError(f"{dst}: image output must end in one of {', '.join(PICTURE_OUTPUTS)}")
         rgb = load_image_rgb(src)
         marked = embed_image(rgb, payload, config)
         write_image(dst, marked, quality=jpeg_quality)
         summary.update(width=rgb.shape[1], height=rgb.shape[0], psnr_db=round(psnr(rgb, marked), 2))
         return summary
-    from dflab.provenance.watermark.video import VIDEO_SUFFIXES, embed_video
+    from dflab.provenance.watermark.video import embed_video
 
-    if dst.suffix.lower() not in VIDEO_SUFFIXES:
-        raise UsageError(f"{dst}: video output must end in one of {', '.join(VIDEO_SUFFIXES)}")
+    if dst.suffix.lower() not in VIDEO_OUTPUTS:
+        raise UsageError(f"{dst}: video output must end in one of {', '.join(VIDEO_OUTPUTS)}")
     with atomic_output(dst) as tmp:
         summary.update(embed_video(src, tmp, payload, config, crf=crf, progress=progress))
     return summary

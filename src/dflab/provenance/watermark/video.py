@@ -20,13 +20,13 @@ from pathlib import Path
 import numpy as np
 
 from dflab.errors import Unsupported, UsageError
+from dflab.media.suffixes import VIDEO_OUTPUTS
 from dflab.provenance.watermark.detect import WatermarkResult, detect_residual
 from dflab.provenance.watermark.embed import EmbedConfig, check_payload, embed_luma_plane
 from dflab.provenance.watermark.grid import mean_residual_of
 from dflab.provenance.watermark.pattern import DEFAULT_KEY
 
 VIDEO_CHIP_PX = 4.0  # coarser chips than images: the mark must survive a 50 % downscale *and* H.264 at CRF 28
-VIDEO_SUFFIXES = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 
 
 def _y_plane(frame, width: int | None = None, height: int | None = None) -> tuple[np.ndarray, object]:
@@ -58,9 +58,9 @@ def embed_video(
 
     payload = check_payload(payload)
     config = replace(config, chip_px=max(config.chip_px, VIDEO_CHIP_PX))
-    fmt = VIDEO_SUFFIXES.get(Path(dst).suffix.lower())
+    fmt = VIDEO_OUTPUTS.get(Path(dst).suffix.lower())
     if fmt is None:
-        raise UsageError(f"{dst}: video output must end in one of {', '.join(VIDEO_SUFFIXES)}")
+        raise UsageError(f"{dst}: video output must end in one of {', '.join(VIDEO_OUTPUTS)}")
     inp = open_container(Path(src))
     try:
         vin = video_stream(inp)
