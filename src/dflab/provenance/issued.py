@@ -21,7 +21,7 @@ def issued_candidates(ledger, limit: int = MAX_CANDIDATES) -> list[Candidate]:
     from dflab.provenance.watermark.lineage import GENERATION_KEYS
 
     out: list[Candidate] = []
-    end = ledger.size()
+    end = ledger.store.size()
     while end > 0 and len(out) < limit:
         start = max(0, end - SCAN_CHUNK)
         chunk = list(ledger.store.iter_leaves(start, end))
@@ -50,4 +50,12 @@ def lab_candidates(lab, limit: int = MAX_CANDIDATES) -> list[Candidate]:
         return []
 
 
-__all__ = ["issued_candidates", "lab_candidates"]
+def lab_lineage(path, lab, max_frames: int = 90, limits=None):
+    """file_lineage of `path` with the lab's issued payloads as the candidates of informed detection (what
+    `dflab watermark detect` and `dflab verify` read)."""
+    from dflab.provenance.watermark.lineage import file_lineage
+
+    return file_lineage(path, max_frames=max_frames, limits=limits, candidates=lab_candidates(lab))
+
+
+__all__ = ["issued_candidates", "lab_candidates", "lab_lineage"]
