@@ -79,7 +79,7 @@ class InformedMatch:
     @property
     def false_match_odds(self) -> float:
         """Union bound on the chance that noise scores this high against any candidate in any fold."""
-        return min(1.0, self.tests * NormalDist().cdf(-self.z)) if self.candidates else 1.0
+        return min(1.0, self.tests * upper_tail(self.z)) if self.candidates else 1.0
 
     def to_json(self) -> dict:
         from dflab.provenance.payload import record_from_payload
@@ -103,6 +103,11 @@ class InformedMatch:
             "margin_z": round(float(self.margin_z), 2) if math.isfinite(self.margin_z) else None,
             "misattribution_odds": float(f"{self.misattribution_odds:.2g}"),
         }
+
+
+def upper_tail(z: float) -> float:
+    """P(N(0, 1) > z), accurate far into the tail (NormalDist().cdf loses it to cancellation past z ~ 6)."""
+    return 0.5 * math.erfc(z / math.sqrt(2.0))
 
 
 def tests_of(folds: int, candidates: int) -> int:
@@ -222,7 +227,7 @@ def best_match(folds: Mapping[str, Sequence[np.ndarray]] | Sequence[np.ndarray],
     margins[winner] = np.inf
     at_best[winner] = -np.inf
     runner = int(np.argmin(margins)) if len(candidates) > 1 else None  # the closest competitor, in noise units
-    tail = sum(0.5 * math.erfc(m / math.sqrt(2.0)) for m in margins[np.isfinite(margins)].tolist())
+    tail = sum(upper_tail(m) for m in margins[np.isfinite(margins)].tolist())
     return InformedMatch(
         candidate=candidates[winner], z=z, threshold=threshold, candidates=len(candidates), folds=n_folds,
         runner_up=candidates[runner] if runner is not None else None,
