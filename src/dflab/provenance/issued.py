@@ -2,7 +2,8 @@
 
 Disclosure (make/disclose.py) marks every output with payload_for_record(its record id), embedded with the key of
 its watermark generation (extra.watermark_generation); those "generate" records are the candidates. The newest
-`limit` of them are tested (a ledger can hold millions of records; the scoring is ~0.1 s per 1,000). Records
+`limit` of them, among the newest MAX_RECORDS_READ records, are tested (a ledger can hold millions of records;
+the scoring costs ~0.1 s of CPU per 1,000 candidates). Records
 whose JSON does not parse are skipped here: `dflab ledger verify` is where a damaged ledger is reported.
 """
 
@@ -13,6 +14,7 @@ import json
 from dflab.provenance.watermark.informed import MAX_CANDIDATES, Candidate
 
 SCAN_CHUNK = 4096  # records read per query, newest first
+MAX_RECORDS_READ = 200_000  # newest records looked through for disclosed outputs (~2 s of JSON at most)
 
 
 def issued_candidates(ledger, limit: int = MAX_CANDIDATES) -> list[Candidate]:
@@ -22,8 +24,9 @@ def issued_candidates(ledger, limit: int = MAX_CANDIDATES) -> list[Candidate]:
 
     out: list[Candidate] = []
     end = ledger.store.size()
-    while end > 0 and len(out) < limit:
-        start = max(0, end - SCAN_CHUNK)
+    oldest = max(0, end - MAX_RECORDS_READ)
+    while end > oldest and len(out) < limit:
+        start = max(oldest, end - SCAN_CHUNK)
         chunk = list(ledger.store.iter_leaves(start, end))
         for record_id, leaf in reversed(chunk):
             try:
@@ -55,7 +58,7 @@ def lab_lineage(path, lab, max_frames: int = 90, limits=None):
     `dflab watermark detect` and `dflab verify` read)."""
     from dflab.provenance.watermark.lineage import file_lineage
 
-    return file_lineage(path, max_frames=max_frames, limits=limits, candidates=lab_candidates(lab))
+    return file_lineage(path, max_frames=max_frames, limits=limits, candidates=lambda: lab_candidates(lab))
 
 
 __all__ = ["issued_candidates", "lab_candidates", "lab_lineage"]

@@ -14,7 +14,7 @@ therefore the limit: disclosure refuses to mark a fourth generation rather than 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -31,6 +31,9 @@ from dflab.provenance.watermark.detect import (
 )
 from dflab.provenance.watermark.informed import Candidate, InformedMatch, best_match
 from dflab.provenance.watermark.pattern import DEFAULT_KEY
+
+# The payloads the lab issued, or a function that reads them (called only when blind decoding fails).
+Candidates = Sequence[Candidate] | Callable[[], Sequence[Candidate]]
 
 GENERATION_KEYS = (DEFAULT_KEY, f"{DEFAULT_KEY}/gen2", f"{DEFAULT_KEY}/gen3")
 
@@ -85,7 +88,7 @@ class Lineage:
 
 
 def read_lineage(residual: np.ndarray, media_type: str = "image", frames_used: int = 1,
-                 candidates: Sequence[Candidate] | None = None) -> Lineage:  # fmt: skip
+                 candidates: Candidates | None = None) -> Lineage:  # fmt: skip
     """Every generation's detector on one whitened residual. The residual, its views, their period candidates and
     unshifted folds do not depend on the key: they are computed once for all generations (SharedViews).
     `candidates`: the lab's issued payloads, tested when no generation's mark decodes blindly."""
@@ -96,7 +99,7 @@ def read_lineage(residual: np.ndarray, media_type: str = "image", frames_used: i
     return _with_informed(results, folds, candidates)
 
 
-def image_lineage(rgb: np.ndarray, candidates: Sequence[Candidate] | None = None) -> Lineage:
+def image_lineage(rgb: np.ndarray, candidates: Candidates | None = None) -> Lineage:
     """Every generation's mark in a picture: the standard grid, then a small picture's own-resolution grids.
     `candidates`: as for read_lineage."""
     from dflab.provenance.watermark.embed import luma
@@ -118,10 +121,15 @@ def image_lineage(rgb: np.ndarray, candidates: Sequence[Candidate] | None = None
 
 
 def _with_informed(results: tuple[WatermarkResult, ...], folds: dict[str, list],
-                   candidates: Sequence[Candidate] | None) -> Lineage:  # fmt: skip
+                   candidates: Candidates | None) -> Lineage:  # fmt: skip
     """The lineage, with the informed test of `candidates` when no generation decoded blindly (blind first: an
-    exact CRC-checked payload beats any correlation)."""
+    exact CRC-checked payload beats any correlation). `candidates` may be a function that reads them, called
+    only then."""
     if not candidates or any(r.detected for r in results):
+        return Lineage(results)
+    if callable(candidates):  # read from the ledger only now that blind decoding has failed
+        candidates = candidates()
+    if not candidates:
         return Lineage(results)
     match = best_match(folds, [c for c in candidates if c.key in folds])
     if not match.identified:
@@ -142,7 +150,7 @@ def informed_confidence(match: InformedMatch) -> float:
 
 
 def file_lineage(path: str | Path, max_frames: int = 90, limits: Limits | None = None,
-                 candidates: Sequence[Candidate] | None = None) -> Lineage:  # fmt: skip
+                 candidates: Candidates | None = None) -> Lineage:  # fmt: skip
     """The lineage of an image (full resolution) or a video (residuals averaged over up to `max_frames` frames).
     `limits` (default Limits()) as for every media read; limits.allow_partial reads what a cut video holds.
     `candidates`: the lab's issued payloads (issued_candidates), tested when nothing decodes blindly."""
