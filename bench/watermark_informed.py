@@ -10,7 +10,8 @@ issued payloads (records 1..N+1 without the true one: a dense ledger, the hardes
 record ids share most of their bits). Reported per attack: blind detection rate; median and minimum informed z
 of the true payload; median and maximum z of the best wrong payload; the threshold for the true payload among
 --wrong + 1 candidates and the informed detection rate at it (true payload above the threshold and above every
-wrong one). Also the CPU time of scoring one picture's folds against 10, 1,000 and 10,000 candidates.
+wrong one). Also the CPU time of scoring one picture's folds against 10, 1,000 and 10,000 candidates, and of
+reading that many issued payloads from a ledger (in memory) of 10,000 disclosed records.
 Writes bench/results/watermark_informed.json.
 """
 
@@ -28,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import print_table, require_shared_data, write_results  # noqa: E402
 
-ATTACKS = ("combined", "combined64")
+ATTACKS = ("combined", "combined64")  # the others decode blindly on 85-100 % of these photos (bench/watermark.py)
 SMALL = 400
 TRUE_RECORD = 500
 
@@ -44,6 +45,20 @@ def blind_and_folds(rgb: np.ndarray):
     first = detect_residual(detector_residual(gray), folds_out=folds)
     result = retry_on_fallback_grids(first, FallbackGrids(gray), folds_out=folds)
     return result, folds
+
+
+def ledger_read_ms() -> dict:
+    """CPU ms to read the newest 10 / 1,000 / 10,000 disclosed records' payloads from a ledger of 10,000."""
+    from dflab.lab import Lab
+    from dflab.provenance.issued import issued_candidates
+    from dflab.provenance.ledger import Record
+
+    with Lab.memory() as lab:
+        lab.keys.init()
+        records = [Record(content_sha256=f"{i:064x}", action="generate", media_type="image",
+                          extra={"synthetic": True, "watermark_generation": 1}) for i in range(10_000)]  # fmt: skip
+        lab.ledger().append_batch(records)
+        return {str(n): cpu_ms(lambda: issued_candidates(lab.ledger(), n)) for n in (10, 1000, 10000)}
 
 
 def cpu_ms(fn) -> float:
@@ -131,8 +146,10 @@ def main() -> int:
             candidates = [Candidate(payload_for_record(r), record=r) for r in range(1, n + 1)]
             timing[str(n)] = cpu_ms(lambda: best_match(folds, candidates))
         timing["folds"] = len(folds)
+        timing["ledger_read"] = ledger_read_ms()
         print(f"\nCPU ms to score one picture's {len(folds)} folds against 10 / 1,000 / 10,000 candidates: "
-              f"{timing['10']} / {timing['1000']} / {timing['10000']}")  # fmt: skip
+              f"{timing['10']} / {timing['1000']} / {timing['10000']}; reading them from the ledger: "
+              f"{' / '.join(str(v) for v in timing['ledger_read'].values())}")  # fmt: skip
     write_results("watermark_informed", {
         "data": f"the {len(rows)} photos under {SMALL} px of bench/watermark.py's photo set",
         "true_record": TRUE_RECORD, "wrong_candidates": len(wrong),

@@ -529,7 +529,10 @@ def _watermark_informed(d: dict) -> list[str]:
         ["attack", "photos", "blind", "blind or present", "blind or identified", "wrong record named",
          "true payload z (median)", "(min)", "best wrong z (median)", "(max)", "threshold (median)"], rows) + (
         ["", f"Scoring one picture's {t['folds']} folds: {t['10']:.0f} / {t['1000']:.0f} / {t['10000']:.0f} ms CPU "
-         "for 10 / 1,000 / 10,000 candidates (on top of the blind search that made the folds)."] if t else [])
+         "for 10 / 1,000 / 10,000 candidates (on top of the blind search that made the folds)"
+         + (f"; reading them from a ledger of 10,000 disclosed records: "
+            f"{' / '.join(f'{v:.0f}' for v in t['ledger_read'].values())} ms." if "ledger_read" in t else ".")]
+        if t else [])
 
 
 def _serve_load(d: dict) -> list[str]:
