@@ -13,8 +13,14 @@ the fold's norm is ~N(0, 1) for a tile that is not there (a fixed +-1 pattern ag
 best candidate is accepted only above `threshold_z(tests)`, where tests = folds x 1024 offsets x N candidates:
 the max over that many ~N(0, 1) statistics exceeds it with probability at most FALSE_MATCH_ODDS per picture
 (union bound; looking at only the top offsets of each fold can only lower the max). The same odds as blind
-decoding's 16 CRC-24 checks (9.5e-7), so a ledger of 10,000 records costs ~0.3 of a standard deviation more
-signal than one of 10.
+decoding's 16 CRC-24 checks (9.5e-7). With the ~64 folds of a small picture the threshold is z 7.0 for 10
+candidates, 7.6 for 1,000 and 7.9 for 10,000: a bigger ledger needs a little more of the mark left.
+
+What it can and cannot say. Neighbouring records (dense ledger ids) differ only in their low payload bits and
+the CRC, so their tiles share ~70 % of their chips (coded-bit distance 44-64 of 282): a damaged mark that
+clears the threshold for its own payload clears it for its neighbours nearly as well. A match therefore says
+`present` (a mark this ledger issued is there) and names the record (`identified`) only when the best beats
+every other candidate on the chips where they differ by a clear margin (InformedMatch).
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from dflab.provenance.watermark import ecc
 from dflab.provenance.watermark.pattern import CODED_BITS, DEFAULT_KEY, PAYLOAD_BITS, REPEATS, TILE, layout_for_key
 
 FALSE_MATCH_ODDS = 1e-6  # per picture, whatever the number of candidates (blind decoding: 9.5e-7)
-TOP_SHIFTS = 32  # tile offsets tested per fold: the sync code's strongest (the true one is among them)
+TOP_SHIFTS = 32  # tile offsets tested per fold: the sync code's strongest (where the true one usually is)
 MAX_CANDIDATES = 10_000  # the newest issued payloads tested; older ones only by blind decoding
 CHUNK = 4096  # candidates scored at once (bounds memory: folds x shifts x CHUNK floats)
 MAX_MISATTRIBUTION_ODDS = 1e-3  # per picture, for naming one record (see InformedMatch)
