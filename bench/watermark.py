@@ -57,7 +57,7 @@ PAYLOAD = bytes.fromhex("df010000c0ffee42")
 FP_BOUND = 16 * 2.0**-24  # dflab-v1's bound: 16 CRC-24 checks per picture
 BASELINE_ATTACKS = ("none", "jpeg50", "downscale50", "crop80", "combined")
 PHOTO_FOLDERS = ("face_recognition", "dlib_faces", "invisible_watermark/test_vectors", "cnndetection")
-INFORMED_CANDIDATES = 1000  # issued payloads tested when blind decoding fails: PAYLOAD's record and its neighbours
+INFORMED_CANDIDATES = 1000  # allocated payloads tested when blind decoding fails: PAYLOAD's record and its neighbours
 SIZE_CLASSES = (("small (<400 px)", 0, 400), ("medium (400-799 px)", 400, 800), ("large (>=800 px)", 800, 10**9))
 SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 
@@ -234,7 +234,7 @@ def blind_then_informed(rgb: np.ndarray, candidates: list):
 
 def robustness(photos: list[str]) -> dict:
     """dflab-v1 on every photo x every attack: detection rate overall and per size class, the misses named.
-    Blind decoding, then (where it fails) informed detection against INFORMED_CANDIDATES issued payloads:
+    Blind decoding, then (where it fails) informed detection against INFORMED_CANDIDATES allocated payloads:
     `present` = a mark of this ledger is there, `identified` = and its record is named (the right one)."""
     from dflab.errors import DflabError
     from dflab.provenance.watermark import embed_image, psnr
@@ -301,7 +301,7 @@ def print_robustness(res: dict) -> None:
         print(f"{attack:18s} " + " ".join(f"{t.get(attack, float('nan')):>20.3f}" for t in tables))
     print(f"detection rate (exact payload); PSNR mean {res['psnr_db_mean']} dB, min {res['psnr_db_min']} dB")
     if "informed_present_rate" in res:
-        print(f"\nblind, then informed against {res['informed_candidates']} issued payloads: present / identified")
+        print(f"\nblind, then informed against {res['informed_candidates']} allocated payloads: present / identified")
         for attack in res["detection_rate"]:
             cells = [f"{t['informed_present_rate'].get(attack, float('nan')):.3f} / "
                      f"{t['informed_identified_rate'].get(attack, float('nan')):.3f}"
@@ -340,7 +340,7 @@ def unmarked_lineage_ms(repeats: int = 3) -> float:
 
 def false_positives(step: int = 1) -> dict:
     """Every (or every K-th) unmarked picture: blind decoding, then informed detection against
-    INFORMED_CANDIDATES issued payloads (its false matches, its highest z against its threshold)."""
+    INFORMED_CANDIDATES allocated payloads (its false matches, its highest z against its threshold)."""
     from dflab.media.load import load_image_rgb
 
     paths = sorted(p for p in DATA.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp"))[::step]
@@ -419,7 +419,7 @@ def main() -> int:
         print(f"\nfalse positives on unmarked real pictures: {fp['false_detections']} / {fp['images']} "
               f"(theoretical bound {fp['theoretical_rate_bound']:.1e} per picture; null sync z median "
               f"{fp['null_sync_z_p50']}, max {fp['null_sync_z_max']}); informed against "
-              f"{fp['informed_candidates']} issued payloads: {fp['informed_false_matches']} false matches (z minus "
+              f"{fp['informed_candidates']} allocated payloads: {fp['informed_false_matches']} false matches (z minus "
               f"threshold: median {fp['informed_null_z_minus_threshold_p50']}, max "
               f"{fp['informed_null_z_minus_threshold_max']})")  # fmt: skip
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

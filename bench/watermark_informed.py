@@ -1,4 +1,4 @@
-"""Informed detection on small photos: the true payload's z against the best of 1,000 wrong issued payloads.
+"""Informed detection on small photos: the true payload's z against the best of 1,000 wrong allocated payloads.
 
     .venv/bin/python bench/watermark_informed.py [--per-folder N (default 8)] [--limit N] [--wrong N (1000)]
 
@@ -6,12 +6,12 @@ The photos under 400 px of bench/watermark.py's photo set (the same list, as ben
 marked with the payload of ledger record TRUE_RECORD and attacked (JPEG 50, half size, 80 % and 64 % crops, the
 combined attacks). For each picture the blind detector runs first; its folds (every view, period guess and grid
 it tried) are then scored (watermark/informed.py) against the true payload alone and against --wrong other
-issued payloads (records 1..N+1 without the true one: a dense ledger, the hardest case since neighbouring
+allocated payloads (records 1..N+1 without the true one: a dense ledger, the hardest case since neighbouring
 record ids share most of their bits). Reported per attack: blind detection rate; median and minimum informed z
 of the true payload; median and maximum z of the best wrong payload; the threshold for the true payload among
 --wrong + 1 candidates and the informed detection rate at it (true payload above the threshold and above every
 wrong one). Also the CPU time of scoring one picture's folds against 10, 1,000 and 10,000 candidates, and of
-reading that many issued payloads from a ledger (in memory) of 10,000 disclosed records.
+reading that many allocated payloads from a ledger (in memory) of 10,000 disclosed records.
 Writes bench/results/watermark_informed.json.
 """
 
@@ -71,7 +71,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-folder", type=int, default=8, help="pictures from each faces/ source folder")
     parser.add_argument("--limit", type=int, default=0, help="only the first N small photos (0: all)")
-    parser.add_argument("--wrong", type=int, default=1000, help="wrong issued payloads per picture")
+    parser.add_argument("--wrong", type=int, default=1000, help="wrong allocated payloads per picture")
     args = parser.parse_args()
     require_shared_data()
     import watermark as photo_bench  # bench/watermark.py: the same photo set

@@ -478,8 +478,8 @@ def _watermark_robustness(r: dict) -> list[str]:
                for _, c in classes] for attack, rate in r["informed_present_rate"].items()]  # fmt: skip
     wrong = sum(r["informed_wrong_record_named"].values())
     return out + ["", f"Blind decoding, then (where it fails) informed detection against {r['informed_candidates']} "
-                  "issued payloads (a dense ledger: the photo's record and its neighbours): mark present (a payload "
-                  "this ledger issued correlates above the threshold) / record identified (the right one, told "
+                  "allocated payloads (a dense ledger: the photo's record and its neighbours): mark present (a payload "
+                  "this ledger allocated correlates above the threshold) / record identified (the right one, told "
                   f"apart from its neighbours). A wrong record named: {wrong} times.", ""] + table(headers, rows)
 
 
@@ -501,7 +501,7 @@ def _watermark(d: dict) -> list[str]:
         ["method", "bits", "PSNR dB"] + [f"{a}: bits / detected" for a in attacks]
         + ["embed / decode ms, 1080p"], rows) + [
         "", f"False detections on {fp['images']} unmarked real pictures: {fp['false_detections']}"
-        + (f"; informed against {fp['informed_candidates']} issued payloads: {fp['informed_false_matches']} false "
+        + (f"; informed against {fp['informed_candidates']} allocated payloads: {fp['informed_false_matches']} false "
            f"matches (the highest z stays {-fp['informed_null_z_minus_threshold_max']:.2f} below its threshold)."
            if "informed_false_matches" in fp else ".")]
 
@@ -524,7 +524,7 @@ def _watermark_informed(d: dict) -> list[str]:
              r["best_wrong_z_max"], r["threshold_median"]] for r in d["summary"]]  # fmt: skip
     t = d.get("scoring_cpu_ms") or {}
     return [f"Photos under 400 px marked with ledger record {d['true_record']}, tested against it and "
-            f"{d['wrong_candidates']} other issued payloads (records 1..{d['wrong_candidates'] + 1}) where blind "
+            f"{d['wrong_candidates']} other allocated payloads (records 1..{d['wrong_candidates'] + 1}) where blind "
             "decoding fails.", ""] + table(
         ["attack", "photos", "blind", "blind or present", "blind or identified", "wrong record named",
          "true payload z (median)", "(min)", "best wrong z (median)", "(max)", "threshold (median)"], rows) + (
@@ -681,7 +681,7 @@ SPECS: dict[str, Spec] = {
                              "80 unregistered photos from faces/", _trace_robustness),
     "watermark": Spec("118 photos of every size (faces/, face_recognition/, dlib_faces/, the invisible-watermark "
                       "covers, cnndetection); 6 of them for the baselines; every 10th unmarked real picture of the "
-                      "data folder; informed detection against 1,000 issued payloads", _watermark),
+                      "data folder; informed detection against 1,000 allocated payloads", _watermark),
     "watermark_informed": Spec("the 75 photos under 400 px of the watermark benchmark's photo set",
                                _watermark_informed),
     "watermark_small": Spec("the 75 photos under 400 px of the watermark benchmark's photo set (face crops of "

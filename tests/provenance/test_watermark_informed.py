@@ -69,7 +69,9 @@ def test_a_small_disclosed_photo_after_the_combined_attack_is_matched_to_its_led
     assert match["candidates_tested"] == 21 and match["informed_z"] >= match["informed_threshold_z"]
     assert match["false_match_odds"] <= 1e-6
 
-    section = verify_file(attacked, lab=lab)["watermark"]
+    verified = verify_file(attacked, lab=lab)
+    section = verified["watermark"]
+    assert "a mark this ledger issued is present" in verified["summary"]
     assert section["informed"]["best_record"] == record and section["informed"]["present"]
     assert section["detected"] is False  # neighbours share most of its bits: not named as an exact payload
 
