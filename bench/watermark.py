@@ -57,6 +57,7 @@ PAYLOAD = bytes.fromhex("df010000c0ffee42")
 FP_BOUND = 16 * 2.0**-24  # dflab-v1's bound: 16 CRC-24 checks per picture
 BASELINE_ATTACKS = ("none", "jpeg50", "downscale50", "crop80", "combined")
 PHOTO_FOLDERS = ("face_recognition", "dlib_faces", "invisible_watermark/test_vectors", "cnndetection")
+INFORMED_CANDIDATES = 1000  # allocated payloads tested when blind decoding fails: PAYLOAD's record and its neighbours
 SIZE_CLASSES = (("small (<400 px)", 0, 400), ("medium (400-799 px)", 400, 800), ("large (>=800 px)", 800, 10**9))
 SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 
@@ -207,14 +208,41 @@ def photo_set(per_folder_faces: int) -> list[str]:
     return out
 
 
+def issued_candidates(n: int = INFORMED_CANDIDATES) -> list:
+    """A dense ledger of n disclosed records around PAYLOAD's (the hardest case for informed detection:
+    neighbouring record ids share most payload bits)."""
+    from dflab.provenance.payload import payload_for_record, record_from_payload
+    from dflab.provenance.watermark.informed import Candidate
+
+    first = record_from_payload(PAYLOAD) - n // 2
+    return [Candidate(payload_for_record(r), record=r) for r in range(first, first + n)]
+
+
+def blind_then_informed(rgb: np.ndarray, candidates: list):
+    """(blind result, informed match or None): what `dflab watermark detect` does with a ledger (generation 1)."""
+    from dflab.provenance.watermark.detect import FallbackGrids, detect_residual, retry_on_fallback_grids
+    from dflab.provenance.watermark.embed import luma
+    from dflab.provenance.watermark.grid import detector_residual
+    from dflab.provenance.watermark.informed import best_match
+
+    gray = luma(rgb)
+    folds: list = []
+    blind = retry_on_fallback_grids(detect_residual(detector_residual(gray), folds_out=folds), FallbackGrids(gray),
+                                    folds_out=folds)  # fmt: skip
+    return blind, (None if blind.detected else best_match(folds, candidates))
+
+
 def robustness(photos: list[str]) -> dict:
-    """dflab-v1 on every photo x every attack: detection rate overall and per size class, the misses named."""
+    """dflab-v1 on every photo x every attack: detection rate overall and per size class, the misses named.
+    Blind decoding, then (where it fails) informed detection against INFORMED_CANDIDATES allocated payloads:
+    `present` = a mark of this ledger is there, `identified` = and its record is named (the right one)."""
     from dflab.errors import DflabError
-    from dflab.provenance.watermark import detect_image, embed_image, psnr
+    from dflab.provenance.watermark import embed_image, psnr
     from dflab.provenance.watermark.attacks import IMAGE_ATTACKS
     from dflab.provenance.watermark.embed import MIN_EMBED_SHORT_SIDE
 
     rows, psnrs, skipped = [], [], []
+    candidates = issued_candidates()
     for rel in photos:
         try:
             rgb = _load(rel)
@@ -226,26 +254,38 @@ def robustness(photos: list[str]) -> dict:
             continue
         marked = embed_image(rgb, PAYLOAD)
         psnrs.append(psnr(rgb, marked))
-        hits = {}
+        hits, present, identified, wrong = {}, {}, {}, {}
         for attack, fn in IMAGE_ATTACKS.items():
-            result = detect_image(fn(marked))
+            result, match = blind_then_informed(fn(marked), candidates)
             hits[attack] = bool(result.detected and result.payload == PAYLOAD)
-        rows.append({"photo": rel, "short_side": int(min(rgb.shape[:2])), "hits": hits})
-        print(f"  {rel[:60]:60s} {min(rgb.shape[:2]):5d} " + "".join("." if h else "x" for h in hits.values()),
-              file=sys.stderr, flush=True)  # fmt: skip
+            present[attack] = hits[attack] or bool(match is not None and match.present)
+            named = match is not None and match.identified
+            identified[attack] = hits[attack] or bool(named and match.candidate.payload == PAYLOAD)
+            wrong[attack] = bool(named and match.candidate.payload != PAYLOAD)
+        rows.append({"photo": rel, "short_side": int(min(rgb.shape[:2])), "hits": hits, "present": present,
+                     "identified": identified, "wrong_record": wrong})  # fmt: skip
+        print(f"  {rel[:60]:60s} {min(rgb.shape[:2]):5d} " + "".join(
+            "." if h else ("p" if present[a] else "x") for a, h in hits.items()), file=sys.stderr, flush=True)  # fmt: skip
 
-    def rates(subset: list[dict]) -> dict:
-        return {a: round(float(np.mean([r["hits"][a] for r in subset])), 4) for a in IMAGE_ATTACKS} if subset else {}
+    def rates(subset: list[dict], column: str = "hits") -> dict:
+        return {a: round(float(np.mean([r[column][a] for r in subset])), 4) for a in IMAGE_ATTACKS} if subset else {}
 
     classes = {}
     for name, lo, hi in SIZE_CLASSES:
         subset = [r for r in rows if lo <= r["short_side"] < hi]
-        classes[name] = {"photos": len(subset), "detection_rate": rates(subset)}
+        classes[name] = {"photos": len(subset), "detection_rate": rates(subset),
+                         "informed_present_rate": rates(subset, "present"),
+                         "informed_identified_rate": rates(subset, "identified")}  # fmt: skip
     return {
         "photos": len(rows), "skipped_too_small_or_unreadable": len(skipped),
         "psnr_db_mean": round(float(np.mean(psnrs)), 2), "psnr_db_min": round(float(np.min(psnrs)), 2),
-        "detection_rate": rates(rows), "by_size": classes,
+        "detection_rate": rates(rows), "informed_present_rate": rates(rows, "present"),
+        "informed_identified_rate": rates(rows, "identified"),
+        "informed_candidates": len(candidates),
+        "informed_wrong_record_named": {a: sum(r["wrong_record"][a] for r in rows) for a in IMAGE_ATTACKS},
+        "by_size": classes,
         "misses": {a: [r["photo"] for r in rows if not r["hits"][a]] for a in IMAGE_ATTACKS},
+        "informed_misses": {a: [r["photo"] for r in rows if not r["present"][a]] for a in IMAGE_ATTACKS},
     }  # fmt: skip
 
 
@@ -260,6 +300,14 @@ def print_robustness(res: dict) -> None:
     for attack in res["detection_rate"]:
         print(f"{attack:18s} " + " ".join(f"{t.get(attack, float('nan')):>20.3f}" for t in tables))
     print(f"detection rate (exact payload); PSNR mean {res['psnr_db_mean']} dB, min {res['psnr_db_min']} dB")
+    if "informed_present_rate" in res:
+        print(f"\nblind, then informed against {res['informed_candidates']} allocated payloads: present / identified")
+        for attack in res["detection_rate"]:
+            cells = [f"{t['informed_present_rate'].get(attack, float('nan')):.3f} / "
+                     f"{t['informed_identified_rate'].get(attack, float('nan')):.3f}"
+                     for t in [res] + list(res["by_size"].values())]  # fmt: skip
+            print(f"{attack:18s} " + " ".join(f"{c:>20s}" for c in cells))
+        print(f"wrong record named: {sum(res['informed_wrong_record_named'].values())}")
 
 
 def unmarked_decode_ms(repeats: int = 3) -> float:
@@ -291,26 +339,36 @@ def unmarked_lineage_ms(repeats: int = 3) -> float:
 
 
 def false_positives(step: int = 1) -> dict:
+    """Every (or every K-th) unmarked picture: blind decoding, then informed detection against
+    INFORMED_CANDIDATES allocated payloads (its false matches, its highest z against its threshold)."""
     from dflab.media.load import load_image_rgb
-    from dflab.provenance.watermark import detect_image
 
     paths = sorted(p for p in DATA.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp"))[::step]
     n, hits, zs, skipped = 0, [], [], 0
+    candidates, informed_hits, gaps = issued_candidates(), [], []
     for path in paths:
         try:
             rgb = load_image_rgb(path)
         except Exception:  # noqa: BLE001 - unreadable or unsupported test fixtures are simply not counted
             skipped += 1
             continue
-        result = detect_image(rgb)
+        result, match = blind_then_informed(rgb, candidates)
         n += 1
         zs.append(result.sync_z)
         if result.detected:
             hits.append(str(path.relative_to(DATA)))
+        if match is not None and match.candidate is not None:
+            gaps.append(match.z - match.threshold)
+            if match.present:
+                informed_hits.append(str(path.relative_to(DATA)))
     return {
         "images": n, "false_detections": len(hits), "false_detection_paths": hits, "skipped_unreadable": skipped,
         "theoretical_rate_bound": FP_BOUND, "null_sync_z_p50": round(float(np.median(zs)), 2),
         "null_sync_z_max": round(float(np.max(zs)), 2),
+        "informed_candidates": len(candidates), "informed_false_matches": len(informed_hits),
+        "informed_false_match_paths": informed_hits,
+        "informed_null_z_minus_threshold_p50": round(float(np.median(gaps)), 2) if gaps else None,
+        "informed_null_z_minus_threshold_max": round(float(np.max(gaps)), 2) if gaps else None,
     }  # fmt: skip
 
 
@@ -329,7 +387,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-folder", type=int, default=8, help="pictures from each faces/ source folder")
     parser.add_argument("--images", type=int, default=DEFAULT_IMAGES, help=f"baseline photos (max {len(PHOTOS)})")
-    parser.add_argument("--no-baselines", action="store_true", help="skip the invisible-watermark comparison")
+    parser.add_argument("--no-baselines", action="store_true",
+                        help="skip the invisible-watermark comparison (the existing file's is kept)")
     parser.add_argument("--keep-robustness", action="store_true",
                         help="reuse the robustness section of the existing results file (measure the rest)")
     parser.add_argument("--no-fp", action="store_true", help="skip the false-positive scan of all unmarked pictures")
@@ -347,6 +406,9 @@ def main() -> int:
     print(f"dflab-v1 decode on an unmarked 1080p picture (every view searched): {results['unmarked_decode_ms_1080p']} ms")
     results["unmarked_lineage_ms_1080p"] = unmarked_lineage_ms()
     print(f"every generation's key on it (scan, verify): {results['unmarked_lineage_ms_1080p']} ms\n")
+    if args.no_baselines and RESULTS.is_file():  # keep the last comparison rather than drop it
+        previous = json.loads(RESULTS.read_text())
+        results.update({k: previous[k] for k in ("photos", "attacks", "methods") if k in previous})
     if not args.no_baselines:
         photos = PHOTOS[: args.images]
         results.update(photos=photos, attacks=", ".join(BASELINE_ATTACKS), methods=run_methods(photos))
@@ -356,7 +418,10 @@ def main() -> int:
         results["false_positives"] = fp
         print(f"\nfalse positives on unmarked real pictures: {fp['false_detections']} / {fp['images']} "
               f"(theoretical bound {fp['theoretical_rate_bound']:.1e} per picture; null sync z median "
-              f"{fp['null_sync_z_p50']}, max {fp['null_sync_z_max']})")  # fmt: skip
+              f"{fp['null_sync_z_p50']}, max {fp['null_sync_z_max']}); informed against "
+              f"{fp['informed_candidates']} allocated payloads: {fp['informed_false_matches']} false matches (z minus "
+              f"threshold: median {fp['informed_null_z_minus_threshold_p50']}, max "
+              f"{fp['informed_null_z_minus_threshold_max']})")  # fmt: skip
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     tmp = RESULTS.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(results, indent=2) + "\n")

@@ -65,3 +65,25 @@ def test_not_media_missing_and_existing_output(shared_data, tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.png"]  # nothing half-written
     code, _, err = _run(capsys, "watermark", "detect", str(text))
     assert code == 2 and len(err.strip().splitlines()) == 1
+
+
+def test_detect_says_how_it_found_the_mark_and_tests_the_ledger_only_when_blind_decoding_fails(
+    shared_data, tmp_path, capsys
+):
+    from dflab.lab import Lab
+    from dflab.provenance import adapters
+
+    with Lab.default() as lab:  # the test session's home: one disclosed record makes one candidate
+        adapters.ledger_append({"action": "generate", "content_sha256": "ab" * 32, "media_type": "image",
+                                "extra": {"synthetic": True, "watermark_generation": 1}}, lab)  # fmt: skip
+    marked = tmp_path / "marked.png"
+    _run(capsys, "watermark", "embed", str(shared_data / PHOTO), str(marked), "--payload", PAYLOAD)
+    code, stdout, _ = _run(capsys, "watermark", "detect", str(marked), "--json")
+    found = json.loads(stdout)
+    assert code == 0 and found["payload"] == PAYLOAD and found["method"] == "blind" and found["informed"] is None
+    code, stdout, _ = _run(capsys, "watermark", "detect", str(shared_data / PHOTO), "--json")
+    unmarked = json.loads(stdout)
+    assert code == 0 and not unmarked["detected"] and unmarked["method"] is None
+    assert unmarked["informed"]["candidates_tested"] >= 1 and unmarked["informed"]["present"] is False
+    code, stdout, _ = _run(capsys, "watermark", "detect", str(shared_data / PHOTO), "--no-ledger", "--json")
+    assert code == 0 and json.loads(stdout)["informed"] is None

@@ -44,7 +44,22 @@ def register(subparsers) -> None:
         help="scan what decodes of a video or audio file that is cut short or damaged (refused otherwise); "
         "the JSON then says complete: false with the decoded and declared durations",
     )
+    p.add_argument(
+        "--ledger", action="store_true",
+        help="test a watermark too damaged to decode against the payloads the lab's ledger issued (DFLAB_HOME)",
+    )
     p.set_defaults(func=run)
+
+
+def _watermark_candidates(args) -> tuple:
+    """The lab's issued payloads for the watermark cue (`--ledger`), else none (blind decoding only)."""
+    if not getattr(args, "ledger", False):
+        return ()
+    from dflab.lab import Lab
+    from dflab.provenance.issued import lab_candidates
+
+    with Lab.default() as lab:
+        return tuple(lab_candidates(lab))
 
 
 def _options(args):
@@ -66,7 +81,8 @@ def _options(args):
 
     return ScanOptions(detectors=detectors, policy=SamplingPolicy(**policy_args), max_faces=args.max_faces,
                        reference_voice=reference, operating_point=OperatingPoint.parse(args.operating_point),
-                       limits=Limits(allow_partial=args.allow_partial))
+                       limits=Limits(allow_partial=args.allow_partial),
+                       watermark_candidates=_watermark_candidates(args))  # fmt: skip
 
 
 PROGRESS_DELAY_S = 2.0  # short scans finish before a bar would be worth drawing

@@ -1,18 +1,23 @@
 """`dflab watermark embed|detect`: the invisible, robust dflab-v1 watermark (64-bit payload).
 
     dflab watermark embed IN OUT --payload HEX [--psnr DB] [--quality Q] [--crf N] [--overwrite] [--json]
-    dflab watermark detect IN [--json]
+    dflab watermark detect IN [--no-ledger] [--json]
 
 Images keep their format from OUT's extension (.png, .jpg, .webp); videos are re-encoded as H.264 with the
 audio copied unchanged. `detect --json` prints one object with detected, payload (hex or null), confidence,
-bit_errors_corrected, media_type and the sync statistics. Exit code 0 in both detect outcomes (a missing
-mark is an answer, not an error); 2 for bad input.
+bit_errors_corrected, media_type and the sync statistics, and `method` ("blind": decoded from the picture
+alone; "informed": matched against the payloads the lab's ledger issued; null: nothing found). When blind
+decoding fails, the newest disclosed records of the lab's ledger are tested (provenance/watermark/informed.py)
+and `informed` says how: candidates tested, z against its threshold, the false-match odds, the record that
+matched best and whether it could be told from its neighbours (`identified`); --no-ledger skips it. Exit code
+0 in both detect outcomes (a missing mark is an answer, not an error); 2 for bad input.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def register(subparsers) -> None:
@@ -41,6 +46,8 @@ def register(subparsers) -> None:
     p.add_argument("--max-frames", type=int, default=90, metavar="N", help="video frames averaged (default 90)")
     p.add_argument("--allow-partial", action="store_true",
                    help="look in what decodes of a video that is cut short or damaged (refused otherwise)")
+    p.add_argument("--no-ledger", action="store_true",
+                   help="blind decoding only: do not test the payloads the lab's ledger issued")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=cmd_detect)
 
@@ -78,17 +85,39 @@ def cmd_detect(args: argparse.Namespace) -> int:
         raise UsageError(f"--max-frames must be at least 1, got {args.max_frames}")
     from dflab.config import Limits
 
-    lineage = file_lineage(args.input, max_frames=args.max_frames, limits=Limits(allow_partial=args.allow_partial))
+    limits = Limits(allow_partial=args.allow_partial)
+    if args.no_ledger:
+        lineage = file_lineage(args.input, max_frames=args.max_frames, limits=limits)
+    else:
+        from dflab.lab import Lab
+        from dflab.provenance.issued import lab_lineage
+        from dflab.provenance.watermark.files import media_type_of
+
+        media_type_of(Path(args.input), limits, decode=False)  # bad input fails before the lab is opened
+        with Lab.default() as lab:
+            lineage = lab_lineage(args.input, lab, max_frames=args.max_frames, limits=limits)
     result = lineage.newest  # media made from dflab media carries one mark per generation; the newest names it
+    method = result.details.get("method", "blind") if result.detected else None
+    informed = lineage.informed.to_json() if lineage.informed is not None else None
     if args.json:
-        print_json({"path": args.input, **result.to_json(), "lineage": lineage.to_json()})
+        print_json({"path": args.input, **result.to_json(), "method": method, "informed": informed,
+                    "lineage": lineage.to_json()})  # fmt: skip
     elif result.detected:
         older = [m["payload"] for m in lineage.to_json()[:-1]]
+        how = (f"matched against {informed['candidates_tested']} issued payloads, z {informed['informed_z']}"
+               if method == "informed" else f"{result.bit_errors_corrected} coded-bit errors corrected")  # fmt: skip
         print(
-            f"{args.input}: watermark found, payload {result.payload_hex} (confidence {result.confidence:.3f}, "
-            f"{result.bit_errors_corrected} coded-bit errors corrected)"
+            f"{args.input}: watermark found, payload {result.payload_hex} (confidence {result.confidence:.3f}, {how})"
             + (f"; older marks of earlier generations: {', '.join(older)}" if older else "")
         )
+    elif informed is not None and informed["present"]:
+        print(f"{args.input}: a dflab watermark of this lab is present but cannot be decoded (informed z "
+              f"{informed['informed_z']} >= {informed['informed_threshold_z']} over {informed['candidates_tested']} "
+              f"issued payloads, false-match odds {informed['false_match_odds']:.1g}); best record "
+              f"{informed['best_record']}, not told apart from record {informed['runner_up_record']} "
+              f"(misattribution odds {informed['misattribution_odds']:.2g})")  # fmt: skip
     else:
-        print(f"{args.input}: no dflab watermark found (confidence {result.confidence:.3f})")
+        tested = f", {informed['candidates_tested']} issued payloads tested" if informed else ""
+        print(f"{args.input}: no dflab watermark found (confidence {result.confidence:.3f}{tested})")
     return 0
+

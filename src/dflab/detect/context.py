@@ -17,6 +17,9 @@ class AnalysedMedia:
     tracks: list[FaceTrack] = field(default_factory=list)
     cache: dict = field(default_factory=dict)  # shared intermediate results (e.g. aligned face crops)
     reference_voice: Path | None = None  # `scan --reference`: a recording of the voice the file should carry
+    # `scan --ledger`: the watermark payloads the lab issued (provenance/watermark/informed.Candidate), tested by
+    # the watermark cue when its mark does not decode blindly; empty: blind decoding only
+    watermark_candidates: tuple = ()
 
     @property
     def media_type(self) -> str:

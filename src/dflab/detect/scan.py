@@ -41,6 +41,9 @@ class ScanOptions:
     frame_done: Callable[[], None] | None = None  # called once per analysed frame (decode + faces)
     reference_voice: Path | None = None  # compared with the file's voice by the speaker_match detector
     detector_threads: int = DETECTOR_THREADS  # detectors run side by side on this many threads (detect/cue_runner.py); 1: in turn
+    # The lab's issued watermark payloads (provenance/issued.lab_candidates), tested by the watermark cue when
+    # its mark does not decode blindly (watermark/informed.py); empty: blind decoding only
+    watermark_candidates: tuple = ()
 
 
 _END = object()
@@ -200,7 +203,8 @@ def run_scan(path: str | Path, options: ScanOptions, detectors_for: Callable[[st
     if not detectors:
         what = "only an audio stream" if media.media_type == "audio" else f"media type {media.media_type}"
         raise Unsupported(f"{path} has {what}, and no selected detector examines that")
-    subject = AnalysedMedia(media, tracks, reference_voice=options.reference_voice)
+    subject = AnalysedMedia(media, tracks, reference_voice=options.reference_voice,
+                            watermark_candidates=tuple(options.watermark_candidates))  # fmt: skip
     if ahead is not None and len(ahead):
         from dflab.detect.cues.aligned import AHEAD_KEY
 

@@ -106,18 +106,25 @@ def _verify_proof(ledger, proof: dict) -> dict:
 # ---------------------------------------------------------------- watermark
 
 
-def watermark_check(path: Path) -> dict:
+def watermark_check(path: Path, lab=None) -> dict:
     """Watermark detection on `path`, with the ledger record its payload points to (see payload.py).
 
     Media made from dflab media carries one mark per generation (watermark/lineage.py): the newest names this
-    file's record, `lineage` lists every mark found, oldest first."""
+    file's record, `lineage` lists every mark found, oldest first. With a `lab`, a mark that does not decode
+    blindly is tested against the payloads its ledger issued (watermark/informed.py): `method` says which
+    found it, `informed` how (None when that test did not run)."""
     from dflab.provenance.payload import record_from_payload
 
     mod = _import("dflab.provenance.watermark.lineage")
     if mod is None:
         return {"available": False, "detected": None, "payload": None, "confidence": None, "record": None,
                 "reason": "watermark module not installed"}
-    lineage = mod.file_lineage(path)
+    if lab is not None:
+        from dflab.provenance.issued import lab_lineage
+
+        lineage = lab_lineage(path, lab)
+    else:
+        lineage = mod.file_lineage(path)
     result = lineage.newest
     return {
         "available": True,
@@ -125,6 +132,8 @@ def watermark_check(path: Path) -> dict:
         "payload": result.payload_hex if result.detected else None,
         "confidence": float(result.confidence),
         "record": record_from_payload(result.payload) if result.detected else None,
+        "method": result.details.get("method", "blind") if result.detected else None,
+        "informed": lineage.informed.to_json() if lineage.informed is not None else None,
         "lineage": lineage.to_json(),
     }
 

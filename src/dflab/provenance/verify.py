@@ -83,7 +83,7 @@ def _verify(src: Path, trust_anchors: bytes | None, registry_k: int, lab) -> dic
         skipped = {"available": True, "applicable": False, "reason": str(media_error), "matches": []}
         watermark, registry = dict(skipped), dict(skipped)
     else:
-        watermark = _guarded(media_type, readable, lambda: adapters.watermark_check(src))
+        watermark = _guarded(media_type, readable, lambda: adapters.watermark_check(src, lab))
         registry = _guarded(media_type, readable, lambda: adapters.registry_check(src, registry_k, lab))
     ledger = _ledger_section(c2pa, watermark, registry, lambda record_id: adapters.ledger_check(record_id, lab))
     synthetic = _synthetic(c2pa, ledger)
@@ -286,8 +286,9 @@ def _summary(verdict: str, c2pa: dict, watermark: dict, registry: dict, ledger: 
     if watermark.get("available") and watermark.get("applicable", True):
         parts.append(
             f"watermark: payload {watermark['payload']} -> {_record_words(watermark.get('record'))}"
+            + (" (informed: matched against the ledger's issued payloads)" if watermark.get("method") == "informed" else "")
             if watermark.get("detected")
-            else "watermark: none"
+            else _undecoded_words(watermark.get("informed"))
         )
     if registry.get("available") and registry.get("applicable", True):
         matches = registry.get("matches") or []
@@ -301,6 +302,15 @@ def _summary(verdict: str, c2pa: dict, watermark: dict, registry: dict, ledger: 
     if ledger.get("consistent") is False:
         parts.append("sources name different ledger records")
     return "; ".join(parts)
+
+
+def _undecoded_words(informed: dict | None) -> str:
+    """No mark decoded; what the informed test against the ledger's issued payloads found, if it ran."""
+    if not informed or not informed.get("present"):
+        return "watermark: none"
+    return (f"watermark: not decodable, but a mark this ledger issued is present (informed z {informed['informed_z']} "
+            f">= {informed['informed_threshold_z']} over {informed['candidates_tested']} disclosed outputs; "
+            f"most likely record {informed['best_record']}, not told apart from record {informed['runner_up_record']})")
 
 
 def _record_words(record: int | None, noun: str = "record") -> str:

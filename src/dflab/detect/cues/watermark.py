@@ -5,7 +5,9 @@ the whitened luma residuals of up to FRAMES_PER_VIDEO analysis frames, averaged,
 video detector works (the mark is static while the picture moves). A mark counts only with a valid dflab
 payload (tag 0xDF01, provenance/payload.py); the ledger record it names is reported. Media made from dflab media
 carries one mark per generation (provenance/watermark/lineage.py): the newest names the file, the older ones
-its ancestors.
+its ancestors. With the lab's issued payloads (`scan --ledger`), a mark too damaged to decode is tested against
+them (provenance/watermark/informed.py): a match names its record, or, where neighbouring records cannot be told
+apart, still says that this lab's ledger issued the mark.
 """
 
 from __future__ import annotations
@@ -42,17 +44,30 @@ class WatermarkDetector:
             return not_applicable(self.name, "no pictures to look for the dflab watermark in")
         if min(frames[0].rgb.shape[:2]) < 64:
             return not_applicable(self.name, "too small to carry the dflab watermark")
+        candidates = media.watermark_candidates or None
         if media.media_type == "image" or len(frames) == 1:
-            lineage = image_lineage(frames[0].rgb)
+            lineage = image_lineage(frames[0].rgb, candidates)
         else:
             picks = self.frames_wanted(media)
             residual, used = mean_residual_of(_luma(frames[i].rgb) for i in picks)
-            lineage = read_lineage(residual, media_type="video", frames_used=used)
+            lineage = read_lineage(residual, media_type="video", frames_used=used, candidates=candidates)
         result, records = lineage.newest, lineage.records
         record = records[-1] if records else None  # the newest mark that names a dflab ledger record
+        informed = lineage.informed.to_json() if lineage.informed is not None else None
         details = {"detected": bool(result.detected), "payload": result.payload_hex, "record": record,
                    "sync_z": round(float(result.sync_z), 2), "frames_used": result.frames_used,
-                   "lineage": lineage.to_json()}  # fmt: skip
+                   "lineage": lineage.to_json(),
+                   "method": result.details.get("method", "blind") if result.detected else None,
+                   "informed": informed}  # fmt: skip
+        if record is None and informed is not None and informed["present"]:
+            return Evidence(
+                name=self.name, score=1.0, confidence=1.0, decisive=True, details=details,
+                summary=f"Carries a dflab watermark this lab's ledger issued (too damaged to decode; matched against "
+                f"{informed['candidates_tested']} issued payloads, z {informed['informed_z']} >= "
+                f"{informed['informed_threshold_z']}, false-match odds {informed['false_match_odds']:.1g}): made by "
+                f"dflab (synthetic); most likely ledger record {informed['best_record']}, not told apart from its "
+                f"neighbours.",
+            )  # fmt: skip
         if record is None and result.detected:
             # e.g. `dflab watermark embed --payload HEX`: a mark, but no disclosure naming a ledger record
             return Evidence(name=self.name, score=0.5, confidence=0.0, details=details,

@@ -8,7 +8,11 @@ rescale and crop), folds all tiles onto one, finds the tile offset with the sync
 Viterbi and accepts only on a valid CRC. A picture smaller than that grid is searched again near its own
 resolution (upsampling it stretches the period out of the search range after a crop), within the same budget
 of CRC checks. Video: the same tile on every frame's Y plane, residuals averaged over
-frames at detection.
+frames at detection. Informed detection (informed.py), only when blind decoding fails and the lab's ledger is at
+hand: the full tile of every payload the ledger issued is correlated with the folds the search already made,
+and the best is accepted above a threshold set by the number of folds x offsets x candidates (false-match odds
+1e-6 per picture); neighbouring records share most payload bits, so a match says "a mark this ledger issued" and
+names the record only when it beats every other candidate by a clear margin.
 
 Public API: embed_image, detect_image, embed_file, detect_file, WatermarkResult, EmbedConfig,
 create_watermarker / list_watermarkers (name "dflab-v1").

@@ -199,11 +199,14 @@ class _Search:
 
 
 def detect_residual(residual: np.ndarray, media_type: str = "image", frames_used: int = 1, key: str = DEFAULT_KEY,
-                    shared: SharedViews | None = None, checks_spent: int = 0) -> WatermarkResult:  # fmt: skip
+                    shared: SharedViews | None = None, checks_spent: int = 0,
+                    folds_out: list | None = None) -> WatermarkResult:  # fmt: skip
     """Detect in a whitened detection-grid residual (one picture, or the mean over video frames), upright,
     mirrored or slightly rotated. `shared`: a SharedViews of this same residual, to search it with several keys
     at the cost of one view search (the results are the same as without). `checks_spent`: CRC checks already
-    made on this picture on another grid; they count against the same MAX_DECODE_ATTEMPTS."""
+    made on this picture on another grid; they count against the same MAX_DECODE_ATTEMPTS. `folds_out`: when
+    given and nothing is found, every aligned folded tile the search tried is appended (informed detection
+    tests the lab's issued payloads in them, watermark/informed.py)."""
     if min(residual.shape) < TILE * 2 or not np.all(np.isfinite(residual)):
         return WatermarkResult(False, None, 0.0, 0.0, media_type=media_type, frames_used=frames_used,
                                decode_attempts=checks_spent)  # fmt: skip
@@ -211,6 +214,8 @@ def detect_residual(residual: np.ndarray, media_type: str = "image", frames_used
         shared = SharedViews(residual)
     search = _Search(layout_for_key(key), key, checks=checks_spent)
     found = search.run(shared)
+    if found is None and folds_out is not None:
+        folds_out.extend(alignment.folded for alignment, _, _ in search.tried)
     if found is None:
         best = max((t[0] for t in search.tried), key=lambda a: a.sync_z) if search.tried else None
         z = best.sync_z if best else 0.0
@@ -248,17 +253,19 @@ class FallbackGrids:
         return self._made
 
 
-def retry_on_fallback_grids(first: WatermarkResult, fallback: FallbackGrids, key: str = DEFAULT_KEY) -> WatermarkResult:
+def retry_on_fallback_grids(first: WatermarkResult, fallback: FallbackGrids, key: str = DEFAULT_KEY,
+                            folds_out: list | None = None) -> WatermarkResult:  # fmt: skip
     """`first` (the standard grid's result) when it found the mark; else the first fallback grid that finds it
     (its details say `grid_short_side`), else `first` with every grid's CRC checks counted. All grids share
-    one budget of MAX_DECODE_ATTEMPTS checks, so the false-positive bound per picture does not change."""
+    one budget of MAX_DECODE_ATTEMPTS checks, so the false-positive bound per picture does not change.
+    `folds_out`: as for detect_residual (every grid is then searched even when the CRC budget is spent)."""
     if first.detected:
         return first
     spent = first.decode_attempts
     for side, shared in fallback.grids():
-        if spent >= MAX_DECODE_ATTEMPTS:
+        if spent >= MAX_DECODE_ATTEMPTS and folds_out is None:
             break
-        result = detect_residual(shared.residual, key=key, shared=shared, checks_spent=spent)
+        result = detect_residual(shared.residual, key=key, shared=shared, checks_spent=spent, folds_out=folds_out)
         if result.detected:
             return replace(result, details={**result.details, "grid_short_side": side})
         spent = result.decode_attempts

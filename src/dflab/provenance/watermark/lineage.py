@@ -14,7 +14,8 @@ therefore the limit: disclosure refuses to mark a fourth generation rather than 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,16 +29,23 @@ from dflab.provenance.watermark.detect import (
     detect_residual,
     retry_on_fallback_grids,
 )
+from dflab.provenance.watermark.informed import Candidate, InformedMatch, best_match
 from dflab.provenance.watermark.pattern import DEFAULT_KEY
+
+# The payloads the lab issued, or a function that reads them (called only when blind decoding fails).
+Candidates = Sequence[Candidate] | Callable[[], Sequence[Candidate]]
 
 GENERATION_KEYS = (DEFAULT_KEY, f"{DEFAULT_KEY}/gen2", f"{DEFAULT_KEY}/gen3")
 
 
 @dataclass(frozen=True)
 class Lineage:
-    """What each generation's detector found in one picture or video, oldest generation first."""
+    """What each generation's detector found in one picture or video, oldest generation first. `informed`: when
+    blind decoding found no mark and the lab's issued payloads were given, the best of them (informed.py); a
+    generation whose payload it identified carries that result (details method "informed")."""
 
     results: tuple[WatermarkResult, ...]
+    informed: InformedMatch | None = None
 
     @property
     def generations(self) -> list[int]:
@@ -79,30 +87,73 @@ class Lineage:
                  "confidence": round(float(self.results[g - 1].confidence), 4)} for g in self.generations]  # fmt: skip
 
 
-def read_lineage(residual: np.ndarray, media_type: str = "image", frames_used: int = 1) -> Lineage:
+def read_lineage(residual: np.ndarray, media_type: str = "image", frames_used: int = 1,
+                 candidates: Candidates | None = None) -> Lineage:  # fmt: skip
     """Every generation's detector on one whitened residual. The residual, its views, their period candidates and
-    unshifted folds do not depend on the key: they are computed once for all generations (SharedViews)."""
+    unshifted folds do not depend on the key: they are computed once for all generations (SharedViews).
+    `candidates`: the lab's issued payloads, tested when no generation's mark decodes blindly."""
     shared = SharedViews(residual)
-    return Lineage(tuple(detect_residual(residual, media_type=media_type, frames_used=frames_used, key=key,
-                                         shared=shared) for key in GENERATION_KEYS))  # fmt: skip
+    folds: dict[str, list] = {key: [] for key in GENERATION_KEYS}
+    results = tuple(detect_residual(residual, media_type=media_type, frames_used=frames_used, key=key, shared=shared,
+                                    folds_out=folds[key] if candidates else None) for key in GENERATION_KEYS)  # fmt: skip
+    return _with_informed(results, folds, candidates)
 
 
-def image_lineage(rgb: np.ndarray) -> Lineage:
+def image_lineage(rgb: np.ndarray, candidates: Candidates | None = None) -> Lineage:
+    """Every generation's mark in a picture: the standard grid, then a small picture's own-resolution grids.
+    `candidates`: as for read_lineage."""
     from dflab.provenance.watermark.embed import luma
     from dflab.provenance.watermark.grid import detector_residual
 
     if min(rgb.shape[:2]) < 16:
         return Lineage(tuple(WatermarkResult(False, None, 0.0, 0.0) for _ in GENERATION_KEYS))
     gray = luma(rgb)
-    standard = read_lineage(detector_residual(gray))
+    residual = detector_residual(gray)
+    shared = SharedViews(residual)
     fallback = FallbackGrids(gray)  # a small picture's own-resolution grids, as detect_image searches them
-    return Lineage(tuple(retry_on_fallback_grids(result, fallback, key)
-                         for result, key in zip(standard.results, GENERATION_KEYS)))  # fmt: skip
+    folds: dict[str, list] = {key: [] for key in GENERATION_KEYS}
+    results = []
+    for key in GENERATION_KEYS:
+        out = folds[key] if candidates else None
+        first = detect_residual(residual, key=key, shared=shared, folds_out=out)
+        results.append(retry_on_fallback_grids(first, fallback, key, folds_out=out))
+    return _with_informed(tuple(results), folds, candidates)
 
 
-def file_lineage(path: str | Path, max_frames: int = 90, limits: Limits | None = None) -> Lineage:
+def _with_informed(results: tuple[WatermarkResult, ...], folds: dict[str, list],
+                   candidates: Candidates | None) -> Lineage:  # fmt: skip
+    """The lineage, with the informed test of `candidates` when no generation decoded blindly (blind first: an
+    exact CRC-checked payload beats any correlation). `candidates` may be a function that reads them, called
+    only then."""
+    if not candidates or any(r.detected for r in results):
+        return Lineage(results)
+    if callable(candidates):  # read from the ledger only now that blind decoding has failed
+        candidates = candidates()
+    if not candidates:
+        return Lineage(results)
+    match = best_match(folds, [c for c in candidates if c.key in folds])
+    if not match.identified:
+        return Lineage(results, informed=match)
+    generation = GENERATION_KEYS.index(match.candidate.key)
+    blind = results[generation]
+    found = replace(blind, detected=True, payload=match.candidate.payload, confidence=informed_confidence(match),
+                    details={**blind.details, **match.to_json()}, raw_payload=match.candidate.payload)  # fmt: skip
+    return Lineage(results[:generation] + (found,) + results[generation + 1 :], informed=match)
+
+
+def informed_confidence(match: InformedMatch) -> float:
+    """0.9..1 as for a blind detection: 1 when no other record could be it, 0.9 at the largest chance of a wrong
+    record that still names one (MAX_MISATTRIBUTION_ODDS)."""
+    from dflab.provenance.watermark.informed import MAX_MISATTRIBUTION_ODDS
+
+    return float(1.0 - 0.1 * min(1.0, match.misattribution_odds / MAX_MISATTRIBUTION_ODDS))
+
+
+def file_lineage(path: str | Path, max_frames: int = 90, limits: Limits | None = None,
+                 candidates: Candidates | None = None) -> Lineage:  # fmt: skip
     """The lineage of an image (full resolution) or a video (residuals averaged over up to `max_frames` frames).
-    `limits` (default Limits()) as for every media read; limits.allow_partial reads what a cut video holds."""
+    `limits` (default Limits()) as for every media read; limits.allow_partial reads what a cut video holds.
+    `candidates`: the lab's issued payloads (issued_candidates), tested when nothing decodes blindly."""
     from dflab.provenance.watermark.files import media_type_of
 
     path = Path(path)
@@ -110,8 +161,8 @@ def file_lineage(path: str | Path, max_frames: int = 90, limits: Limits | None =
     if media_type_of(path, limits) == "image":
         from dflab.media.load import load_image_rgb
 
-        return image_lineage(load_image_rgb(path, limits))
+        return image_lineage(load_image_rgb(path, limits), candidates)
     from dflab.provenance.watermark.video import mean_residual
 
     residual, used = mean_residual(path, max_frames, skip_damaged=limits.allow_partial)
-    return read_lineage(residual, media_type="video", frames_used=used)
+    return read_lineage(residual, media_type="video", frames_used=used, candidates=candidates)
