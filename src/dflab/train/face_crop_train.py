@@ -72,7 +72,7 @@ PRESETS: dict[str, TrainPreset] = {
                          max_seconds=35 * 60.0),
     # faces/ pictures plus the shipped model's own data (the `devset` split: LivePortrait driving clips at
     # 3 fps, portraits, face_recognition, dlib_faces), half the pairs from each so 615 video-era crops are not
-    # drowned by 2,300 pictures; a third of the pairs go through H.264 as compressed footage does. Meant for a
+    # drowned by 2,300 pictures; 30 % of the pairs go through H.264 as compressed footage does. Meant for a
     # warm start at a low learning rate (--init-from the shipped weights, --lr 1e-4).
     "mix": TrainPreset(steps=FULL_STEPS, batch_size=32, frames_per_clip=16, clip_fps=3.0, lr=1e-4, p_xray=0.1,
                        train_splits=("devset",), balance_splits=True, p_h264=0.3),
