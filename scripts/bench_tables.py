@@ -599,6 +599,12 @@ SPECS: dict[str, Spec] = {
         "of the faces/ reals", _face_crop_heldout,
         what="`bench/face_crop_heldout.py --results face_crop_heldout_lr1e4`: the shipped face-crop weights against "
              "a 2,500-step warm start on faces/ at learning rate 1e-4 (not shipped; docs/models/face_crop.md)"),
+    "face_crop_heldout_mix": Spec(
+        "FaceForensics++ (7 files), the 12 LivePortrait driving clips, CIPLAB splices and reals, the held-out fifth "
+        "of the faces/ reals", _face_crop_heldout,
+        what="`bench/face_crop_heldout.py --results face_crop_heldout_mix`: the shipped face-crop weights against "
+             "a warm start on faces/ plus the shipped model's own data, half the pairs each (`--preset mix`; "
+             "docs/models/face_crop.md)"),
     "face_speed": Spec("FaceForensics++ original 004 (720p) and the face_recognition multi-face clip", _face_speed),
     "findings": Spec("the development sets each finding was fitted on (held out by group), and the manifests of "
                      "../shared/data that no finding was fitted on", _findings),

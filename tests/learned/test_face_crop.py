@@ -258,3 +258,62 @@ def test_warm_start_begins_from_the_given_weights(shared_data, tmp_path):
     assert torch.allclose(warm, shipped, atol=1e-3)  # one step at a tiny rate: still the given head
     cold = read_weights(train_detector(default_data_list(shared_data), tmp_path / "cold.pt", preset).weights)
     assert not torch.allclose(cold["state"]["_fc.weight"].float(), shipped, atol=1e-2)
+
+
+def test_mix_preset_trains_the_shipped_sources_beside_the_faces_pictures(shared_data):
+    from dflab.train.face_crop_data import default_data_list
+    from dflab.train.face_crop_train import PRESETS, trained_items
+
+    items = trained_items(default_data_list(shared_data), PRESETS["mix"])
+    train = [i for i in items if i.role == "train"]
+    held = [i for i in items if i.role == "heldout"]
+    assert {i.split for i in train} == {"train", "devset"} and all(i.label == 0 for i in train)
+    # Every file the shipped weights trained on is back in training, and nothing the evaluations use.
+    shipped = {f["path"] for f in read_weights(shipped_weights_path())["meta"]["files"]}
+    rel = {i.path.relative_to(shared_data).as_posix() for i in train}
+    assert shipped <= rel
+    assert {i.split for i in held} == {"eval_faces", "eval_ffpp", "eval_liveportrait"}
+    assert not any(p.startswith(("ffpp/", "faces/ciplab")) or p.endswith(("/d0.mp4", "/d19.mp4", "/d19.jpg"))
+                   for p in rel)
+    assert not {i.group for i in train} & {i.group for i in held}
+    # The other presets keep the data list as it is.
+    assert trained_items(items[:5], PRESETS["faces"]) == items[:5]
+
+
+def test_balanced_splits_draw_as_many_pairs_from_a_few_clips_as_from_many_pictures():
+    from pathlib import Path
+
+    from dflab.train.face_crop_data import CropSet, DataItem
+    from dflab.train.face_crop_train import PRESETS, BatchMaker
+
+    def crop_set(name: str, split: str, n: int) -> CropSet:
+        item = DataItem(Path(name), 0, "real", name, "train", split)
+        return CropSet(np.zeros((n, 8, 8, 3), np.uint8), np.zeros((n, 478, 2), np.float32), np.zeros(n), item)
+
+    sets = [crop_set(f"clip{k}.mp4", "devset", 40) for k in range(3)]
+    sets += [crop_set(f"photo{k}.jpg", "train", 1) for k in range(300)]
+    pools = np.array([0] * 120 + [1] * 300)
+    balanced = BatchMaker(sets, PRESETS["mix"], np.random.default_rng(0))
+    assert balanced.real_weights[pools == 0].sum() == pytest.approx(0.5)
+    draws = np.array([balanced._real_index() for _ in range(2000)])
+    assert 0.45 < (draws < 120).mean() < 0.55
+    # Without balancing the clips weigh sqrt(40) photos each: about 6 % of the draws.
+    plain = BatchMaker(sets, PRESETS["faces"], np.random.default_rng(0))
+    assert plain.real_weights[pools == 0].sum() == pytest.approx(3 * np.sqrt(40) / (3 * np.sqrt(40) + 300))
+
+
+def test_h264_augmentation_is_shared_by_both_halves_and_compresses(real_faces):
+    from dflab.train.face_crop_train import apply_augmentation, sample_augmentation
+
+    crops, _ = real_faces
+    rng = np.random.default_rng(1)
+    assert all(sample_augmentation(rng)["h264"] is None for _ in range(20))  # only a preset that asks gets it
+    augs = [sample_augmentation(rng, p_h264=1.0) for _ in range(4)]
+    assert all(23 <= a["h264"] <= 35 for a in augs)
+    for aug in augs:
+        first, second = apply_augmentation(crops[0], aug), apply_augmentation(crops[0].copy(), aug)
+        assert np.array_equal(first, second) and first.shape == crops[0].shape and first.dtype == np.uint8
+    plain = dict(augs[0], h264=None, jpeg=None)
+    coded = apply_augmentation(crops[0], dict(plain, h264=35))
+    changed = np.abs(coded.astype(int) - apply_augmentation(crops[0], plain).astype(int)).mean()
+    assert 0.3 < changed < 20  # lossy, yet still the same face

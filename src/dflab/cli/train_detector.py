@@ -1,6 +1,6 @@
 """`dflab train detector`: train the face-crop detector (EfficientNet-Lite0, self-blended images) on this CPU.
 
-    dflab train detector [--manifest CSV ...] --out WEIGHTS.pt [--preset tiny|small|full|faces] [--init-from WEIGHTS.pt] [--leave-out METHOD] [--json]
+    dflab train detector [--manifest CSV ...] --out WEIGHTS.pt [--preset tiny|small|full|faces|mix] [--init-from WEIGHTS.pt] [--leave-out METHOD] [--json]
 
 Registered as a kind of the `train` verb group (dflab/cli/train.py calls `register`).
 """
@@ -33,8 +33,9 @@ def register(kinds) -> None:
                    help="training CSV(s): path,label[,method,group,role] (role heldout = not trained on)")
     p.add_argument("--data-root", metavar="DIR", help="shared development data (default $DFLAB_SHARED_DATA or ../shared/data)")
     p.add_argument("--out", required=True, metavar="WEIGHTS.pt", help="where to write the weights")
-    p.add_argument("--preset", choices=["tiny", "small", "full", "faces"], default="small",
-                   help="training size (default small; faces = full's recipe with a 35-minute budget)")
+    p.add_argument("--preset", choices=["tiny", "small", "full", "faces", "mix"], default="small",
+                   help="training size (default small; faces = full's recipe with a 35-minute budget; mix = faces/ "
+                   "pictures and the shipped model's own sources, half the pairs each, some through H.264)")
     p.add_argument("--init-from", metavar="WEIGHTS.pt",
                    help="warm start from a face-crop weights file (default: the ImageNet backbone, a fresh head)")
     p.add_argument("--steps", type=int, metavar="N", help="override the preset's number of steps")
@@ -64,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     from dflab.cli.common import new_output_path, print_json
     from dflab.errors import UsageError
     from dflab.train.face_crop_data import default_data_list, leave_out, manifest_data_list, shared_data_root
-    from dflab.train.face_crop_train import PRESETS, train_detector
+    from dflab.train.face_crop_train import PRESETS, train_detector, trained_items
 
     out = new_output_path(args.out, overwrite=args.overwrite)
     preset = PRESETS[args.preset]
@@ -88,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(args.threads)
     data_root = None if args.manifest else shared_data_root(args.data_root)
-    items = manifest_data_list(args.manifest) if args.manifest else default_data_list(data_root)
+    items = trained_items(manifest_data_list(args.manifest) if args.manifest else default_data_list(data_root), preset)
     held: list = []
     if args.leave_out:
         items, held = leave_out(items, args.leave_out)

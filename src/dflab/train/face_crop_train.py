@@ -54,6 +54,11 @@ class TrainPreset:
     repeat_batch: bool = False  # the tiny preset fits one fixed batch: its loss must fall (a wiring check)
     seed: int = 0
     max_seconds: float | None = None  # a wall-clock budget for the training loop (a shared, busy CPU)
+    # Held-out splits of the data list trained on as well (their real files; `mix`: the shipped model's own
+    # sources back beside the faces/ pictures). Applied by `trained_items`.
+    train_splits: tuple[str, ...] = ()
+    balance_splits: bool = False  # each split (pool) draws an equal share of the pairs, not one by its size
+    p_h264: float = 0.0  # of the pairs: H.264 encoded and decoded (CRF 23-35) instead of JPEG, both halves alike
 
 
 PRESETS: dict[str, TrainPreset] = {
@@ -65,7 +70,21 @@ PRESETS: dict[str, TrainPreset] = {
     # `full`, a 35-minute wall-clock budget on 2 threads (--max-minutes decides where the cosine ends).
     "faces": TrainPreset(steps=FULL_STEPS, batch_size=32, frames_per_clip=16, clip_fps=3.0, lr=5e-4, p_xray=0.1,
                          max_seconds=35 * 60.0),
+    # faces/ pictures plus the shipped model's own data (the `devset` split: LivePortrait driving clips at
+    # 3 fps, portraits, face_recognition, dlib_faces), half the pairs from each so 615 video-era crops are not
+    # drowned by 2,300 pictures; 30 % of the pairs go through H.264 as compressed footage does. Meant for a
+    # warm start at a low learning rate (--init-from the shipped weights, --lr 1e-4).
+    "mix": TrainPreset(steps=FULL_STEPS, batch_size=32, frames_per_clip=16, clip_fps=3.0, lr=1e-4, p_xray=0.1,
+                       train_splits=("devset",), balance_splits=True, p_h264=0.3),
 }
+
+
+def trained_items(items: list[DataItem], preset: TrainPreset) -> list[DataItem]:
+    """The data list with the real files of the preset's `train_splits` moved from held out to training."""
+    import dataclasses
+
+    splits = set(preset.train_splits)
+    return [dataclasses.replace(i, role="train") if i.split in splits and i.label == 0 else i for i in items]
 
 
 @dataclass
@@ -107,10 +126,15 @@ def lr_factor(done: float, warmup: float = 0.05, floor: float = 0.02) -> float:
     return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * t))
 
 
-def sample_augmentation(rng: np.random.Generator) -> dict:
+def sample_augmentation(rng: np.random.Generator, p_h264: float = 0.0) -> dict:
     """One draw of the final augmentation; applied identically to a real crop and its pseudo-fake (as the
-    SBI code does), so no augmentation - above all no compression level - tells the two apart."""
+    SBI code does), so no augmentation - above all no compression level - tells the two apart.
+    (The H.264 draw is made only when asked, so presets without it keep their random stream.)"""
+    h264 = None
+    if p_h264 > 0 and rng.random() < p_h264:
+        h264 = int(rng.integers(23, 36))
     return {
+        "h264": h264,
         "flip": rng.random() < 0.5,
         "rgb_shift": rng.uniform(-20, 20, 3) if rng.random() < 0.3 else None,
         "hue_sat": (rng.uniform(-4, 4), rng.uniform(0.85, 1.15)) if rng.random() < 0.3 else None,
@@ -146,11 +170,37 @@ def apply_augmentation(crop: np.ndarray, aug: dict) -> np.ndarray:
     if aug["downscale"] is not None:  # low-resolution faces (small in the frame, upscaled by alignment)
         f = aug["downscale"]
         out = cv2.resize(cv2.resize(out, (int(w * f), int(h * f)), interpolation=cv2.INTER_AREA), (w, h))
+    if aug.get("h264") is not None:  # compressed footage: 4:2:0 chroma, block transform, deblocking
+        return h264_roundtrip(out, aug["h264"])
     if aug["jpeg"] is not None:
         ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(out[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, aug["jpeg"]])
         if ok:
             out = cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
     return np.ascontiguousarray(out)
+
+
+def h264_roundtrip(crop: np.ndarray, crf: int) -> np.ndarray:
+    """`crop` encoded as one H.264 frame at `crf` (libx264 through PyAV) and decoded again."""
+    import io
+
+    import av
+
+    h, w = crop.shape[:2]
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="h264") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        stream.options = {"crf": str(crf), "preset": "veryfast"}
+        stream.thread_count = 1
+        for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(crop), format="rgb24")):
+            out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    buf.seek(0)
+    with av.open(buf, "r", format="h264") as decoded:
+        for frame in decoded.decode(video=0):
+            return np.ascontiguousarray(frame.to_ndarray(format="rgb24"))
+    return crop
 
 
 def augment(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -173,6 +223,10 @@ class BatchMaker:
         # A file weighs sqrt(its crops): a 40 s clip (120 crops) counts more than one photo, as it holds
         # more poses and lighting, but not 120 times more (its frames are near duplicates).
         self.real_weights = np.concatenate([np.full(len(s.crops), 1.0 / np.sqrt(len(s.crops))) for s in reals])
+        if preset.balance_splits:  # every split (pool) gets the same share, files within it as above
+            pools = np.concatenate([np.full(len(s.crops), s.item.split if s.item is not None else "") for s in reals])
+            for pool in set(pools):
+                self.real_weights[pools == pool] /= self.real_weights[pools == pool].sum()
         self.real_weights /= self.real_weights.sum()
         self.fake_crops = np.concatenate([s.crops for s in fakes]) if fakes else np.zeros((0,) + self.real_crops.shape[1:], np.uint8)
 
@@ -197,7 +251,7 @@ class BatchMaker:
         crops, labels = [], []
         for _ in range(n_pairs):
             real, fake = self.pair()
-            aug = sample_augmentation(self.rng)
+            aug = sample_augmentation(self.rng, self.preset.p_h264)
             crops += [apply_augmentation(real, aug), apply_augmentation(fake, aug)]
             labels += [0.0, 1.0]
         return np.stack(crops), np.array(labels, dtype=np.float32)
