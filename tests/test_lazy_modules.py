@@ -1,11 +1,9 @@
-"""Heavy modules a scan never reads, deferred (dflab.lazy_modules): scipy.signal without scipy.stats, torch
-without its compiler parts; what does read them still gets the real modules."""
+"""scipy.signal without scipy.stats (dflab.lazy_modules.scipy_signal): a scan's audio cues import the signal
+functions they use, and the statistics package loads only when something reads from it."""
 
 import subprocess
 import sys
 import textwrap
-
-import numpy as np
 
 
 def _run(code: str) -> None:
@@ -68,34 +66,3 @@ def test_threads_that_first_import_it_together_all_get_the_whole_module():
         assert found == [True] * 4, found
     """)
 
-
-FACE_CROP_OUTPUTS = """
-    import sys
-    import numpy as np
-    if sys.argv[1] == "plain":
-        import torch  # noqa: F401  (the whole of torch, before dflab loads the model)
-    from dflab.detect.learned.face_crop_model import cached_model, grad_cam, predict_proba
-    model, meta = cached_model()
-    size = int(meta["crop_size"])
-    crops = np.random.default_rng(0).integers(0, 256, (40, size, size, 3), dtype=np.uint8)
-    np.save(sys.argv[2] + "/probs.npy", predict_proba(model, crops, 32))
-    np.save(sys.argv[2] + "/cam.npy", grad_cam(model, crops[0]))
-    compiler = [m for m in ("torch._decomp", "torch._refs", "torch._prims", "torch.export")
-                if type(sys.modules.get(m)).__name__ == "module"]
-    print(",".join(compiler))
-"""
-
-
-def test_the_face_crop_network_gives_the_same_outputs_without_torchs_compiler_parts(tmp_path):
-    outputs = {}
-    for mode in ("plain", "deferred"):
-        folder = tmp_path / mode
-        folder.mkdir()
-        done = subprocess.run([sys.executable, "-c", textwrap.dedent(FACE_CROP_OUTPUTS), mode, str(folder)],
-                              capture_output=True, text=True)
-        assert done.returncode == 0, done.stderr[-2000:]
-        outputs[mode] = (np.load(folder / "probs.npy"), np.load(folder / "cam.npy"), done.stdout.strip())
-    plain, deferred = outputs["plain"], outputs["deferred"]
-    assert plain[2] and not deferred[2]  # the compiler parts load with a plain import only
-    assert np.array_equal(plain[0], deferred[0]) and len(plain[0]) == 40  # probabilities, bit for bit
-    assert np.array_equal(plain[1], deferred[1])  # Grad-CAM: forward and backward pass

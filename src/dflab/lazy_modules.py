@@ -4,9 +4,7 @@
 drawing_styles), which import matplotlib.pyplot: about 0.6 s of CPU, a sixth of a 10 s clip's face stage,
 for code that only draws landmarks on pictures. `import scipy.signal` imports scipy.stats (its peak finding
 module takes `scoreatpercentile` from it, for `find_peaks_cwt` alone): about 0.26 s of CPU, held under the
-GIL on a cue thread, for a package no scan reads. `import torch` imports the parts of its compiler that
-torch.compile and torch.export use (meta kernels, decompositions, reference ops): about 0.25 s of CPU of
-its 1.0 s, which the face-crop network's inference and Grad-CAM never read. A `DeferredModule` in sys.modules under the module's name
+GIL on a cue thread, for a package no scan reads. A `DeferredModule` in sys.modules under the module's name
 makes that import free; the first attribute read on it imports the real module, puts it in sys.modules
 and on its parent package, and answers from it, so any code that does use the module gets it unchanged.
 """
@@ -23,11 +21,6 @@ from contextlib import contextmanager
 MEDIAPIPE_DRAWING = ("mediapipe.python.solutions.drawing_utils", "mediapipe.python.solutions.drawing_styles")
 # scipy.signal's `from scipy.stats import scoreatpercentile` (signal/_peak_finding.py, used by find_peaks_cwt)
 SCIPY_STATS_FOR_SIGNAL = {"scipy.stats": ("scoreatpercentile",)}
-
-# torch's compiler parts that `import torch` loads: its Python meta kernels (for compiling and fake tensors) and
-# torch.export (which pulls the decompositions, torch._refs and torch._prims). Eager inference and autograd do
-# not use them.
-TORCH_COMPILER_MODULES = ("torch._meta_registrations", "torch.export")
 
 # One real import at a time: two threads that first read from the same stand-in must both get the whole module,
 # never one half-initialised by the other.
@@ -109,16 +102,3 @@ def scipy_signal() -> types.ModuleType:
 
     return scipy.signal
 
-
-def torch_for_inference() -> types.ModuleType:
-    """torch, imported (the first time) without its compiler parts (TORCH_COMPILER_MODULES): the same
-    tensors, modules and autograd for a model's forward and backward pass. torch.export still loads when
-    read; the meta kernels, imported by torch only for their side effect, then stay unregistered, so a
-    process that will compile or export models should import torch itself first (dflab does neither)."""
-    with _LOADING:
-        if "torch" not in sys.modules:
-            with deferred(TORCH_COMPILER_MODULES):
-                import torch  # noqa: PLC0415 (heavy, lazy on purpose)
-    import torch  # noqa: PLC0415 (imported by now; an import elsewhere in progress is waited for)
-
-    return torch

