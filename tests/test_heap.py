@@ -32,8 +32,27 @@ def test_the_cli_caps_the_arenas_before_running_a_command(monkeypatch, capsys):
 
     calls = []
     monkeypatch.setattr(cli_main, "limit_malloc_arenas", lambda: calls.append("capped"))
+    monkeypatch.setattr(cli_main, "collect_garbage_less_often", lambda: calls.append("fewer gc passes"))
     assert cli_main.main(["scan", "--list-detectors"]) == 0
-    assert calls == ["capped"] and "face_crop" in capsys.readouterr().out
+    assert calls == ["capped", "fewer gc passes"] and "face_crop" in capsys.readouterr().out
+
+
+def test_the_garbage_collector_runs_less_often_but_still_runs():
+    import gc
+
+    saved = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        heap.collect_garbage_less_often()
+        assert gc.get_threshold() == (heap.YOUNG_OBJECTS_PER_GC_PASS, 10, 10)
+        gc.set_threshold(100_000, 10, 10)  # already rarer: left alone
+        heap.collect_garbage_less_often()
+        assert gc.get_threshold()[0] == 100_000
+        gc.set_threshold(0, 10, 10)  # switched off by the caller: left off
+        heap.collect_garbage_less_often()
+        assert gc.get_threshold()[0] == 0
+    finally:
+        gc.set_threshold(*saved)
 
 
 @glibc_only

@@ -40,6 +40,29 @@ def test_shipped_weights_load_offline_from_the_package():
     assert out.shape == (2,) and np.all((out >= 0) & (out <= 1))
 
 
+def test_loading_the_network_starts_no_torch_worker_thread_when_one_thread_was_asked_for():
+    # The requested count is set before the first tensor operation: under torch's default count, loading the
+    # weights started an OpenMP worker thread that stayed (and spun) though inference then ran on one thread.
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""
+        import os
+        from dflab.threads import request_torch_threads
+        request_torch_threads(1)
+        import torch
+        before = len(os.listdir("/proc/self/task"))
+        from dflab.detect.learned.face_crop_model import cached_model
+        cached_model()
+        print(before, len(os.listdir("/proc/self/task")), torch.get_num_threads())
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    before, after, threads = map(int, done.stdout.split())
+    assert threads == 1 and after == before
+
+
 def test_self_blended_fakes_score_higher_than_their_real_faces(real_faces):
     crops, points = real_faces
     model, _ = cached_model()

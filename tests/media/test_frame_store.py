@@ -50,6 +50,14 @@ def test_streamed_frames_are_the_frames_of_a_full_load(both) -> None:
     assert frames.redecoded > 0
 
 
+def test_the_frame_shape_is_known_without_decoding_a_frame(both) -> None:
+    kept, streamed = both
+    frames = streamed.frames
+    redecoded = frames.redecoded
+    assert frames.frame_shape == kept.frames[len(kept.frames) // 2].rgb.shape
+    assert frames.redecoded == redecoded
+
+
 def test_per_frame_features_are_computed_while_decoding(both) -> None:
     kept, streamed = both
     means = streamed.frames.feature("mean")

@@ -131,3 +131,10 @@ def test_display_rotation_is_applied(tmp_path, synth):
     # The source's red ramp runs left->right; after the 90 degree display turn it runs bottom->top.
     assert rgb[-8:, :, 0].mean() < rgb[:8, :, 0].mean() - 100
     assert upright.meta["rotation_deg"] == 90
+    # A streamed load knows the upright (and, here, downscaled) analysis size without decoding a frame again.
+    small = SamplingPolicy(max_side=64)
+    streamed = load(rotated, policy=small, keep_frames=False)
+    try:
+        assert streamed.frames.frame_shape == load(rotated, policy=small).frames[0].rgb.shape == (64, 48, 3)
+    finally:
+        streamed.frames.close()

@@ -114,7 +114,9 @@ def highband_repetition(samples: np.ndarray, sample_rate: int, lo_hz: float = 25
 
     Returns the median and 90th percentile of each frame's best normalised correlation, and the share of
     frames above REPEAT_THRESHOLD, over the louder 70 % of frames."""
-    from scipy.signal import butter, sosfilt
+    from dflab.lazy_modules import scipy_signal
+
+    butter, sosfilt = scipy_signal().butter, scipy_signal().sosfilt
 
     nan = {"repeat_corr_median": np.nan, "repeat_corr_p90": np.nan, "repeat_share": np.nan}
     frame, hop = int(REPEAT_FRAME_S * sample_rate), int(REPEAT_FRAME_S * sample_rate) // 2
@@ -166,7 +168,9 @@ def line_strength(samples: np.ndarray, sample_rate: int, period: int) -> float:
     Without a line the result is exponentially distributed with mean 1 (above 5 about once in 150 clips);
     loud syllables, which carry most of the envelope's power, count for less than quiet noisy stretches,
     where a crossfade of two unrelated segments shows most."""
-    from scipy.signal import butter, sosfilt
+    from dflab.lazy_modules import scipy_signal
+
+    butter, sosfilt = scipy_signal().butter, scipy_signal().sosfilt
 
     block = LINE_BLOCK_PERIODS * period
     x = np.asarray(samples, np.float64)

@@ -20,7 +20,9 @@ EDGE_SEARCH = (0.3, 0.97)  # candidate edges as fractions of Nyquist (the top 3 
 
 def _ltas_db(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
     """(frequencies, long-term average spectrum in dB) with Welch averaging at ~EDGE_RESOLUTION_HZ."""
-    from scipy.signal import welch
+    from dflab.lazy_modules import scipy_signal
+
+    welch = scipy_signal().welch
 
     nperseg = 1 << int(np.ceil(np.log2(sample_rate / EDGE_RESOLUTION_HZ)))
     nperseg = min(nperseg, 1 << int(np.floor(np.log2(max(len(samples), 2)))))

@@ -7,7 +7,10 @@ across speakers (about +-20 %) is what limits a single-clip estimate.
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import find_peaks
+
+from dflab.lazy_modules import scipy_signal
+
+find_peaks = scipy_signal().find_peaks  # scipy.signal without scipy.stats (dflab/lazy_modules.py)
 
 ENVELOPE_FPS = 100.0  # one value per 10 ms
 MIN_PAUSE_S = 0.15

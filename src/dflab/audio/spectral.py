@@ -95,7 +95,9 @@ def spectral_statistics(spec: Spectrogram, active: np.ndarray) -> dict[str, floa
 def onset_sharpness(samples: np.ndarray, sample_rate: int, band_lo_hz: float = 2000.0) -> dict[str, float]:
     """How steeply high-band energy rises at onsets (dB per 5 ms). Bursts of plosives are near-instant in
     natural speech; a phase vocoder spreads them over its window, the more so the more it slows."""
-    from scipy.signal import butter, sosfilt
+    from dflab.lazy_modules import scipy_signal
+
+    butter, sosfilt = scipy_signal().butter, scipy_signal().sosfilt
 
     sos = butter(4, band_lo_hz / (sample_rate / 2), btype="highpass", output="sos")
     high = sosfilt(sos, samples.astype(np.float64))
@@ -107,7 +109,9 @@ def onset_sharpness(samples: np.ndarray, sample_rate: int, band_lo_hz: float = 2
     frames = np.lib.stride_tricks.sliding_window_view(high, win)[::hop][:n]
     env = 10 * np.log10(np.mean(frames**2, axis=1) + 1e-12)
     rise = env[2:] - env[:-2]  # change over 5 ms
-    from scipy.signal import find_peaks
+    from dflab.lazy_modules import scipy_signal
+
+    find_peaks = scipy_signal().find_peaks
 
     loud = env[2:] > np.percentile(env, 95) - 30
     peaks, _ = find_peaks(np.where(loud, rise, 0.0), height=6.0, distance=int(0.05 / 0.0025))

@@ -26,7 +26,9 @@ def stft_reduced(samples: np.ndarray, sample_rate: int, nperseg: int, hop: int,
     """(frame centre times, reduce(freqs, spec) joined along the frame axis): scipy.signal.stft(samples,
     sample_rate, nperseg=nperseg, noverlap=nperseg - hop, boundary=None, padded=False), reduced per frame.
     A track of up to 1.5 blocks is transformed at once, exactly as before; a longer one block by block."""
-    from scipy import signal
+    from dflab.lazy_modules import scipy_signal
+
+    signal = scipy_signal()
 
     def transform(piece: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         freqs, times, spec = signal.stft(piece, sample_rate, nperseg=nperseg, noverlap=nperseg - hop,

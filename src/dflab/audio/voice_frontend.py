@@ -86,7 +86,9 @@ def harmonise(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> Harmonised
     if sample_rate != SAMPLE_RATE:
         from math import gcd
 
-        from scipy.signal import resample_poly
+        from dflab.lazy_modules import scipy_signal
+
+        resample_poly = scipy_signal().resample_poly
 
         g = gcd(SAMPLE_RATE, sample_rate)
         samples = resample_poly(samples, SAMPLE_RATE // g, sample_rate // g).astype(np.float32, copy=False)

@@ -12,7 +12,7 @@ import sys
 
 from dflab import __version__
 from dflab.errors import DflabError
-from dflab.heap import limit_malloc_arenas
+from dflab.heap import collect_garbage_less_often, limit_malloc_arenas
 
 # Verb-group modules under dflab.cli, in the order `dflab --help` lists them.
 VERB_MODULES: list[str] = ["scan", "eval", "keys", "sign", "verify", "ledger", "register", "trace", "batch", "watermark", "train", "compare", "consent", "swap", "gan", "serve", "worker", "api_key", "db"]
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     limit_malloc_arenas()  # before any thread allocates: a scan's peak memory grows with idle arenas (dflab/heap.py)
+    collect_garbage_less_often()  # a scan's imports made the collector walk a million objects again and again
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

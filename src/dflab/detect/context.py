@@ -31,3 +31,9 @@ class AnalysedMedia:
 
     def frame(self, frame_pos: int) -> np.ndarray:
         return self.media.frames[frame_pos].rgb
+
+    def frame_shape(self, frame_pos: int) -> tuple[int, ...]:
+        """The shape of a frame's pixels, without decoding a streamed frame again when its size is known (every
+        analysis frame of a video has the same size)."""
+        known = getattr(self.media.frames, "frame_shape", None)
+        return tuple(known) if known is not None else self.frame(frame_pos).shape

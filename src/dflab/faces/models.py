@@ -65,7 +65,7 @@ def silenced_stderr() -> Iterator[None]:
 
 def _mp_solutions():
     _quiet_env()
-    from dflab.faces.lazy_modules import MEDIAPIPE_DRAWING, deferred  # noqa: PLC0415
+    from dflab.lazy_modules import MEDIAPIPE_DRAWING, deferred  # noqa: PLC0415
 
     # Its drawing helpers import matplotlib.pyplot (~0.6 s CPU); dflab never draws with them.
     with silenced_stderr(), deferred(MEDIAPIPE_DRAWING):

@@ -66,6 +66,9 @@ class StreamedFrames(Sequence[Frame]):
         self._cursor: _Cursor | None = None
         self._seek_ok = True  # some files decode garbage after a seek (open GOPs): then always from the start
         self.redecoded = 0  # frames decoded again on request (for benchmarks)
+        # (height, width, 3) of every analysis frame, set by the loader once the first decode is done: a cue that
+        # only needs the frame's size (to warp a heat map onto it) must not decode a frame again for it.
+        self.frame_shape: tuple[int, int, int] | None = None
         # One decoder cursor and one cache, shared by cues that may run on several threads (detect/cue_runner.py).
         self._lock = threading.RLock()
 

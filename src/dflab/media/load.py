@@ -223,6 +223,8 @@ def _load_video(
             frame_sink(frame)
     if not frames:
         raise BadMedia(f"{path}: no video frame could be decoded")
+    if not keep_frames:
+        frames.frame_shape = decoder.analysis_shape()
     completeness = video_completeness(decoder, extent)
     meta: dict = {"container": facts.container, "decoded_frames": decoder.decoded,
                   "source_sample_rate": facts.audio_sample_rate,

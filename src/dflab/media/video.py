@@ -268,6 +268,16 @@ class VideoDecoder:
                     return DecodedFrame(index, time_s, pict_type, rgb, lambda pixels: pixels, half_size(rgb))
         return DecodedFrame(index, time_s, pict_type, frame, self.analysis_rgb, small)
 
+    def analysis_shape(self) -> tuple[int, int, int] | None:
+        """(height, width, 3) of the analysis frames `analysis_rgb` makes (scaled, then turned upright); None
+        before the first frame is decoded."""
+        if self.kept_size is None:
+            return None
+        width, height = self.kept_size
+        if self.rotation in (90, 270):
+            width, height = height, width
+        return height, width, 3
+
     def _check_size(self, frame) -> tuple[int, int]:
         width, height = int(frame.width), int(frame.height)
         if width * height > self.limits.max_pixels:

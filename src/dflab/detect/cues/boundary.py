@@ -61,11 +61,11 @@ def track_measurements(aligned: AlignedTrack) -> dict[str, np.ndarray]:
 
 def _heatmap(media: AnalysedMedia, aligned: AlignedTrack, index: int, crop_map: np.ndarray) -> np.ndarray:
     """Warp a crop-space evidence map back onto the frame, normalised to [0, 1]."""
-    frame = media.frame(int(aligned.frame_pos[index]))
+    height, width = media.frame_shape(int(aligned.frame_pos[index]))[:2]  # the size only: no pixels decoded
     inverse = cv2.invertAffineTransform(aligned.matrices[index])
     band, _, _ = rings(swap_region_mask(aligned.points[index]), width=5)
     focused = cv2.GaussianBlur(crop_map * band, (0, 0), 2.0)
-    full = cv2.warpAffine(focused, inverse, (frame.shape[1], frame.shape[0]), flags=cv2.INTER_LINEAR)
+    full = cv2.warpAffine(focused, inverse, (width, height), flags=cv2.INTER_LINEAR)
     return full / (full.max() + 1e-6)
 
 

@@ -76,9 +76,9 @@ class SkinToneDetector:
         _, forehead = regions(aligned.points[key])
         chroma = lab[:, :, 1:]
         de_map = np.linalg.norm(chroma - np.median(chroma[forehead], axis=0), axis=2) * swap_region_mask(aligned.points[key])
-        frame = media.frame(int(aligned.frame_pos[key]))
+        height, width = media.frame_shape(int(aligned.frame_pos[key]))[:2]  # the size only: no pixels decoded
         inverse = cv2.invertAffineTransform(aligned.matrices[key])
-        heat = cv2.warpAffine(de_map.astype(np.float32), inverse, (frame.shape[1], frame.shape[0]))
+        heat = cv2.warpAffine(de_map.astype(np.float32), inverse, (width, height))
         judgement = "a mismatch typical of a pasted face" if score >= 0.6 else "consistent" if score < 0.45 else "borderline"
         return Evidence(
             name=self.name,

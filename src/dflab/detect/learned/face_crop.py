@@ -137,8 +137,8 @@ class FaceCropDetector:
 
         from dflab.detect.learned.face_crop_model import grad_cam
 
-        frame = media.frame(frame_pos)
+        height, width = media.frame_shape(frame_pos)[:2]  # the size only: no pixels decoded
         cam = grad_cam(model, crop)
         inverse = cv2.invertAffineTransform(matrix)
-        full = cv2.warpAffine(cam, inverse, (frame.shape[1], frame.shape[0]), flags=cv2.INTER_LINEAR)
+        full = cv2.warpAffine(cam, inverse, (width, height), flags=cv2.INTER_LINEAR)
         return np.clip(full / (full.max() + 1e-6), 0.0, 1.0)
