@@ -213,7 +213,7 @@ def _edited(tmp_path: Path, source: Path, name: str, edit) -> Path:
 
 
 def test_mp4_boxes_must_fit_together(tmp_path, driving):
-    """FFmpeg plays all of these; the C2PA reader calls the first three "Bad BMFF", and the last three make
+    """FFmpeg plays all of these; the C2PA reader calls the first four "Bad BMFF", and the last three make
     FFmpeg read packets from the wrong bytes; every dflab command refuses them."""
     import struct
 
@@ -243,7 +243,12 @@ def test_mp4_boxes_must_fit_together(tmp_path, driving):
         stts = data.find(b"stts")
         struct.pack_into(">I", data, stts + 12, struct.unpack_from(">I", data, stts + 12)[0] + 1)
 
+    def metadata_box_runs_past_its_parent(data: bytearray) -> None:  # fuzz mutant 3884 (seed 7)
+        meta = data.find(b"meta") - 4
+        struct.pack_into(">I", data, meta, struct.unpack_from(">I", data, meta)[0] * 16)
+
     for edit, needle in ((more_chunk_offsets_than_the_table_holds, "stco table counts"),
+                         (metadata_box_runs_past_its_parent, r"meta box at byte [\d,]+ runs past the box that holds it"),
                          (header_box_one_byte_short, r"MP4's .* box at byte [\d,]+ declares an impossible size"),
                          (reference_list_one_byte_short, "runs past the box that holds it"),
                          (chunk_map_names_a_missing_description, "names a sample description the track does not have"),

@@ -15,9 +15,10 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
-# Boxes that hold only other boxes. (udta and meta are left alone: QuickTime and ISO disagree on their layout.)
+# Boxes that hold only other boxes. (Inside meta is left alone: QuickTime and ISO disagree on its layout, a
+# full box in one and a plain one in the other; a QuickTime udta may end in 4 zero bytes, which the walk skips.)
 _CONTAINERS = frozenset({b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"dinf", b"mvex", b"moof", b"traf",
-                         b"mfra"})  # fmt: skip
+                         b"mfra", b"udta"})  # fmt: skip
 # Sample tables: (bytes before the entries, after version and flags; bytes per entry).
 _TABLES = {b"stco": (4, 4), b"co64": (4, 8), b"stts": (4, 8), b"stsc": (4, 12), b"stss": (4, 4), b"ctts": (4, 8),
            b"stsz": (8, 4)}  # fmt: skip
