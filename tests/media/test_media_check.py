@@ -260,6 +260,22 @@ def test_mp4_boxes_must_fit_together(tmp_path, driving):
                 read()
 
 
+def test_a_jpeg_header_segment_of_impossible_length_is_refused(tmp_path, shared_data):
+    """Fuzz mutant 8185 (seed 7): the APP0 segment's length set to 1. Pillow decodes the picture, the C2PA reader
+    (sign, verify) refuses it; the shared check now refuses it for every command."""
+    source = next(iter(sorted((shared_data / "faces").rglob("*.jpg"))))
+    data = bytearray(source.read_bytes())
+    app = data.find(b"\xff\xe0", 2, 64)
+    if app < 0:  # no APP0 segment: the first segment after the start-of-image marker
+        app = 2
+    data[app + 2 : app + 4] = b"\x00\x01"
+    broken = tmp_path / "app_length_1.jpg"
+    broken.write_bytes(bytes(data))
+    assert check_media(source).media_type == "image"
+    with pytest.raises(DflabError, match=r"FF[0-9A-F]{2} segment at byte 2 declares an impossible length \(1\)"):
+        check_media(broken)
+
+
 def test_a_wav_is_whole_to_the_sample(tmp_path, shared_data):
     source = shared_data / "ljspeech_tts" / "ground_truth" / "wav" / "LJ050-0029.wav"  # 22.05 kHz, 16-bit mono
     assert load_audio(source).duration_s == pytest.approx(4.732, abs=0.001)

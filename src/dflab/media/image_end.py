@@ -29,13 +29,39 @@ def cut_short(path: Path, fmt: str) -> str:
 
 
 def _jpeg(data: bytes) -> str:
-    """The last scan must be followed by an end-of-image marker. Data appended after it (camera trailers,
-    multi-picture extensions) is allowed; the compressed data itself can never contain FF D9."""
+    """The header segments must have possible lengths, and the last scan must be followed by an end-of-image
+    marker. Data appended after it (camera trailers, multi-picture extensions) is allowed; the compressed data
+    itself can never contain FF D9."""
+    damaged = _jpeg_header_problem(data)
+    if damaged:
+        return damaged
     last_scan = data.rfind(_JPEG_SOS)
     if last_scan < 0:
         return "the JPEG has no image data (no start-of-scan marker)"
     if data.find(_JPEG_EOI, last_scan) < 0:
         return "the JPEG ends before its end-of-image marker"
+    return ""
+
+
+def _jpeg_header_problem(data: bytes) -> str:
+    """A header segment whose length field is under 2 (the field counts itself): Pillow skips such a segment,
+    the C2PA reader (sign, verify) refuses the file. The walk stops at the first scan, or at bytes that are not a
+    marker (which decoders skip with a warning, as cameras sometimes write them)."""
+    pos = 2  # after the start-of-image marker
+    while pos + 4 <= len(data) and data[pos] == 0xFF:
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte before a marker
+            pos += 1
+            continue
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
+            pos += 2
+            continue
+        (length,) = struct.unpack_from(">H", data, pos + 2)
+        if length < 2:
+            return f"the JPEG's FF{marker:02X} segment at byte {pos:,} declares an impossible length ({length})"
+        if marker == 0xDA:  # start of scan: entropy-coded data follows
+            return ""
+        pos += 2 + length
     return ""
 
 
