@@ -4,7 +4,7 @@ reported direction is the factor's side of 1."""
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from dflab.detect.cues.speed_fusion import CONTRADICTED, NOT_RETIMING, VIDEO_CONFIDENCE, fuse
@@ -88,11 +88,15 @@ def test_natural_reads_one_and_natural():
     ratio=st.sampled_from([None, "25/30"]),
     doubt=st.sampled_from([None, "blend"]),
 )
+@example(audio_p=1.0, audio_factor=1.0, video_factor=None, video_confidence=0.0, ratio=None, doubt=None)
 def test_the_direction_is_always_the_factors_side_of_one(audio_p, audio_factor, video_factor, video_confidence,
                                                          ratio, doubt):
     video = _video(video_factor, video_confidence, ratio=ratio, doubt=doubt)
     decision = fuse(audio_p, audio_factor if audio_p is not None else None, 0.5, video)
-    expected = "natural" if not decision.changed else ("slowed" if decision.factor < 1 else "sped_up")
+    if not decision.changed or decision.factor == 1.0:  # a factor of exactly 1 is on neither side
+        expected = "natural"
+    else:
+        expected = "slowed" if decision.factor < 1 else "sped_up"
     assert decision.direction == expected and 0.0 <= decision.confidence <= 1.0
     assert decision.changed or decision.factor == 1.0
 
