@@ -129,7 +129,8 @@ def _sample_counts_problem(fh, start: int, end: int) -> str:
     runs = _entries(fh, bodies.get(b"stsc"), 12)
     if runs is not None:
         if descriptions is not None and any(not 1 <= run[2] <= descriptions for run in runs):
-            return f"the MP4's chunk map names a sample description the track does not have ({descriptions} described; damaged)"
+            return (f"the MP4's chunk map names a sample description the track does not have ({descriptions} "
+                    "described; damaged)")
         placed = _samples_in_chunks(runs, chunks)
         if placed < 0:
             return f"the MP4's chunk map runs out of order or past its {chunks:,} chunks (damaged)"
