@@ -188,6 +188,20 @@ def run_methods(photos: list[str]) -> dict:
     return out
 
 
+def small_photos(per_folder_faces: int, under: int):
+    """(path, RGB) of the photos in photo_set that are markable and shorter than `under` px on their short side."""
+    from dflab.errors import DflabError
+    from dflab.provenance.watermark.embed import MIN_EMBED_SHORT_SIDE
+
+    for rel in photo_set(per_folder_faces):
+        try:
+            rgb = _load(rel)
+        except DflabError:
+            continue
+        if MIN_EMBED_SHORT_SIDE <= min(rgb.shape[:2]) < under:
+            yield rel, rgb
+
+
 def photo_set(per_folder_faces: int) -> list[str]:
     """Every still picture of PHOTO_FOLDERS and `per_folder_faces` from each source folder of faces/ (evenly
     spaced in name order), as paths relative to DATA; deterministic."""

@@ -75,25 +75,17 @@ def main() -> int:
     args = parser.parse_args()
     require_shared_data()
     import watermark as photo_bench  # bench/watermark.py: the same photo set
-    from dflab.errors import DflabError
     from dflab.provenance.payload import payload_for_record
     from dflab.provenance.watermark import embed_image
     from dflab.provenance.watermark.attacks import IMAGE_ATTACKS
-    from dflab.provenance.watermark.embed import MIN_EMBED_SHORT_SIDE
     from dflab.provenance.watermark.informed import Candidate, best_match
 
     true = Candidate(payload_for_record(TRUE_RECORD), record=TRUE_RECORD)
     wrong = [Candidate(payload_for_record(r), record=r) for r in range(1, args.wrong + 2) if r != TRUE_RECORD][: args.wrong]
     rows = []
-    for rel in photo_bench.photo_set(args.per_folder):
+    for rel, rgb in photo_bench.small_photos(args.per_folder, SMALL):
         if args.limit and len(rows) >= args.limit:
             break
-        try:
-            rgb = photo_bench._load(rel)
-        except DflabError:
-            continue
-        if not MIN_EMBED_SHORT_SIDE <= min(rgb.shape[:2]) < SMALL:
-            continue
         marked = embed_image(rgb, true.payload)
         row = {"photo": rel, "short_side": int(min(rgb.shape[:2]))}
         for name in ATTACKS:

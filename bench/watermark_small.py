@@ -86,18 +86,10 @@ def main() -> int:
     args = parser.parse_args()
     require_shared_data()
     import watermark as photo_bench  # bench/watermark.py: the same photo set
-    from dflab.errors import DflabError
     from dflab.provenance.watermark import attacks
-    from dflab.provenance.watermark.embed import MIN_EMBED_SHORT_SIDE
 
     rows = []
-    for rel in photo_bench.photo_set(args.per_folder):
-        try:
-            rgb = photo_bench._load(rel)
-        except DflabError:
-            continue
-        if not MIN_EMBED_SHORT_SIDE <= min(rgb.shape[:2]) < SMALL:
-            continue
+    for rel, rgb in photo_bench.small_photos(args.per_folder, SMALL):
         row = {"photo": rel, "short_side": int(min(rgb.shape[:2]))}
         for name in ATTACKS:
             row[name] = measure(rgb, getattr(attacks, "combined" if name == "combined" else "combined_hard"))
