@@ -97,8 +97,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
         with Lab.default() as lab:
             lineage = lab_lineage(args.input, lab, max_frames=args.max_frames, limits=limits)
     result = lineage.newest  # media made from dflab media carries one mark per generation; the newest names it
-    method = result.details.get("method", "blind") if result.detected else None
-    informed = lineage.informed.to_json() if lineage.informed is not None else None
+    method, informed = lineage.method, lineage.informed_json()
     if args.json:
         print_json({"path": args.input, **result.to_json(), "method": method, "informed": informed,
                     "lineage": lineage.to_json()})  # fmt: skip

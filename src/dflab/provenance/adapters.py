@@ -132,8 +132,8 @@ def watermark_check(path: Path, lab=None) -> dict:
         "payload": result.payload_hex if result.detected else None,
         "confidence": float(result.confidence),
         "record": record_from_payload(result.payload) if result.detected else None,
-        "method": result.details.get("method", "blind") if result.detected else None,
-        "informed": lineage.informed.to_json() if lineage.informed is not None else None,
+        "method": lineage.method,
+        "informed": lineage.informed_json(),
         "lineage": lineage.to_json(),
     }
 

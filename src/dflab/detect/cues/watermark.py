@@ -53,11 +53,11 @@ class WatermarkDetector:
             lineage = read_lineage(residual, media_type="video", frames_used=used, candidates=candidates)
         result, records = lineage.newest, lineage.records
         record = records[-1] if records else None  # the newest mark that names a dflab ledger record
-        informed = lineage.informed.to_json() if lineage.informed is not None else None
+        informed = lineage.informed_json()
         details = {"detected": bool(result.detected), "payload": result.payload_hex, "record": record,
                    "sync_z": round(float(result.sync_z), 2), "frames_used": result.frames_used,
                    "lineage": lineage.to_json(),
-                   "method": result.details.get("method", "blind") if result.detected else None,
+                   "method": lineage.method,
                    "informed": informed}  # fmt: skip
         if record is None and informed is not None and informed["present"]:
             return Evidence(

@@ -29,7 +29,7 @@ from dflab.provenance.watermark.detect import (
     detect_residual,
     retry_on_fallback_grids,
 )
-from dflab.provenance.watermark.informed import Candidate, InformedMatch, best_match
+from dflab.provenance.watermark.informed import MAX_MISATTRIBUTION_ODDS, Candidate, InformedMatch, best_match
 from dflab.provenance.watermark.pattern import DEFAULT_KEY
 
 # The payloads the lab issued, or a function that reads them (called only when blind decoding fails).
@@ -65,6 +65,17 @@ class Lineage:
 
         records = [record_from_payload(self.results[g - 1].payload) for g in self.generations]
         return [r for r in records if r is not None]
+
+    @property
+    def method(self) -> str | None:
+        """How the newest mark was found: "blind" (decoded from the picture alone), "informed" (matched against
+        the lab's issued payloads) or None (no mark decoded)."""
+        newest = self.newest
+        return newest.details.get("method", "blind") if newest.detected else None
+
+    def informed_json(self) -> dict | None:
+        """The informed test's answer (InformedMatch.to_json), or None when it did not run."""
+        return self.informed.to_json() if self.informed is not None else None
 
     def next_generation(self) -> int:
         """The generation of a new output made from this media: one after the newest mark found.
@@ -144,8 +155,6 @@ def _with_informed(results: tuple[WatermarkResult, ...], folds: dict[str, list],
 def informed_confidence(match: InformedMatch) -> float:
     """0.9..1 as for a blind detection: 1 when no other record could be it, 0.9 at the largest chance of a wrong
     record that still names one (MAX_MISATTRIBUTION_ODDS)."""
-    from dflab.provenance.watermark.informed import MAX_MISATTRIBUTION_ODDS
-
     return float(1.0 - 0.1 * min(1.0, match.misattribution_odds / MAX_MISATTRIBUTION_ODDS))
 
 
