@@ -39,7 +39,7 @@ def read_image_rgb(path: Path, limits: Limits = Limits()) -> tuple[np.ndarray, d
     The declared size is checked against limits.max_pixels first, so a tiny file declaring 30000x30000
     never allocates its pixels. Pillow's own DecompressionBombError is turned into LimitExceeded.
     """
-    from PIL import Image, ImageOps
+    from PIL import ImageOps
 
     with media_errors(path, "decode the image"), _quiet(), _open(path, limits) as im:
         check_pixels(path, im.size[0], im.size[1], limits)
@@ -56,6 +56,20 @@ def read_image_rgb(path: Path, limits: Limits = Limits()) -> tuple[np.ndarray, d
         raise BadMedia(f"{path}: decoded to an unexpected shape {rgb.shape}")
     info["width"], info["height"] = int(rgb.shape[1]), int(rgb.shape[0])
     return rgb, info
+
+
+def jpeg_roundtrip(rgb: np.ndarray, quality: int) -> np.ndarray:
+    """`rgb` encoded as JPEG at `quality` by Pillow and decoded again: the one re-compression the learned image
+    detectors put every picture through, so that a file's own compression carries less of the label."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(rgb)).save(buffer, "JPEG", quality=quality)
+    buffer.seek(0)
+    with Image.open(buffer) as im:
+        return np.asarray(im.convert("RGB"))
 
 
 def _open(path: Path, limits: Limits):

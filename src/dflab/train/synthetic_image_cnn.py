@@ -4,7 +4,7 @@
         --oof bench/results/synthetic_image_cnn_oof.json
 
 1. Every picture of the development set (dflab.train.synthetic_image_data) is re-compressed once as JPEG at
-   its native size, exactly as the detector does at scan time (synthetic_cnn_model.jpeg_roundtrip).
+   its native size, exactly as the detector does at scan time (dflab.media.image.jpeg_roundtrip).
 2. For each generator, a network is trained without that generator's fold (its fakes and its paired reals)
    and scores the fold: the out-of-fold log-odds of every picture. The CIPLAB splices are scored, never
    trained on.
@@ -43,11 +43,11 @@ from dflab.detect.learned.synthetic_cnn_model import (
     WIDTH,
     build_net,
     grid_crops,
-    jpeg_roundtrip,
     save_weights,
     to_tensor,
 )
 from dflab.errors import UsageError
+from dflab.media.image import jpeg_roundtrip
 from dflab.train.synthetic_image_data import (
     TEST_RESERVE,
     Picture,
@@ -130,7 +130,7 @@ def resampled_crop(store: PictureStore, i: int, rng: np.random.Generator, size: 
     y, x = int(rng.integers(0, rgb.shape[0] - side + 1)), int(rng.integers(0, rgb.shape[1] - side + 1))
     method = (cv2.INTER_AREA, cv2.INTER_LINEAR, cv2.INTER_CUBIC)[int(rng.integers(3))]
     crop = cv2.resize(np.ascontiguousarray(rgb[y : y + side, x : x + side]), (size, size), interpolation=method)
-    return jpeg_roundtrip(crop[:, ::-1] if rng.random() < 0.5 else crop)
+    return jpeg_roundtrip(crop[:, ::-1] if rng.random() < 0.5 else crop, JPEG_QUALITY)
 
 
 def pseudo_fake(crop: np.ndarray, rng: np.random.Generator, upsamplers: str = "all") -> np.ndarray:
@@ -148,7 +148,7 @@ def pseudo_fake(crop: np.ndarray, rng: np.random.Generator, upsamplers: str = "a
         sparse[::2, ::2] = small
         kernel = rng.random((4, 4)).astype(np.float32) + 0.5
         up = np.clip(cv2.filter2D(sparse, -1, kernel * (4.0 / kernel.sum())), 0, 255).astype(np.uint8)
-    return jpeg_roundtrip(up)
+    return jpeg_roundtrip(up, JPEG_QUALITY)
 
 
 def _by_source(pictures: list[Picture], indices: np.ndarray, label: int) -> list[np.ndarray]:

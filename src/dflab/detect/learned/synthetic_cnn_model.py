@@ -17,7 +17,6 @@ and their log-odds averaged.
 
 from __future__ import annotations
 
-import io
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -26,6 +25,7 @@ import numpy as np
 
 from dflab.atomic import atomic_output
 from dflab.errors import BadMedia, NotFound
+from dflab.media.image import jpeg_roundtrip
 
 FORMAT_VERSION = 1
 CROP = 96  # px; NPR needs no context, and small crops keep CPU training affordable
@@ -68,16 +68,6 @@ def npr_residual(x):
     top-left pixel of its 2x2 cell (so a quarter of the values are exactly 0)."""
     corner = x[:, :, ::2, ::2]
     return x - corner.repeat_interleave(2, dim=2).repeat_interleave(2, dim=3)
-
-
-def jpeg_roundtrip(rgb: np.ndarray, quality: int = JPEG_QUALITY) -> np.ndarray:
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(rgb)).save(buffer, "JPEG", quality=quality)
-    buffer.seek(0)
-    with Image.open(buffer) as im:
-        return np.asarray(im.convert("RGB"))
 
 
 def check_rgb(rgb: np.ndarray) -> None:
@@ -180,5 +170,5 @@ def crop_log_odds(net, crops: list[np.ndarray], threads: int | None = 1) -> np.n
 def picture_log_odds(net, rgb: np.ndarray, threads: int | None = 1) -> tuple[float, np.ndarray]:
     """(mean log-odds over the crops, per-crop log-odds) of one RGB uint8 picture at native resolution."""
     check_rgb(rgb)
-    per_crop = crop_log_odds(net, grid_crops(jpeg_roundtrip(rgb)), threads)
+    per_crop = crop_log_odds(net, grid_crops(jpeg_roundtrip(rgb, JPEG_QUALITY)), threads)
     return float(per_crop.mean()), per_crop

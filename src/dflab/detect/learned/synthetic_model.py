@@ -9,7 +9,6 @@ the model cannot use "was this file JPEG-compressed" as a shortcut, which would 
 
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 
 from dflab.atomic import write_text_atomic
 from dflab.errors import BadMedia, NotFound, Unsupported, UsageError
+from dflab.media.image import jpeg_roundtrip
 
 FORMAT = "dflab-synthetic-image-v1"
 DEFAULT_C = 0.1  # inverse L2 strength, chosen on the leave-one-generator-out table (see README of the detector)
@@ -117,16 +117,6 @@ def fit_model(
 # ---- data: a manifest's images -> feature rows (each image also as a re-compressed JPEG copy) -------------
 
 
-def jpeg_roundtrip(rgb: np.ndarray, quality: int = JPEG_QUALITY) -> np.ndarray:
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, "JPEG", quality=quality)
-    buffer.seek(0)
-    with Image.open(buffer) as im:
-        return np.asarray(im.convert("RGB"))
-
-
 @dataclass
 class FeatureTable:
     features: np.ndarray  # (n, d) features of the images as stored
@@ -151,7 +141,7 @@ def manifest_features(manifest_path: str | Path, progress: Callable[[int, int], 
         try:
             rgb = load_image_rgb(row.file)
             feats.append(image_features(rgb))
-            jpeg_feats.append(image_features(jpeg_roundtrip(rgb)))
+            jpeg_feats.append(image_features(jpeg_roundtrip(rgb, JPEG_QUALITY)))
         except (BadMedia, Unsupported) as exc:
             raise type(exc)(f"{manifest.path}, line {row.line}: {exc}") from None
         labels.append(row.label)
