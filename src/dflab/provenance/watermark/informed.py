@@ -180,6 +180,40 @@ def fold_statistics(folded: np.ndarray, key: str, top: int = TOP_SHIFTS) -> tupl
     return sync.astype(np.float32), soft.astype(np.float32)
 
 
+def is_spread_payload(payload: bytes) -> bool:
+    """Whether `payload` is of payload format 2 (record id permuted, payload.py): one whose every possible
+    neighbour, issued or not, is far from it in code space."""
+    from dflab.provenance.payload import SPREAD_PAYLOAD_TAG
+
+    return payload[:2] == SPREAD_PAYLOAD_TAG
+
+
+def strength_aware_odds(z: float, behind: np.ndarray, differing_chips: np.ndarray, tests: int) -> float:
+    """Union bound on the chance that a picture carrying one of the other candidates (same key) scores the
+    winner at `z` and that candidate `behind` (z - its score, same fold and offset) below it.
+
+    Why more than the margin alone. If another candidate j were the mark, with strength mu (its expected z),
+    the winner's expected z there is mu * (1 - 2 D / 1024) (D: chips where the tiles differ) and the winner
+    would fall behind j by mu * 2 D / 1024 on average. Seeing the winner at z needs mu large (or noise
+    alone scoring z somewhere, at most tests * Q(z), which `present` already made tiny); seeing it ahead of j
+    needs mu small. The chance of both is at most min(Q(z - mu c), Q((behind + mu g) / s)) with c = 1 - g,
+    g = 2 D / 1024, s = 2 sqrt(D / 1024) (the margin's spread), whose largest value over mu is where the two
+    meet. Valid only when the true payload is among the candidates or far from all of them: so it is used
+    only for spread payloads (is_spread_payload), whose unissued neighbours are far away too; a format-1
+    winner keeps the margin alone (an older record just outside the candidates can be its close neighbour)."""
+    if len(behind) == 0:
+        return min(1.0, tests * upper_tail(z))
+    chips = np.maximum(np.asarray(differing_chips, dtype=np.float64), 1.0)
+    g = 2.0 * chips / (TILE * TILE)
+    s = 2.0 * np.sqrt(chips / (TILE * TILE))
+    c = 1.0 - g
+    d = np.maximum(np.asarray(behind, dtype=np.float64), 0.0)
+    mu = np.maximum((z - d / s) / (c + g / s), 0.0)  # where Q(z - mu c) = Q((d + mu g) / s)
+    exponent = np.where(mu > 0, z - mu * c, np.maximum(z, d / s))
+    odds = 0.5 * np.vectorize(math.erfc)(exponent / math.sqrt(2.0))
+    return float(min(1.0, tests * upper_tail(z) + float(np.sum(odds))))
+
+
 def best_match(folds: Mapping[str, Sequence[np.ndarray]] | Sequence[np.ndarray], candidates: Sequence[Candidate],
                odds: float = FALSE_MATCH_ODDS) -> InformedMatch:  # fmt: skip
     """The candidate whose full tile correlates best with any fold at any of its likeliest offsets, whether that
@@ -229,11 +263,19 @@ def best_match(folds: Mapping[str, Sequence[np.ndarray]] | Sequence[np.ndarray],
         differing = np.sum(signs[key] != signs[key][index], axis=1) * REPEATS  # chips where the tiles differ
         spread = 2.0 * np.sqrt(np.maximum(differing, 1) / (TILE * TILE))
         margins[members[other]] = (z - scores) / spread
+        same_key_differing = differing
     winner = members[key][index]
     margins[winner] = np.inf
     at_best[winner] = -np.inf
     runner = int(np.argmin(margins)) if len(candidates) > 1 else None  # the closest competitor, in noise units
-    tail = sum(upper_tail(m) for m in margins[np.isfinite(margins)].tolist())
+    if is_spread_payload(candidates[winner].payload):
+        rivals = np.delete(np.asarray(members[key]), index)  # same key, the winner left out
+        tail = strength_aware_odds(z, z - at_best[rivals], np.delete(same_key_differing, index), tests)
+        other_keys = np.ones(len(candidates), dtype=bool)
+        other_keys[members[key]] = False
+        tail += sum(upper_tail(m) for m in margins[other_keys].tolist() if math.isfinite(m))
+    else:
+        tail = sum(upper_tail(m) for m in margins[np.isfinite(margins)].tolist())
     return InformedMatch(
         candidate=candidates[winner], z=z, threshold=threshold, candidates=len(candidates), folds=n_folds,
         runner_up=candidates[runner] if runner is not None else None,
