@@ -99,3 +99,42 @@ def test_disclosure_issues_the_current_format_and_records_it(shared_data, lab, t
     assert lab.ledger().get(record).extra["watermark_payload_format"] == 2
     lineage = file_lineage(tmp_path / "disclosed.png")
     assert lineage.newest.payload == spread_payload_for_record(record) and lineage.records == [record]
+
+
+def test_the_strength_aware_odds_fall_as_the_winner_stands_out_and_never_name_an_identical_tile() -> None:
+    from dflab.provenance.watermark.informed import strength_aware_odds, upper_tail
+
+    chips = np.array([300.0])  # a format-2 rival: ~100 coded bits x 3 chips differ
+    weak, strong = (strength_aware_odds(z, np.array([2.0]), chips, tests=1) for z in (4.0, 9.0))
+    assert strong < 1e-6 < weak
+    # Never more permissive than "noise alone put the winner at z" or than the margin alone.
+    spread = 2.0 * np.sqrt(300 / 1024)
+    assert strength_aware_odds(9.0, np.array([2.0]), chips, tests=1) <= upper_tail(2.0 / spread)
+    assert strength_aware_odds(9.0, np.array([2.0]), chips, tests=10**6) >= 10**6 * upper_tail(9.0)
+    # A rival that carries the same chips cannot be told apart, however strong the mark.
+    assert strength_aware_odds(30.0, np.array([0.0]), np.array([0.0]), tests=1) == 1.0
+
+
+def test_a_format_2_mark_is_never_named_after_a_record_it_does_not_carry(shared_data) -> None:
+    from dflab.media.load import load_image_rgb
+    from dflab.provenance.watermark import embed_image
+    from dflab.provenance.watermark.attacks import combined
+    from dflab.provenance.watermark.detect import FallbackGrids, detect_residual, retry_on_fallback_grids
+    from dflab.provenance.watermark.embed import luma
+    from dflab.provenance.watermark.grid import detector_residual
+    from dflab.provenance.watermark.informed import Candidate, best_match
+
+    marked = embed_image(load_image_rgb(shared_data / "faces/ciplab_photoshop_fake/mid_418_1101.jpg"),
+                         spread_payload_for_record(500))  # fmt: skip
+    gray = luma(combined(marked))
+    folds: list = []
+    blind = retry_on_fallback_grids(detect_residual(detector_residual(gray), folds_out=folds), FallbackGrids(gray),
+                                    folds_out=folds)  # fmt: skip
+    assert not blind.detected and folds
+    dense = range(490, 511)  # a dense ledger around it (21 records: the threshold of a small ledger)
+    with_truth = best_match(folds, [Candidate(spread_payload_for_record(r), record=r) for r in dense])
+    assert with_truth.identified and with_truth.candidate.record == 500
+    without = best_match(folds, [Candidate(spread_payload_for_record(r), record=r) for r in dense if r != 500])
+    assert not without.present and not without.identified  # its neighbours are far away: nothing else matches
+    # The same folds against the format-1 payloads of the same records: the mark is not theirs either.
+    assert not best_match(folds, [Candidate(payload_for_record(r), record=r) for r in dense]).present

@@ -16,11 +16,15 @@ the max over that many ~N(0, 1) statistics exceeds it with probability at most F
 decoding's 16 CRC-24 checks (9.5e-7). With the ~64 folds of a small picture the threshold is z 7.0 for 10
 candidates, 7.6 for 1,000 and 7.9 for 10,000: a bigger ledger needs a little more of the mark left.
 
-What it can and cannot say. Neighbouring records (dense ledger ids) differ only in their low payload bits and
-the CRC, so their tiles share ~70 % of their chips (coded-bit distance 44-64 of 282): a damaged mark that
-clears the threshold for its own payload clears it for its neighbours nearly as well. A match therefore says
-`present` (a mark this ledger issued is there) and names the record (`identified`) only when the best beats
-every other candidate on the chips where they differ by a clear margin (InformedMatch).
+What it can and cannot say. In payload format 1 (the record id as is, every mark issued before format 2,
+payload.py) neighbouring records differ only in their low payload bits and the CRC, so their tiles share ~70 %
+of their chips (coded-bit distance 44-64 of 282): a damaged mark that clears the threshold for its own payload
+clears it for its neighbours nearly as well. Such a match says `present` (a mark this ledger issued is there)
+and names the record (`identified`) only when the best beats every other candidate on the chips where they
+differ by a clear margin (InformedMatch). Format 2 permutes the record id, so every other payload, issued or
+not, is far away (distance 74-98 to the nearest of 1,000 dense ids); then the winner's own strength counts too:
+had a rival been the mark, the winner would have scored well below it (strength_aware_odds), so a format-2
+match that is present is named in nearly every case (bench/watermark_informed.py).
 """
 
 from __future__ import annotations
@@ -59,8 +63,8 @@ class InformedMatch:
     present: the best candidate's full-tile z clears the threshold for this many folds x offsets x candidates,
     so a tile close to the issued ones is there (false-match odds <= FALSE_MATCH_ODDS on an unmarked picture).
     identified: also, no other candidate could plausibly be the one: `misattribution_odds`, the union over the
-    other candidates of the chance that a picture carrying that one would beat it by this margin, is at most
-    MAX_MISATTRIBUTION_ODDS. Neighbouring ledger records differ in few payload bits (their tiles share ~70 %
+    other candidates of the chance that a picture carrying that one would beat it by this margin (for a
+    format-2 winner: and score the winner this high, strength_aware_odds), is at most MAX_MISATTRIBUTION_ODDS. Neighbouring ledger records differ in few payload bits (their tiles share ~70 %
     of their chips), so a picture can be `present` with its record still uncertain."""
 
     candidate: Candidate | None
@@ -203,6 +207,7 @@ def strength_aware_odds(z: float, behind: np.ndarray, differing_chips: np.ndarra
     winner keeps the margin alone (an older record just outside the candidates can be its close neighbour)."""
     if len(behind) == 0:
         return min(1.0, tests * upper_tail(z))
+    identical = np.asarray(differing_chips) <= 0  # the same tile: nothing can tell the two apart
     chips = np.maximum(np.asarray(differing_chips, dtype=np.float64), 1.0)
     g = 2.0 * chips / (TILE * TILE)
     s = 2.0 * np.sqrt(chips / (TILE * TILE))
@@ -210,7 +215,7 @@ def strength_aware_odds(z: float, behind: np.ndarray, differing_chips: np.ndarra
     d = np.maximum(np.asarray(behind, dtype=np.float64), 0.0)
     mu = np.maximum((z - d / s) / (c + g / s), 0.0)  # where Q(z - mu c) = Q((d + mu g) / s)
     exponent = np.where(mu > 0, z - mu * c, np.maximum(z, d / s))
-    odds = 0.5 * np.vectorize(math.erfc)(exponent / math.sqrt(2.0))
+    odds = np.where(identical, 1.0, 0.5 * np.vectorize(math.erfc)(exponent / math.sqrt(2.0)))
     return float(min(1.0, tests * upper_tail(z) + float(np.sum(odds))))
 
 
@@ -286,4 +291,4 @@ def best_match(folds: Mapping[str, Sequence[np.ndarray]] | Sequence[np.ndarray],
 
 
 __all__ = ["Candidate", "FALSE_MATCH_ODDS", "InformedMatch", "MAX_CANDIDATES", "best_match", "coded_signs",
-           "fold_statistics", "threshold_z"]  # fmt: skip
+           "fold_statistics", "is_spread_payload", "strength_aware_odds", "threshold_z"]  # fmt: skip
