@@ -9,13 +9,15 @@ embeds the same tile at PSNR >= 40 dB (the budget of EmbedConfig), changing only
 - chip: source pixels per chip (the working grid's short side is short / chip, floored at `floor`);
 - gamma: texture weighting (0 = uniform);
 - blur: a Gaussian low-pass of the chip pattern on the working grid (sigma in chips), renormalised to the same
-  PSNR, so the budget moves into the band that survives half size + JPEG 50.
+  PSNR, so the budget moves into the band that survives half size + JPEG 50;
+- @40.7: rescaled per picture so the PSNR after rounding and clipping is 40.7 dB for every variant (without it
+  each variant gets the same float budget, 40.75 dB, and rounding leaves uniform marks weaker than that).
 
 Measured per photo and attack (combined64, combined, jpeg75+rotate-3): the z of the whole known tile in the
 attacked picture folded at the tile's TRUE alignment (taken from the mark alone, marked minus unmarked after the
 same attack, on a grid at the attacked picture's own resolution), as bench/watermark_small.py. With --detect,
 also what the unchanged detector finds blindly (`detect_image`) and whether informed detection among 1,000
-allocated payloads names the true one. Writes bench/results/watermark_small_variants.json.
+allocated payloads (format 2, records 1-1001, marked with record 500) names the true one. Writes bench/results/watermark_small_variants.json.
 """
 
 from __future__ import annotations
@@ -33,16 +35,25 @@ from _common import print_table, require_shared_data, write_results  # noqa: E40
 
 SMALL = 400
 TRUE_RECORD = 500
-VARIANTS = {  # name: (chip px, working-grid floor, texture gamma, blur sigma in chips)
-    "v1": (2.5, 128, 0.4, 0.0),
-    "gamma0": (2.5, 128, 0.0, 0.0),
-    "gamma0.8": (2.5, 128, 0.8, 0.0),
-    "blur0.5": (2.5, 128, 0.4, 0.5),
-    "blur0.8": (2.5, 128, 0.4, 0.8),
-    "chip3": (3.0, 80, 0.4, 0.0),
-    "chip3.5": (3.5, 80, 0.4, 0.0),
-    "chip4": (4.0, 80, 0.4, 0.0),
-    "chip3+blur0.5": (3.0, 80, 0.4, 0.5),
+# name: (chip px, working-grid floor, texture gamma, blur sigma in chips, PSNR actually reached or None)
+VARIANTS = {
+    "v1": (2.5, 128, 0.4, 0.0, None),
+    "gamma0": (2.5, 128, 0.0, 0.0, None),
+    "gamma0.8": (2.5, 128, 0.8, 0.0, None),
+    "blur0.5": (2.5, 128, 0.4, 0.5, None),
+    "blur0.8": (2.5, 128, 0.4, 0.8, None),
+    "chip3": (3.0, 80, 0.4, 0.0, None),
+    "chip3.5": (3.5, 80, 0.4, 0.0, None),
+    "chip4": (4.0, 80, 0.4, 0.0, None),
+    "chip3+blur0.5": (3.0, 80, 0.4, 0.5, None),
+    # The same PSNR after rounding for every picture: a uniform mark rounds to smaller changes than a textured
+    # one (v1 lands at 40.7-40.9 dB, gamma 0 at 41.2 or more), so the comparison above flatters v1.
+    "v1@40.7": (2.5, 128, 0.4, 0.0, 40.7),
+    "gamma0@40.7": (2.5, 128, 0.0, 0.0, 40.7),
+    "gamma0.2@40.7": (2.5, 128, 0.2, 0.0, 40.7),
+    "gamma0.1@40.7": (2.5, 128, 0.1, 0.0, 40.7),
+    "gamma0.3@40.7": (2.5, 128, 0.3, 0.0, 40.7),
+    "gamma0.2": (2.5, 128, 0.2, 0.0, None),
 }
 ATTACKS = ("combined64", "combined", "jpeg75+rotate-3")
 
@@ -51,8 +62,21 @@ def working_side(short: int, chip: float, floor: int) -> int:
     return int(min(short, max(floor, min(256, round(short / chip)))))
 
 
-def embed_variant(rgb: np.ndarray, payload: bytes, chip: float, floor: int, gamma: float, blur: float):
-    """(marked picture, working-grid hw): embed.embed_image with the variant's grid, weighting and low-pass."""
+def embed_variant(rgb: np.ndarray, payload: bytes, chip: float, floor: int, gamma: float, blur: float,
+                  psnr_reached: float | None = None):
+    """(marked picture, working-grid hw): embed.embed_image with the variant's grid, weighting and low-pass;
+    with `psnr_reached`, rescaled (twice) so the rounded, clipped change lands at that PSNR."""
+    from dflab.provenance.watermark.embed import psnr
+
+    marked, hw, residual = _embed_variant(rgb, payload, chip, floor, gamma, blur)
+    for _ in range(2 if psnr_reached is not None else 0):
+        residual = residual * 10.0 ** ((psnr(rgb, marked) - psnr_reached) / 20.0)
+        change = np.rint(residual).astype(np.int16)[..., None]
+        marked = np.clip(rgb.astype(np.int16) + change, 0, 255).astype(np.uint8)
+    return marked, hw
+
+
+def _embed_variant(rgb, payload, chip, floor, gamma, blur):
     import cv2
 
     from dflab.provenance.watermark import grid
@@ -74,7 +98,7 @@ def embed_variant(rgb: np.ndarray, payload: bytes, chip: float, floor: int, gamm
     residual *= target_rms / (float(np.sqrt(np.mean(residual * residual))) + 1e-9)
     change = np.rint(residual).astype(np.int16)[..., None]
     marked = np.clip(rgb.astype(np.int16) + change, 0, 255).astype(np.uint8)
-    return marked, (h, w)
+    return marked, (h, w), residual
 
 
 def _z(values: np.ndarray) -> float:
@@ -94,11 +118,13 @@ def true_z(marked, rgb, work_hw, attack_name) -> float:
     attacked, clean = attack(marked), attack(rgb)
     height, width = rgb.shape[:2]
     hw = attacked.shape[:2]
-    scale = hw[1] / width if attack_name.startswith("jpeg75") else 0.5
+    scale = 0.5 if attack_name.startswith(("downscale", "combined")) else 1.0  # crops keep the scale
     px = TILE * (width / work_hw[1]) * scale
     py = TILE * (height / work_hw[0]) * scale
     residual = grid.whiten(luma(attacked).astype(np.float32))
     mark_only = residual - grid.whiten(luma(clean).astype(np.float32))
+    if attack_name.endswith("flip"):  # mirrored back: the folded tile must read the right way round
+        residual, mark_only = residual[:, ::-1].copy(), mark_only[:, ::-1].copy()
     if attack_name.startswith("jpeg75+rotate"):
         degrees = float(attack_name.rsplit("rotate", 1)[1])
         residual, mark_only = derotate(residual, degrees), derotate(mark_only, degrees)
@@ -141,7 +167,7 @@ def main() -> int:
     args = parser.parse_args()
     require_shared_data()
     import watermark as photo_bench
-    from dflab.provenance.payload import payload_for_record
+    from dflab.provenance.payload import spread_payload_for_record as payload_for_record
     from dflab.provenance.watermark import psnr
     from dflab.provenance.watermark.informed import Candidate
 
