@@ -76,6 +76,27 @@ def test_a_small_disclosed_photo_after_the_combined_attack_is_named_after_its_le
     assert section["detected"] is True and section["record"] == record and section["method"] == "informed"
 
 
+def test_a_300_px_disclosed_photo_after_the_64_percent_combined_attack_is_named_after_its_record(
+    shared_data, lab, tmp_path
+) -> None:
+    """64 % crop + half size + JPEG 50 leave ~120 px of JPEG: the small-picture weighting (embed.py) keeps enough of
+    the tile for the informed test, and payload format 2 lets it name the record, not just "one of ours"."""
+    from dflab.media.load import load_image_rgb
+    from dflab.media.write import write_image
+    from dflab.provenance.issued import lab_lineage
+    from dflab.provenance.watermark.attacks import combined_hard
+
+    photo = load_image_rgb(shared_data / "faces/ciplab_real/real_00924.jpg")
+    assert min(photo.shape[:2]) == 300
+    record = _disclose_among(lab, photo, tmp_path, others=20)
+    attacked = tmp_path / "attacked.png"
+    write_image(attacked, combined_hard(load_image_rgb(tmp_path / "disclosed.png")))
+
+    lineage = lab_lineage(attacked, lab)
+    assert lineage.newest.detected and lineage.method == "informed" and lineage.records == [record]
+    assert lineage.informed.identified and lineage.informed.misattribution_odds <= 1e-3
+
+
 def test_a_format_1_mark_is_read_as_before_present_but_not_named_among_its_neighbours(shared_data, lab, tmp_path):
     """Marks issued before payload format 2 (record id as is) keep their old reading: neighbouring records share
     ~70 % of their chips, so the damaged mark says "a mark this ledger issued" without naming the record."""

@@ -138,3 +138,25 @@ def test_a_format_2_mark_is_never_named_after_a_record_it_does_not_carry(shared_
     assert not without.present and not without.identified  # its neighbours are far away: nothing else matches
     # The same folds against the format-1 payloads of the same records: the mark is not theirs either.
     assert not best_match(folds, [Candidate(payload_for_record(r), record=r) for r in dense]).present
+
+
+def test_small_pictures_get_the_flatter_weighting_and_marks_of_the_old_profile_still_read(shared_data) -> None:
+    from dflab.media.load import load_image_rgb
+    from dflab.provenance.watermark import EmbedConfig, detect_image, embed_image, psnr
+    from dflab.provenance.watermark.attacks import jpeg
+    from dflab.provenance.watermark.embed import SMALL_PICTURE_SIDE, texture_gamma_for
+
+    config = EmbedConfig()
+    assert texture_gamma_for(SMALL_PICTURE_SIDE - 1, config) == 0.2
+    assert texture_gamma_for(SMALL_PICTURE_SIDE, config) == config.texture_gamma == 0.4
+    assert texture_gamma_for(300, EmbedConfig(small_texture_gamma=None)) == 0.4  # the profile before it
+    with pytest.raises(UsageError):
+        EmbedConfig(small_texture_gamma=3.0)
+
+    photo = load_image_rgb(shared_data / "faces/ciplab_real/real_00924.jpg")  # 300 px
+    new, old = embed_image(photo, spread_payload_for_record(9)), embed_image(
+        photo, payload_for_record(9), EmbedConfig(small_texture_gamma=None))  # fmt: skip
+    assert not np.array_equal(new, old) and psnr(photo, new) >= 40.0 and psnr(photo, old) >= 40.0
+    for marked, payload in ((new, spread_payload_for_record(9)), (old, payload_for_record(9))):
+        found = detect_image(jpeg(marked, 50))
+        assert found.detected and found.payload == payload and record_from_payload(found.payload) == 9
