@@ -2,7 +2,8 @@
 
 Design in one paragraph. A 32x32 tile of +-1 chips (178 sync chips and 282 coded bits x 3: the 64-bit payload
 plus CRC-24, protected by a K=7 rate-1/3 convolutional code) is repeated over a low-resolution working grid of
-the luma, weighted by local texture, upsampled and added at a fixed PSNR budget (40.75 dB). The detector
+the luma, weighted by local texture (more evenly on pictures under 400 px: embed.SMALL_PICTURE_SIDE), upsampled
+and added at a fixed PSNR budget (40.75 dB). The detector
 resamples to a 256-pixel grid, whitens, finds the tile period from the autocorrelation (which survives any
 rescale and crop), folds all tiles onto one, finds the tile offset with the sync code, then soft-decodes with
 Viterbi and accepts only on a valid CRC. A picture smaller than that grid is searched again near its own
