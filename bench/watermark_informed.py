@@ -9,10 +9,10 @@ combined attacks). For each picture the blind detector runs first; its folds (ev
 it tried) are then scored (watermark/informed.py) against the true payload alone and against --wrong other
 allocated payloads (records 1..N+1 without the true one: a dense ledger, the hardest case since neighbouring
 record ids share most of their bits; with --payload-format 2, the default, each record's payload is its id
-permuted, payload.py, which spreads neighbours apart in code space). Reported per attack: blind detection rate; median and minimum informed z
-of the true payload; median and maximum z of the best wrong payload; the threshold for the true payload among
---wrong + 1 candidates and the informed detection rate at it (true payload above the threshold and above every
-wrong one). Also the CPU time of scoring one picture's folds against 10, 1,000 and 10,000 candidates, and of
+permuted, payload.py, which spreads neighbours apart in code space). Reported per attack: blind detection
+rate; median and minimum informed z of the true payload; median and maximum z of the best wrong payload; the
+threshold for the true payload among --wrong + 1 candidates and the informed detection rate at it (true payload
+above the threshold and above every wrong one). Also the CPU time of scoring one picture's folds against 10, 1,000 and 10,000 candidates, and of
 reading that many allocated payloads from a ledger (in memory) of 10,000 disclosed records.
 Writes bench/results/watermark_informed.json (format 2) or watermark_informed_format1.json.
 """

@@ -17,7 +17,8 @@ Measured per photo and attack (combined64, combined, jpeg75+rotate-3): the z of 
 attacked picture folded at the tile's TRUE alignment (taken from the mark alone, marked minus unmarked after the
 same attack, on a grid at the attacked picture's own resolution), as bench/watermark_small.py. With --detect,
 also what the unchanged detector finds blindly (`detect_image`) and whether informed detection among 1,000
-allocated payloads (format 2, records 1-1001, marked with record 500) names the true one. Writes bench/results/watermark_small_variants.json.
+allocated payloads (format 2, records 1-1001, marked with record 500) names the true one.
+Writes bench/results/watermark_small_variants.json (or --out).
 """
 
 from __future__ import annotations
