@@ -29,8 +29,9 @@ class EmbedConfig:
     chip_px: float = 2.5  # minimum source pixels per chip; video uses 4 (it must survive downscale + H.264)
     # Texture weighting used instead of texture_gamma on pictures under SMALL_PICTURE_SIDE px (None: texture_gamma
     # everywhere). Why: a small picture's chips sit near pixel scale, and after half size and JPEG what survives
-    # is spread over the whole picture, flat parts included; at the same PSNR a flatter weighting leaves 6-13 %
-    # more of the tile on the 75 small photos of bench/watermark_small_variants.py, whatever the attack.
+    # is spread over the whole picture, flat parts included; at the same PSNR a flatter weighting leaves 4-11 %
+    # more of the tile at its true alignment on the 75 small photos (bench/watermark_small.py,
+    # bench/watermark_small_variants.py) after the combined attacks and JPEG 75 + rotation.
     small_texture_gamma: float | None = 0.2
 
     def __post_init__(self) -> None:
