@@ -35,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dflab.provenance.payload import payload_in_format
+
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("DFLAB_SHARED_DATA", REPO.parent / "shared" / "data"))
 RESULTS = REPO / "bench" / "results" / "watermark.json"
@@ -53,11 +55,13 @@ PHOTOS = [  # the first DEFAULT_IMAGES run by default (rivaGan needs ~30 s per 1
     "pdq/data/bridge-mods/aaa-orig.jpg",
 ]
 DEFAULT_IMAGES = 6
-PAYLOAD = bytes.fromhex("df010000c0ffee42")
+RECORD = 0xC0FFEE42  # the ledger record the photos are marked for
+PAYLOAD_FORMAT = 2  # payload.py: what disclosure issues now (format 1 was the record id as is: df010000c0ffee42)
+PAYLOAD = payload_in_format(RECORD, PAYLOAD_FORMAT)
 FP_BOUND = 16 * 2.0**-24  # dflab-v1's bound: 16 CRC-24 checks per picture
 BASELINE_ATTACKS = ("none", "jpeg50", "downscale50", "crop80", "combined")
 PHOTO_FOLDERS = ("face_recognition", "dlib_faces", "invisible_watermark/test_vectors", "cnndetection")
-INFORMED_CANDIDATES = 1000  # allocated payloads tested when blind decoding fails: PAYLOAD's record and its neighbours
+INFORMED_CANDIDATES = 1000  # allocated payloads tested when blind decoding fails: RECORD and its neighbours
 SIZE_CLASSES = (("small (<400 px)", 0, 400), ("medium (400-799 px)", 400, 800), ("large (>=800 px)", 800, 10**9))
 SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 
@@ -223,13 +227,13 @@ def photo_set(per_folder_faces: int) -> list[str]:
 
 
 def issued_candidates(n: int = INFORMED_CANDIDATES) -> list:
-    """A dense ledger of n disclosed records around PAYLOAD's (the hardest case for informed detection:
-    neighbouring record ids share most payload bits)."""
-    from dflab.provenance.payload import payload_for_record, record_from_payload
+    """A dense ledger of n disclosed records around RECORD, in PAYLOAD_FORMAT (the hardest case for informed
+    detection: in format 1 neighbouring record ids share most payload bits)."""
+    from dflab.provenance.payload import payload_in_format
     from dflab.provenance.watermark.informed import Candidate
 
-    first = record_from_payload(PAYLOAD) - n // 2
-    return [Candidate(payload_for_record(r), record=r) for r in range(first, first + n)]
+    first = RECORD - n // 2
+    return [Candidate(payload_in_format(r, PAYLOAD_FORMAT), record=r) for r in range(first, first + n)]
 
 
 def blind_then_informed(rgb: np.ndarray, candidates: list):
@@ -359,7 +363,7 @@ def false_positives(step: int = 1) -> dict:
 
     paths = sorted(p for p in DATA.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp"))[::step]
     n, hits, zs, skipped = 0, [], [], 0
-    candidates, informed_hits, gaps = issued_candidates(), [], []
+    candidates, informed_hits, named, gaps = issued_candidates(), [], [], []
     for path in paths:
         try:
             rgb = load_image_rgb(path)
@@ -375,12 +379,14 @@ def false_positives(step: int = 1) -> dict:
             gaps.append(match.z - match.threshold)
             if match.present:
                 informed_hits.append(str(path.relative_to(DATA)))
+            if match.identified:
+                named.append(str(path.relative_to(DATA)))
     return {
         "images": n, "false_detections": len(hits), "false_detection_paths": hits, "skipped_unreadable": skipped,
         "theoretical_rate_bound": FP_BOUND, "null_sync_z_p50": round(float(np.median(zs)), 2),
         "null_sync_z_max": round(float(np.max(zs)), 2),
         "informed_candidates": len(candidates), "informed_false_matches": len(informed_hits),
-        "informed_false_match_paths": informed_hits,
+        "informed_false_match_paths": informed_hits, "informed_records_named": len(named),
         "informed_null_z_minus_threshold_p50": round(float(np.median(gaps)), 2) if gaps else None,
         "informed_null_z_minus_threshold_max": round(float(np.max(gaps)), 2) if gaps else None,
     }  # fmt: skip

@@ -1,18 +1,20 @@
 """Informed detection on small photos: the true payload's z against the best of 1,000 wrong allocated payloads.
 
     .venv/bin/python bench/watermark_informed.py [--per-folder N (default 8)] [--limit N] [--wrong N (1000)]
+                                                 [--payload-format 1|2 (default: what disclosure issues now)]
 
 The photos under 400 px of bench/watermark.py's photo set (the same list, as bench/watermark_small.py), each
 marked with the payload of ledger record TRUE_RECORD and attacked (JPEG 50, half size, 80 % and 64 % crops, the
 combined attacks). For each picture the blind detector runs first; its folds (every view, period guess and grid
 it tried) are then scored (watermark/informed.py) against the true payload alone and against --wrong other
 allocated payloads (records 1..N+1 without the true one: a dense ledger, the hardest case since neighbouring
-record ids share most of their bits). Reported per attack: blind detection rate; median and minimum informed z
-of the true payload; median and maximum z of the best wrong payload; the threshold for the true payload among
---wrong + 1 candidates and the informed detection rate at it (true payload above the threshold and above every
-wrong one). Also the CPU time of scoring one picture's folds against 10, 1,000 and 10,000 candidates, and of
+record ids share most of their bits; with --payload-format 2, the default, each record's payload is its id
+permuted, payload.py, which spreads neighbours apart in code space). Reported per attack: blind detection
+rate; median and minimum informed z of the true payload; median and maximum z of the best wrong payload; the
+threshold for the true payload among --wrong + 1 candidates and the informed detection rate at it (true payload
+above the threshold and above every wrong one). Also the CPU time of scoring one picture's folds against 10, 1,000 and 10,000 candidates, and of
 reading that many allocated payloads from a ledger (in memory) of 10,000 disclosed records.
-Writes bench/results/watermark_informed.json.
+Writes bench/results/watermark_informed.json (format 2) or watermark_informed_format1.json.
 """
 
 from __future__ import annotations
@@ -72,13 +74,20 @@ def main() -> int:
     parser.add_argument("--per-folder", type=int, default=8, help="pictures from each faces/ source folder")
     parser.add_argument("--limit", type=int, default=0, help="only the first N small photos (0: all)")
     parser.add_argument("--wrong", type=int, default=1000, help="wrong allocated payloads per picture")
+    parser.add_argument("--payload-format", type=int, choices=(1, 2), default=None,
+                        help="how record ids become payloads (payload.py); default: what disclosure issues now")
     args = parser.parse_args()
     require_shared_data()
     import watermark as photo_bench  # bench/watermark.py: the same photo set
-    from dflab.provenance.payload import payload_for_record
+    from dflab.provenance.payload import CURRENT_PAYLOAD_FORMAT, payload_in_format
     from dflab.provenance.watermark import embed_image
     from dflab.provenance.watermark.attacks import IMAGE_ATTACKS
     from dflab.provenance.watermark.informed import Candidate, best_match
+
+    payload_format = args.payload_format or CURRENT_PAYLOAD_FORMAT
+
+    def payload_for_record(record: int) -> bytes:
+        return payload_in_format(record, payload_format)
 
     true = Candidate(payload_for_record(TRUE_RECORD), record=TRUE_RECORD)
     wrong = [Candidate(payload_for_record(r), record=r) for r in range(1, args.wrong + 2) if r != TRUE_RECORD][: args.wrong]
@@ -142,9 +151,9 @@ def main() -> int:
         print(f"\nCPU ms to score one picture's {len(folds)} folds against 10 / 1,000 / 10,000 candidates: "
               f"{timing['10']} / {timing['1000']} / {timing['10000']}; reading them from the ledger: "
               f"{' / '.join(str(v) for v in timing['ledger_read'].values())}")  # fmt: skip
-    write_results("watermark_informed", {
+    write_results("watermark_informed" if payload_format == 2 else "watermark_informed_format1", {
         "data": f"the {len(rows)} photos under {SMALL} px of bench/watermark.py's photo set",
-        "true_record": TRUE_RECORD, "wrong_candidates": len(wrong),
+        "payload_format": payload_format, "true_record": TRUE_RECORD, "wrong_candidates": len(wrong),
         "summary": summary, "scoring_cpu_ms": timing, "photos": rows,
     })  # fmt: skip
     return 0

@@ -502,7 +502,8 @@ def _watermark(d: dict) -> list[str]:
         + ["embed / decode ms, 1080p"], rows) + [
         "", f"False detections on {fp['images']} unmarked real pictures: {fp['false_detections']}"
         + (f"; informed against {fp['informed_candidates']} allocated payloads: {fp['informed_false_matches']} false "
-           f"matches (the highest z stays {-fp['informed_null_z_minus_threshold_max']:.2f} below its threshold)."
+           f"matches (the highest z stays {-fp['informed_null_z_minus_threshold_max']:.2f} below its threshold)"
+           + (f", {fp['informed_records_named']} records named." if "informed_records_named" in fp else ".")
            if "informed_false_matches" in fp else ".")]
 
 
@@ -518,12 +519,36 @@ def _watermark_small(d: dict) -> list[str]:
                          "coded bit error rate there (median)", "payload decodes there"], rows)  # fmt: skip
 
 
+def _watermark_small_variants(d: dict) -> list[str]:
+    rows = d["summary"]
+    attacks = [k[: -len(" z median")] for k in rows[0] if k.endswith(" z median")]
+    detect = f"{attacks[0]} blind" in rows[0]  # --detect: also what the detector found, blind and informed
+
+    def cell(r: dict, a: str) -> str:
+        z = f"{r[f'{a} z median']} / {pct(r[f'{a} z>=7.6'])}"
+        return z + (f" / {pct(r[f'{a} blind'])} / {pct(r[f'{a} identified'])}" if detect else "")
+
+    table_rows = [[r["variant"], ", ".join(str(v) for v in d["variants"][r["variant"]]), r["psnr_min"]]
+                  + [cell(r, a) for a in attacks] for r in rows]  # fmt: skip
+    return ["Where the embedding puts its 40 dB budget, and how much of the tile survives: the whole known tile's z "
+            "at its true alignment after each attack (median / share of photos at z >= 7.6, the informed threshold "
+            "for 1,000 candidates). Variant: source pixels per chip, working-grid floor, texture gamma, low-pass "
+            "sigma in chips; v1 is the shipped embedding.", ""] + table(
+        ["variant", "chip px, floor, gamma, blur, PSNR reached", "PSNR min dB"]
+        + [f"{a}: z median / z >= 7.6" + (" / blind / identified" if detect else "") for a in attacks],
+        table_rows) + (["", "Blind: decoded by the unchanged detector; identified: blind, or named by informed "
+                        "detection among 1,000 allocated format-2 payloads (records 1-1001, marked with record 500)."]
+                       if detect else [])
+
+
 def _watermark_informed(d: dict) -> list[str]:
     rows = [[r["attack"], r["photos"], pct(r["blind"]), pct(r["blind_or_present"]), pct(r["blind_or_identified"]),
              r["wrong_record_named"], r["true_z_median"], r["true_z_min"], r["best_wrong_z_median"],
              r["best_wrong_z_max"], r["threshold_median"]] for r in d["summary"]]  # fmt: skip
     t = d.get("scoring_cpu_ms") or {}
-    return [f"Photos under 400 px marked with ledger record {d['true_record']}, tested against it and "
+    fmt = d.get("payload_format", 1)
+    how = ("record ids permuted, payload format 2" if fmt == 2 else "record ids as they are, payload format 1")
+    return [f"Photos under 400 px marked with ledger record {d['true_record']} ({how}), tested against it and "
             f"{d['wrong_candidates']} other allocated payloads (records 1..{d['wrong_candidates'] + 1}) where blind "
             "decoding fails.", ""] + table(
         ["attack", "photos", "blind", "blind or present", "blind or identified", "wrong record named",
@@ -699,6 +724,14 @@ SPECS: dict[str, Spec] = {
                       "data folder; informed detection against 1,000 allocated payloads", _watermark),
     "watermark_informed": Spec("the 75 photos under 400 px of the watermark benchmark's photo set",
                                _watermark_informed),
+    "watermark_small_variants": Spec("the 75 photos under 400 px of the watermark benchmark's photo set",
+                                     _watermark_small_variants),
+    "watermark_small_variants_detect": Spec(
+        "the 75 photos under 400 px of the watermark benchmark's photo set; the small-picture weighting before (v1) "
+        "and after (gamma0.2)", _watermark_small_variants,
+        what="Embedding variants for small photos, with what the detector finds (`bench/watermark_small_variants.py "
+             "--variants v1,gamma0.2 --attacks combined64,combined,jpeg75+rotate-3,jpeg75+flip --detect "
+             "--out watermark_small_variants_detect`)"),
     "watermark_small": Spec("the 75 photos under 400 px of the watermark benchmark's photo set (face crops of "
                             "131-300 px from faces/, cnndetection 240 px crops, dlib_faces and face_recognition "
                             "examples up to 394 px)", _watermark_small),

@@ -4,7 +4,8 @@ There is no switch to turn it off. Every output gets, in this order:
   1. a ledger record, reserved first: action "generate", parents = ledger records of the source media (sources
      never seen before are registered, so the chain names them) and of the dflab outputs whose marks the render
      carries, extra = model, method, synthetic=true;
-  2. the robust invisible watermark whose payload is payload_for_record(record id), on the image or on every
+  2. the robust invisible watermark whose payload names the record id (payload.py, format 2: the id permuted so
+     neighbouring records carry distant marks; extra.watermark_payload_format says which), on the image or on every
      frame of the video (the watermark module's own video path, which copies the audio packets unchanged);
   3. a C2PA manifest (digitalSourceType trainedAlgorithmicMedia, the source media as ingredients, the ledger
      record and the watermark payload as assertions), signed with the local keys (created on first use);
@@ -110,7 +111,7 @@ def _disclose_file(render: Path, out: Path, media_type: str, sources: Sequence[s
     from dflab.provenance.consent import ledger_consent
     from dflab.provenance.ledger.record import sha256_file
     from dflab.provenance.manifest import media_type_for, sign_file
-    from dflab.provenance.payload import payload_for_record
+    from dflab.provenance.payload import CURRENT_PAYLOAD_FORMAT, payload_in_format
     from dflab.provenance.watermark import EmbedConfig, embed_file
     from dflab.provenance.watermark.lineage import GENERATION_KEYS, file_lineage
 
@@ -128,6 +129,8 @@ def _disclose_file(render: Path, out: Path, media_type: str, sources: Sequence[s
         "extra": {"synthetic": True, "model": model, "method": method, "disclosure": DISCLOSURE_VERSION,
                   "content_hash_of": "the render before watermark and manifest",
                   "watermark_generation": generation,
+                  # how the record id became the payload (payload.py); informed detection rebuilds it from this
+                  "watermark_payload_format": CURRENT_PAYLOAD_FORMAT,
                   # every mark read, including those of other ledgers (linked: also among the parents)
                   "inherited_watermarks": [{**mark, "linked": mark["record"] in from_marks}
                                            for mark in inherited.to_json()], **(extra or {}),
@@ -135,7 +138,7 @@ def _disclose_file(render: Path, out: Path, media_type: str, sources: Sequence[s
     }  # fmt: skip
     entry = adapters.ledger_append(fields, lab)
     record = int(entry["record"])
-    payload = payload_for_record(record)
+    payload = payload_in_format(record, CURRENT_PAYLOAD_FORMAT)
     marked = _temp_beside(out, "marked")
     try:
         marked.unlink()

@@ -1,7 +1,9 @@
 """The watermark payloads a lab has issued, read from its ledger: the candidates of informed detection.
 
-Disclosure (make/disclose.py) marks every output with payload_for_record(its record id), embedded with the key of
-its watermark generation (extra.watermark_generation); those "generate" records are the candidates. The newest
+Disclosure (make/disclose.py) marks every output with the payload of its record id in the payload format it
+names (extra.watermark_payload_format; records from before format 2 have none and carry format 1, payload.py),
+embedded with the key of its watermark generation (extra.watermark_generation); those "generate" records are
+the candidates. The newest
 `limit` of them, among the newest MAX_RECORDS_READ records, are tested (a ledger can hold millions of records;
 the scoring costs ~0.1 s of CPU per 1,000 candidates). Records
 whose JSON does not parse are skipped here: `dflab ledger verify` is where a damaged ledger is reported.
@@ -19,7 +21,7 @@ MAX_RECORDS_READ = 200_000  # newest records looked through for disclosed output
 
 def issued_candidates(ledger, limit: int = MAX_CANDIDATES) -> list[Candidate]:
     """The payloads of the ledger's newest `limit` disclosed outputs, newest first."""
-    from dflab.provenance.payload import payload_for_record
+    from dflab.provenance.payload import PAYLOAD_FORMATS, payload_in_format
     from dflab.provenance.watermark.lineage import GENERATION_KEYS
 
     out: list[Candidate] = []
@@ -32,11 +34,15 @@ def issued_candidates(ledger, limit: int = MAX_CANDIDATES) -> list[Candidate]:
             try:
                 record = json.loads(leaf)
                 generation = int(record["extra"].get("watermark_generation") or 1)
+                payload_format = int(record["extra"].get("watermark_payload_format") or 1)
             except (ValueError, KeyError, TypeError, AttributeError):
                 continue
             if record.get("action") != "generate" or not 1 <= generation <= len(GENERATION_KEYS):
                 continue
-            out.append(Candidate(payload_for_record(record_id), GENERATION_KEYS[generation - 1], record_id))
+            if payload_format not in PAYLOAD_FORMATS:
+                continue  # a format this version does not know: its mark can only be read blindly
+            payload = payload_in_format(record_id, payload_format)
+            out.append(Candidate(payload, GENERATION_KEYS[generation - 1], record_id))
             if len(out) >= limit:
                 break
         end = start

@@ -3,7 +3,8 @@
 Fast on purpose (the scan stays near real time): an image is checked once on its analysis frame; a video on
 the whitened luma residuals of up to FRAMES_PER_VIDEO analysis frames, averaged, the way the watermark's own
 video detector works (the mark is static while the picture moves). A mark counts only with a valid dflab
-payload (tag 0xDF01, provenance/payload.py); the ledger record it names is reported. Media made from dflab media
+payload (tag 0xDF01, or 0xDF02 for the permuted record ids disclosure issues now: provenance/payload.py); the
+ledger record it names is reported. Media made from dflab media
 carries one mark per generation (provenance/watermark/lineage.py): the newest names the file, the older ones
 its ancestors. With the lab's issued payloads (`scan --ledger`), a mark too damaged to decode is tested against
 them (provenance/watermark/informed.py): a match names its record, or, where neighbouring records cannot be told

@@ -16,11 +16,15 @@ the max over that many ~N(0, 1) statistics exceeds it with probability at most F
 decoding's 16 CRC-24 checks (9.5e-7). With the ~64 folds of a small picture the threshold is z 7.0 for 10
 candidates, 7.6 for 1,000 and 7.9 for 10,000: a bigger ledger needs a little more of the mark left.
 
-What it can and cannot say. Neighbouring records (dense ledger ids) differ only in their low payload bits and
-the CRC, so their tiles share ~70 % of their chips (coded-bit distance 44-64 of 282): a damaged mark that
-clears the threshold for its own payload clears it for its neighbours nearly as well. A match therefore says
-`present` (a mark this ledger issued is there) and names the record (`identified`) only when the best beats
-every other candidate on the chips where they differ by a clear margin (InformedMatch).
+What it can and cannot say. In payload format 1 (the record id as is, every mark issued before format 2,
+payload.py) neighbouring records differ only in their low payload bits and the CRC, so their tiles share ~70 %
+of their chips (coded-bit distance 44-64 of 282): a damaged mark that clears the threshold for its own payload
+clears it for its neighbours nearly as well. Such a match says `present` (a mark this ledger issued is there)
+and names the record (`identified`) only when the best beats every other candidate on the chips where they
+differ by a clear margin (InformedMatch). Format 2 permutes the record id, so every other payload, issued or
+not, is far away (distance 74-98 to the nearest of 1,000 dense ids); then the winner's own strength counts too:
+had a rival been the mark, the winner would have scored well below it (strength_aware_odds), so a format-2
+match that is present is named in nearly every case (bench/watermark_informed.py).
 """
 
 from __future__ import annotations
@@ -59,8 +63,8 @@ class InformedMatch:
     present: the best candidate's full-tile z clears the threshold for this many folds x offsets x candidates,
     so a tile close to the issued ones is there (false-match odds <= FALSE_MATCH_ODDS on an unmarked picture).
     identified: also, no other candidate could plausibly be the one: `misattribution_odds`, the union over the
-    other candidates of the chance that a picture carrying that one would beat it by this margin, is at most
-    MAX_MISATTRIBUTION_ODDS. Neighbouring ledger records differ in few payload bits (their tiles share ~70 %
+    other candidates of the chance that a picture carrying that one would beat it by this margin (for a
+    format-2 winner: and score the winner this high, strength_aware_odds), is at most MAX_MISATTRIBUTION_ODDS. Neighbouring ledger records differ in few payload bits (their tiles share ~70 %
     of their chips), so a picture can be `present` with its record still uncertain."""
 
     candidate: Candidate | None
@@ -180,6 +184,41 @@ def fold_statistics(folded: np.ndarray, key: str, top: int = TOP_SHIFTS) -> tupl
     return sync.astype(np.float32), soft.astype(np.float32)
 
 
+def is_spread_payload(payload: bytes) -> bool:
+    """Whether `payload` is of payload format 2 (record id permuted, payload.py): one whose every possible
+    neighbour, issued or not, is far from it in code space."""
+    from dflab.provenance.payload import SPREAD_PAYLOAD_TAG
+
+    return payload[:2] == SPREAD_PAYLOAD_TAG
+
+
+def strength_aware_odds(z: float, behind: np.ndarray, differing_chips: np.ndarray, tests: int) -> float:
+    """Union bound on the chance that a picture carrying one of the other candidates (same key) scores the
+    winner at `z` and that candidate `behind` (z - its score, same fold and offset) below it.
+
+    Why more than the margin alone. If another candidate j were the mark, with strength mu (its expected z),
+    the winner's expected z there is mu * (1 - 2 D / 1024) (D: chips where the tiles differ) and the winner
+    would fall behind j by mu * 2 D / 1024 on average. Seeing the winner at z needs mu large (or noise
+    alone scoring z somewhere, at most tests * Q(z), which `present` already made tiny); seeing it ahead of j
+    needs mu small. The chance of both is at most min(Q(z - mu c), Q((behind + mu g) / s)) with c = 1 - g,
+    g = 2 D / 1024, s = 2 sqrt(D / 1024) (the margin's spread), whose largest value over mu is where the two
+    meet. Valid only when the true payload is among the candidates or far from all of them: so it is used
+    only for spread payloads (is_spread_payload), whose unissued neighbours are far away too; a format-1
+    winner keeps the margin alone (an older record just outside the candidates can be its close neighbour)."""
+    if len(behind) == 0:
+        return min(1.0, tests * upper_tail(z))
+    identical = np.asarray(differing_chips) <= 0  # the same tile: nothing can tell the two apart
+    chips = np.maximum(np.asarray(differing_chips, dtype=np.float64), 1.0)
+    g = 2.0 * chips / (TILE * TILE)
+    s = 2.0 * np.sqrt(chips / (TILE * TILE))
+    c = 1.0 - g
+    d = np.maximum(np.asarray(behind, dtype=np.float64), 0.0)
+    mu = np.maximum((z - d / s) / (c + g / s), 0.0)  # where Q(z - mu c) = Q((d + mu g) / s)
+    exponent = np.where(mu > 0, z - mu * c, np.maximum(z, d / s))
+    odds = np.where(identical, 1.0, 0.5 * np.vectorize(math.erfc)(exponent / math.sqrt(2.0)))
+    return float(min(1.0, tests * upper_tail(z) + float(np.sum(odds))))
+
+
 def best_match(folds: Mapping[str, Sequence[np.ndarray]] | Sequence[np.ndarray], candidates: Sequence[Candidate],
                odds: float = FALSE_MATCH_ODDS) -> InformedMatch:  # fmt: skip
     """The candidate whose full tile correlates best with any fold at any of its likeliest offsets, whether that
@@ -229,11 +268,19 @@ def best_match(folds: Mapping[str, Sequence[np.ndarray]] | Sequence[np.ndarray],
         differing = np.sum(signs[key] != signs[key][index], axis=1) * REPEATS  # chips where the tiles differ
         spread = 2.0 * np.sqrt(np.maximum(differing, 1) / (TILE * TILE))
         margins[members[other]] = (z - scores) / spread
+        same_key_differing = differing
     winner = members[key][index]
     margins[winner] = np.inf
     at_best[winner] = -np.inf
     runner = int(np.argmin(margins)) if len(candidates) > 1 else None  # the closest competitor, in noise units
-    tail = sum(upper_tail(m) for m in margins[np.isfinite(margins)].tolist())
+    if is_spread_payload(candidates[winner].payload):
+        rivals = np.delete(np.asarray(members[key]), index)  # same key, the winner left out
+        tail = strength_aware_odds(z, z - at_best[rivals], np.delete(same_key_differing, index), tests)
+        other_keys = np.ones(len(candidates), dtype=bool)
+        other_keys[members[key]] = False
+        tail += sum(upper_tail(m) for m in margins[other_keys].tolist() if math.isfinite(m))
+    else:
+        tail = sum(upper_tail(m) for m in margins[np.isfinite(margins)].tolist())
     return InformedMatch(
         candidate=candidates[winner], z=z, threshold=threshold, candidates=len(candidates), folds=n_folds,
         runner_up=candidates[runner] if runner is not None else None,
@@ -244,4 +291,4 @@ def best_match(folds: Mapping[str, Sequence[np.ndarray]] | Sequence[np.ndarray],
 
 
 __all__ = ["Candidate", "FALSE_MATCH_ODDS", "InformedMatch", "MAX_CANDIDATES", "best_match", "coded_signs",
-           "fold_statistics", "threshold_z"]  # fmt: skip
+           "fold_statistics", "is_spread_payload", "strength_aware_odds", "threshold_z"]  # fmt: skip

@@ -57,7 +57,8 @@ def embed_video(
     from dflab.media.guards import media_errors
 
     payload = check_payload(payload)
-    config = replace(config, chip_px=max(config.chip_px, VIDEO_CHIP_PX))
+    # One texture weighting at every size: the small-picture one was measured on photos, not after H.264.
+    config = replace(config, chip_px=max(config.chip_px, VIDEO_CHIP_PX), small_texture_gamma=None)
     fmt = VIDEO_OUTPUTS.get(Path(dst).suffix.lower())
     if fmt is None:
         raise UsageError(f"{dst}: video output must end in one of {', '.join(VIDEO_OUTPUTS)}")
