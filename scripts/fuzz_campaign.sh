@@ -26,12 +26,29 @@ if [ "${MODES:-1}" = 1 ]; then
       --seed "$SEED" --out "fuzz_modes/$runner"
   done
 fi
-skip=0
+# The next chunk: the first mutants no finished chunk covers (chunks record their skip and size, so runs with
+# another CHUNK, or chunks run by hand, are never fuzzed twice: the merge would count them twice).
+next_gap() {
+  "$PY" - "$OUT" "$SEED" "$CHUNK" <<'PYEOF'
+import json, sys
+from pathlib import Path
+out, seed, chunk = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+spans = sorted((d["skip"], d["skip"] + d["mutants"]) for d in
+               (json.loads(p.read_text()) for p in out.glob(f"seed{seed}-[0-9]*.json")))
+start = 0
+for first, end in spans:
+    if first > start:
+        break
+    start = max(start, end)
+following = [first for first, _ in spans if first > start]
+print(start, min([chunk] + [first - start for first in following]))
+PYEOF
+}
 while :; do
-  while [ -f "$OUT/seed$SEED-$(printf %05d $skip).json" ]; do skip=$((skip + CHUNK)); done
+  read -r skip n < <(next_gap)
   left=$((deadline - $(date -u +%s)))
   [ "$left" -gt 240 ] || break  # not worth a chunk's warm-up
-  nice -n 19 "$PY" bench/fuzz.py --runner fork --seed "$SEED" --skip "$skip" --n "$CHUNK" --timeout 180 \
+  nice -n 19 "$PY" bench/fuzz.py --runner fork --seed "$SEED" --skip "$skip" --n "$n" --timeout 180 \
     --budget-s $((left - 60)) --out "fuzz_chunks/seed$SEED-$(printf %05d $skip)" || break
 done
 "$PY" bench/fuzz.py --merge "$OUT"/seed"$SEED"-*.json --out fuzz
