@@ -13,17 +13,19 @@ from dflab.train.devset_learned import DEFAULT_PAIRS, main, plan_pairs, plan_swa
 CLIPS = ["d0", "d10", "d11", "d12", "d13", "d14", "d18", "d19", "d20", "d3", "d6", "d9", "short_hamilton_clip"]
 
 
-def test_default_pairs_cover_every_group_once_and_stay_inside_it():
+def test_default_pairs_cover_every_group_twice_and_stay_inside_it():
     groups = devset.assign_groups(CLIPS)
     pairs = plan_pairs(CLIPS, list(DEFAULT_PAIRS))
-    assert sorted(p.group for p in pairs) == ["g0", "g1", "g2", "g3"]
+    assert sorted(p.group for p in pairs[:4]) == ["g0", "g1", "g2", "g3"]  # one pair per group first
+    assert sorted(p.group for p in pairs) == ["g0", "g0", "g1", "g1", "g2", "g2", "g3", "g3"]
     assert all(groups[p.a] == groups[p.b] == p.group for p in pairs)
+    assert {c for p in pairs for c in (p.a, p.b)} == set(CLIPS)  # every clip's face is swapped
 
 
 @pytest.mark.parametrize("pairs, message", [
     ([("d10", "d6")], "different footage groups"),  # g1 with g2: a face would cross a held-out split
     ([("d10", "d10")], "two clips"),
-    ([("d10", "d14"), ("d14", "d3")], "two pairs"),
+    ([("d10", "d14"), ("d14", "d10")], "twice"),
     ([("d10", "nobody")], "no source clip"),
 ])  # fmt: skip
 def test_bad_pairs_are_refused(pairs, message):

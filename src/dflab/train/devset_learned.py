@@ -29,8 +29,10 @@ from dflab.errors import DflabError, UsageError
 from dflab.train import devset
 from dflab.train import devset_fakes as F
 
-# Two clips of each footage group, those with the most segments first (d0 and d20 hold one segment each).
-DEFAULT_PAIRS = (("d10", "d14"), ("d6", "d11"), ("d9", "d19"), ("d13", "short_hamilton_clip"))
+# Two pairs per footage group: first one per group (the clips with the most segments; the first pair trains from
+# scratch), then a second that brings in the group's other clips.
+DEFAULT_PAIRS = (("d10", "d14"), ("d6", "d11"), ("d9", "d19"), ("d13", "short_hamilton_clip"),
+                 ("d0", "d20"), ("d3", "d14"), ("d18", "d11"), ("d12", "d9"))
 FULL_ITERATIONS = 6000
 WARM_ITERATIONS = 2000
 MODEL_SIZE, FACE_SIZE, PRESET = 64, 64, "tiny"
@@ -73,22 +75,22 @@ class SwapJob:
 
 
 def plan_pairs(names: list[str], pairs: list[tuple[str, str]]) -> list[Pair]:
-    """The pairs with their footage group; refuses unknown clips, a clip paired with itself, a pair that
-    crosses groups (it would leak a face across a leave-one-group-out split) and a clip in two pairs."""
+    """The pairs with their footage group; refuses unknown clips, a clip paired with itself, a pair given twice
+    and a pair that crosses groups (it would leak a face across a leave-one-group-out split)."""
     groups = devset.assign_groups(names)
-    seen: set[str] = set()
+    seen: set[frozenset] = set()
     out = []
     for a, b in pairs:
         for name in (a, b):
             if name not in groups:
                 raise UsageError(f"no source clip named {name!r} (clips: {', '.join(sorted(groups))})")
-            if name in seen:
-                raise UsageError(f"clip {name} is in two pairs; each clip is swapped with one partner")
         if a == b:
             raise UsageError(f"a pair needs two clips, got {a}:{b}")
+        if frozenset((a, b)) in seen:
+            raise UsageError(f"the pair {a}:{b} is given twice")
         if groups[a] != groups[b]:
             raise UsageError(f"{a} ({groups[a]}) and {b} ({groups[b]}) are in different footage groups")
-        seen |= {a, b}
+        seen.add(frozenset((a, b)))
         out.append(Pair(a, b, groups[a]))
     return out
 
