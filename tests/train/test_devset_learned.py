@@ -8,15 +8,15 @@ import pytest
 from dflab.errors import UsageError
 from dflab.train import devset
 from dflab.train.devset_fakes import DEGRADATIONS
-from dflab.train.devset_learned import DEFAULT_PAIRS, main, plan_pairs, plan_swaps
+from dflab.train.devset_learned import DEFAULT_PAIRS, SECOND_PAIRS, main, plan_pairs, plan_swaps
 
 CLIPS = ["d0", "d10", "d11", "d12", "d13", "d14", "d18", "d19", "d20", "d3", "d6", "d9", "short_hamilton_clip"]
 
 
 def test_default_pairs_cover_every_group_twice_and_stay_inside_it():
     groups = devset.assign_groups(CLIPS)
-    pairs = plan_pairs(CLIPS, list(DEFAULT_PAIRS))
-    assert sorted(p.group for p in pairs[:4]) == ["g0", "g1", "g2", "g3"]  # one pair per group first
+    pairs = plan_pairs(CLIPS, list(DEFAULT_PAIRS + SECOND_PAIRS))
+    assert sorted(p.group for p in pairs[:4]) == ["g0", "g1", "g2", "g3"]  # the default: one pair per group
     assert sorted(p.group for p in pairs) == ["g0", "g0", "g1", "g1", "g2", "g2", "g3", "g3"]
     assert all(groups[p.a] == groups[p.b] == p.group for p in pairs)
     assert {c for p in pairs for c in (p.a, p.b)} == set(CLIPS)  # every clip's face is swapped

@@ -29,10 +29,10 @@ from dflab.errors import DflabError, UsageError
 from dflab.train import devset
 from dflab.train import devset_fakes as F
 
-# Two pairs per footage group: first one per group (the clips with the most segments; the first pair trains from
-# scratch), then a second that brings in the group's other clips.
-DEFAULT_PAIRS = (("d10", "d14"), ("d6", "d11"), ("d9", "d19"), ("d13", "short_hamilton_clip"),
-                 ("d0", "d20"), ("d3", "d14"), ("d18", "d11"), ("d12", "d9"))
+# One pair per footage group, the clips with the most segments (the first pair trains from scratch). SECOND_PAIRS
+# bring in every group's other clips (`--pairs` with both lists; finished pairs are kept, so it adds to a build).
+DEFAULT_PAIRS = (("d10", "d14"), ("d6", "d11"), ("d9", "d19"), ("d13", "short_hamilton_clip"))
+SECOND_PAIRS = (("d0", "d20"), ("d3", "d14"), ("d18", "d11"), ("d12", "d9"))
 FULL_ITERATIONS = 6000
 WARM_ITERATIONS = 2000
 MODEL_SIZE, FACE_SIZE, PRESET = 64, 64, "tiny"
