@@ -166,7 +166,7 @@ def main() -> int:
     detectors = detector_rows(records, labels, groups, extra)
     finding, verdict = finding_rows(records, labels, groups)
     marked = np.array([watermark_read(r) for r in records])
-    disclosed = np.array([judged(r)["disclosed_synthetic"].verdict != "authentic" for r in records])
+    disclosed = np.array([judged(r)["disclosed_synthetic"].verdict in ("suspicious", "manipulated") for r in records])
     wm_rows = []
     for d in sorted(set(degradation[labels == 1])) + ["all"]:
         keep = (labels == 1) & ((degradation == d) if d != "all" else True)
