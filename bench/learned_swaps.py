@@ -10,6 +10,10 @@ them. Per detector: AUC of learned swaps against reals, per group and pooled (th
 confidence x logit(score), 0 where the detector did not run). The shipped face_manipulated finding: shares of
 swaps and reals at its suspicious and manipulated lines. The watermark that `dflab swap convert` embeds: the
 share of swaps where the scan still reads it after the re-publication. MesoNet (Meso4, deepfakes weights) beside.
+With --refit TABLE.json (tables `dflab train findings` wrote with their per-file out-of-fold list, one fitted on
+the development set with the learned swaps, one without, as --baseline-table), each table's held-out shares:
+learned swaps, graphics fakes and reals flagged at its own operating points, every file scored by calibrations
+fitted without its footage group.
 Prints the tables and writes bench/results/learned_swaps.json.
 """
 
@@ -140,12 +144,38 @@ def finding_rows(records: list[dict], labels: np.ndarray, groups: np.ndarray) ->
     return rows, verdict
 
 
+def refit_rows(tables: dict[str, Path], learned_paths: set[str]) -> list[dict]:
+    """Held-out shares of each refitted table: out-of-fold probabilities against its own operating points."""
+    from dflab.detect.findings import threshold_at
+
+    rows = []
+    for name, path in tables.items():
+        table = json.loads(path.read_text())
+        quantiles = table["real_quantiles"]
+        p = np.array([r["p"] for r in table["oof"]])
+        learned = np.array([Path(r["path"]).name in learned_paths and r["label"] == 1 for r in table["oof"]])
+        labels = np.array([r["label"] for r in table["oof"]])
+        kinds = {"learned swaps": learned, "graphics fakes": (labels == 1) & ~learned, "reals": labels == 0}
+        h = table["held_out"]
+        row = {"table": name, "combine": table["combine"], "members": "+".join(table["members"]),
+               "auc": h["auc"], "ece": h["ece"]}  # fmt: skip
+        for line, fpr in (("suspicious", 0.05), ("manipulated", 0.01)):
+            t = max(threshold_at(quantiles, fpr), 0.5)
+            for kind, mask in kinds.items():
+                row[f"{kind} {line}"] = share(p[mask] >= t) if mask.any() else None
+        rows.append(row)
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("learned", type=Path, metavar="LEARNED_DIR")
     parser.add_argument("--devset", type=Path, required=True, metavar="DEVSET_DIR")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/dflab_scan_cache"))
     parser.add_argument("--no-baseline", action="store_true", help="skip MesoNet")
+    parser.add_argument("--refit", type=Path, metavar="TABLE.json", help="a table fitted with the learned swaps added")
+    parser.add_argument("--baseline-table", type=Path, metavar="TABLE.json",
+                        help="the same fit without the learned swaps (same scanner, same detectors)")
     parser.add_argument("--scanner-version", metavar="FINGERPRINT",
                         help="judge the records an earlier scanner version left in --cache (nothing is scanned)")
     args = parser.parse_args()
@@ -185,10 +215,18 @@ def main() -> int:
     print(f"\nThe maker's watermark after the re-publication (reals read as marked: {reals_marked}):")
     print_table(wm_rows, ["degradation", "n_swaps", "watermark_read", "disclosed_synthetic_flagged",
                           "face_manipulated_flagged"])
+    refit = []
+    if args.refit:
+        tables = {"with learned swaps": args.refit} | ({"without": args.baseline_table} if args.baseline_table else {})
+        refit = refit_rows(tables, {Path(r["path"]).name for r in _rows(args.learned / "manifest.csv")})
+        print("\nRefitted face_manipulated tables, held out by footage group (out-of-fold, own operating points):")
+        cols = [c for c in refit[0] if c not in ("members",)]
+        print_table(refit, cols)
     write_results("learned_swaps", {
         "learned": str(args.learned), "devset": str(args.devset), "detectors": DETECTORS, "errors": errors,
         "n_swaps": int(labels.sum()), "n_reals": int((labels == 0).sum()), "groups": names,
         "auc": detectors, "finding": finding, "watermark": wm_rows, "reals_watermark_read": reals_marked,
+        "refit": refit,
         "scanner": args.scanner_version or scanner_fingerprint(),
         "manifest_sha256": hashlib.sha256((args.learned / "manifest.csv").read_bytes()).hexdigest(),
     })  # fmt: skip

@@ -313,6 +313,15 @@ def _learned_swaps(d: dict) -> list[str]:
     lines += table(["re-publication", "swaps", "watermark read", "disclosed_synthetic flags"],
                    [[r["degradation"], r["n_swaps"], pct(r["watermark_read"]), pct(r["disclosed_synthetic_flagged"])]
                     for r in d["watermark"]])  # fmt: skip
+    if d.get("refit"):
+        lines += ["", "face_manipulated refitted with the learned swaps added (`dflab train findings` on both manifests), "
+                  "against the same fit without them; out-of-fold by footage group, each at its own operating points:", ""]
+        lines += table(["table", "combiner", "AUC", "ECE", "learned swaps flagged (5 % / 1 % line)",
+                        "graphics fakes flagged", "reals flagged"],
+                       [[r["table"], f"{r['combine']} ({r['members']})", r["auc"], r["ece"],
+                         f"{pct(r['learned swaps suspicious'])} / {pct(r['learned swaps manipulated'])}",
+                         f"{pct(r['graphics fakes suspicious'])} / {pct(r['graphics fakes manipulated'])}",
+                         f"{pct(r['reals suspicious'])} / {pct(r['reals manipulated'])}"] for r in d["refit"]])  # fmt: skip
     return lines
 
 
