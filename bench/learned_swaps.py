@@ -136,7 +136,8 @@ def finding_rows(records: list[dict], labels: np.ndarray, groups: np.ndarray) ->
     for g in sorted(set(groups)) + ["pooled"]:
         keep = np.ones(len(records), bool) if g == "pooled" else groups == g
         fake, real = keep & (labels == 1), keep & (labels == 0)
-        rows.append({"group": g, "n_swaps": int(fake.sum()), "n_reals": int(real.sum()), "finding_auc": auc(labels[keep], p[keep]),
+        rows.append({"group": g, "n_swaps": int(fake.sum()), "n_reals": int(real.sum()),
+                     "finding_auc": auc(labels[keep], p[keep]),
                      "swaps_suspicious_or_worse": share(np.isin(verdict[fake], ["suspicious", "manipulated"])),
                      "reals_suspicious_or_worse": share(np.isin(verdict[real], ["suspicious", "manipulated"])),
                      "swaps_manipulated": share(verdict[fake] == "manipulated"),
@@ -186,8 +187,12 @@ def main() -> int:
             print(f"no manifest.csv in {folder}", flush=True)
             return 2
     manifest = combined_manifest(args.learned, args.devset, args.cache / "manifests" / "learned_swaps.csv")
+    def progress(n: int, total: int, path: str) -> None:
+        if n % 20 == 0:
+            print(f"  scan {n}/{total}", flush=True)
+
     records, errors = scan_manifest(manifest, args.cache, fingerprint=args.scanner_version, detectors=DETECTORS,
-                                    progress=lambda n, total, path: print(f"  scan {n}/{total}", flush=True) if n % 20 == 0 else None)  # fmt: skip
+                                    progress=progress)
     by_path = {r["path"]: r for r in _rows(manifest)}
     labels = np.array([r["label"] for r in records])
     groups = np.array([r["group"] for r in records])
