@@ -296,6 +296,35 @@ def _batch(d: dict) -> list[str]:
         "included)."]
 
 
+def _learned_swaps(d: dict) -> list[str]:
+    groups = d["groups"]
+    lines = [f"{d['n_swaps']} learned swaps against {d['n_reals']} development reals of their footage groups; "
+             "nothing was fitted on these files. AUC per detector (confidence x logit(score)), per group and pooled:", ""]
+    lines += table(["detector", "pooled", *groups, "ran on swaps"],
+                   [[r["detector"], r["pooled"], *(r.get(g) for g in groups), pct(r["ran_on_swaps"])] for r in d["auc"]])
+    lines += ["", "The shipped face_manipulated finding (video table), flagged at its suspicious (5 %) and manipulated "
+              "(1 %) lines:", ""]
+    lines += table(["group", "swaps", "reals", "finding AUC", "swaps suspicious+", "reals suspicious+",
+                    "swaps manipulated", "reals manipulated"],
+                   [[r["group"], r["n_swaps"], r["n_reals"], r["finding_auc"], pct(r["swaps_suspicious_or_worse"]),
+                     pct(r["reals_suspicious_or_worse"]), pct(r["swaps_manipulated"]), pct(r["reals_manipulated"])]
+                    for r in d["finding"]])  # fmt: skip
+    lines += ["", "The maker's watermark after each re-publication (`dflab swap convert` discloses every output):", ""]
+    lines += table(["re-publication", "swaps", "watermark read", "disclosed_synthetic flags"],
+                   [[r["degradation"], r["n_swaps"], pct(r["watermark_read"]), pct(r["disclosed_synthetic_flagged"])]
+                    for r in d["watermark"]])  # fmt: skip
+    if d.get("refit"):
+        lines += ["", "face_manipulated refitted with the learned swaps added (`dflab train findings` on both manifests), "
+                  "against the same fit without them; out-of-fold by footage group, each at its own operating points:", ""]
+        lines += table(["table", "combiner", "AUC", "ECE", "learned swaps flagged (5 % / 1 % line)",
+                        "graphics fakes flagged", "reals flagged"],
+                       [[r["table"], f"{r['combine']} ({r['members']})", r["auc"], r["ece"],
+                         f"{pct(r['learned swaps suspicious'])} / {pct(r['learned swaps manipulated'])}",
+                         f"{pct(r['graphics fakes suspicious'])} / {pct(r['graphics fakes manipulated'])}",
+                         f"{pct(r['reals suspicious'])} / {pct(r['reals manipulated'])}"] for r in d["refit"]])  # fmt: skip
+    return lines
+
+
 def _lip_sync(d: dict) -> list[str]:
     rows = [[r["clip"], r["natural"]["score"], r["dub"]["score"], r["shift500ms"]["score"],
              f"{r['natural']['correlation']:.2f} / {r['dub']['correlation']:.2f}"] for r in d["rows"]]
@@ -641,6 +670,8 @@ SPECS: dict[str, Spec] = {
                             "server, same machine)", _ledger_postgres,
                             "Ledger on SQLite and PostgreSQL side by side (`bench/ledger.py --postgres auto`): batched "
                             "appends, proofs and the audit at the same size"),
+    "learned_swaps": Spec("autoencoder face swaps of the development clips (`python -m dflab.train.devset_learned`) and "
+                          "the development reals of their groups", _learned_swaps),
     "lip_sync": Spec("7 LivePortrait and face_recognition talking clips, first 10 s", _lip_sync),
     "registry": Spec("10^6 random 256-bit codes plus the PDQ hashes of the 320 cnndetection pictures; edited copies "
                      "as queries", _registry),

@@ -85,6 +85,29 @@ def test_loss_falls_and_resume_continues_where_it_stopped(home):
     assert losses[-4:].mean() < losses[:4].mean() * 0.9
 
 
+def test_init_from_starts_a_new_model_from_a_trained_ones_weights(home, tmp_path):
+    import torch
+
+    from dflab.errors import UsageError
+    from dflab.make.swap.checkpoint import load_checkpoint
+    from dflab.make.swap.model import preset_config
+    from dflab.make.swap.train import TrainConfig, train_swap
+
+    root = home["root"]
+    # A learning rate near zero: after one step the new model's weights are still the pretrained ones.
+    cfg = TrainConfig(iterations=1, batch=4, lr=1e-12, warmup=1, save_every=0, preview_every=0)
+    summary = train_swap(root / "fb", root / "fa", tmp_path / "warm", None, cfg, progress=False,
+                         init_from=root / "model")  # fmt: skip
+    start, warm = load_checkpoint(root / "model"), load_checkpoint(tmp_path / "warm")
+    assert summary["iteration"] == warm["iteration"] == 1  # a fresh schedule, not the source's 24
+    assert warm["init_from"] == {"model": str(root / "model"), "iteration": 24, "names": start["names"]}
+    for name, tensor in start["model"].items():
+        assert torch.allclose(tensor.float(), warm["model"][name].float(), atol=1e-6), name
+    with pytest.raises(UsageError, match="init-from"):
+        train_swap(root / "fa", root / "fb", tmp_path / "other", preset_config("small", 64), cfg, progress=False,
+                   init_from=root / "model")  # fmt: skip
+
+
 def _consent_file(tmp_path: Path, who: str) -> Path:
     import datetime as dt
 

@@ -30,6 +30,8 @@ def register(subparsers) -> None:
     p.add_argument("--preview-every", type=int, default=250, help="disclosed preview grid every N iterations (0 = end only)")
     p.add_argument("--threads", type=int, default=1, help="CPU threads (1 is fastest on a busy machine)")
     p.add_argument("--resume", action="store_true", help="continue the model in --out from its checkpoint")
+    p.add_argument("--init-from", default=None, metavar="MODEL",
+                   help="start from another model's weights (a pretrained model), with a fresh schedule")
     p.add_argument("--consent", action="append", default=[], metavar="FILE",
                    help="a signed consent statement (dflab consent create) of a person whose face is used; repeat "
                         "for each person. Without one, the outputs' manifests and ledger records say 'consent: not recorded'")
@@ -97,7 +99,7 @@ def _train(args: argparse.Namespace) -> int:
     config = TrainConfig(iterations=args.iterations, batch=args.batch, lr=args.lr, save_every=args.save_every,
                          preview_every=args.preview_every, warmup=min(100, max(1, args.iterations // 10)))  # fmt: skip
     summary = train_swap(args.faceset_a, args.faceset_b, args.out, preset_config(args.preset, args.size), config,
-                         resume=args.resume, progress=not args.json,
+                         resume=args.resume, progress=not args.json, init_from=args.init_from,
                          preview_writer=functools.partial(preview_writer, consent=consent))  # fmt: skip
     summary.pop("history")
     summary["consent"] = ledger_consent(consent)

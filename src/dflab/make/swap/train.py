@@ -107,8 +107,12 @@ def train_swap(
     preview_writer: Callable[[np.ndarray, Path, dict], object] | None = None,
     max_seconds: float | None = None,
     keep_optimizer: bool = True,
+    init_from: str | Path | None = None,
 ) -> dict:
     """Train (or resume) a swap model in `out_dir`; returns a summary with the loss history.
+
+    init_from: start a new model from another model's weights (a "pretrained model": its shared encoder and
+    decoders continue on the new pair); iteration count, optimiser and schedule start afresh.
 
     preview_writer(grid, path, model_info) writes each preview grid; the CLI passes the disclosing writer.
     max_seconds stops early (with a checkpoint) when a wall-clock budget runs out.
@@ -128,6 +132,14 @@ def train_swap(
         raise UsageError(f"--resume: {out} holds no checkpoint")
     if state is not None:
         model_config = SwapModelConfig(**state["config"])
+    start_weights, init_info = None, (state or {}).get("init_from")
+    if init_from is not None and state is None:
+        start = load_checkpoint(init_from)
+        start_config = SwapModelConfig(**start["config"])
+        if model_config is not None and model_config != start_config:
+            raise UsageError(f"--init-from: {init_from} has configuration {start_config.to_json()}, not {model_config.to_json()}")
+        model_config, start_weights = start_config, start["model"]
+        init_info = {"model": str(init_from), "iteration": int(start.get("iteration", 0)), "names": start.get("names")}
     model_config = model_config or SwapModelConfig()
     set_a, set_b = read_faceset(faceset_a), read_faceset(faceset_b)
     torch.manual_seed(train_config.seed)
@@ -135,6 +147,8 @@ def train_swap(
     optimizer = torch.optim.Adam(model.parameters(), lr=train_config.lr, betas=(0.5, 0.999))
     generator = torch.Generator().manual_seed(train_config.seed)
     iteration, history = 0, []
+    if start_weights is not None:
+        model.load_state_dict(start_weights)
     if state is not None:
         model.load_state_dict(state["model"])
         if state.get("optimizer"):
@@ -155,6 +169,7 @@ def train_swap(
             "optimizer": optimizer.state_dict() if keep_optimizer else None, "rng": generator.get_state(),
             "history": history, "names": names, "sources": sources,
             "faceset_sizes": {"a": len(set_a), "b": len(set_b)}, "padding": set_a.info.get("padding"),
+            "init_from": init_info,
         }  # fmt: skip
 
     def preview() -> None:
@@ -205,5 +220,5 @@ def train_swap(
         "model": str(out), "iteration": iteration, "trained_now": done, "seconds": round(elapsed, 2),
         "it_per_s": round(done / elapsed, 3) if elapsed > 0 else None, "size": model_config.size,
         "loss_a": history[-1][1] if history else None, "loss_b": history[-1][2] if history else None,
-        "history": history, "names": names, "faces": {"a": len(set_a), "b": len(set_b)},
+        "history": history, "names": names, "faces": {"a": len(set_a), "b": len(set_b)}, "init_from": init_info,
     }  # fmt: skip
