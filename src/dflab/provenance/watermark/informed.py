@@ -64,8 +64,9 @@ class InformedMatch:
     so a tile close to the issued ones is there (false-match odds <= FALSE_MATCH_ODDS on an unmarked picture).
     identified: also, no other candidate could plausibly be the one: `misattribution_odds`, the union over the
     other candidates of the chance that a picture carrying that one would beat it by this margin (for a
-    format-2 winner: and score the winner this high, strength_aware_odds), is at most MAX_MISATTRIBUTION_ODDS. Neighbouring ledger records differ in few payload bits (their tiles share ~70 %
-    of their chips), so a picture can be `present` with its record still uncertain."""
+    format-2 winner: and score the winner this high, strength_aware_odds), is at most MAX_MISATTRIBUTION_ODDS.
+    Neighbouring format-1 records differ in few payload bits (their tiles share ~70 % of their chips), so a
+    picture can be `present` with its record still uncertain."""
 
     candidate: Candidate | None
     z: float
@@ -256,6 +257,7 @@ def best_match(folds: Mapping[str, Sequence[np.ndarray]] | Sequence[np.ndarray],
     # Every candidate at the best one's fold and offset: how far it falls behind on the chips that differ.
     margins = np.full(len(candidates), np.inf)
     at_best = np.full(len(candidates), -np.inf)
+    differing = np.sum(signs[key] != signs[key][index], axis=1) * REPEATS  # where its key's tiles differ
     for other in keys:
         sync, soft = stats[other]
         if other != key:  # another key's folds are other alignments: compare its best anywhere
@@ -265,17 +267,15 @@ def best_match(folds: Mapping[str, Sequence[np.ndarray]] | Sequence[np.ndarray],
             continue
         scores = soft[row] @ signs[other].T + sync[row]
         at_best[members[other]] = scores
-        differing = np.sum(signs[key] != signs[key][index], axis=1) * REPEATS  # chips where the tiles differ
         spread = 2.0 * np.sqrt(np.maximum(differing, 1) / (TILE * TILE))
         margins[members[other]] = (z - scores) / spread
-        same_key_differing = differing
     winner = members[key][index]
     margins[winner] = np.inf
     at_best[winner] = -np.inf
     runner = int(np.argmin(margins)) if len(candidates) > 1 else None  # the closest competitor, in noise units
     if is_spread_payload(candidates[winner].payload):
         rivals = np.delete(np.asarray(members[key]), index)  # same key, the winner left out
-        tail = strength_aware_odds(z, z - at_best[rivals], np.delete(same_key_differing, index), tests)
+        tail = strength_aware_odds(z, z - at_best[rivals], np.delete(differing, index), tests)
         other_keys = np.ones(len(candidates), dtype=bool)
         other_keys[members[key]] = False
         tail += sum(upper_tail(m) for m in margins[other_keys].tolist() if math.isfinite(m))
