@@ -47,6 +47,9 @@ def test_every_segment_is_swapped_both_ways_with_devset_rows():
     assert [r.group for r in rows] == ["g1"] * 4 + ["g3"] * 3
     assert rows[0].source == "d10<-d14" and rows[0].path == "d10_s00000_learned_d14_crf23.mp4"
     assert len({r.path for r in rows}) == len(rows)
+    # built pair by pair, the rotation goes on where the pairs before left it
+    second = plan_swaps(pairs[1:], segments, first_index=4)
+    assert [j.degradation for j in second] == [j.degradation for j in jobs[4:]]
 
 
 def test_cli_refuses_a_cross_group_pair_with_one_line(shared_data, tmp_path, capsys):

@@ -95,14 +95,15 @@ def plan_pairs(names: list[str], pairs: list[tuple[str, str]]) -> list[Pair]:
     return out
 
 
-def plan_swaps(pairs: list[Pair], segments: dict[str, list[tuple[int, int]]]) -> list[SwapJob]:
+def plan_swaps(pairs: list[Pair], segments: dict[str, list[tuple[int, int]]], first_index: int = 0) -> list[SwapJob]:
     """Every segment of A drawn as B and every segment of B drawn as A, pair by pair; the re-publication
-    rotates over all swaps in this order (as devset rotates it over its fakes)."""
+    rotates over all swaps in this order (as devset rotates it over its fakes), starting at the
+    `first_index`-th (the swaps of the pairs built before)."""
     jobs = []
     for pair in pairs:
         for target, donor in ((pair.a, pair.b), (pair.b, pair.a)):
             for start, stop in segments.get(target, []):
-                how = F.DEGRADATIONS[len(jobs) % len(F.DEGRADATIONS)]
+                how = F.DEGRADATIONS[(first_index + len(jobs)) % len(F.DEGRADATIONS)]
                 jobs.append(SwapJob(target, donor, pair.group, start, stop, how.name))
     return jobs
 
@@ -198,10 +199,7 @@ def build_pair(pair: Pair, sources: dict[str, Path], out_dir: Path, iterations: 
         clips[name] = devset.load_clip(sources[name], pair.group)
         segs[name] = devset.segments(clips[name], devset.SEGMENT_S, devset.MIN_SEGMENT_S)
         clips[name].frames = []  # only the fps, audio and segments are needed from here
-    jobs = plan_swaps([pair], segs)
-    # Rotate the re-publication over all pairs, not within each pair only.
-    jobs = [SwapJob(j.target, j.donor, j.group, j.start, j.stop,
-                    F.DEGRADATIONS[(first_index + k) % len(F.DEGRADATIONS)].name) for k, j in enumerate(jobs)]
+    jobs = plan_swaps([pair], segs, first_index)  # the re-publication rotates over all pairs, not within one
     rows = []
     for target, donor, to in ((pair.a, pair.b, "b"), (pair.b, pair.a, "a")):
         converted = convert_clip(sources[target], model, to, work / f"converted_{target}_to_{donor}.mp4")
