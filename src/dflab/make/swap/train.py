@@ -137,7 +137,8 @@ def train_swap(
         start = load_checkpoint(init_from)
         start_config = SwapModelConfig(**start["config"])
         if model_config is not None and model_config != start_config:
-            raise UsageError(f"--init-from: {init_from} has configuration {start_config.to_json()}, not {model_config.to_json()}")
+            raise UsageError(f"--init-from: {init_from} has configuration {start_config.to_json()}, "
+                             f"not {model_config.to_json()}")
         model_config, start_weights = start_config, start["model"]
         init_info = {"model": str(init_from), "iteration": int(start.get("iteration", 0)), "names": start.get("names")}
     model_config = model_config or SwapModelConfig()
