@@ -213,7 +213,7 @@ def _edited(tmp_path: Path, source: Path, name: str, edit) -> Path:
 
 
 def test_mp4_boxes_must_fit_together(tmp_path, driving):
-    """FFmpeg plays all of these; the C2PA reader calls the first four "Bad BMFF", and the last three make
+    """FFmpeg plays all of these; the C2PA reader calls the first five "Bad BMFF", and the last three make
     FFmpeg read packets from the wrong bytes; every dflab command refuses them."""
     import struct
 
@@ -247,7 +247,12 @@ def test_mp4_boxes_must_fit_together(tmp_path, driving):
         meta = data.find(b"meta") - 4
         struct.pack_into(">I", data, meta, struct.unpack_from(">I", data, meta)[0] * 16)
 
+    def sample_group_table_one_byte_short(data: bytearray) -> None:  # fuzz mutant 9204 (seed 7)
+        sbgp = data.find(b"sbgp") - 4
+        struct.pack_into(">I", data, sbgp, struct.unpack_from(">I", data, sbgp)[0] - 1)
+
     for edit, needle in ((more_chunk_offsets_than_the_table_holds, "stco table counts"),
+                         (sample_group_table_one_byte_short, r"sbgp table counts [\d,]+ entries but holds"),
                          (metadata_box_runs_past_its_parent, r"meta box at byte [\d,]+ runs past the box that holds it"),
                          (header_box_one_byte_short, r"MP4's .* box at byte [\d,]+ declares an impossible size"),
                          (reference_list_one_byte_short, "runs past the box that holds it"),

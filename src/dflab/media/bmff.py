@@ -19,9 +19,10 @@ from pathlib import Path
 # full box in one and a plain one in the other; a QuickTime udta may end in 4 zero bytes, which the walk skips.)
 _CONTAINERS = frozenset({b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"dinf", b"mvex", b"moof", b"traf",
                          b"mfra", b"udta"})  # fmt: skip
-# Sample tables: (bytes before the entries, after version and flags; bytes per entry).
+# Sample tables: (bytes before the entries, after version and flags, the entry count last; bytes per entry).
+# sbgp (sample-to-group) has its grouping type before the count, and in version 1 a parameter too.
 _TABLES = {b"stco": (4, 4), b"co64": (4, 8), b"stts": (4, 8), b"stsc": (4, 12), b"stss": (4, 4), b"ctts": (4, 8),
-           b"stsz": (8, 4)}  # fmt: skip
+           b"stsz": (8, 4), b"sbgp": (8, 8)}  # fmt: skip
 # Full boxes that list child boxes after version, flags and an entry count: their children must fit in them.
 _LISTS = {b"dref": 8, b"stsd": 8}
 _MAX_BOXES = 200_000  # a real file has hundreds; a hostile one must not loop for long
@@ -95,15 +96,14 @@ def _table(fh, body: int, box_end: int, kind: bytes, name: str) -> str:
     """A sample table must hold the entries it counts."""
     before, per_entry = _TABLES[kind]
     fh.seek(body)
-    fixed = fh.read(4 + before)  # version + flags, then the fields before the entries
-    if len(fixed) < 4 + before:
+    fixed = fh.read(4 + before + 4)  # version + flags, then the fields before the entries (+ sbgp's parameter)
+    if kind == b"sbgp" and fixed[:1] == b"\x01":
+        before += 4  # version 1: the grouping type's parameter
+    if len(fixed) < 4 + before or box_end - body < 4 + before:
         return f"the MP4's {name} table is shorter than its header"
-    if kind == b"stsz":
-        sample_size, count = struct.unpack_from(">II", fixed, 4)
-        if sample_size:  # every sample the same size: no table follows
-            return ""
-    else:
-        (count,) = struct.unpack_from(">I", fixed, 4)
+    (count,) = struct.unpack_from(">I", fixed, before)  # the entry count: the last field before the entries
+    if kind == b"stsz" and struct.unpack_from(">I", fixed, 4)[0]:
+        return ""  # every sample the same size: no table follows
     room = box_end - body - 4 - before
     if count * per_entry > room:
         return f"the MP4's {name} table counts {count:,} entries but holds {room // per_entry:,}"
