@@ -33,7 +33,7 @@ ATTACKS = ("combined", "combined64")
 SMALL = 400
 
 
-def _z(values: np.ndarray) -> float:
+def despread_z(values: np.ndarray) -> float:
     """Correlation z of a despread array: mean over its spread, times sqrt(n)."""
     v = values.ravel()
     return float(v.mean() / (v.std() + 1e-12) * np.sqrt(v.size))
@@ -73,8 +73,8 @@ def measure(rgb: np.ndarray, attack) -> dict:
         "detected": bool(found.detected and found.payload == payload),
         "detector_sync_z": round(float(found.sync_z), 2),
         "detector_raw_payload_bit_errors": raw_errors,
-        "oracle_tile_z": round(_z(folded * tile), 2),
-        "oracle_mark_only_tile_z": round(_z(truth.folded * tile), 2),
+        "oracle_tile_z": round(despread_z(folded * tile), 2),
+        "oracle_mark_only_tile_z": round(despread_z(truth.folded * tile), 2),
         "oracle_coded_bit_error_rate": round(float(np.mean((soft > 0) != coded)), 3),
         "oracle_decodes": bool(decoded),
     }

@@ -33,6 +33,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import print_table, require_shared_data, write_results  # noqa: E402
+from watermark_small import despread_z  # noqa: E402
 
 SMALL = 400
 TRUE_RECORD = 500
@@ -102,11 +103,6 @@ def _embed_variant(rgb, payload, chip, floor, gamma, blur):
     return marked, (h, w), residual
 
 
-def _z(values: np.ndarray) -> float:
-    v = values.ravel()
-    return float(v.mean() / (v.std() + 1e-12) * np.sqrt(v.size))
-
-
 def true_z(marked, rgb, work_hw, attack_name) -> float:
     """Whole-tile z at the true alignment after the attack (see the module docstring)."""
     from dflab.provenance.watermark import attacks, grid
@@ -118,7 +114,6 @@ def true_z(marked, rgb, work_hw, attack_name) -> float:
     attack = attacks.IMAGE_ATTACKS[attack_name]
     attacked, clean = attack(marked), attack(rgb)
     height, width = rgb.shape[:2]
-    hw = attacked.shape[:2]
     scale = 0.5 if attack_name.startswith(("downscale", "combined")) else 1.0  # crops keep the scale
     px = TILE * (width / work_hw[1]) * scale
     py = TILE * (height / work_hw[0]) * scale
@@ -132,7 +127,7 @@ def true_z(marked, rgb, work_hw, attack_name) -> float:
     layout = layout_for_key()
     truth = align(mark_only, px, py, layout, polish=True)
     folded = fold(residual, truth.period_x, truth.period_y, truth.origin_x, truth.origin_y)
-    return _z(folded * tile_for_payload(PAYLOAD))
+    return despread_z(folded * tile_for_payload(PAYLOAD))
 
 
 PAYLOAD = b""
