@@ -216,7 +216,7 @@ def strength_aware_odds(z: float, behind: np.ndarray, differing_chips: np.ndarra
     d = np.maximum(np.asarray(behind, dtype=np.float64), 0.0)
     mu = np.maximum((z - d / s) / (c + g / s), 0.0)  # where Q(z - mu c) = Q((d + mu g) / s)
     exponent = np.where(mu > 0, z - mu * c, np.maximum(z, d / s))
-    odds = np.where(identical, 1.0, 0.5 * np.vectorize(math.erfc)(exponent / math.sqrt(2.0)))
+    odds = np.where(identical, 1.0, np.vectorize(upper_tail)(exponent))
     return float(min(1.0, tests * upper_tail(z) + float(np.sum(odds))))
 
 
