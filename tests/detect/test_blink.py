@@ -49,3 +49,18 @@ def test_synthetic_series_known_answer():
     open_level, blinks = find_blinks(times, ear)
     assert open_level == pytest.approx(0.3)
     assert blinks == [pytest.approx((2.0, 2.2)), pytest.approx((5.0, 5.1))]
+
+
+@pytest.mark.parametrize(
+    ("count", "words"),
+    [(15, "within human norms"), (45, "frequent, as while talking"), (80, "unusually frequent")],
+)
+def test_sentence_follows_the_rate(count, words):
+    from dflab.detect.cues.blink import BlinkStats, _score
+
+    times = np.arange(600) / 10.0  # 60 s at 10 fps
+    blinks = [(t, t + 0.2) for t in np.linspace(1.0, 58.0, count)]
+    stats = BlinkStats(times, np.full(600, 0.3), 0.3, blinks, 59.9)
+    score, _, text = _score(stats)
+    assert words in text
+    assert score == (0.65 if count == 80 else 0.4)

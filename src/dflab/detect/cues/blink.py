@@ -110,6 +110,8 @@ def _score(stats: BlinkStats) -> tuple[float, float, str]:
         return 0.62, confidence, text + ": unusually rare."
     if rate > HIGH_RATE_PER_MIN:
         return 0.65, confidence, text + ": unusually frequent (eye flicker)."
+    if rate > NORMAL_RATE_PER_MIN[1]:
+        return 0.4, confidence, text + ": frequent, as while talking (about 8-21 a minute at rest)."
     return 0.4, confidence, text + ": within human norms."
 
 
