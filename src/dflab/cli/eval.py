@@ -14,7 +14,7 @@ def register(subparsers) -> None:
         "eval",
         help="measure detection quality on a labelled manifest (AUC, EER, AP, accuracy, ECE)",
         description="Scan every file listed in MANIFEST.csv (header with at least path,label; label real|fake; "
-        "paths relative to the CSV) and print ROC AUC with a 95%% bootstrap interval, EER, average precision, "
+        "paths relative to the CSV) and print ROC AUC with a 95% bootstrap interval, EER, average precision, "
         "accuracy at the verdict threshold and expected calibration error, overall and per `method` column value. "
         "Rows that cannot be scanned are listed as errors and left out of the figures.",
     )

@@ -13,7 +13,7 @@ def register(subparsers) -> None:
         "trace",
         help="find the registered originals a file derives from",
         description="Hash the file like `dflab register` does and look the hashes up in the registry. Finds "
-        "originals after re-encoding, resizing, cropping (70-90 %% of the area), speed changes and cuts; for "
+        "originals after re-encoding, resizing, cropping (70-90 % of the area), speed changes and cuts; for "
         "video it reports the matched time ranges [query start, query end, original start, original end] "
         "and the speed factor. Audio (and video whose frames match nothing) is traced by audio fingerprints that "
         "survive re-encoding, jump cuts and playback at 0.5-2x with or without pitch correction.",

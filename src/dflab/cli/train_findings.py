@@ -27,7 +27,7 @@ def register(kinds) -> None:
         "combiner, leave-one-group-out: an L2 logistic regression over its members' confidence x logit(score), "
         "against 'any' (each member calibrated on its own, the finding the highest of their probabilities). "
         "The one that flags more held-out fakes at the operating points ships ('any' on a tie). The table stores the real files' held-out "
-        "probabilities, from which the operating points (1 %% and 5 %% false alarms) are read. Ship it as "
+        "probabilities, from which the operating points (1 % and 5 % false alarms) are read. Ship it as "
         "src/dflab/detect/findings/<finding>[.<media type>].json.",
     )
     p.add_argument("manifests", nargs="+", metavar="MANIFEST.csv",
