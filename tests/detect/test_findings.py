@@ -67,7 +67,10 @@ def test_nothing_found_is_authentic_and_says_what_was_strongest():
     findings = judge([_speed(0.1, 1.0), ev("cuts", 0.35, 0.5)], [], media_type="video")
     score, verdict = file_verdict(findings)
     assert verdict == "authentic"
-    assert "no finding reached its threshold (strongest: cut 0.42)" in verdict_line(findings, score, verdict)
+    line = verdict_line(findings, score, verdict)
+    assert "no finding reached its threshold (strongest: cut 0.42, suspicious from 0.65)" in line
+    cut = next(f for f in findings if f.name == "cut")
+    assert cut.details["thresholds"] == {"suspicious": 0.65, "manipulated": 0.8}  # the hand-set lines of cuts
 
 
 def test_an_unsure_detector_cannot_flag_on_its_own_probability():

@@ -347,6 +347,9 @@ def judge_finding(kind: FindingKind, evidence: dict[str, Evidence], track_ids: l
                                                   thresholds,
                                                   model.members if model.combine in ("logistic", "any") else None,
                                                   lead=lead)
+    if p is not None:
+        # the lines the verdict was read at (never below even odds), so a script sees how near a file came
+        details = {**details, "thresholds": {k: round(max(v, 0.5), 4) for k, v in thresholds.items()}}
     return Finding(name=kind.name, score=p, verdict=verdict, summary=summary, headline=headline,
                    time_ranges=ranges, evidence=listed, details=details, track_scores=track_scores)
 
@@ -381,8 +384,10 @@ def verdict_line(findings: list[Finding], score: float, verdict: str) -> str:
     if not applicable:
         return f"{verdict.upper()} (score {score:.2f}): no detector could judge this file."
     strongest = max(applicable, key=lambda f: f.score)
+    line = strongest.details.get("thresholds", {}).get("suspicious")
+    under = f", suspicious from {line:.2f}" if line is not None else ""
     return (f"{verdict.upper()} (score {score:.2f}): no finding reached its threshold "
-            f"(strongest: {strongest.name} {strongest.score:.2f}).")
+            f"(strongest: {strongest.name} {strongest.score:.2f}{under}).")
 
 
 def timeline(evidence: list[Evidence], times: np.ndarray, media_type: str | None = None) -> np.ndarray:
