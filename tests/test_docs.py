@@ -364,6 +364,8 @@ def test_cli_options_the_pages_show_exist(page):
                 continue
             parser, subs = verbs[verb], choices(verbs[verb])
             if subs:
+                if sub and sub not in subs:
+                    wrong.append(f"dflab {verb} {sub}")
                 if sub not in subs or " / " in rest:  # `ledger ... --json`, `checkpoint / prove / verify [--all]`
                     continue
                 parser = subs[sub]
