@@ -329,3 +329,113 @@ def test_cli_commands_the_pages_show_exist(page):
         assert verb in verbs, f"{page}: `dflab {verb}` is not a command"
         subs = choices(verbs[verb])
         assert not subs or not sub or sub in subs, f"{page}: `dflab {verb} {sub}`: not one of {sorted(subs)}"
+
+
+# --- what the pages show against what the code answers ------------------------------------------------------------
+
+# Every page a user reads for commands (benchmarks.md is generated from the results and names none of its own).
+PAGES_WITH_COMMANDS = ["README.md"] + sorted(p.relative_to(ROOT).as_posix() for p in DOCS.rglob("*.md")
+                                             if p.name != "benchmarks.md")
+
+
+def _code_lines(text: str) -> list[str]:
+    """The lines of every code block, inline code span and indented block, with shell line continuations joined."""
+    code = re.findall(r"```[^\n]*\n(.*?)```", text, re.S) + re.findall(r"`([^`\n]+)`", text)
+    code += re.findall(r"^    (.+)$", text, re.M)
+    return [line for snippet in code for line in snippet.replace("\\\n", " ").splitlines()]
+
+
+@pytest.mark.parametrize("page", PAGES_WITH_COMMANDS)
+def test_cli_options_the_pages_show_exist(page):
+    """Every `--option` written after `dflab VERB [SUB]` (up to a comment, `&&`, a pipe) is one that command takes."""
+    from dflab.cli.main import build_parser
+
+    def choices(parser):
+        action = next((a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction"), None)
+        return action.choices if action else {}
+
+    verbs = choices(build_parser())
+    wrong = []
+    for line in _code_lines((ROOT / page).read_text(encoding="utf-8")):
+        pattern = r"(?:^|&& |\$ |nice -n \d+ )\s*(?:\.venv/bin/)?dflab ([a-z][a-z-]*)(?: ([a-z][a-z-]*))?([^#&|;]*)"
+        for verb, sub, rest in re.findall(pattern, line):
+            if verb not in verbs:
+                wrong.append(f"dflab {verb}")
+                continue
+            parser, subs = verbs[verb], choices(verbs[verb])
+            if subs:
+                if sub and sub not in subs:
+                    wrong.append(f"dflab {verb} {sub}")
+                if sub not in subs or " / " in rest:  # `ledger ... --json`, `checkpoint / prove / verify [--all]`
+                    continue
+                parser = subs[sub]
+            else:
+                rest, sub = f"{sub} {rest}", ""  # no sub-commands: the word was an argument
+            known = {o for action in parser._actions for o in action.option_strings}
+            wrong += [f"dflab {verb} {sub} {o}".replace("  ", " ")
+                      for o in re.findall(r"(?<![\w-])(--?[a-zA-Z][\w-]*)", rest) if o not in known]
+    assert wrong == [], f"{page} shows options the commands do not take: {wrong}"
+
+
+def _schema_property_names(node) -> set[str]:
+    names: set[str] = set()
+    if isinstance(node, dict):
+        names |= set(node.get("properties", {})) if isinstance(node.get("properties"), dict) else set()
+        for value in node.values():
+            names |= _schema_property_names(value)
+    elif isinstance(node, list):
+        for value in node:
+            names |= _schema_property_names(value)
+    return names
+
+
+def _section(text: str, heading_word: str) -> str:
+    """The text of every `##`-or-deeper section whose heading contains heading_word."""
+    parts = re.split(r"^(#{2,} .*)$", text, flags=re.M)
+    return "\n".join(body for head, body in zip(parts[1::2], parts[2::2]) if heading_word in head)
+
+
+def _json_names(text: str) -> set[str]:
+    """Keys as pages write them: `"key": value` or a bare list `{"a", "b"}` / `{a, b}`."""
+    quoted = set(re.findall(r'"(\w+)"\s*:', text)) | set(re.findall(r'(?:[{,]|#)\s*"(\w+)"', text))
+    bare = {n for group in re.findall(r"`\{(\w+(?:, \w+)+)\}`", text) for n in group.split(", ")}
+    return quoted | bare
+
+
+def test_scan_json_keys_the_pages_show_are_in_the_schema():
+    import json
+
+    schema = json.loads((DOCS / "schema" / "scan-1.0.json").read_text(encoding="utf-8"))
+    anywhere, top = _schema_property_names(schema), set(schema["properties"])
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    [example] = re.findall(r"```json\n(.*?)```", readme, re.S)
+    assert "total" in schema["properties"]["timings"]["description"]  # a stage name per key: free-form
+    example = re.sub(r'"timings": \{[^}]*\}', '"timings": {}', example)
+    assert _json_names(example) - anywhere == set(), "README's scan --json example"
+    assert set(re.findall(r'^ "(\w+)":', example, re.M)) - top == set(), "README's scan --json example, top level"
+
+    findings = _json_names(_section((DOCS / "findings.md").read_text(encoding="utf-8"), "JSON"))
+    assert len(findings) >= 10 and findings - anywhere == set(), "docs/findings.md, JSON"
+
+    partial = re.findall(r'^    ("complete".*)$', (DOCS / "validation.md").read_text(encoding="utf-8"), re.M)
+    assert partial and _json_names(" ".join(partial)) - top == set(), "docs/validation.md, --allow-partial"
+
+    api = (DOCS / "python-api.md").read_text(encoding="utf-8")
+    [listed] = re.findall(r"sorted\(doc\)\n# \('1\.0', \[(.*?)\]\)", api, re.S)
+    shown = set(re.findall(r"'(\w+)'", listed))
+    assert shown == top - {"report"}, "docs/python-api.md: sorted(doc) is every key but `report` (--report only)"
+
+
+def test_the_service_page_shows_the_keys_the_api_answers_with():
+    import pydantic
+
+    from dflab.serve import models
+
+    fields = {name for model in vars(models).values()
+              if isinstance(model, type) and issubclass(model, pydantic.BaseModel) and model is not pydantic.BaseModel
+              for name in model.model_fields}
+    text = (DOCS / "service.md").read_text(encoding="utf-8")
+    shown = _json_names(_section(text, "Endpoints") + _section(text, "Errors"))
+    assert {"id", "state", "from_cache", "progress", "stage", "detail"} <= shown  # the parse works
+    assert shown - fields == set(), "docs/service.md shows keys no answer of the API has"
