@@ -306,7 +306,7 @@ def test_pickled_result_of_a_10s_720p_clip_is_small_and_renders(scanner, clip_72
         assert box_track.track_id == face.track_id and len(box_track.boxes) == face.n_frames
     restored = pickle.loads(blob)
     assert restored.to_json() == result.to_json()
-    page = write_scan_report(restored, tmp_path).read_text()
+    page = write_scan_report(restored, tmp_path / "new" / "reports").read_text()  # the folder is made
     assert page.count("<img") >= 4 and "Key frames" in page and "heat map:" in page
 
 

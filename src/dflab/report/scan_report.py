@@ -21,9 +21,10 @@ figcaption{font-size:.8em;color:#555}.muted{color:#757575;font-size:.85em}
 
 
 def write_scan_report(result, report_dir: Path, name: str | None = None) -> Path:
-    """Write NAME.html and NAME.json into report_dir; NAME defaults to the file's name (report/names.py makes
+    """Write NAME.html and NAME.json into report_dir (made if missing); NAME defaults to the file's name (report/names.py makes
     names that stay apart when several inputs share one)."""
     report_dir = Path(report_dir)
+    report_dir.mkdir(parents=True, exist_ok=True)  # as `dflab scan --report DIR` does
     stem = name or Path(result.path).name
     data = result.to_json()
     write_text_atomic(report_dir / f"{stem}.json", json.dumps(data, indent=2, default=str))
