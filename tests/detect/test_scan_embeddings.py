@@ -69,3 +69,20 @@ def test_a_video_embeds_only_the_tracks_identity_drift_can_use() -> None:
     assert _tracks_to_embed(subject, every) == [long_track]
     assert _tracks_to_embed(subject, [d for d in every if d.name != "identity_drift"]) == []
     assert _tracks_to_embed(SimpleNamespace(media_type="image", tracks=[long_track]), every) == []
+
+
+def test_a_video_scanned_with_model_processes_gives_the_in_process_document(shared_data, monkeypatch) -> None:
+    from dflab.faces.embedding_process import EmbeddingProcess
+
+    handed = []
+    submit = EmbeddingProcess.submit
+    monkeypatch.setattr(EmbeddingProcess, "submit", lambda self, *args: handed.append(args[0]) or submit(self, *args))
+    clip = shared_data / "liveportrait/assets/examples/source/s32.mp4"
+    scanner = Scanner(["identity_drift", "blink", "head_pose"])
+    apart = scanner.scan(clip)  # a cold scanner: the identity embeddings are described in a child process
+    described_apart = len(handed)
+    here = scanner.scan(clip, model_processes=False)
+    drift = next(e for e in apart.evidence if e.name == "identity_drift")
+    assert described_apart >= 3 and len(handed) == described_apart  # the second scan used no child
+    assert drift.confidence > 0 and len(drift.series["distance"]) == described_apart
+    assert _without_timings(apart) == _without_timings(here)

@@ -81,11 +81,16 @@ def free_before_lone_cues(subject: AnalysedMedia, lone: list) -> None:
 
 def run_detectors(subject: AnalysedMedia, detectors: list, timed: Callable[[str], AbstractContextManager],
                   notify: Callable[[str], None], threads: int = DETECTOR_THREADS,
-                  prepare: Callable[[], None] | None = None) -> list[Evidence]:  # fmt: skip
+                  prepare: Callable[[], None] | None = None,
+                  before: Callable[[object], None] | None = None) -> list[Evidence]:  # fmt: skip
     """Evidence of every detector, in the detectors' order. `prepare`, when given, runs before any detector
-    that `waits_for_prepare`; an error it raises fails the scan (as it would have before the cues)."""
+    that `waits_for_prepare`; an error it raises fails the scan (as it would have before the cues). `before(detector)`,
+    when given, runs on the detector's thread just before it (e.g. waiting for what only it reads: the identity
+    embeddings made in another process); an error it raises fails the scan too."""
 
     def run(detector) -> Evidence:
+        if before is not None:
+            before(detector)
         notify(detector.name)
         with timed(detector.name):
             if detector.needs_faces and not subject.tracks:
@@ -104,9 +109,11 @@ def run_detectors(subject: AnalysedMedia, detectors: list, timed: Callable[[str]
         evidence = {i: run(detectors[i]) for i in range(len(detectors)) if i not in alone}
     else:
         # The cues that wait for nothing first, so they fill the second thread while `prepare` runs; then those
-        # that read frames but no faces (file-level), then the face cues.
+        # that read frames but no faces (file-level), then the face cues, those that read identity embeddings (which
+        # may still be on their way from another process) last.
         order = sorted((i for i in range(len(detectors)) if i not in alone),
-                       key=lambda i: (waits_for_prepare(detectors[i]), detectors[i].needs_faces))
+                       key=lambda i: (waits_for_prepare(detectors[i]), detectors[i].needs_faces,
+                                      bool(getattr(detectors[i], "reads_identity_embeddings", False))))
         evidence = _run_side_by_side(detectors, order, run, threads, prepare)
     if alone:
         free_before_lone_cues(subject, [detectors[i] for i in alone])

@@ -89,6 +89,9 @@ class Scanner:
         if "reference_voice" in overrides and overrides["reference_voice"] is not None:
             overrides["reference_voice"] = Path(overrides["reference_voice"])
         call = dataclasses.replace(base, **overrides)
+        if self._warm and "model_processes" not in overrides:
+            # Its models are loaded in this process already: a child would only load them again.
+            call = dataclasses.replace(call, model_processes=False)
         names = tuple(call.detectors) if call.detectors else self._names
         self._start()
         if "torch" in sys.modules:  # loaded since the last scan (by a detector of another author): set it now
