@@ -102,7 +102,8 @@ def run_detectors(subject: AnalysedMedia, detectors: list, timed: Callable[[str]
             finally:
                 release_free_heap()  # the cue's temporaries are free now; the next cue may not reuse their pages
 
-    alone = [i for i in range(len(detectors)) if runs_alone(detectors[i])]
+    # A model that runs in a child process (subject.workers) has its peak there, not beside this process's cues.
+    alone = [i for i in range(len(detectors)) if runs_alone(detectors[i]) and detectors[i].name not in getattr(subject, "workers", {})]
     if threads <= 1:
         if prepare is not None:
             prepare()

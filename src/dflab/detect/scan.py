@@ -45,8 +45,9 @@ class ScanOptions:
     # its mark does not decode blindly (watermark/informed.py); empty: blind decoding only
     watermark_candidates: tuple = ()
     # Models that hold the GIL run for a video in child processes started with the scan, beside the scan's threads
-    # (dflab/worker_process.py): the identity embeddings (dlib, 60-90 ms a face). The same values. False: all in
-    # this process (a warm Scanner, whose models are loaded here already, passes False).
+    # (dflab/worker_process.py): the identity embeddings (dlib, 60-90 ms a face) and the face-crop network (importing
+    # torch). The same values. False: all in this process (a warm Scanner, whose models are loaded here already,
+    # passes False).
     model_processes: bool = True
 
 
@@ -187,29 +188,43 @@ def run_scan(path: str | Path, options: ScanOptions, detectors_for: Callable[[st
     notify = options.progress or (lambda stage: None)
     watch = _Stopwatch()
     started = time.perf_counter()
-    # Started first, so its interpreter, numpy and dlib load while the file decodes.
-    embedder = _embedding_process(Path(path), options, planned)
+    # Started first, so their interpreters and models load while the file decodes.
+    embedder, workers = _model_processes(Path(path), options, planned)
     try:
-        return _scan_with(path, options, detectors_for, planned, watch, started, notify, embedder)
+        return _scan_with(path, options, detectors_for, planned, watch, started, notify, embedder, workers)
     finally:
-        if embedder is not None:
-            embedder.close()
+        for process in [embedder, *workers.values()]:
+            if process is not None:
+                process.close()
 
 
-def _embedding_process(path: Path, options: ScanOptions, planned: list | None):
-    """A child process for a video's identity embeddings (faces.embedding_process), when the options allow it and
-    a detector that may run reads them; None otherwise."""
+def _model_processes(path: Path, options: ScanOptions, planned: list | None) -> tuple[object | None, dict]:
+    """The child processes of a video's scan, when the options allow them (dflab/worker_process.py): one for the
+    identity embeddings (faces.embedding_process) when a detector that may run reads them, and one for each
+    planned video detector that can run its model apart (`start_process`), by detector name."""
     if not options.model_processes or path.suffix.lower() not in VIDEO_SUFFIXES:
-        return None
-    if not _reads_identity_embeddings(planned, "video"):
-        return None
-    from dflab.faces.embedding_process import EmbeddingProcess
+        return None, {}
+    embedder, workers = None, {}
+    try:
+        if _reads_identity_embeddings(planned, "video"):
+            from dflab.faces.embedding_process import EmbeddingProcess
 
-    return EmbeddingProcess()
+            embedder = EmbeddingProcess()
+        for detector in planned or []:
+            start = getattr(detector, "start_process", None)
+            if callable(start) and "video" in detector.media_types and detector.name not in workers:
+                workers[detector.name] = start()
+    except BaseException:
+        for process in [embedder, *workers.values()]:
+            if process is not None:
+                process.close()
+        raise
+    return embedder, workers
 
 
 def _scan_with(path: str | Path, options: ScanOptions, detectors_for: Callable[[str], list], planned: list | None,
-               watch: _Stopwatch, started: float, notify: Callable[[str], None], embedder) -> ScanResult:  # fmt: skip
+               watch: _Stopwatch, started: float, notify: Callable[[str], None], embedder,
+               workers: dict) -> ScanResult:  # fmt: skip
     notify("decode+faces")
     ahead = _aligned_ahead(planned)
     keeper = _frames_ahead(Path(path), options, planned)
@@ -230,7 +245,8 @@ def _scan_with(path: str | Path, options: ScanOptions, detectors_for: Callable[[
         what = "only an audio stream" if media.media_type == "audio" else f"media type {media.media_type}"
         raise Unsupported(f"{path} has {what}, and no selected detector examines that")
     subject = AnalysedMedia(media, tracks, reference_voice=options.reference_voice,
-                            watermark_candidates=tuple(options.watermark_candidates))  # fmt: skip
+                            watermark_candidates=tuple(options.watermark_candidates),
+                            workers={d.name: workers[d.name] for d in detectors if d.name in workers})  # fmt: skip
     if ahead is not None and len(ahead):
         from dflab.detect.cues.aligned import AHEAD_KEY
 

@@ -97,7 +97,11 @@ class Scanner:
         if "torch" in sys.modules:  # loaded since the last scan (by a detector of another author): set it now
             apply_torch_threads()
         detectors = self._detectors(names)
-        loading = self._load_weights_meanwhile(detectors, likely_media_type(Path(path)))
+        media_type = likely_media_type(Path(path))
+        # A video's scan runs the models that can run apart in child processes (ScanOptions.model_processes): they
+        # load there, not here.
+        apart = call.model_processes and media_type == "video"
+        loading = self._load_weights_meanwhile([d for d in detectors if not (apart and _runs_apart(d))], media_type)
 
         def detectors_for(media_type: str) -> list:
             if loading is not None:
@@ -157,6 +161,11 @@ class Scanner:
 
     def __repr__(self) -> str:
         return f"Scanner(detectors={list(self._names)!r}, warm={self._warm})"
+
+
+def _runs_apart(detector) -> bool:
+    """Whether a detector can run its model in a child process for a video (its `start_process`)."""
+    return callable(getattr(detector, "start_process", None)) and "video" in detector.media_types
 
 
 def _check_names(names: Iterable[str], known: list[str]) -> None:
