@@ -18,7 +18,8 @@ what only the cues before it read (the shared aligned crops, the per-frame featu
 
 A detector that declares `memory_heavy = True` (speed: a minute of sound at the source's rate at a time, about
 170 MB of temporaries, for most of a long recording's scan; synthetic_speech: copies of the whole 16 kHz track)
-never runs beside a cue that reads frames or faces, nor beside another memory-heavy one: on a 10-minute clip the
+never runs beside a cue that reads frames or faces, nor beside another memory-heavy one, on a recording longer
+than KEPT_APART_FROM_S (20 s; shorter ones' working sets are small): on a 10-minute clip the
 speed cue's audio blocks used to meet the watermark search on 1080p frames, the face cues or synthetic_speech,
 and those overlaps were the scan's peak. It may run beside `prepare` and beside the cues that read neither. A
 free thread takes the first cue in order that may run now, so holding a cue back leaves the thread to the
@@ -38,6 +39,12 @@ from dflab.errors import DflabError
 from dflab.heap import release_free_heap
 
 DETECTOR_THREADS = 2  # this project's machines have two cores; more threads only add switching
+# Memory-heavy cues are kept apart only on recordings longer than this. Their working sets grow with the sound's
+# length up to a 60 s block (the speed cue's ~170 MB at a minute of 44.1 kHz): on the long recordings the rule was
+# made for they set the scan's peak, while on a 10 s clip they are a few tens of MB, and keeping them apart left a
+# cue thread idle for most of the speed cue's second (docs/performance.md). 20 s is where scans start sampling
+# frames below the source rate (Limits), i.e. where a clip counts as long.
+KEPT_APART_FROM_S = 20.0
 
 
 def waits_for_prepare(detector) -> bool:
@@ -62,6 +69,13 @@ def kept_apart(first, second) -> bool:
     if memory_heavy(first):
         return memory_heavy(second) or waits_for_prepare(second)
     return memory_heavy(second) and waits_for_prepare(first)
+
+
+def keeps_heavy_apart(subject: AnalysedMedia) -> bool:
+    """Whether the memory-heavy cues must be kept apart on this file: a recording longer than KEPT_APART_FROM_S,
+    or one of unknown length."""
+    duration = getattr(getattr(subject, "media", None), "duration_s", None)
+    return duration is None or not duration <= KEPT_APART_FROM_S
 
 
 def free_before_lone_cues(subject: AnalysedMedia, lone: list) -> None:
@@ -115,7 +129,7 @@ def run_detectors(subject: AnalysedMedia, detectors: list, timed: Callable[[str]
         order = sorted((i for i in range(len(detectors)) if i not in alone),
                        key=lambda i: (waits_for_prepare(detectors[i]), detectors[i].needs_faces,
                                       bool(getattr(detectors[i], "reads_identity_embeddings", False))))
-        evidence = _run_side_by_side(detectors, order, run, threads, prepare)
+        evidence = _run_side_by_side(detectors, order, run, threads, prepare, keeps_heavy_apart(subject))
     if alone:
         free_before_lone_cues(subject, [detectors[i] for i in alone])
     evidence.update({i: run(detectors[i]) for i in alone})  # the other threads are done by now
@@ -123,10 +137,10 @@ def run_detectors(subject: AnalysedMedia, detectors: list, timed: Callable[[str]
 
 
 def _run_side_by_side(detectors: list, order: list[int], run: Callable, threads: int,
-                      prepare: Callable[[], None] | None) -> dict[int, Evidence]:  # fmt: skip
+                      prepare: Callable[[], None] | None, heavy_apart: bool = True) -> dict[int, Evidence]:  # fmt: skip
     """Evidence of detectors[i] for each i in `order`, on `threads` threads, the first of which runs `prepare`
     before any cue. A free thread takes the first cue in `order` that may start now: `prepare` is done or not
-    needed (waits_for_prepare), and nothing running is `kept_apart` from it; when none may, it waits for a cue
+    needed (waits_for_prepare), and (when `heavy_apart`) nothing running is `kept_apart` from it; when none may, it waits for a cue
     to end (or `prepare`). An error `prepare` raises fails the scan, else the first error of a cue, in order,
     once every cue has run."""
     pending = list(order)
@@ -141,7 +155,7 @@ def _run_side_by_side(detectors: list, order: list[int], run: Callable, threads:
     def may_start(i: int) -> bool:
         if waits_for_prepare(detectors[i]) and not prepared.is_set():
             return False
-        return not any(kept_apart(detectors[i], detectors[j]) for j in running)
+        return not heavy_apart or not any(kept_apart(detectors[i], detectors[j]) for j in running)
 
     def next_cue() -> int | None:
         with changed:
