@@ -57,3 +57,18 @@ def test_an_error_inside_the_child_ends_it_with_one_line():
     with FaceCropProcess() as process:
         with pytest.raises(WorkerFailed, match="ValueError: unknown request"):
             process._worker.reply(process._worker.request(b"X"))
+
+
+def test_scan_says_one_line_and_exits_2_when_the_network_child_fails(shared_data, monkeypatch, capsys):
+    """The cue does not quietly become "could not run": the scan fails with the child's reason."""
+    from dflab.cli.main import main
+    from dflab.detect.learned import face_crop_process
+
+    failing = [sys.executable, "-c", "import sys; print('RuntimeError: no torch in this child', file=sys.stderr); "
+               "sys.exit(1)"]  # fmt: skip
+    monkeypatch.setattr(face_crop_process, "worker_command", lambda weights: failing)
+    clip = shared_data / "liveportrait/assets/examples/driving/d0.mp4"
+    code = main(["scan", str(clip), "--json", "--detectors", "face_crop,blink"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert len(err.splitlines()) == 1 and "no torch in this child" in err and "Traceback" not in err

@@ -35,7 +35,7 @@ from contextlib import AbstractContextManager
 
 from dflab.detect.context import AnalysedMedia
 from dflab.detect.evidence import Evidence, not_applicable
-from dflab.errors import DflabError
+from dflab.errors import DflabError, WorkerFailed
 from dflab.heap import release_free_heap
 
 DETECTOR_THREADS = 2  # this project's machines have two cores; more threads only add switching
@@ -111,6 +111,8 @@ def run_detectors(subject: AnalysedMedia, detectors: list, timed: Callable[[str]
                 return not_applicable(detector.name, "No face found, so this face cue could not run.")
             try:
                 return detector.detect(subject)
+            except WorkerFailed:  # a child process the scan started has failed: one error for the scan, not a cue left out
+                raise
             except DflabError as exc:  # one cue that cannot run must not cost the user the whole scan
                 return not_applicable(detector.name, f"Could not run: {exc}.")
             finally:

@@ -310,6 +310,10 @@ def _examine(subject: AnalysedMedia, detectors: list, options: ScanOptions, watc
     def prepare() -> None:
         with watch.time("prefetch"):
             _prefetch_frames(subject, detectors, ahead, kept)
+            for detector in detectors:  # models in child processes get their inputs now, and run beside the cues
+                start_apart = getattr(detector, "start_apart", None)
+                if callable(start_apart) and detector.name in subject.workers and subject.tracks:
+                    start_apart(subject)
         if embedder is None:
             finish_embeddings()
 

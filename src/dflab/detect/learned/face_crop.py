@@ -9,6 +9,8 @@ timeline shows when the face looks blended. Weights load lazily, once per proces
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from dflab.detect.context import AnalysedMedia
@@ -71,6 +73,31 @@ class FaceCropDetector:
 
         return FaceCropProcess(self.weights)
 
+    def start_apart(self, media: AnalysedMedia) -> None:
+        """With the network in a child process (media.workers): cut the crops and hand them over as soon as their
+        frames are at hand (the scan calls this right after its frame pass), on a thread of their own so that
+        nothing waits for the child's start-up; the forward passes then run while the other cues do, and `detect`
+        only collects them."""
+        process = media.workers.get(self.name)
+        if process is None or not media.tracks or process.early is not None:
+            return
+        from concurrent.futures import Future
+
+        early: Future = Future()
+        process.early = early
+
+        def score() -> None:
+            try:
+                meta = process.meta()
+                crops, *rest = self._crops(media, int(meta["crop_size"]), float(meta["padding"]))
+                stacked = np.stack(crops)
+                ticket = process.request_probabilities(stacked, self.batch_size)
+                early.set_result((meta, (crops, *rest), ticket))
+            except BaseException as exc:  # noqa: BLE001 - raised again by `detect`, on the cue's own thread
+                early.set_exception(exc)
+
+        threading.Thread(target=score, name="dflab-face-crop-early", daemon=True).start()
+
     def warm(self) -> None:
         """Load the network now rather than on the first face."""
         from dflab.detect.learned.face_crop_model import cached_model
@@ -104,18 +131,20 @@ class FaceCropDetector:
             return not_applicable(self.name, "No face to examine.")
         process = media.workers.get(self.name)  # the network in a child process the scan started (start_process)
         if process is not None:
-            meta = process.meta()
-            probabilities, cam_of = (lambda crops: process.probabilities(crops, self.batch_size)), process.grad_cam
+            self.start_apart(media)  # a no-op when the scan has already started it
+            meta, cut, ticket = process.early.result()
+            crops, owners, times, positions, matrices = cut
+            probs, cam_of = process.probabilities_of(ticket), process.grad_cam
         else:
             from dflab.detect.learned.face_crop_model import cached_model, grad_cam, predict_proba
             from dflab.threads import apply_torch_threads
 
             model, meta = cached_model(self.weights)
             apply_torch_threads()  # a no-op once the process's count is in force
-            probabilities = lambda crops: predict_proba(model, crops, self.batch_size)  # noqa: E731
+            crops, owners, times, positions, matrices = self._crops(media, int(meta["crop_size"]),
+                                                                    float(meta["padding"]))  # fmt: skip
+            probs = predict_proba(model, np.stack(crops), self.batch_size)
             cam_of = lambda crop: grad_cam(model, crop)  # noqa: E731
-        crops, owners, times, positions, matrices = self._crops(media, int(meta["crop_size"]), float(meta["padding"]))
-        probs = probabilities(np.stack(crops))
         track_scores = {int(t): float(np.mean(probs[owners == t])) for t in np.unique(owners)}
         counts = {t: int((owners == t).sum()) for t in track_scores}
         # The file is as suspicious as its most suspicious face with enough crops to judge by.

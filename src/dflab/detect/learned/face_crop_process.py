@@ -30,6 +30,7 @@ class FaceCropProcess:
     def __init__(self, weights: str | None = None, command: list[str] | None = None, **worker_options) -> None:
         self._worker = WorkerProcess(command or worker_command(weights), "the face-crop network", **worker_options)
         self._meta: dict | None = None
+        self.early = None  # FaceCropDetector.start_apart's Future: (meta, the cut crops, the probabilities' ticket)
 
     def meta(self) -> dict:
         if self._meta is None:
@@ -38,10 +39,16 @@ class FaceCropProcess:
 
     def probabilities(self, crops: np.ndarray, batch_size: int) -> np.ndarray:
         """P(fake) per uint8 (N, H, W, 3) crop, float64 (N,)."""
+        return self.probabilities_of(self.request_probabilities(crops, batch_size))
+
+    def request_probabilities(self, crops: np.ndarray, batch_size: int) -> int:
+        """Queue `probabilities(crops, batch_size)` without waiting; its ticket for `probabilities_of`."""
         count, height, width = crops.shape[:3]
         head = b"P" + PROBS_HEAD.pack(batch_size, count, height, width)
-        reply = self._worker.reply(self._worker.request(head + np.ascontiguousarray(crops, np.uint8).tobytes()))
-        return np.frombuffer(reply, np.float64).copy()
+        return self._worker.request(head + np.ascontiguousarray(crops, np.uint8).tobytes())
+
+    def probabilities_of(self, ticket: int) -> np.ndarray:
+        return np.frombuffer(self._worker.reply(ticket), np.float64).copy()
 
     def grad_cam(self, crop: np.ndarray) -> np.ndarray:
         height, width = crop.shape[:2]
