@@ -46,8 +46,8 @@ class ScanOptions:
     watermark_candidates: tuple = ()
     # Models that hold the GIL run for a video in child processes started with the scan, beside the scan's threads
     # (dflab/worker_process.py): the identity embeddings (dlib, 60-90 ms a face) and the face-crop network (importing
-    # torch). The same values. False: all in this process (a warm Scanner, whose models are loaded here already,
-    # passes False).
+    # torch). The same values. False: all in this process (a Scanner passes False after warm() or its first scan:
+    # children load their models again for every scan, which only the one scan of a fresh process hides).
     model_processes: bool = True
 
 

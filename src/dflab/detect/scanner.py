@@ -54,6 +54,7 @@ class Scanner:
         self._instances = {name: create_detector(name) for name in self._names}
         self._started = False
         self._warm = False
+        self._scanned = False  # the first scan of a cold scanner runs the models that can run apart in children
 
     @property
     def detectors(self) -> tuple[str, ...]:
@@ -89,9 +90,11 @@ class Scanner:
         if "reference_voice" in overrides and overrides["reference_voice"] is not None:
             overrides["reference_voice"] = Path(overrides["reference_voice"])
         call = dataclasses.replace(base, **overrides)
-        if self._warm and "model_processes" not in overrides:
-            # Its models are loaded in this process already: a child would only load them again.
+        if (self._warm or self._scanned) and "model_processes" not in overrides:
+            # Child processes load their models again for every scan: worth it for the one scan of a fresh process
+            # (they load beside its decode), not for a series, where this process loads them once.
             call = dataclasses.replace(call, model_processes=False)
+        self._scanned = True
         names = tuple(call.detectors) if call.detectors else self._names
         self._start()
         if "torch" in sys.modules:  # loaded since the last scan (by a detector of another author): set it now
