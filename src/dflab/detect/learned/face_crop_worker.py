@@ -19,10 +19,20 @@ import numpy as np
 
 PROBS_HEAD = struct.Struct("<IIII")  # batch size, crops, height, width
 CAM_HEAD = struct.Struct("<II")  # height, width
+TORCH_COMPILER_MODULES = ("torch._meta_registrations", "torch.export")
 
 
 def network(weights: str | None, threads: int | None):
     """The request handler around the loaded network."""
+    from dflab.lazy_modules import deferred
+
+    # This process only runs the network (forward passes, and Grad-CAM's one backward pass), never an optimiser,
+    # torch.compile or torch.export, so torch's compiler parts need not load: its meta kernels and torch.export
+    # (which pulls the decompositions, torch._refs and torch._prims), ~0.25 s of its ~1.1 s import. In the scan's
+    # own process they must load: a later optimiser in the same process fails to import without them
+    # (docs/performance.md, "Withdrawn").
+    with deferred(TORCH_COMPILER_MODULES):
+        import torch  # noqa: F401
     from dflab.detect.learned.face_crop_model import cached_model, grad_cam, predict_proba
     from dflab.threads import request_torch_threads
 
