@@ -705,6 +705,14 @@ SPECS: dict[str, Spec] = {
                                      _scan_speed, "`bench/scan_speed.py --label imports_after`: the scan with the "
                                      "deferred imports, rarer garbage collection, no decode for a frame's size and "
                                      "torch's thread count set before loading (docs/performance.md)"),
+    "scan_speed_process_before": Spec("LivePortrait's s18.mp4 (1280x720, 30 fps, speech) looped to 10 s",
+                                      _scan_speed, "`bench/scan_speed.py --label process_before`: the scan before "
+                                      "the identity embeddings and the face-crop network ran in child processes "
+                                      "(docs/performance.md), run back to back with scan_speed_process_after"),
+    "scan_speed_process_after": Spec("LivePortrait's s18.mp4 (1280x720, 30 fps, speech) looped to 10 s",
+                                     _scan_speed, "`bench/scan_speed.py --label process_after`: the scan with the "
+                                     "identity embeddings and the face-crop network in child processes started "
+                                     "with it (docs/performance.md)"),
     "serve_load": Spec("50 different pictures of ../shared/data/faces, uploaded at once by 10 clients to `dflab serve` "
                        "(2 scan threads in its scan process)", _serve_load),
     "serve_load_threads": Spec("serve_load's 50 pictures and 10 clients, with `dflab serve --scan-in threads` (the "

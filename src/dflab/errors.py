@@ -35,3 +35,8 @@ class NoFace(DflabError):
 
 class IntegrityError(DflabError):
     """Stored or signed data failed verification (ledger, proof, checkpoint, manifest)."""
+
+
+class WorkerFailed(DflabError):
+    """A process dflab started for part of its work (e.g. the identity embeddings of a scan) failed or stopped
+    answering."""

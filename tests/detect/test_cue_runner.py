@@ -35,10 +35,10 @@ def _timed(name):
     yield
 
 
-def _subject(with_face: bool = True) -> AnalysedMedia:
+def _subject(with_face: bool = True, duration_s: float = 1.0) -> AnalysedMedia:
     import numpy as np
 
-    media = Media(path="x.mp4", media_type="video", frames=[], fps=30.0, duration_s=1.0, width=64, height=64)
+    media = Media(path="x.mp4", media_type="video", frames=[], fps=30.0, duration_s=duration_s, width=64, height=64)
     obs = FaceObservation(frame_pos=0, time_s=0.0, box=(0, 0, 10, 10), landmarks=np.zeros((478, 3), np.float32))
     return AnalysedMedia(media, [FaceTrack(0, [obs])] if with_face else [])
 
@@ -173,7 +173,8 @@ def test_what_only_earlier_cues_read_is_freed_before_a_lone_cue(threads):
     assert cache_seen == [0, 1]
 
 
-def test_a_memory_heavy_cue_never_runs_beside_a_frame_or_face_cue_but_a_file_cue_may():
+@pytest.mark.parametrize("duration_s", [20.5, 600.0])
+def test_a_memory_heavy_cue_never_runs_beside_a_frame_or_face_cue_but_a_file_cue_may(duration_s):
     # The heavy cue holds "heavy_busy" for a while; every cue records whether it started during that time.
     heavy_busy = threading.Event()
     beside_heavy: dict[str, bool] = {}
@@ -202,9 +203,42 @@ def test_a_memory_heavy_cue_never_runs_beside_a_frame_or_face_cue_but_a_file_cue
     reads_frames = Recording("frames", False, log)
     reads_frames.frames_wanted = lambda media: [0]
     cues = [Heavy("heavy", False, log), reads_frames, Recording("face", True, log), Recording("file", False, log)]
-    evidence = run_detectors(_subject(), cues, _timed, lambda name: None, threads=2, prepare=lambda: None)
+    evidence = run_detectors(_subject(duration_s=duration_s), cues, _timed, lambda name: None, threads=2,
+                             prepare=lambda: None)  # fmt: skip
     assert [e.name for e in evidence] == ["heavy", "frames", "face", "file"]
     assert beside_heavy == {"file": True, "frames": False, "face": False}
+
+
+def test_on_a_short_clip_a_memory_heavy_cue_runs_beside_the_frame_cues():
+    """Up to KEPT_APART_FROM_S the heavy cue's working set is small: a frame cue starts beside it."""
+    from dflab.detect.cue_runner import KEPT_APART_FROM_S
+
+    heavy_busy, frames_started = threading.Event(), threading.Event()
+    beside_heavy: dict[str, bool] = {}
+    log: list[str] = []
+
+    class Recording(_Cue):
+        def detect(self, media):
+            beside_heavy[self.name] = heavy_busy.is_set()
+            frames_started.set()
+            return super().detect(media)
+
+    class Heavy(_Cue):
+        memory_heavy = True
+
+        def detect(self, media):
+            heavy_busy.set()
+            try:
+                frames_started.wait(5)
+            finally:
+                heavy_busy.clear()
+            return super().detect(media)
+
+    reads_frames = Recording("frames", False, log)
+    reads_frames.frames_wanted = lambda media: [0]
+    run_detectors(_subject(duration_s=KEPT_APART_FROM_S), [Heavy("heavy", False, log), reads_frames], _timed,
+                  lambda name: None, threads=2, prepare=lambda: None)  # fmt: skip
+    assert beside_heavy == {"frames": True}
 
 
 def test_the_speed_cue_is_kept_apart_from_the_frame_and_face_cues():

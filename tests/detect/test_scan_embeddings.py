@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from dflab.detect.registry import create_detector, list_detectors
 from dflab.detect.scan import ScanOptions, _reads_identity_embeddings, decode_and_find_faces, run_scan
 from dflab.detect.scanner import Scanner
@@ -69,3 +71,28 @@ def test_a_video_embeds_only_the_tracks_identity_drift_can_use() -> None:
     assert _tracks_to_embed(subject, every) == [long_track]
     assert _tracks_to_embed(subject, [d for d in every if d.name != "identity_drift"]) == []
     assert _tracks_to_embed(SimpleNamespace(media_type="image", tracks=[long_track]), every) == []
+
+
+def test_a_video_scanned_with_model_processes_gives_the_in_process_document(shared_data, monkeypatch) -> None:
+    from dflab.faces.embedding_process import EmbeddingProcess
+
+    handed = []
+    submit = EmbeddingProcess.submit
+    monkeypatch.setattr(EmbeddingProcess, "submit", lambda self, *args: handed.append(args[0]) or submit(self, *args))
+    clip = shared_data / "liveportrait/assets/examples/source/s32.mp4"
+    scanner = Scanner(["identity_drift", "blink", "face_crop", "head_pose"])
+    # A cold scanner: the identity embeddings are described, and the face-crop network runs, in child processes.
+    apart = scanner.scan(clip)
+    described_apart = len(handed)
+    here = scanner.scan(clip, model_processes=False)
+    drift = next(e for e in apart.evidence if e.name == "identity_drift")
+    crop = next(e for e in apart.evidence if e.name == "face_crop")
+    assert described_apart >= 3 and len(handed) == described_apart  # the second scan used no child
+    assert drift.confidence > 0 and len(drift.series["distance"]) == described_apart
+    assert crop.confidence > 0 and crop.details["crops_scored"] >= 4 and crop.heatmap is not None
+    assert _without_timings(apart) == _without_timings(here)
+    again = scanner.scan(clip)  # a scanner's later scans run the models here: children would load them every time
+    assert len(handed) == described_apart and _without_timings(again) == _without_timings(here)
+    # The heat map is not part of the document: compare it too.
+    crop_here = next(e for e in here.evidence if e.name == "face_crop")
+    assert np.array_equal(crop.heatmap, crop_here.heatmap) and np.array_equal(crop.series["score"], crop_here.series["score"])

@@ -34,3 +34,21 @@ def test_a_voice_scan_never_imports_torch(shared_data) -> None:
     media_type, verdict, torch_loaded = done.stdout.split()[-3:]
     assert media_type == "audio" and verdict in {"authentic", "suspicious", "manipulated", "inconclusive"}
     assert torch_loaded == "False"
+
+
+def test_a_video_scan_runs_the_face_crop_network_in_a_child_and_never_imports_torch(shared_data) -> None:
+    """In a fresh process: every default detector on a real clip with a face; the face-crop network ran (its
+    evidence has crops scored) in the child process the scan started, so this process never imported torch."""
+    code = (
+        "import sys, dflab\n"
+        f"result = dflab.scan({str(shared_data / 'liveportrait/assets/examples/driving/d0.mp4')!r})\n"
+        "crop = next(e for e in result.evidence if e.name == 'face_crop')\n"
+        "print(result.media_type, crop.details.get('crops_scored', 0), 'torch' in sys.modules)\n"
+    )
+    src = Path(__file__).resolve().parents[2] / "src"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(src)})  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    media_type, crops_scored, torch_loaded = done.stdout.split()[-3:]
+    assert media_type == "video" and int(crops_scored) >= 4
+    assert torch_loaded == "False"

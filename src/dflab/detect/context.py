@@ -20,6 +20,8 @@ class AnalysedMedia:
     # `scan --ledger`: the watermark payloads the lab issued (provenance/watermark/informed.Candidate), tested by
     # the watermark cue when its mark does not decode blindly; empty: blind decoding only
     watermark_candidates: tuple = ()
+    # Child processes the scan started for detectors' models, by detector name (their `start_process`)
+    workers: dict = field(default_factory=dict)
 
     @property
     def media_type(self) -> str:

@@ -18,7 +18,8 @@ what only the cues before it read (the shared aligned crops, the per-frame featu
 
 A detector that declares `memory_heavy = True` (speed: a minute of sound at the source's rate at a time, about
 170 MB of temporaries, for most of a long recording's scan; synthetic_speech: copies of the whole 16 kHz track)
-never runs beside a cue that reads frames or faces, nor beside another memory-heavy one: on a 10-minute clip the
+never runs beside a cue that reads frames or faces, nor beside another memory-heavy one, on a recording longer
+than KEPT_APART_FROM_S (20 s; shorter ones' working sets are small): on a 10-minute clip the
 speed cue's audio blocks used to meet the watermark search on 1080p frames, the face cues or synthetic_speech,
 and those overlaps were the scan's peak. It may run beside `prepare` and beside the cues that read neither. A
 free thread takes the first cue in order that may run now, so holding a cue back leaves the thread to the
@@ -34,10 +35,16 @@ from contextlib import AbstractContextManager
 
 from dflab.detect.context import AnalysedMedia
 from dflab.detect.evidence import Evidence, not_applicable
-from dflab.errors import DflabError
+from dflab.errors import DflabError, WorkerFailed
 from dflab.heap import release_free_heap
 
 DETECTOR_THREADS = 2  # this project's machines have two cores; more threads only add switching
+# Memory-heavy cues are kept apart only on recordings longer than this. Their working sets grow with the sound's
+# length up to a 60 s block (the speed cue's ~170 MB at a minute of 44.1 kHz): on the long recordings the rule was
+# made for they set the scan's peak, while on a 10 s clip they are a few tens of MB, and keeping them apart left a
+# cue thread idle for most of the speed cue's second (docs/performance.md). 20 s is where scans start sampling
+# frames below the source rate (Limits), i.e. where a clip counts as long.
+KEPT_APART_FROM_S = 20.0
 
 
 def waits_for_prepare(detector) -> bool:
@@ -64,6 +71,13 @@ def kept_apart(first, second) -> bool:
     return memory_heavy(second) and waits_for_prepare(first)
 
 
+def keeps_heavy_apart(subject: AnalysedMedia) -> bool:
+    """Whether the memory-heavy cues must be kept apart on this file: a recording longer than KEPT_APART_FROM_S,
+    or one of unknown length."""
+    duration = getattr(getattr(subject, "media", None), "duration_s", None)
+    return duration is None or not duration <= KEPT_APART_FROM_S
+
+
 def free_before_lone_cues(subject: AnalysedMedia, lone: list) -> None:
     """Free what only the cues that have finished read, before the lone cues' peak rather than after the scan:
     what grows with the clip's length (at the 1,800-frame cap and 10 minutes of sound: the aligned crops of
@@ -81,33 +95,43 @@ def free_before_lone_cues(subject: AnalysedMedia, lone: list) -> None:
 
 def run_detectors(subject: AnalysedMedia, detectors: list, timed: Callable[[str], AbstractContextManager],
                   notify: Callable[[str], None], threads: int = DETECTOR_THREADS,
-                  prepare: Callable[[], None] | None = None) -> list[Evidence]:  # fmt: skip
+                  prepare: Callable[[], None] | None = None,
+                  before: Callable[[object], None] | None = None) -> list[Evidence]:  # fmt: skip
     """Evidence of every detector, in the detectors' order. `prepare`, when given, runs before any detector
-    that `waits_for_prepare`; an error it raises fails the scan (as it would have before the cues)."""
+    that `waits_for_prepare`; an error it raises fails the scan (as it would have before the cues). `before(detector)`,
+    when given, runs on the detector's thread just before it (e.g. waiting for what only it reads: the identity
+    embeddings made in another process); an error it raises fails the scan too."""
 
     def run(detector) -> Evidence:
+        if before is not None:
+            before(detector)
         notify(detector.name)
         with timed(detector.name):
             if detector.needs_faces and not subject.tracks:
                 return not_applicable(detector.name, "No face found, so this face cue could not run.")
             try:
                 return detector.detect(subject)
+            except WorkerFailed:  # a child process the scan started has failed: one error for the scan, not a cue left out
+                raise
             except DflabError as exc:  # one cue that cannot run must not cost the user the whole scan
                 return not_applicable(detector.name, f"Could not run: {exc}.")
             finally:
                 release_free_heap()  # the cue's temporaries are free now; the next cue may not reuse their pages
 
-    alone = [i for i in range(len(detectors)) if runs_alone(detectors[i])]
+    # A model that runs in a child process (subject.workers) has its peak there, not beside this process's cues.
+    alone = [i for i in range(len(detectors)) if runs_alone(detectors[i]) and detectors[i].name not in getattr(subject, "workers", {})]
     if threads <= 1:
         if prepare is not None:
             prepare()
         evidence = {i: run(detectors[i]) for i in range(len(detectors)) if i not in alone}
     else:
         # The cues that wait for nothing first, so they fill the second thread while `prepare` runs; then those
-        # that read frames but no faces (file-level), then the face cues.
+        # that read frames but no faces (file-level), then the face cues, those that read identity embeddings (which
+        # may still be on their way from another process) last.
         order = sorted((i for i in range(len(detectors)) if i not in alone),
-                       key=lambda i: (waits_for_prepare(detectors[i]), detectors[i].needs_faces))
-        evidence = _run_side_by_side(detectors, order, run, threads, prepare)
+                       key=lambda i: (waits_for_prepare(detectors[i]), detectors[i].needs_faces,
+                                      bool(getattr(detectors[i], "reads_identity_embeddings", False))))
+        evidence = _run_side_by_side(detectors, order, run, threads, prepare, keeps_heavy_apart(subject))
     if alone:
         free_before_lone_cues(subject, [detectors[i] for i in alone])
     evidence.update({i: run(detectors[i]) for i in alone})  # the other threads are done by now
@@ -115,10 +139,10 @@ def run_detectors(subject: AnalysedMedia, detectors: list, timed: Callable[[str]
 
 
 def _run_side_by_side(detectors: list, order: list[int], run: Callable, threads: int,
-                      prepare: Callable[[], None] | None) -> dict[int, Evidence]:  # fmt: skip
+                      prepare: Callable[[], None] | None, heavy_apart: bool = True) -> dict[int, Evidence]:  # fmt: skip
     """Evidence of detectors[i] for each i in `order`, on `threads` threads, the first of which runs `prepare`
     before any cue. A free thread takes the first cue in `order` that may start now: `prepare` is done or not
-    needed (waits_for_prepare), and nothing running is `kept_apart` from it; when none may, it waits for a cue
+    needed (waits_for_prepare), and (when `heavy_apart`) nothing running is `kept_apart` from it; when none may, it waits for a cue
     to end (or `prepare`). An error `prepare` raises fails the scan, else the first error of a cue, in order,
     once every cue has run."""
     pending = list(order)
@@ -133,7 +157,7 @@ def _run_side_by_side(detectors: list, order: list[int], run: Callable, threads:
     def may_start(i: int) -> bool:
         if waits_for_prepare(detectors[i]) and not prepared.is_set():
             return False
-        return not any(kept_apart(detectors[i], detectors[j]) for j in running)
+        return not heavy_apart or not any(kept_apart(detectors[i], detectors[j]) for j in running)
 
     def next_cue() -> int | None:
         with changed:

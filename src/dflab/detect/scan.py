@@ -44,6 +44,11 @@ class ScanOptions:
     # The lab's issued watermark payloads (provenance/issued.lab_candidates), tested by the watermark cue when
     # its mark does not decode blindly (watermark/informed.py); empty: blind decoding only
     watermark_candidates: tuple = ()
+    # Models that hold the GIL run for a video in child processes started with the scan, beside the scan's threads
+    # (dflab/worker_process.py): the identity embeddings (dlib, 60-90 ms a face) and the face-crop network (importing
+    # torch). The same values. False: all in this process (a Scanner passes False after warm() or its first scan:
+    # children load their models again for every scan, which only the one scan of a fresh process hides).
+    model_processes: bool = True
 
 
 _END = object()
@@ -183,7 +188,43 @@ def run_scan(path: str | Path, options: ScanOptions, detectors_for: Callable[[st
     notify = options.progress or (lambda stage: None)
     watch = _Stopwatch()
     started = time.perf_counter()
+    # Started first, so their interpreters and models load while the file decodes.
+    embedder, workers = _model_processes(Path(path), options, planned)
+    try:
+        return _scan_with(path, options, detectors_for, planned, watch, started, notify, embedder, workers)
+    finally:
+        for process in [embedder, *workers.values()]:
+            if process is not None:
+                process.close()
 
+
+def _model_processes(path: Path, options: ScanOptions, planned: list | None) -> tuple[object | None, dict]:
+    """The child processes of a video's scan, when the options allow them (dflab/worker_process.py): one for the
+    identity embeddings (faces.embedding_process) when a detector that may run reads them, and one for each
+    planned video detector that can run its model apart (`start_process`), by detector name."""
+    if not options.model_processes or path.suffix.lower() not in VIDEO_SUFFIXES:
+        return None, {}
+    embedder, workers = None, {}
+    try:
+        if _reads_identity_embeddings(planned, "video"):
+            from dflab.faces.embedding_process import EmbeddingProcess
+
+            embedder = EmbeddingProcess()
+        for detector in planned or []:
+            start = getattr(detector, "start_process", None)
+            if callable(start) and "video" in detector.media_types and detector.name not in workers:
+                workers[detector.name] = start()
+    except BaseException:
+        for process in [embedder, *workers.values()]:
+            if process is not None:
+                process.close()
+        raise
+    return embedder, workers
+
+
+def _scan_with(path: str | Path, options: ScanOptions, detectors_for: Callable[[str], list], planned: list | None,
+               watch: _Stopwatch, started: float, notify: Callable[[str], None], embedder,
+               workers: dict) -> ScanResult:  # fmt: skip
     notify("decode+faces")
     ahead = _aligned_ahead(planned)
     keeper = _frames_ahead(Path(path), options, planned)
@@ -204,13 +245,14 @@ def run_scan(path: str | Path, options: ScanOptions, detectors_for: Callable[[st
         what = "only an audio stream" if media.media_type == "audio" else f"media type {media.media_type}"
         raise Unsupported(f"{path} has {what}, and no selected detector examines that")
     subject = AnalysedMedia(media, tracks, reference_voice=options.reference_voice,
-                            watermark_candidates=tuple(options.watermark_candidates))  # fmt: skip
+                            watermark_candidates=tuple(options.watermark_candidates),
+                            workers={d.name: workers[d.name] for d in detectors if d.name in workers})  # fmt: skip
     if ahead is not None and len(ahead):
         from dflab.detect.cues.aligned import AHEAD_KEY
 
         subject.cache[AHEAD_KEY] = ahead
     try:
-        return _examine(subject, detectors, options, watch, started, notify, kept)
+        return _examine(subject, detectors, options, watch, started, notify, kept, embedder)
     finally:
         close = getattr(media.frames, "close", None)  # streamed frames hold the file open for re-decoding
         if close is not None:
@@ -244,24 +286,43 @@ def _frames_ahead(path: Path, options: ScanOptions, planned: list | None):
 
 
 def _examine(subject: AnalysedMedia, detectors: list, options: ScanOptions, watch: _Stopwatch, started: float,
-             notify: Callable[[str], None], kept: dict | None = None) -> ScanResult:  # fmt: skip
+             notify: Callable[[str], None], kept: dict | None = None, embedder=None) -> ScanResult:  # fmt: skip
     from dflab.faces.analyse import EMBED_EVERY_S, EmbeddingsAhead, embed_tracks
 
     # A streamed video's tracks still lack their identity embeddings (decode_and_find_faces): they are made
     # from their frames as the pass that decodes the frames the cues read goes by them (not kept: one frame a
     # second would grow with the clip), while the cues that read no frames already run. Only for a cue that
-    # reads them, and only on tracks long enough for it to use (dlib, ~60 ms an embedding).
+    # reads them, and only on tracks long enough for it to use (dlib, ~60 ms an embedding). With a child process
+    # (`embedder`), the pass only hands it the face chips, and a cue that reads the embeddings waits for them.
     embedded = _tracks_to_embed(subject, detectors)
+    ahead = EmbeddingsAhead(embedded, EMBED_EVERY_S, process=embedder) if embedded else None
+    finished = threading.Lock()
+    done: list[bool] = []
+
+    def finish_embeddings() -> None:
+        with finished:
+            if done or not embedded:
+                return
+            with watch.time("embeddings"):  # the child's, and any the pass did not make (a frame not decoded again)
+                embed_tracks(embedded, EMBED_EVERY_S, subject.media.frames.__getitem__, made=ahead.collect())
+            done.append(True)
 
     def prepare() -> None:
-        ahead = EmbeddingsAhead(embedded, EMBED_EVERY_S) if embedded else None
         with watch.time("prefetch"):
             _prefetch_frames(subject, detectors, ahead, kept)
-        if embedded:
-            with watch.time("embeddings"):  # any the pass did not make (a frame it could not decode again)
-                embed_tracks(embedded, EMBED_EVERY_S, subject.media.frames.__getitem__, made=ahead.vectors)
+            for detector in detectors:  # models in child processes get their inputs now, and run beside the cues
+                start_apart = getattr(detector, "start_apart", None)
+                if callable(start_apart) and detector.name in subject.workers and subject.tracks:
+                    start_apart(subject)
+        if embedder is None:
+            finish_embeddings()
 
-    evidence = run_detectors(subject, detectors, watch.time, notify, options.detector_threads, prepare=prepare)
+    def before(detector) -> None:
+        if getattr(detector, "reads_identity_embeddings", False):
+            finish_embeddings()
+
+    evidence = run_detectors(subject, detectors, watch.time, notify, options.detector_threads, prepare=prepare,
+                             before=before)
 
     with watch.time("findings"):
         result = _judge(subject, evidence, options.operating_point)

@@ -54,6 +54,7 @@ class Scanner:
         self._instances = {name: create_detector(name) for name in self._names}
         self._started = False
         self._warm = False
+        self._scanned = False  # the first scan of a cold scanner runs the models that can run apart in children
 
     @property
     def detectors(self) -> tuple[str, ...]:
@@ -89,12 +90,21 @@ class Scanner:
         if "reference_voice" in overrides and overrides["reference_voice"] is not None:
             overrides["reference_voice"] = Path(overrides["reference_voice"])
         call = dataclasses.replace(base, **overrides)
+        if (self._warm or self._scanned) and "model_processes" not in overrides:
+            # Child processes load their models again for every scan: worth it for the one scan of a fresh process
+            # (they load beside its decode), not for a series, where this process loads them once.
+            call = dataclasses.replace(call, model_processes=False)
+        self._scanned = True
         names = tuple(call.detectors) if call.detectors else self._names
         self._start()
         if "torch" in sys.modules:  # loaded since the last scan (by a detector of another author): set it now
             apply_torch_threads()
         detectors = self._detectors(names)
-        loading = self._load_weights_meanwhile(detectors, likely_media_type(Path(path)))
+        media_type = likely_media_type(Path(path))
+        # A video's scan runs the models that can run apart in child processes (ScanOptions.model_processes): they
+        # load there, not here.
+        apart = call.model_processes and media_type == "video"
+        loading = self._load_weights_meanwhile([d for d in detectors if not (apart and _runs_apart(d))], media_type)
 
         def detectors_for(media_type: str) -> list:
             if loading is not None:
@@ -154,6 +164,11 @@ class Scanner:
 
     def __repr__(self) -> str:
         return f"Scanner(detectors={list(self._names)!r}, warm={self._warm})"
+
+
+def _runs_apart(detector) -> bool:
+    """Whether a detector can run its model in a child process for a video (its `start_process`)."""
+    return callable(getattr(detector, "start_process", None)) and "video" in detector.media_types
 
 
 def _check_names(names: Iterable[str], known: list[str]) -> None:

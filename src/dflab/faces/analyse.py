@@ -241,20 +241,33 @@ def embed_tracks(tracks: list[FaceTrack], embed_every_s: float | None, frame_at:
 class EmbeddingsAhead:
     """The identity embeddings `embed_tracks` would make, made from each frame as a forward decode goes by it
     (`StreamedFrames.prefetch(visit=..., on_visit=...)`), so those frames (one a second along every track)
-    are never all kept at once. Hand `vectors` to `embed_tracks(made=...)`, which fills in any it lacks."""
+    are never all kept at once. Hand `vectors` to `embed_tracks(made=...)`, which fills in any it lacks.
 
-    def __init__(self, tracks: list[FaceTrack], embed_every_s: float | None) -> None:
+    `process` (a faces.embedding_process.EmbeddingProcess): the frames' face chips are handed to it instead of
+    described here, and `collect()` waits for its descriptors (the same values) and puts them in `vectors`."""
+
+    def __init__(self, tracks: list[FaceTrack], embed_every_s: float | None, process=None) -> None:
         self._by_pos: dict[int, list[tuple[int, FaceObservation]]] = {}
         for track, obs in _to_embed(tracks, embed_every_s):
             self._by_pos.setdefault(obs.frame_pos, []).append((track.track_id, obs))
         self.vectors: dict[tuple[int, int], np.ndarray] = {}
+        self._process = process
 
     def positions(self) -> list[int]:
         return sorted(self._by_pos)
 
     def __call__(self, pos: int, rgb: np.ndarray) -> None:
         for track_id, obs in self._by_pos.get(pos, ()):
-            self.vectors[(track_id, obs.frame_pos)] = embed(rgb, obs.box)
+            if self._process is not None:
+                self._process.submit((track_id, obs.frame_pos), rgb, obs.box)
+            else:
+                self.vectors[(track_id, obs.frame_pos)] = embed(rgb, obs.box)
+
+    def collect(self) -> dict[tuple[int, int], np.ndarray]:
+        """`vectors`, with every descriptor handed to the process so far (waits for them)."""
+        if self._process is not None:
+            self.vectors.update(self._process.results())
+        return self.vectors
 
 
 def _to_embed(tracks: list[FaceTrack], embed_every_s: float | None) -> list[tuple[FaceTrack, FaceObservation]]:

@@ -25,22 +25,39 @@ def _check_rgb(rgb: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(rgb)
 
 
-def embed(rgb: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
-    """128-d float32 identity descriptor of the face inside box (x0, y0, x1, y1) of an RGB image."""
+def _face_rect(image: np.ndarray, box: tuple[float, float, float, float]):
     import dlib  # noqa: PLC0415
 
-    image = _check_rgb(rgb)
     h, w = image.shape[:2]
     x0, y0, x1, y1 = (float(v) for v in box)
     if not all(np.isfinite([x0, y0, x1, y1])) or x1 - x0 < 4 or y1 - y0 < 4:
         raise NoFace(f"face box {box} is empty or invalid")
     if x1 <= 0 or y1 <= 0 or x0 >= w or y0 >= h:
         raise NoFace(f"face box {box} lies outside the {w}x{h} image")
-    rect = dlib.rectangle(int(round(x0)), int(round(y0)), int(round(x1)), int(round(y1)))
+    return dlib.rectangle(int(round(x0)), int(round(y0)), int(round(x1)), int(round(y1)))
+
+
+def embed(rgb: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+    """128-d float32 identity descriptor of the face inside box (x0, y0, x1, y1) of an RGB image."""
+    image = _check_rgb(rgb)
+    rect = _face_rect(image, box)
     with models.MODEL_LOCK:
         shape = models.model("dlib_shape5")(image, rect)
         descriptor = models.model("dlib_encoder").compute_face_descriptor(image, shape)
     return np.asarray(descriptor, dtype=np.float32)
+
+
+def face_chip(rgb: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+    """The aligned 150x150 RGB chip `embed` describes (dlib's 5 points placed inside the box, padding 0.25): its
+    descriptor, `dlib_encoder.compute_face_descriptor(chip)`, is `embed(rgb, box)` bit for bit. A few ms, where
+    the descriptor takes 60-90 ms with the GIL held, so the chip can be described in another process."""
+    import dlib  # noqa: PLC0415
+
+    image = _check_rgb(rgb)
+    rect = _face_rect(image, box)
+    with models.MODEL_LOCK:
+        shape = models.model("dlib_shape5")(image, rect)
+    return dlib.get_face_chip(image, shape, size=150, padding=0.25)
 
 
 def identity_distance(a: np.ndarray, b: np.ndarray) -> float:

@@ -9,6 +9,8 @@ timeline shows when the face looks blended. Weights load lazily, once per proces
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from dflab.detect.context import AnalysedMedia
@@ -39,7 +41,9 @@ def sample_observations(track: FaceTrack, rate_per_s: float, max_count: int) -> 
 class FaceCropDetector:
     media_types = ("image", "video")
     needs_faces = True
-    runs_alone = True  # its forward pass over a batch of crops is the largest transient allocation of a scan
+    # Its forward pass over a batch of crops is the largest transient allocation of a scan; with the network in a
+    # child process (start_process) that peak is the child's, and the cue runs beside the others.
+    runs_alone = True
 
     # Torch's thread count is a process-wide setting, chosen once (dflab.threads), never set and restored
     # around each call: that raced between scans running in threads. A Scanner asks for one thread: on the
@@ -61,6 +65,38 @@ class FaceCropDetector:
             from dflab.threads import request_torch_threads
 
             request_torch_threads(threads)
+
+    def start_process(self):
+        """A child process that imports torch and loads this network while a video decodes (the scan asks for one
+        when ScanOptions.model_processes allows; `detect` then runs the network there)."""
+        from dflab.detect.learned.face_crop_process import FaceCropProcess
+
+        return FaceCropProcess(self.weights)
+
+    def start_apart(self, media: AnalysedMedia) -> None:
+        """With the network in a child process (media.workers): cut the crops and hand them over as soon as their
+        frames are at hand (the scan calls this right after its frame pass), on a thread of their own so that
+        nothing waits for the child's start-up; the forward passes then run while the other cues do, and `detect`
+        only collects them."""
+        process = media.workers.get(self.name)
+        if process is None or not media.tracks or process.early is not None:
+            return
+        from concurrent.futures import Future
+
+        early: Future = Future()
+        process.early = early
+
+        def score() -> None:
+            try:
+                meta = process.meta()
+                crops, *rest = self._crops(media, int(meta["crop_size"]), float(meta["padding"]))
+                stacked = np.stack(crops)
+                ticket = process.request_probabilities(stacked, self.batch_size)
+                early.set_result((meta, (crops, *rest), ticket))
+            except BaseException as exc:  # noqa: BLE001 - raised again by `detect`, on the cue's own thread
+                early.set_exception(exc)
+
+        threading.Thread(target=score, name="dflab-face-crop-early", daemon=True).start()
 
     def warm(self) -> None:
         """Load the network now rather than on the first face."""
@@ -91,16 +127,24 @@ class FaceCropDetector:
                 for i in sample_observations(track, self.rate_per_s, self.max_per_track)]
 
     def detect(self, media: AnalysedMedia) -> Evidence:
-        from dflab.detect.learned.face_crop_model import cached_model, predict_proba
-
         if not media.tracks:
             return not_applicable(self.name, "No face to examine.")
-        from dflab.threads import apply_torch_threads
+        process = media.workers.get(self.name)  # the network in a child process the scan started (start_process)
+        if process is not None:
+            self.start_apart(media)  # a no-op when the scan has already started it
+            meta, cut, ticket = process.early.result()
+            crops, owners, times, positions, matrices = cut
+            probs, cam_of = process.probabilities_of(ticket), process.grad_cam
+        else:
+            from dflab.detect.learned.face_crop_model import cached_model, grad_cam, predict_proba
+            from dflab.threads import apply_torch_threads
 
-        model, meta = cached_model(self.weights)
-        apply_torch_threads()  # a no-op once the process's count is in force
-        crops, owners, times, positions, matrices = self._crops(media, int(meta["crop_size"]), float(meta["padding"]))
-        probs = predict_proba(model, np.stack(crops), self.batch_size)
+            model, meta = cached_model(self.weights)
+            apply_torch_threads()  # a no-op once the process's count is in force
+            crops, owners, times, positions, matrices = self._crops(media, int(meta["crop_size"]),
+                                                                    float(meta["padding"]))  # fmt: skip
+            probs = predict_proba(model, np.stack(crops), self.batch_size)
+            cam_of = lambda crop: grad_cam(model, crop)  # noqa: E731
         track_scores = {int(t): float(np.mean(probs[owners == t])) for t in np.unique(owners)}
         counts = {t: int((owners == t).sum()) for t in track_scores}
         # The file is as suspicious as its most suspicious face with enough crops to judge by.
@@ -112,7 +156,7 @@ class FaceCropDetector:
         score = float(np.clip(track_scores[main], 0.0, 1.0))
         key = int(np.argmax(main_probs))
         key_index = int(np.flatnonzero(mine)[order][key])  # the most suspicious crop of the main track
-        heatmap = self._heatmap(media, model, crops[key_index], matrices[key_index], int(positions[key_index]))
+        heatmap = self._heatmap(media, cam_of, crops[key_index], matrices[key_index], int(positions[key_index]))
         verdict = "looks blended (a sign of a swapped or edited face)" if score >= 0.6 else (
             "looks like an unedited face" if score < 0.4 else "is inconclusive")
         return Evidence(
@@ -131,14 +175,12 @@ class FaceCropDetector:
         )
 
     @staticmethod
-    def _heatmap(media: AnalysedMedia, model, crop: np.ndarray, matrix: np.ndarray, frame_pos: int) -> np.ndarray:
-        """The Grad-CAM of the key crop, warped back onto its frame."""
+    def _heatmap(media: AnalysedMedia, cam_of, crop: np.ndarray, matrix: np.ndarray, frame_pos: int) -> np.ndarray:
+        """The Grad-CAM of the key crop (`cam_of(crop)`), warped back onto its frame."""
         import cv2
 
-        from dflab.detect.learned.face_crop_model import grad_cam
-
         height, width = media.frame_shape(frame_pos)[:2]  # the size only: no pixels decoded
-        cam = grad_cam(model, crop)
+        cam = cam_of(crop)
         inverse = cv2.invertAffineTransform(matrix)
         full = cv2.warpAffine(cam, inverse, (width, height), flags=cv2.INTER_LINEAR)
         return np.clip(full / (full.max() + 1e-6), 0.0, 1.0)
