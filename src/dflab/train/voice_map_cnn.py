@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -26,6 +27,7 @@ from dflab.train.synthetic_voice_loso import (Rows, build_rows, file_means, grou
 from dflab.train.voice_clone_data import text_of, versions_of
 
 CROP = 200  # frames (2 s) per training crop
+DEFAULT_CNN_CACHE = Path("/tmp/dflab-voice-cnn")
 
 
 def map_rows(items, kind: str, cache=None) -> tuple[list[np.ndarray], Rows]:
@@ -115,8 +117,12 @@ def score_cnn(model, maps, idx) -> np.ndarray:
 
 
 def out_of_fold_cnn(items, maps, rows: Rows, folds: dict[str, int], steps: int, cloned_weight: float = 10.0,
-                    unseen_text: bool = False, log=print) -> np.ndarray:
-    """Each original window's probability from the CNN fitted without its fold (NaN for codec re-encodings)."""
+                    unseen_text: bool = False, log=print, cache: Path | None = None) -> np.ndarray:
+    """Each original window's probability from the CNN fitted without its fold (NaN for codec re-encodings).
+    With `cache` (a .npy path), read from there when present and written there when computed: the folds are
+    deterministic (seeded, one thread) and cost minutes of CPU each."""
+    if cache is not None and cache.exists():
+        return np.load(cache)
     fold = np.array([folds[items[o].group] for o in rows.owner])
     trains = np.array([items[o].trains for o in rows.owner])
     y = np.array([items[o].label for o in rows.owner])
@@ -133,7 +139,15 @@ def out_of_fold_cnn(items, maps, rows: Rows, folds: dict[str, int], steps: int, 
         scored = np.flatnonzero((fold == k) & rows.original)
         out[scored] = score_cnn(model, maps, scored)
         log(f"fold {k}: {train.sum()} training rows, {len(scored)} scored, {time.process_time() - t0:.0f} s CPU")
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.save(cache, out)
     return out
+
+
+def cnn_cache_path(kind: str, k: int, steps: int, cloned_weight: float, unseen_text: bool,
+                   root: Path = DEFAULT_CNN_CACHE) -> Path:
+    return root / f"{kind}-k{k}-steps{steps}-w{cloned_weight:g}{'-texts-unseen' if unseen_text else ''}-crop{CROP}.npy"
 
 
 def summary(report: dict) -> dict:
@@ -169,11 +183,13 @@ def main(argv=None) -> int:
     for label, window_p, r in (
         ("lfcc logistic (shipped configuration)", out_of_fold_windows(items, lfcc_rows, 0.05, 10.0, True,
                                                                      args.texts_unseen, folds), lfcc_rows),
-        (f"cnn on {args.map}", out_of_fold_cnn(items, maps, rows, folds, args.steps, 10.0, args.texts_unseen), rows),
+        (f"cnn on {args.map}", out_of_fold_cnn(items, maps, rows, folds, args.steps, 10.0, args.texts_unseen,
+                                                   cache=cnn_cache_path(args.map, args.k, args.steps, 10.0,
+                                                                        args.texts_unseen)), rows),
     ):  # fmt: skip
         p = file_means(items, r.owner[r.original], window_p[r.original])
         report = loso_report(items, p)
-        results[label] = {**summary(report), "out_of_fold": {f"{items[i].path.parent.name}/{items[i].path.name}":
+        results[label] = {**summary(report), "p": [round(float(v), 4) for v in p], "out_of_fold": {f"{items[i].path.parent.name}/{items[i].path.name}":
                                                              round(float(v), 4) for i, v in enumerate(p)}}
         print(label, json.dumps(summary(report)), flush=True)
     if args.out:

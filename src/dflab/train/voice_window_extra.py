@@ -90,7 +90,7 @@ def main(argv=None) -> int:
         wp = out_of_fold_windows(items, rows, c, 10.0, use_old, args.texts_unseen)
         p = file_means(items, rows.owner[rows.original], wp[rows.original])
         report = loso_report(items, p)
-        results[label] = {**summary(report), "out_of_fold": {f"{items[i].path.parent.name}/{items[i].path.name}":
+        results[label] = {**summary(report), "p": [round(float(v), 4) for v in p], "out_of_fold": {f"{items[i].path.parent.name}/{items[i].path.name}":
                                                              round(float(v), 4) for i, v in enumerate(p)}}
         print(f"{label:36s}", json.dumps(summary(report)), flush=True)
     if args.out:
