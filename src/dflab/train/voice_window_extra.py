@@ -10,7 +10,9 @@ from the cached maps of dflab.train.voice_window_maps:
   mean and spread);
 - "lfcc60": 30 cepstra (with deltas and delta-deltas) from 60 linear filters instead of 20, mean and spread
   (finer frequency resolution in the high band, where vocoders leave traces);
-- "ltas": the long-term average of the 60 log filter energies and their spread (the window's spectrum itself).
+- "ltas": the long-term average of the 60 log filter energies and their spread (the window's spectrum itself);
+- "gd": modified group delay cepstra (20 with deltas and delta-deltas, mean and spread): the phase spectrum,
+  which LFCCs discard and a vocoder has to invent.
 
     python -m dflab.train.voice_window_extra [--texts-unseen] [--out results.json]
 """
@@ -38,12 +40,13 @@ def block_rows(items, cache=None) -> dict[str, np.ndarray]:
     """Each extra block for every row (file, codec version, window), in build_rows' order."""
     from scipy.fft import dct
 
-    from dflab.train.voice_window_maps import DEFAULT_MAP_CACHE, maps_of
+    from dflab.train.voice_window_maps import DEFAULT_MAP_CACHE, group_delay_rows, maps_of
 
-    out: dict[str, list] = {"ge2e": [], "pct": [], "lfcc60": [], "ltas": []}
+    out: dict[str, list] = {"ge2e": [], "pct": [], "lfcc60": [], "ltas": [], "gd": []}
     for item in items:
         for version in versions_of(item):
             m = maps_of(item, version, cache or DEFAULT_MAP_CACHE)
+            out["gd"] += list(group_delay_rows(item, version, cache or DEFAULT_MAP_CACHE))
             for lf, fb, active, emb, spread in zip(m["lfcc"], m["fbank"], m["active"], m["ge2e"], m["ge2e_spread"]):
                 lf, fb = lf.astype(np.float64)[active], fb.astype(np.float64)
                 out["ge2e"].append(np.append(emb, spread))
@@ -64,6 +67,8 @@ CANDIDATES = [
     ("lfcc60 (60 filters, 30 cepstra)", ("lfcc60",), 0.05, True),
     ("lfcc + lfcc60", ("lfcc", "lfcc60"), 0.05, True),
     ("lfcc + ltas", ("lfcc", "ltas"), 0.05, True),
+    ("group delay alone", ("gd",), 0.05, True),
+    ("lfcc + group delay", ("lfcc", "gd"), 0.05, True),
 ]
 
 

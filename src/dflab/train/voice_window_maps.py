@@ -133,3 +133,54 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+GD_ALPHA, GD_GAMMA, GD_LIFTER = 0.4, 0.9, 30  # the usual modified-group-delay settings (Hegde, Murthy et al.)
+
+
+def group_delay_statistics(samples: np.ndarray, n_ceps: int = 20) -> np.ndarray:
+    """Modified group delay cepstra of a window (with deltas and delta-deltas), mean and spread over the speech
+    frames (120 numbers): the phase spectrum LFCCs throw away, which vocoders reconstruct from magnitudes."""
+    from scipy.fft import dct
+
+    from dflab.audio.lfcc import HOP, N_FFT, WIN, deltas
+
+    x = np.asarray(samples, dtype=np.float64)
+    if len(x) < WIN:
+        x = np.pad(x, (0, WIN - len(x)))
+    frames = np.lib.stride_tricks.sliding_window_view(x, WIN)[::HOP] * np.hamming(WIN)
+    spec_x = np.fft.rfft(frames, n=N_FFT, axis=1)
+    spec_y = np.fft.rfft(frames * np.arange(WIN), n=N_FFT, axis=1)
+    log_mag = np.log(np.abs(spec_x) + 1e-8)
+    ceps = np.fft.irfft(log_mag, n=N_FFT, axis=1)
+    ceps[:, GD_LIFTER:-GD_LIFTER] = 0.0  # cepstral smoothing: keep the envelope, drop the pitch harmonics
+    smooth = np.exp(np.fft.rfft(ceps, n=N_FFT, axis=1).real)
+    tau = (spec_x.real * spec_y.real + spec_x.imag * spec_y.imag) / (smooth ** (2 * GD_GAMMA) + 1e-8)
+    tau = np.sign(tau) * np.abs(tau) ** GD_ALPHA
+    gd = dct(tau, type=2, axis=1, norm="ortho")[:, 1 : n_ceps + 1]
+    d1 = deltas(gd)
+    feats = np.concatenate([gd, d1, deltas(d1)], axis=1)
+    level = 10 * np.log10((np.abs(spec_x) ** 2).sum(axis=1) + 1e-10)
+    active = level > np.percentile(level, 95) - 35
+    if active.sum() < 10:
+        active = np.ones(len(level), dtype=bool)
+    return np.concatenate([feats[active].mean(axis=0), feats[active].std(axis=0)])
+
+
+def group_delay_rows(item: VoiceFile, version: str, cache: str | Path = DEFAULT_MAP_CACHE) -> np.ndarray:
+    """The file's windows' group delay statistics after the front end (cached)."""
+    path = _path(Path(cache), item, version).with_name(_path(Path(cache), item, version).stem + "-gd.npy")
+    if not path.exists():
+        from dflab.audio.antispoof import codec_roundtrip
+        from dflab.audio.voice_features import speech_core, windows
+        from dflab.audio.voice_frontend import harmonise
+        from dflab.media import load_audio
+
+        samples = load_audio(item.path).samples
+        if version != "original":
+            samples = codec_roundtrip(samples, version)
+        core = speech_core(harmonise(samples, 16_000).samples)
+        rows = np.stack([group_delay_statistics(core[a:b]) for a, b in windows(core)])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, rows)
+    return np.load(path)
