@@ -13,8 +13,10 @@ reach out of fold). The window maps and speaker embeddings come from dflab.train
    voice says held out too. Because every candidate is compared on the same folds, the Tortoise clone EER is
    also given on two halves of the voices (A: the even places in the sorted voice list, B: the odd ones):
    a candidate chosen on A must also be better on B.
-2. A small LCNN on log-linear filter-bank maps (dflab.train.voice_map_cnn), grouped k-fold by voice (a fit per
-   voice would take hours of CPU here), with the LFCC logistic model on the same k folds beside it.
+2. A small LCNN on log-linear filter-bank maps and on LFCC maps (dflab.train.voice_map_cnn), grouped k-fold by
+   voice (a fit per voice would take hours of CPU here), with the LFCC logistic model on the same k folds beside
+   it, and a late fusion of the two (window log-odds averaged). The CNN's out-of-fold window scores are cached
+   under /tmp/dflab-voice-cnn (deterministic: seeded, one thread); about 9 minutes of CPU per kind of map.
 3. Scan-time cost, CPU (user + system) on one thread per 10 s of speech: front end + LFCC statistics, and the
    maps + the CNN forward pass on top of the front end.
 """
@@ -77,29 +79,43 @@ def logistic_rows(items, lfcc, blocks) -> tuple[list[dict], dict]:
     return rows, details
 
 
-def cnn_rows(items, lfcc, k: int, steps: int, texts_unseen: bool) -> tuple[list[dict], dict]:
-    from dflab.train.synthetic_voice_loso import file_means, grouped_k_folds, out_of_fold_windows
+def cnn_rows(items, lfcc, k: int, steps: int, kinds: list[str], texts_unseen: bool) -> tuple[list[dict], dict]:
+    """The LFCC logistic model and the CNN on each kind of map on the same k folds, and a late fusion of the
+    logistic model with the first CNN (the mean of their window log-odds, equal weights)."""
+    from dflab.train.synthetic_voice_loso import file_means, grouped_k_folds, late_fusion, out_of_fold_windows
     from dflab.train.voice_map_cnn import cnn_cache_path, map_rows, out_of_fold_cnn
 
     folds = grouped_k_folds(items, k)
-    maps, rows_ = map_rows(items, "fbank")
-    if not np.array_equal(rows_.owner, lfcc.owner):
-        raise SystemExit("the maps' windows are not the LFCC rows' windows")
     out, details = [], {}
+
+    def add(label, p):
+        r, details[label] = row(items, label, f"{k} by voice", p)
+        out.append(r)
+
     for unseen_text in (False, True) if texts_unseen else (False,):
         tag = ", texts also unseen" if unseen_text else ""
-        wp = out_of_fold_windows(items, lfcc, 0.05, 10.0, True, unseen_text, folds)
-        r, details[f"lfcc logistic{tag}"] = row(items, f"lfcc logistic (shipped configuration){tag}", f"{k} by voice",
-                                                file_means(items, lfcc.owner[lfcc.original], wp[lfcc.original]))
-        out.append(r)
-        wp = out_of_fold_cnn(items, maps, rows_, folds, steps, 10.0, unseen_text,
-                             log=lambda m: print("  " + m, flush=True),
-                             cache=cnn_cache_path("fbank", k, steps, 10.0, unseen_text))  # fmt: skip
-        label = f"LCNN on log-linear filter-bank maps ({steps} batches of 32 crops){tag}"
-        r, details[label] = row(items, label, f"{k} by voice", file_means(items, rows_.owner[rows_.original],
-                                                                         wp[rows_.original]))  # fmt: skip
-        out.append(r)
+        wp_lfcc = out_of_fold_windows(items, lfcc, 0.05, 10.0, True, unseen_text, folds)
+        add(f"lfcc logistic (shipped configuration){tag}",
+            file_means(items, lfcc.owner[lfcc.original], wp_lfcc[lfcc.original]))
+        scored = []
+        for kind in kinds:
+            maps, rows_ = map_rows(items, kind)
+            if not np.array_equal(rows_.owner, lfcc.owner):
+                raise SystemExit("the maps' windows are not the LFCC rows' windows")
+            wp = out_of_fold_cnn(items, maps, rows_, folds, steps, 10.0, unseen_text,
+                                 log=lambda m: print("  " + m, flush=True),
+                                 cache=cnn_cache_path(kind, k, steps, 10.0, unseen_text))  # fmt: skip
+            del maps
+            scored.append((kind, rows_, wp))
+            add(f"LCNN on {MAP_NAMES[kind]} ({steps} batches of 32 crops){tag}",
+                file_means(items, rows_.owner[rows_.original], wp[rows_.original]))
+        kind, rows_, wp = scored[0]
+        add(f"late fusion: lfcc logistic + LCNN on {MAP_NAMES[kind]}{tag}",
+            late_fusion(items, [(lfcc, wp_lfcc), (rows_, wp)]))
     return out, details
+
+
+MAP_NAMES = {"fbank": "log-linear filter-bank maps", "lfcc": "LFCC maps"}
 
 
 def scan_cost(data: Path) -> dict:
@@ -148,6 +164,8 @@ def main() -> int:
     parser.add_argument("--k", type=int, default=6, help="grouped folds by voice for the CNN")
     parser.add_argument("--steps", type=int, default=400, help="CNN training batches per fold")
     parser.add_argument("--cnn-texts-unseen", action="store_true", help="also fit the CNN with the texts held out")
+    parser.add_argument("--maps", nargs="+", choices=sorted(MAP_NAMES), default=["fbank", "lfcc"],
+                        help="which maps the CNN reads (one CNN per kind)")
     parser.add_argument("--skip-cnn", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -162,7 +180,7 @@ def main() -> int:
     cnn, cnn_detail = [], {}
     if not args.skip_cnn:
         print(f"\nLCNN beside the LFCC logistic model, {args.k} grouped folds by voice:", flush=True)
-        cnn, cnn_detail = cnn_rows(items, lfcc, args.k, args.steps, args.cnn_texts_unseen)
+        cnn, cnn_detail = cnn_rows(items, lfcc, args.k, args.steps, args.maps, args.cnn_texts_unseen)
         print_table(cnn, COLUMNS)
     cost = scan_cost(data)
     print(f"\nscan-time CPU per 10 s of speech, one thread ({cost['clips']} LibriSpeech clips, load average "
