@@ -15,7 +15,7 @@ reach out of fold). The window maps and speaker embeddings come from dflab.train
    a candidate chosen on A must also be better on B.
 2. A small LCNN on log-linear filter-bank maps and on LFCC maps (dflab.train.voice_map_cnn), grouped k-fold by
    voice (a fit per voice would take hours of CPU here), with the LFCC logistic model on the same k folds beside
-   it, and a late fusion of the two (window log-odds averaged). The CNN's out-of-fold window scores are cached
+   it, and a late fusion of the logistic model with each CNN (window log-odds averaged). The CNN's out-of-fold window scores are cached
    under /tmp/dflab-voice-cnn (deterministic: seeded, one thread); about 9 minutes of CPU per kind of map.
 3. Scan-time cost, CPU (user + system) on one thread per 10 s of speech: front end + LFCC statistics, and the
    maps + the CNN forward pass on top of the front end.
@@ -81,7 +81,7 @@ def logistic_rows(items, lfcc, blocks) -> tuple[list[dict], dict]:
 
 def cnn_rows(items, lfcc, k: int, steps: int, kinds: list[str], texts_unseen: bool) -> tuple[list[dict], dict]:
     """The LFCC logistic model and the CNN on each kind of map on the same k folds, and a late fusion of the
-    logistic model with the first CNN (the mean of their window log-odds, equal weights)."""
+    logistic model with each CNN (the mean of their window log-odds, equal weights)."""
     from dflab.train.synthetic_voice_loso import file_means, grouped_k_folds, late_fusion, out_of_fold_windows
     from dflab.train.voice_map_cnn import cnn_cache_path, map_rows, out_of_fold_cnn
 
@@ -109,9 +109,9 @@ def cnn_rows(items, lfcc, k: int, steps: int, kinds: list[str], texts_unseen: bo
             scored.append((kind, rows_, wp))
             add(f"LCNN on {MAP_NAMES[kind]} ({steps} batches of 32 crops){tag}",
                 file_means(items, rows_.owner[rows_.original], wp[rows_.original]))
-        kind, rows_, wp = scored[0]
-        add(f"late fusion: lfcc logistic + LCNN on {MAP_NAMES[kind]}{tag}",
-            late_fusion(items, [(lfcc, wp_lfcc), (rows_, wp)]))
+        for kind, rows_, wp in scored:
+            add(f"late fusion: lfcc logistic + LCNN on {MAP_NAMES[kind]}{tag}",
+                late_fusion(items, [(lfcc, wp_lfcc), (rows_, wp)]))
     return out, details
 
 
