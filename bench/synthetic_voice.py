@@ -20,6 +20,7 @@ Every file (cloned_voices, ljspeech_tts, LibriSpeech, LivePortrait speech) goes 
    every file as it is): AASIST alone (its published output, and a logistic head on its embedding), LFCC and
    AASIST side by side in one logistic model, and a late fusion of the LFCC and AASIST models' window scores;
    the same folds, figures and 5 % line as 2.
+   (A small CNN on the windows' maps, speaker embeddings and finer statistics beside LFCC: bench/synthetic_voice_tried.py.)
 4. The shipped synthetic_voice finding table's held-out figures (fitted by dflab.train.synthetic_voice_finding
    from out-of-fold scores): the shipped combiner beside its best member and the fused combiner.
 """

@@ -359,6 +359,18 @@ def _scan_speed(d: dict) -> list[str]:
         ["stage (slowest five, wall inside the scan)", "seconds"], [[k, f"{v:.2f}"] for k, v in slow])
 
 
+def _synthetic_voice_tried(d: dict) -> list[str]:
+    headers = ["model", "folds", "clones AUC", "clones EER", "EER half A", "EER half B", "all renderings AUC",
+               "EER", "ECE", "LibriSpeech flagged", "LivePortrait flagged", "cloned_voices reals flagged"]
+    rows = [[r["model"], r["folds"], num(r["clones_auc"]), pct(r["clones_eer"]), pct(r["half_a_eer"]),
+             pct(r["half_b_eer"]), num(r["all_fakes_auc"]), pct(r["all_fakes_eer"]), num(r["ece"]),
+             r["libri_flagged"], r["lp_flagged"], r["cloned_reals_flagged"]] for r in d["logistic"] + d["cnn"]]
+    cost = d["cost"]["cpu_s_per_10s"]
+    return table(headers, rows) + ["", "Scan-time CPU per 10 s of speech, one thread: front end "
+                                   f"{cost['front_end']:.3f} s, LFCC statistics {cost['lfcc_statistics']:.3f} s, "
+                                   f"maps and CNN {cost['maps_and_cnn']:.3f} s."]
+
+
 def _speech_detection(d: dict) -> list[str]:
     rows = [[r["held_out_system"], pct(r["eer"]), pct(r.get("eer_vs_ljspeech_real")), num(r.get("n_fake"))]
             for r in d["lotso"]]
@@ -747,6 +759,9 @@ SPECS: dict[str, Spec] = {
         "never fitted on", _synthetic_image_logo,
         "The leave-one-generator-out table without fitting on UTKFace: does the up-sampling of 200 px reals explain "
         "the failure?"),
+    "synthetic_voice_tried": Spec(
+        "cloned_voices, ljspeech_tts, LibriSpeech and LivePortrait speech through the scan's front end, 4 s windows",
+        _synthetic_voice_tried),
     "speed_video_audio": Spec("the 10 LivePortrait driving clips with sound (<= 10 s, own size) re-timed 0.75-1.5x "
                               "and as natural copies (re-encoded, resized, 25/30, 24 and 60 fps), and the 12 driving "
                               "clips as published", _speed_video_audio),

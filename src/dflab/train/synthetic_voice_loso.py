@@ -63,6 +63,13 @@ def build_rows(items: list[VoiceFile], feature_set: str, cache=None, originals_o
     return Rows(np.concatenate(xs), np.array(owners), np.array(originals))
 
 
+def grouped_k_folds(items: list[VoiceFile], k: int) -> dict[str, int]:
+    """k folds of whole voices: the cloned_voices voices dealt round-robin (sorted by name) to k folds, then
+    every other group, so every file is still scored by a model that never heard its speaker. For models too
+    costly to fit once per voice."""
+    return {g: j % k for g, j in fold_of_groups(items).items()}
+
+
 def fold_of_groups(items: list[VoiceFile]) -> dict[str, int]:
     """Each cloned_voices voice one fold; every other group dealt round-robin to those folds."""
     cloned = sorted({it.group for it in items if it.dataset == "cloned_voices"})
@@ -103,11 +110,12 @@ def window_probability(model, x: np.ndarray) -> np.ndarray:
 
 
 def out_of_fold_windows(items: list[VoiceFile], rows: Rows, c: float = 0.05, cloned_weight: float = 3.0,
-                        use_old: bool = True, unseen_text: bool = False) -> np.ndarray:
-    """Each original window's probability from the model fitted without its fold (its voice); with
-    unseen_text, also without any other voice's rendering of a text the held-out voice's renderings say.
-    Rows of codec re-encodings stay NaN."""
-    folds = fold_of_groups(items)
+                        use_old: bool = True, unseen_text: bool = False,
+                        folds: dict[str, int] | None = None) -> np.ndarray:
+    """Each original window's probability from the model fitted without its fold (its voice, or the voices
+    `folds` deals to it); with unseen_text, also without any other voice's rendering of a text the held-out
+    voices' renderings say. Rows of codec re-encodings stay NaN."""
+    folds = folds or fold_of_groups(items)
     fold = np.array([folds[items[o].group] for o in rows.owner])
     trains = np.array([items[o].trains and (use_old or items[o].dataset == "cloned_voices") for o in rows.owner])
     y = np.array([items[o].label for o in rows.owner])
