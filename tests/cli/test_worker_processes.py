@@ -82,3 +82,33 @@ def test_two_scan_processes_share_the_queue_and_leave_with_the_first(shared_data
                     pass
         worker.wait(30)
         stores.close()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_the_kernel_kills_a_worker_the_moment_its_parent_is_killed(tmp_path):
+    """No watching thread here: the process sleeps, and only the kernel's parent-death signal can end it."""
+    pid_file = tmp_path / "child.pid"
+    child_code = (
+        "import os, time, sys; from pathlib import Path; "
+        "from dflab.cli.worker import _ask_the_kernel_to_kill_this_process_with_its_parent as ask; ask(); "
+        f"Path({str(pid_file)!r}).write_text(str(os.getpid())); time.sleep(60)"
+    )
+    parent_code = f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {child_code!r}]); time.sleep(60)"
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    parent = subprocess.Popen([sys.executable, "-c", parent_code], env=env)
+    try:
+        wait_until(pid_file.exists, timeout_s=30, what="the child to start")
+        child = int(pid_file.read_text())
+        assert Path(f"/proc/{child}").exists()
+    finally:
+        parent.kill()
+        parent.wait()
+
+    def gone() -> bool:
+        try:
+            state = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return True
+        return state in ("Z", "X")
+
+    wait_until(gone, timeout_s=5, what="the child to die with its parent")

@@ -150,16 +150,33 @@ def _lower_priority(nice: int) -> None:
 
 def _exit_with_parent(parent_pid: int) -> None:
     """Leave the moment the parent process is gone. os._exit, not a clean stop: a scan must not complete after
-    its server died, exactly as if it had run in the server (its lease runs out and it is scanned again)."""
+    its server died, exactly as if it had run in the server (its lease runs out and it is scanned again).
+
+    On Linux the kernel kills this process with its parent (PR_SET_PDEATHSIG): a watching thread can be kept
+    from running by a scan's threads long enough for the scan to complete after the parent died. The parent
+    starts this process from a thread that lives as long as this process does (serve/worker_process.py), so the
+    signal comes only when the parent itself is gone. Elsewhere the thread below is all there is."""
+    _ask_the_kernel_to_kill_this_process_with_its_parent()
 
     def watch() -> None:
         while os.getppid() == parent_pid:
             time.sleep(0.2)
         os._exit(3)
 
-    if os.getppid() != parent_pid:
+    if os.getppid() != parent_pid:  # also after the request above: the parent may have died before it
         os._exit(3)
     threading.Thread(target=watch, name="dflab-parent-watch", daemon=True).start()
+
+
+def _ask_the_kernel_to_kill_this_process_with_its_parent() -> None:
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # no prctl in this libc: the watching thread still works
+        pass
 
 
 def _callback_for(callbacks):
