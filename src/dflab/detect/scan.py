@@ -202,6 +202,15 @@ def _model_processes(path: Path, options: ScanOptions, planned: list | None) -> 
     """The child processes of a video's scan, when the options allow them (dflab/worker_process.py): one for the
     identity embeddings (faces.embedding_process) when a detector that may run reads them, and one for each
     planned video detector that can run its model apart (`start_process`), by detector name."""
+    try:
+        return _start_model_processes(path, options, planned)
+    finally:
+        from dflab.worker_process import close_unclaimed
+
+        close_unclaimed()  # children the `dflab scan` command started early that this scan did not take
+
+
+def _start_model_processes(path: Path, options: ScanOptions, planned: list | None) -> tuple[object | None, dict]:
     if not options.model_processes or path.suffix.lower() not in VIDEO_SUFFIXES:
         return None, {}
     embedder, workers = None, {}
