@@ -114,3 +114,19 @@ def test_an_image_scan_starts_no_child(shared_data, monkeypatch, capsys):
     assert main(["scan", str(picture), "--json", "--quiet", "--detectors", "face_crop"]) == 0
     assert started == []
     assert Path(picture).suffix == ".png"
+
+
+def test_a_child_runs_nicer_than_its_scan():
+    import os
+
+    from dflab.worker_protocol import CHILD_NICENESS
+
+    # A child that answers every request with its own niceness, through the same serving loop as the model children.
+    script = "import os, sys; from dflab.worker_protocol import child_main; " \
+             "sys.exit(child_main(lambda: lambda payload: str(os.nice(0)).encode()))"  # fmt: skip
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    env_path = os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])
+    command = ["env", f"PYTHONPATH={env_path}", sys.executable, "-c", script]
+    with worker_process.WorkerProcess(command, "a niceness reporter") as child:
+        niceness = int(child.reply(child.request(b"?")))
+    assert niceness == min(19, os.nice(0) + CHILD_NICENESS)
