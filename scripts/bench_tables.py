@@ -725,6 +725,15 @@ SPECS: dict[str, Spec] = {
                                      _scan_speed, "`bench/scan_speed.py --label process_after`: the scan with the "
                                      "identity embeddings and the face-crop network in child processes started "
                                      "with it (docs/performance.md)"),
+    "scan_speed_keyframes_before": Spec("LivePortrait's s18.mp4 (1280x720, 30 fps, speech) looped to 10 s",
+                                        _scan_speed, "`bench/scan_speed.py --label keyframes_before`: the scan before "
+                                        "the command started its model children first and the key frames came from "
+                                        "copies kept during the first pass (docs/performance.md), run back to back "
+                                        "with scan_speed_keyframes_after"),
+    "scan_speed_keyframes_after": Spec("LivePortrait's s18.mp4 (1280x720, 30 fps, speech) looped to 10 s",
+                                       _scan_speed, "`bench/scan_speed.py --label keyframes_after`: the scan with the "
+                                       "model children started before the command's imports and no second decode "
+                                       "for the key frames (docs/performance.md)"),
     "serve_load": Spec("50 different pictures of ../shared/data/faces, uploaded at once by 10 clients to `dflab serve` "
                        "(2 scan threads in its scan process)", _serve_load),
     "serve_load_threads": Spec("serve_load's 50 pictures and 10 clients, with `dflab serve --scan-in threads` (the "

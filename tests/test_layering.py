@@ -30,6 +30,7 @@ LAYERS: dict[str, int] = {
     "config": 1, "atomic": 1, "version": 1, "registry": 1, "timeline": 1, "threads": 1, "lazy_modules": 1,
     "worker_protocol": 0,  # the pipe protocol of a child process that runs one model (standard library only)
     "worker_process": 1,  # the parent side of that child (errors and worker_protocol)
+    "worker_commands": 1,  # the command lines of the model children (errors only)
     "storage": 1,  # the Database interface the stores are built on (errors only)
     "media": 2,
     "faces": 3, "audio": 3, "samples": 3,

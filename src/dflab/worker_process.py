@@ -11,6 +11,10 @@ for the answer (a reader thread collects them). A child that fails (a missing li
 model) or answers nothing for `no_reply_timeout_s` while a request waits becomes one WorkerFailed error, never a
 hang. `close()` kills and reaps the child (what was asked of it has been answered or is no longer wanted); if
 the parent dies first, the child's input closes and it ends by itself.
+
+`start_early(command, what)` starts a child before anything asks for it (the `dflab scan` command does so before
+its own imports, cli/early_children.py); `take_early(command)` hands it to the first that asks for exactly that
+command line, and `close_unclaimed()` kills the ones nobody took.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ class WorkerProcess:
 
     def __init__(self, command: list[str], what: str, no_reply_timeout_s: float = NO_REPLY_TIMEOUT_S) -> None:
         self.what = what
+        self.command = list(command)
         self.no_reply_timeout_s = no_reply_timeout_s
         self._errors = tempfile.TemporaryFile()  # the child's one-line failure; a file never fills up and blocks it
         self._child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._errors,
@@ -138,3 +143,37 @@ class WorkerProcess:
             if self._failure is None:
                 self._failure = reason
             self._changed.notify_all()
+
+
+_early_lock = threading.Lock()
+_early: list[WorkerProcess] = []
+
+
+def start_early(command: list[str], what: str) -> None:
+    """Start a child now for a later `take_early(command)`. A child that cannot start is left out: whoever asks
+    for it starts its own, and reports the failure then."""
+    try:
+        process = WorkerProcess(command, what)
+    except OSError:
+        return
+    with _early_lock:
+        _early.append(process)
+
+
+def take_early(command: list[str]) -> WorkerProcess | None:
+    """The child started early with exactly this command line, now the caller's to close; None when there is none."""
+    with _early_lock:
+        for process in _early:
+            if process.command == list(command):
+                _early.remove(process)
+                return process
+    return None
+
+
+def close_unclaimed() -> None:
+    """Kill and reap every child started early that nobody took (a scan that did not need it, or an error first)."""
+    with _early_lock:
+        left = list(_early)
+        _early.clear()
+    for process in left:
+        process.close()

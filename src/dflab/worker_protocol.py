@@ -36,10 +36,20 @@ def message(request: int, payload: bytes) -> bytes:
     return HEADER.pack(request, len(payload)) + payload
 
 
+# A child runs this much nicer than its scan: its start-up (importing torch, loading a model) then takes the cores
+# the scan's own threads leave idle rather than slowing the scan's imports and face loop, which every later stage
+# waits for (docs/performance.md, "Children first"). Its models are needed only after the face stage.
+CHILD_NICENESS = 5
+
+
 def child_main(make_handler: Callable[[], Callable[[bytes], bytes]]) -> int:
     """Serve requests on stdin/stdout with the handler `make_handler()` builds (models load there); the exit status."""
     # Ctrl-C reaches the whole process group: the parent handles it and closes the pipe, which ends the loop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        os.nice(CHILD_NICENESS)
+    except OSError:  # not allowed here: run at the scan's own priority
+        pass
     # The replies get the real stdout to themselves: whatever a library prints (from Python or C) goes to stderr.
     sink = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)

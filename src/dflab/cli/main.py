@@ -11,8 +11,10 @@ import importlib
 import sys
 
 from dflab import __version__
+from dflab.cli.early_children import start_early_children
 from dflab.errors import DflabError
 from dflab.heap import collect_garbage_less_often, limit_malloc_arenas
+from dflab.worker_process import close_unclaimed
 
 # Verb-group modules under dflab.cli, in the order `dflab --help` lists them.
 VERB_MODULES: list[str] = ["scan", "eval", "keys", "sign", "verify", "ledger", "register", "trace", "batch", "watermark", "train", "compare", "consent", "swap", "gan", "serve", "worker", "api_key", "db"]
@@ -34,6 +36,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     limit_malloc_arenas()  # before any thread allocates: a scan's peak memory grows with idle arenas (dflab/heap.py)
     collect_garbage_less_often()  # a scan's imports made the collector walk a million objects again and again
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    start_early_children(arguments)  # a video scan's model processes load on the idle core while we import
+    try:
+        return _run(arguments)
+    finally:
+        close_unclaimed()
+
+
+def _run(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

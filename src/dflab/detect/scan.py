@@ -59,13 +59,14 @@ class _Cancelled(Exception):
 
 
 def decode_and_find_faces(path: Path, options: ScanOptions, watch: _Stopwatch, observed=None, planned=None,
-                          frames_ahead=None):  # fmt: skip
+                          frames_ahead=None, key_frame_copies=None):  # fmt: skip
     """Decode and find faces at the same time: a background thread decodes while the faces of the
     frames already decoded are found. Both stages spend their time in native code that releases the
     GIL (FFmpeg, OpenCV, MediaPipe), so on two cores they overlap instead of adding up. `observed(rgb,
     observations)` sees each video frame with faces while its pixels are at hand (analyse_frames).
     `planned`: the detectors that may run (None: any), to skip what none of them reads. `frames_ahead` (a
-    detect.frames_ahead.FramesAhead) keeps, on the way, the frames the cues will read."""
+    detect.frames_ahead.FramesAhead) keeps, on the way, the frames the cues will read; `key_frame_copies` (a
+    detect.key_frame_copies.KeyFrameCopies) small copies for the key frames."""
     from dflab.faces import analyse
     from dflab.faces.analyse import EMBED_EVERY_S, analyse_frames
     from dflab.media import load
@@ -116,7 +117,11 @@ def decode_and_find_faces(path: Path, options: ScanOptions, watch: _Stopwatch, o
         with watch.time("faces"):
             tick = (lambda done, total: options.frame_done()) if options.frame_done else None
             # Identity embeddings come later (`_examine`), from frames decoded with the cues' in one pass.
-            frame_stream = frames_ahead.stream(stream()) if frames_ahead is not None else stream()
+            frame_stream = stream()
+            if key_frame_copies is not None:
+                frame_stream = key_frame_copies.stream(frame_stream)
+            if frames_ahead is not None:
+                frame_stream = frames_ahead.stream(frame_stream)
             tracks = analyse_frames(frame_stream, "video", max_faces=options.max_faces, progress=tick,
                                     face_rate_fps=options.policy.face_rate_fps,
                                     observed=observe if watchers else None,
@@ -202,6 +207,15 @@ def _model_processes(path: Path, options: ScanOptions, planned: list | None) -> 
     """The child processes of a video's scan, when the options allow them (dflab/worker_process.py): one for the
     identity embeddings (faces.embedding_process) when a detector that may run reads them, and one for each
     planned video detector that can run its model apart (`start_process`), by detector name."""
+    try:
+        return _start_model_processes(path, options, planned)
+    finally:
+        from dflab.worker_process import close_unclaimed
+
+        close_unclaimed()  # children the `dflab scan` command started early that this scan did not take
+
+
+def _start_model_processes(path: Path, options: ScanOptions, planned: list | None) -> tuple[object | None, dict]:
     if not options.model_processes or path.suffix.lower() not in VIDEO_SUFFIXES:
         return None, {}
     embedder, workers = None, {}
@@ -227,9 +241,11 @@ def _scan_with(path: str | Path, options: ScanOptions, detectors_for: Callable[[
                workers: dict) -> ScanResult:  # fmt: skip
     notify("decode+faces")
     ahead = _aligned_ahead(planned)
-    keeper = _frames_ahead(Path(path), options, planned)
+    expected = _expected_frames(Path(path), options)
+    keeper = _frames_ahead(Path(path), planned, expected)
+    copies = _key_frame_copies(Path(path), expected)
     media, tracks = decode_and_find_faces(Path(path), options, watch, observed=ahead, planned=planned,
-                                          frames_ahead=keeper)
+                                          frames_ahead=keeper, key_frame_copies=copies)
     kept = keeper.frames() if keeper is not None and media.media_type == "video" else {}
     keeper = None
     release_free_heap()  # the decoded frames' buffers are free now: hand their pages back before the cues
@@ -252,7 +268,7 @@ def _scan_with(path: str | Path, options: ScanOptions, detectors_for: Callable[[
 
         subject.cache[AHEAD_KEY] = ahead
     try:
-        return _examine(subject, detectors, options, watch, started, notify, kept, embedder)
+        return _examine(subject, detectors, options, watch, started, notify, kept, embedder, copies)
     finally:
         close = getattr(media.frames, "close", None)  # streamed frames hold the file open for re-decoding
         if close is not None:
@@ -269,7 +285,16 @@ def _aligned_ahead(planned: list | None):
     return AlignedAhead()
 
 
-def _frames_ahead(path: Path, options: ScanOptions, planned: list | None):
+def _expected_frames(path: Path, options: ScanOptions) -> int:
+    """How many analysis frames a video's decode will yield, from its header (0: not a video, sampled, unknown)."""
+    if path.suffix.lower() not in VIDEO_SUFFIXES:
+        return 0
+    from dflab.detect.frames_ahead import expected_frames
+
+    return expected_frames(path, options)
+
+
+def _frames_ahead(path: Path, planned: list | None, expected: int):
     """A keeper of the frames the cues' prefetch pass will want, made while the face stage decodes a video
     (detect/frames_ahead.py), when a detector may read frames or identity embeddings."""
     if path.suffix.lower() not in VIDEO_SUFFIXES:
@@ -277,16 +302,27 @@ def _frames_ahead(path: Path, options: ScanOptions, planned: list | None):
     if planned is not None and not any(getattr(d, "frames_wanted", None) is not None
                                        or getattr(d, "reads_identity_embeddings", False) for d in planned):
         return None
-    from dflab.detect.frames_ahead import FramesAhead, expected_frames
+    from dflab.detect.frames_ahead import FramesAhead
     from dflab.faces.track import MAX_GAP_S
 
-    expected = expected_frames(path, options)
     # A clip sampled below its frame rate (over 20 s) foresees more frames than the budget: hold none for it.
     return FramesAhead(expected, MAX_GAP_S) if expected else None
 
 
+def _key_frame_copies(path: Path, expected: int):
+    """Small copies of a video's frames for its key frames, made while the face stage decodes it
+    (detect/key_frame_copies.py); a clip of unknown length starts with every frame and thins as it goes."""
+    if path.suffix.lower() not in VIDEO_SUFFIXES:
+        return None
+    from dflab.detect.key_frame_copies import KeyFrameCopies
+    from dflab.detect.keyframes import KEY_FRAME_MAX_SIDE
+
+    return KeyFrameCopies(expected, KEY_FRAME_MAX_SIDE)
+
+
 def _examine(subject: AnalysedMedia, detectors: list, options: ScanOptions, watch: _Stopwatch, started: float,
-             notify: Callable[[str], None], kept: dict | None = None, embedder=None) -> ScanResult:  # fmt: skip
+             notify: Callable[[str], None], kept: dict | None = None, embedder=None,
+             copies=None) -> ScanResult:  # fmt: skip
     from dflab.faces.analyse import EMBED_EVERY_S, EmbeddingsAhead, embed_tracks
 
     # A streamed video's tracks still lack their identity embeddings (decode_and_find_faces): they are made
@@ -327,7 +363,7 @@ def _examine(subject: AnalysedMedia, detectors: list, options: ScanOptions, watc
     with watch.time("findings"):
         result = _judge(subject, evidence, options.operating_point)
     with watch.time("key_frames"):  # the result keeps a few small frames, no decoded media
-        result = make_lean(result, subject)
+        result = make_lean(result, subject, copies)
     result.timings = {**watch.timings, "total": time.perf_counter() - started}
     return result
 

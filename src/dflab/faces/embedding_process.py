@@ -10,26 +10,21 @@ descriptors, which are `embed(rgb, box)`'s bit for bit.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Hashable
-from pathlib import Path
 
 import numpy as np
 
 from dflab.errors import WorkerFailed
 from dflab.faces import embedding_worker
-from dflab.worker_process import WorkerProcess
+from dflab.worker_commands import EMBEDDING_WHAT, EMBEDDING_WORKER_SCRIPT, embedding_worker_command
+from dflab.worker_process import WorkerProcess, take_early
 
-WORKER_SCRIPT = Path(embedding_worker.__file__)
+WORKER_SCRIPT = EMBEDDING_WORKER_SCRIPT
 
 
 def worker_command() -> list[str]:
     """The child's command line: this interpreter running the worker script on the encoder model's file."""
-    from dflab.faces.models import dlib_model_path
-
-    encoder = dlib_model_path("dlib_face_recognition_resnet_model_v1.dat")
-    # -P: the script's own folder (dflab/faces, whose types.py would shadow the standard module) is not put on the path
-    return [sys.executable, "-P", str(WORKER_SCRIPT), str(encoder)]
+    return embedding_worker_command()
 
 
 class EmbeddingProcess:
@@ -38,7 +33,9 @@ class EmbeddingProcess:
     replaces the child's command line (tests)."""
 
     def __init__(self, command: list[str] | None = None, **worker_options) -> None:
-        self._worker = WorkerProcess(command or worker_command(), "identity embeddings", **worker_options)
+        command = command or worker_command()
+        early = None if worker_options else take_early(command)  # started by the `dflab scan` command
+        self._worker = early or WorkerProcess(command, EMBEDDING_WHAT, **worker_options)
         self._pending: dict[Hashable, int] = {}
         self._done: dict[Hashable, np.ndarray] = {}
 

@@ -11,16 +11,14 @@ it, leaving the process's stderr muted for good.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 import threading
 import weakref
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, Iterator
 
-from dflab.errors import NotFound
+from dflab.worker_commands import dlib_model_path  # noqa: F401 (also read from here)
 
 MODEL_LOCK = threading.RLock()  # hold while calling any cached model (graphs are not re-entrant)
 _CACHE: dict[str, Any] = {}
@@ -164,16 +162,3 @@ def run_graph(graph: Any, rgb: Any) -> Any:
         return result
 
 
-def dlib_model_path(filename: str) -> Path:
-    """Path of a model file shipped in the face-recognition-models wheel.
-
-    Located via importlib instead of importing the package: its __init__ needs pkg_resources,
-    which current setuptools no longer provides.
-    """
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or not spec.submodule_search_locations:
-        raise NotFound("face-recognition-models is not installed (pip install face-recognition-models==0.3.0)")
-    path = Path(list(spec.submodule_search_locations)[0]) / "models" / filename
-    if not path.is_file():
-        raise NotFound(f"dlib model file {path} is missing; reinstall face-recognition-models")
-    return path

@@ -167,6 +167,16 @@ class StreamedFrames(Sequence[Frame]):
                 self._adopted = {}
             return len(self._pinned)
 
+    def held(self, pos: int) -> np.ndarray | None:
+        """The pixels `prefetch` holds for this position, without decoding anything; None when it holds none."""
+        with self._lock:
+            return self._pinned.get(int(pos))
+
+    def held_positions(self) -> set[int]:
+        """The positions whose pixels `prefetch` holds."""
+        with self._lock:
+            return set(self._pinned)
+
     def release(self) -> None:
         """Forget the frames kept by `prefetch`."""
         with self._lock:

@@ -7,20 +7,19 @@ thread count)."""
 from __future__ import annotations
 
 import json
-import sys
 
 import numpy as np
 
+from dflab.detect.learned import face_crop_worker
 from dflab.detect.learned.face_crop_worker import CAM_HEAD, PROBS_HEAD
-from dflab.worker_process import WorkerProcess
+from dflab.worker_commands import FACE_CROP_WHAT, face_crop_worker_command
+from dflab.worker_process import WorkerProcess, take_early
 
 
 def worker_command(weights: str | None) -> list[str]:
     from dflab.threads import requested_torch_threads
 
-    threads = requested_torch_threads()
-    return [sys.executable, "-P", "-m", "dflab.detect.learned.face_crop_worker", weights or "-",
-            str(threads) if threads is not None else "-"]  # fmt: skip
+    return face_crop_worker_command(face_crop_worker.__name__, weights, requested_torch_threads())
 
 
 class FaceCropProcess:
@@ -28,7 +27,9 @@ class FaceCropProcess:
     ends it. `command` replaces the child's command line (tests)."""
 
     def __init__(self, weights: str | None = None, command: list[str] | None = None, **worker_options) -> None:
-        self._worker = WorkerProcess(command or worker_command(weights), "the face-crop network", **worker_options)
+        command = command or worker_command(weights)
+        early = None if worker_options else take_early(command)  # started by the `dflab scan` command
+        self._worker = early or WorkerProcess(command, FACE_CROP_WHAT, **worker_options)
         self._meta: dict | None = None
         self.early = None  # FaceCropDetector.start_apart's Future: (meta, the cut crops, the probabilities' ticket)
 
