@@ -725,6 +725,10 @@ SPECS: dict[str, Spec] = {
                                      _scan_speed, "`bench/scan_speed.py --label process_after`: the scan with the "
                                      "identity embeddings and the face-crop network in child processes started "
                                      "with it (docs/performance.md)"),
+    "scan_speed_single_process": Spec("LivePortrait's s18.mp4 (1280x720, 30 fps, speech) looped to 10 s",
+                                      _scan_speed, "`bench/scan_speed.py --runs 5` on the code before both steps "
+                                      "of child processes (one process, key frames decoded again), run just before "
+                                      "scan_speed.json on the same machine"),
     "scan_speed_keyframes_before": Spec("LivePortrait's s18.mp4 (1280x720, 30 fps, speech) looped to 10 s",
                                         _scan_speed, "`bench/scan_speed.py --label keyframes_before`: the scan before "
                                         "the command started its model children first and the key frames came from "
