@@ -46,8 +46,18 @@ def band_edge(samples: np.ndarray, sample_rate: int) -> dict[str, float]:
     if hi <= lo:
         return dict.fromkeys(EDGE_NAMES, np.nan)
     # medians over the side bands: robust to harmonics and to MP3's empty scale-factor bands
-    below = np.array([np.median(level[i - far : i - near]) for i in range(lo, hi)])
-    above = np.array([np.median(level[i + near : i + far]) for i in range(lo, hi)])
+    below, above = _side_medians(level, lo, hi, near, far)
     drop = below - above
     best = int(np.argmax(drop))
     return {"band_edge_fraction": float(freqs[lo + best] / nyquist), "band_edge_drop_db": float(min(drop[best], DROP_CAP_DB))}
+
+
+def _side_medians(level: np.ndarray, lo: int, hi: int, near: int, far: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each candidate edge i in [lo, hi): the median of level[i - far : i - near] and of level[i + near :
+    i + far]. One median along an axis of windows instead of one call per window (over a thousand at 44.1 kHz):
+    each window is partitioned and its middle values averaged as np.median does for it alone, the same numbers."""
+    if far <= near:  # empty side bands (a very short recording's coarse spectrum): np.median's NaN, as before
+        return (np.array([np.median(level[i - far : i - near]) for i in range(lo, hi)]),
+                np.array([np.median(level[i + near : i + far]) for i in range(lo, hi)]))  # fmt: skip
+    windows = np.lib.stride_tricks.sliding_window_view(level, far - near)
+    return np.median(windows[lo - far : hi - far], axis=1), np.median(windows[lo + near : hi + near], axis=1)
