@@ -13,27 +13,16 @@ from dflab.errors import WorkerFailed
 from dflab.faces.analyse import EmbeddingsAhead, analyse_frames, embed_tracks
 from dflab.faces.embedding_process import EmbeddingProcess
 from dflab.faces.identity import embed
-from dflab.media.types import Frame
+from .conftest import video_media
 
 FAILING_CHILD = [sys.executable, "-c", "import sys; print('ImportError: no dlib in this child', file=sys.stderr); "
                  "sys.exit(1)"]  # fmt: skip
 SILENT_CHILD = [sys.executable, "-c", "import time; time.sleep(60)"]
 
 
-def _first_frames(path, count: int) -> list[Frame]:
-    import av
-
-    frames: list[Frame] = []
-    with av.open(str(path)) as container:
-        for frame in container.decode(container.streams.video[0]):
-            frames.append(Frame(len(frames), float(frame.time), frame.to_ndarray(format="rgb24")))
-            if len(frames) >= count:
-                break
-    return frames
-
 
 def test_the_child_gives_the_vectors_this_process_gives(shared_data):
-    frames = _first_frames(shared_data / "liveportrait/assets/examples/source/s32.mp4", 30)
+    frames = video_media(shared_data / "liveportrait/assets/examples/source/s32.mp4", 30).frames
     tracks = analyse_frames(iter(frames), "video", max_faces=1, embed_every_s=None, face_rate_fps=15.0)
     assert tracks
     every_s = 0.25
@@ -55,7 +44,7 @@ def test_the_child_gives_the_vectors_this_process_gives(shared_data):
 
 
 def test_a_failing_child_becomes_one_error_with_its_reason(shared_data):
-    frames = _first_frames(shared_data / "liveportrait/assets/examples/source/s32.mp4", 1)
+    frames = video_media(shared_data / "liveportrait/assets/examples/source/s32.mp4", 1).frames
     tracks = analyse_frames(iter(frames), "video", max_faces=1, embed_every_s=None)
     with EmbeddingProcess(command=FAILING_CHILD) as process:
         process.submit("first", frames[0].rgb, tracks[0].observations[0].box)

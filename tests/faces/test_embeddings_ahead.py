@@ -7,23 +7,12 @@ import copy
 import numpy as np
 
 from dflab.faces.analyse import EmbeddingsAhead, analyse_frames, embed_tracks
-from dflab.media.types import Frame
+from .conftest import video_media
 
-
-def _first_frames(path, count: int) -> list[Frame]:
-    import av
-
-    frames: list[Frame] = []
-    with av.open(str(path)) as container:
-        for frame in container.decode(container.streams.video[0]):
-            frames.append(Frame(len(frames), float(frame.time), frame.to_ndarray(format="rgb24")))
-            if len(frames) >= count:
-                break
-    return frames
 
 
 def test_embeddings_made_in_passing_equal_those_read_from_the_frames(shared_data):
-    frames = _first_frames(shared_data / "liveportrait/assets/examples/source/s32.mp4", 40)
+    frames = video_media(shared_data / "liveportrait/assets/examples/source/s32.mp4", 40).frames
     tracks = analyse_frames(iter(frames), "video", max_faces=1, embed_every_s=None, face_rate_fps=15.0)
     assert tracks
     every_s = 0.25  # several embeddings in these 1.3 s
@@ -44,7 +33,7 @@ def test_embeddings_made_in_passing_equal_those_read_from_the_frames(shared_data
 
 
 def test_embeddings_the_pass_missed_are_read_from_their_frames(shared_data):
-    frames = _first_frames(shared_data / "liveportrait/assets/examples/source/s32.mp4", 20)
+    frames = video_media(shared_data / "liveportrait/assets/examples/source/s32.mp4", 20).frames
     tracks = analyse_frames(iter(frames), "video", max_faces=1, embed_every_s=None, face_rate_fps=None)
     ahead = EmbeddingsAhead(tracks, 0.2)
     first = ahead.positions()[0]
