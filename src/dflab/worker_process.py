@@ -170,6 +170,13 @@ def take_early(command: list[str]) -> WorkerProcess | None:
     return None
 
 
+def claim_or_start(command: list[str], what: str, **options) -> WorkerProcess:
+    """The child `dflab scan` started early with exactly this command line, else a new one. A caller with its own
+    `options` (tests' timeouts) always gets a new one: the early child was started without them."""
+    early = None if options else take_early(command)
+    return early or WorkerProcess(command, what, **options)
+
+
 def close_unclaimed() -> None:
     """Kill and reap every child started early that nobody took (a scan that did not need it, or an error first)."""
     with _early_lock:

@@ -96,8 +96,7 @@ def test_a_video_scan_takes_both_early_children(shared_data, monkeypatch, capsys
         taken.append(process is not None)
         return process
 
-    monkeypatch.setattr("dflab.faces.embedding_process.take_early", spy)
-    monkeypatch.setattr("dflab.detect.learned.face_crop_process.take_early", spy)
+    monkeypatch.setattr(worker_process, "take_early", spy)  # what both children's claim_or_start calls
     clip = shared_data / "liveportrait/assets/examples/driving/d0.mp4"
     assert main(["scan", str(clip), "--json", "--quiet"]) == 0
     assert taken == [True, True]

@@ -16,10 +16,8 @@ import numpy as np
 
 from dflab.errors import WorkerFailed
 from dflab.faces import embedding_worker
-from dflab.worker_commands import EMBEDDING_WHAT, EMBEDDING_WORKER_SCRIPT, embedding_worker_command
-from dflab.worker_process import WorkerProcess, take_early
-
-WORKER_SCRIPT = EMBEDDING_WORKER_SCRIPT
+from dflab.worker_commands import EMBEDDING_WHAT, embedding_worker_command
+from dflab.worker_process import claim_or_start
 
 
 def worker_command() -> list[str]:
@@ -33,9 +31,7 @@ class EmbeddingProcess:
     replaces the child's command line (tests)."""
 
     def __init__(self, command: list[str] | None = None, **worker_options) -> None:
-        command = command or worker_command()
-        early = None if worker_options else take_early(command)  # started by the `dflab scan` command
-        self._worker = early or WorkerProcess(command, EMBEDDING_WHAT, **worker_options)
+        self._worker = claim_or_start(command or worker_command(), EMBEDDING_WHAT, **worker_options)
         self._pending: dict[Hashable, int] = {}
         self._done: dict[Hashable, np.ndarray] = {}
 

@@ -13,7 +13,7 @@ import numpy as np
 from dflab.detect.learned import face_crop_worker
 from dflab.detect.learned.face_crop_worker import CAM_HEAD, PROBS_HEAD
 from dflab.worker_commands import FACE_CROP_WHAT, face_crop_worker_command
-from dflab.worker_process import WorkerProcess, take_early
+from dflab.worker_process import claim_or_start
 
 
 def worker_command(weights: str | None) -> list[str]:
@@ -27,9 +27,7 @@ class FaceCropProcess:
     ends it. `command` replaces the child's command line (tests)."""
 
     def __init__(self, weights: str | None = None, command: list[str] | None = None, **worker_options) -> None:
-        command = command or worker_command(weights)
-        early = None if worker_options else take_early(command)  # started by the `dflab scan` command
-        self._worker = early or WorkerProcess(command, FACE_CROP_WHAT, **worker_options)
+        self._worker = claim_or_start(command or worker_command(weights), FACE_CROP_WHAT, **worker_options)
         self._meta: dict | None = None
         self.early = None  # FaceCropDetector.start_apart's Future: (meta, the cut crops, the probabilities' ticket)
 
