@@ -198,9 +198,7 @@ def run_scan(path: str | Path, options: ScanOptions, detectors_for: Callable[[st
     try:
         return _scan_with(path, options, detectors_for, planned, watch, started, notify, embedder, workers)
     finally:
-        for process in [embedder, *workers.values()]:
-            if process is not None:
-                process.close()
+        _close_processes(embedder, workers)
 
 
 def _model_processes(path: Path, options: ScanOptions, planned: list | None) -> tuple[object | None, dict]:
@@ -229,11 +227,15 @@ def _start_model_processes(path: Path, options: ScanOptions, planned: list | Non
             if callable(start) and "video" in detector.media_types and detector.name not in workers:
                 workers[detector.name] = start()
     except BaseException:
-        for process in [embedder, *workers.values()]:
-            if process is not None:
-                process.close()
+        _close_processes(embedder, workers)
         raise
     return embedder, workers
+
+
+def _close_processes(embedder, workers: dict) -> None:
+    for process in [embedder, *workers.values()]:
+        if process is not None:
+            process.close()
 
 
 def _scan_with(path: str | Path, options: ScanOptions, detectors_for: Callable[[str], list], planned: list | None,

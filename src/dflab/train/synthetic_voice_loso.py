@@ -109,25 +109,33 @@ def window_probability(model, x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-(((x - mean) / scale) @ coef + bias)))
 
 
+def fold_splits(items: list[VoiceFile], rows: Rows, folds: dict[str, int], trains: np.ndarray,
+                unseen_text: bool = False):
+    """Per fold k: (k, the rows its model may train on, the original rows it scores). A model of fold k trains on
+    the `trains` rows of the other folds; with unseen_text, also on no rendering of a text the held-out voices'
+    renderings say."""
+    fold = np.array([folds[items[o].group] for o in rows.owner])
+    texts = np.array([text_of(items[o]) for o in rows.owner])
+    for k in sorted(set(folds.values())):
+        held_out = fold == k
+        train = trains & ~held_out
+        if unseen_text:
+            said = {text_of(items[o]) for o in np.unique(rows.owner[held_out])}
+            train &= ~np.isin(texts, list(said))
+        yield k, train, held_out & rows.original
+
+
 def out_of_fold_windows(items: list[VoiceFile], rows: Rows, c: float = 0.05, cloned_weight: float = 3.0,
                         use_old: bool = True, unseen_text: bool = False,
                         folds: dict[str, int] | None = None) -> np.ndarray:
     """Each original window's probability from the model fitted without its fold (its voice, or the voices
     `folds` deals to it); with unseen_text, also without any other voice's rendering of a text the held-out
     voices' renderings say. Rows of codec re-encodings stay NaN."""
-    folds = folds or fold_of_groups(items)
-    fold = np.array([folds[items[o].group] for o in rows.owner])
     trains = np.array([items[o].trains and (use_old or items[o].dataset == "cloned_voices") for o in rows.owner])
     y = np.array([items[o].label for o in rows.owner])
-    texts = np.array([text_of(items[o]) for o in rows.owner])
     out = np.full(len(rows.owner), np.nan)
-    for k in sorted(set(folds.values())):
-        train = trains & (fold != k)
-        if unseen_text:
-            said = {text_of(items[o]) for o in np.unique(rows.owner[fold == k])}
-            train &= ~np.isin(texts, list(said))
+    for _, train, scored in fold_splits(items, rows, folds or fold_of_groups(items), trains, unseen_text):
         model = fit_logistic(rows.x[train], y[train], row_weights(items, rows, train, cloned_weight)[train], c)
-        scored = (fold == k) & rows.original
         out[scored] = window_probability(model, rows.x[scored])
     return out
 

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from dflab.train.synthetic_voice_loso import (Rows, build_rows, file_means, grouped_k_folds, loso_report,
-                                              out_of_fold_windows, row_weights)  # fmt: skip
-from dflab.train.voice_clone_data import text_of, versions_of
+from dflab.train.synthetic_voice_loso import (Rows, build_rows, file_means, fold_splits, grouped_k_folds,
+                                              loso_report, out_of_fold_windows, row_weights)  # fmt: skip
+from dflab.train.voice_clone_data import versions_of
 
 CROP = 200  # frames (2 s) per training crop
 DEFAULT_CNN_CACHE = Path("/tmp/dflab-voice-cnn")
@@ -123,20 +123,14 @@ def out_of_fold_cnn(items, maps, rows: Rows, folds: dict[str, int], steps: int, 
     deterministic (seeded, one thread) and cost minutes of CPU each."""
     if cache is not None and cache.exists():
         return np.load(cache)
-    fold = np.array([folds[items[o].group] for o in rows.owner])
     trains = np.array([items[o].trains for o in rows.owner])
     y = np.array([items[o].label for o in rows.owner])
-    texts = np.array([text_of(items[o]) for o in rows.owner])
     out = np.full(len(rows.owner), np.nan)
-    for k in sorted(set(folds.values())):
-        train = trains & (fold != k)
-        if unseen_text:
-            said = {text_of(items[o]) for o in np.unique(rows.owner[fold == k])}
-            train &= ~np.isin(texts, list(said))
+    for k, train, held_out in fold_splits(items, rows, folds, trains, unseen_text):
         w = row_weights(items, rows, train, cloned_weight)
         t0 = time.process_time()
         model = fit_cnn(maps, y, w, np.flatnonzero(train), steps, seed=k)
-        scored = np.flatnonzero((fold == k) & rows.original)
+        scored = np.flatnonzero(held_out)
         out[scored] = score_cnn(model, maps, scored)
         log(f"fold {k}: {train.sum()} training rows, {len(scored)} scored, {time.process_time() - t0:.0f} s CPU")
     if cache is not None:
