@@ -12,6 +12,15 @@ from dflab.detect.scanner import likely_media_type
 VOICE = "cloned_voices/real/applejack/2.wav"
 
 
+def _last_words_of_a_fresh_process(code: str, count: int) -> list[str]:
+    """Run `code` in a fresh interpreter on this checkout's dflab; the last `count` words it printed."""
+    src = Path(__file__).resolve().parents[2] / "src"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(src)})  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.split()[-count:]
+
+
 def test_the_media_type_a_name_promises() -> None:
     assert likely_media_type(Path("a/voice.WAV")) == "audio"
     assert likely_media_type(Path("clip.mp4")) == "video"
@@ -27,11 +36,7 @@ def test_a_voice_scan_never_imports_torch(shared_data) -> None:
         f"result = dflab.scan({str(shared_data / VOICE)!r})\n"
         "print(result.media_type, result.verdict, 'torch' in sys.modules)\n"
     )
-    src = Path(__file__).resolve().parents[2] / "src"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONPATH": str(src)})  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
-    media_type, verdict, torch_loaded = done.stdout.split()[-3:]
+    media_type, verdict, torch_loaded = _last_words_of_a_fresh_process(code, 3)
     assert media_type == "audio" and verdict in {"authentic", "suspicious", "manipulated", "inconclusive"}
     assert torch_loaded == "False"
 
@@ -45,10 +50,6 @@ def test_a_video_scan_runs_the_face_crop_network_in_a_child_and_never_imports_to
         "crop = next(e for e in result.evidence if e.name == 'face_crop')\n"
         "print(result.media_type, crop.details.get('crops_scored', 0), 'torch' in sys.modules)\n"
     )
-    src = Path(__file__).resolve().parents[2] / "src"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONPATH": str(src)})  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
-    media_type, crops_scored, torch_loaded = done.stdout.split()[-3:]
+    media_type, crops_scored, torch_loaded = _last_words_of_a_fresh_process(code, 3)
     assert media_type == "video" and int(crops_scored) >= 4
     assert torch_loaded == "False"
