@@ -36,9 +36,11 @@ def shared_data() -> Path:
 def _session_home(tmp_path_factory):
     """DFLAB_HOME for the whole run, set before any other fixture: a session- or module-scoped fixture that
     makes keys, a ledger or a registry never touches the user's ~/.dflab either. (Autouse fixtures of the
-    widest scope are set up first, and nothing else in the suite is session-scoped and autouse.)"""
+    widest scope are set up first, and nothing else in the suite is session-scoped and autouse.) The model cache
+    (derived files such as the face-crop network's export) is one for the run, outside the user's ~/.cache."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DFLAB_HOME", str(tmp_path_factory.mktemp("dflab_session_home")))
+        patch.setenv("DFLAB_CACHE_DIR", str(tmp_path_factory.mktemp("dflab_model_cache")))
         yield
 
 

@@ -114,11 +114,11 @@ def test_torch_threads_are_set_once_not_per_scan(scanner, shared_data, monkeypat
 
 
 def test_warm_loads_the_models(scanner):
-    from dflab.detect.learned.face_crop_model import cached_model
+    from dflab.detect.learned.face_crop_runtime import cached_network
     from dflab.faces import models
 
     assert {"detector", "crop_mesh", "dlib_shape5", "dlib_encoder"} <= set(models._CACHE)
-    assert cached_model.cache_info().currsize >= 1
+    assert cached_network.cache_info().currsize >= 1
 
 
 def test_bad_options_and_names_are_usage_errors(shared_data):

@@ -64,3 +64,22 @@ def seam_pair(shared_data, tmp_path_factory):
     return analysed(real_path), analysed(fake_path)
 
 
+@pytest.fixture(scope="session")
+def real_face_crops(shared_data) -> np.ndarray:
+    """Five face crops of a real clip, aligned as the face-crop network's meta asks (every 10th frame)."""
+    import av
+
+    from dflab.detect.learned.face_crop_model import CROP_SIZE, PADDING
+    from dflab.faces import align
+    from dflab.faces.detect import find_faces_in_image
+
+    crops = []
+    with av.open(str(shared_data / "liveportrait/assets/examples/driving/d0.mp4")) as container:
+        for i, frame in enumerate(container.decode(container.streams.video[0])):
+            if i % 10 == 0:
+                rgb = frame.to_ndarray(format="rgb24")
+                face = find_faces_in_image(rgb, 1)[0]
+                crops.append(align(rgb, face.landmarks, CROP_SIZE, PADDING)[0])
+            if len(crops) == 5:
+                break
+    return np.stack(crops)

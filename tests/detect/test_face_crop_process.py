@@ -8,41 +8,24 @@ import sys
 import numpy as np
 import pytest
 
-from dflab.detect.learned.face_crop_model import cached_model, grad_cam, predict_proba
+from dflab.detect.learned.face_crop_runtime import cached_network
 from dflab.detect.learned.face_crop_process import FaceCropProcess
 from dflab.errors import WorkerFailed
-from dflab.faces import align
-from dflab.faces.detect import find_faces_in_image
 
 
-def _crops(shared_data, size: int, padding: float) -> np.ndarray:
-    import av
-
-    crops = []
-    with av.open(str(shared_data / "liveportrait/assets/examples/driving/d0.mp4")) as container:
-        for i, frame in enumerate(container.decode(container.streams.video[0])):
-            if i % 10 == 0:
-                rgb = frame.to_ndarray(format="rgb24")
-                face = find_faces_in_image(rgb, 1)[0]
-                crops.append(align(rgb, face.landmarks, size, padding)[0])
-            if len(crops) == 5:
-                break
-    return np.stack(crops)
-
-
-def test_the_child_gives_the_probabilities_and_grad_cam_of_this_process(shared_data):
+def test_the_child_gives_the_probabilities_and_grad_cam_of_this_process(real_face_crops):
     from dflab.threads import request_torch_threads
 
     request_torch_threads(1)  # what every Scanner asks for; the child is given the same count
-    model, meta = cached_model(None)
-    crops = _crops(shared_data, int(meta["crop_size"]), float(meta["padding"]))
+    network = cached_network(None, 1)
+    crops = real_face_crops
     with FaceCropProcess() as process:
-        assert process.meta() == meta
+        assert process.meta() == network.meta
         probs = process.probabilities(crops, batch_size=2)
         cam = process.grad_cam(crops[1])
     assert probs.dtype == np.float64 and probs.shape == (5,) and cam.shape == crops.shape[1:3]
-    assert np.array_equal(probs, predict_proba(model, crops, 2))
-    assert np.array_equal(cam, grad_cam(model, crops[1]))
+    assert np.array_equal(probs, network.probabilities(crops, 2))
+    assert np.array_equal(cam, network.grad_cam(crops[1]))
 
 
 def test_a_failing_child_becomes_one_error_with_its_reason():

@@ -35,6 +35,8 @@ from dflab.config import LabConfig
 TRACEBACK_MARK = "Traceback (most recent call last)"
 # Set before torch / NumPy / FAISS load: their OpenMP pools then never start a worker thread in the parent.
 ONE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+# Packages that start a thread when imported (ONNX Runtime does, whatever its settings): the children import them.
+THREAD_STARTING_PACKAGES = ("onnxruntime",)
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,8 @@ def warm_parent(learn_argvs: list[list[str]], work_dir: Path, home: Path, timeou
     learned = _modules_children_import(learn_argvs, work_dir, home, timeout_s)
     imported = 0
     for name in sorted(learned - set(sys.modules)):
+        if name.split(".")[0] in THREAD_STARTING_PACKAGES:
+            continue
         try:
             __import__(name)
             imported += 1
@@ -147,7 +151,8 @@ def in_child(function, *args, timeout_s: float = 600.0) -> int:
 
 
 def _load_thread_free_models() -> None:
-    """Torch and dlib networks (no threads of their own); MediaPipe graphs start executor threads: not here."""
+    """dlib networks and detectors' warm-ups that start no thread; MediaPipe graphs start executor threads and the
+    face-crop network runs in ONNX Runtime (a thread from its import): not here."""
     from dflab.audio import speaker
     from dflab.detect.scanner import default_scanner
     from dflab.faces import models
@@ -155,9 +160,9 @@ def _load_thread_free_models() -> None:
     models._mp_solutions()  # the import only; graphs are built in the children
     for name in ("dlib_shape5", "dlib_encoder"):
         models.model(name)
-    for detector in default_scanner()._instances.values():
+    for name, detector in default_scanner()._instances.items():
         warm = getattr(detector, "warm", None)
-        if callable(warm):
+        if callable(warm) and name != "face_crop":
             warm()
     speaker._encoder()
 

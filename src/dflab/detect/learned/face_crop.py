@@ -100,11 +100,10 @@ class FaceCropDetector:
 
     def warm(self) -> None:
         """Load the network now rather than on the first face."""
-        from dflab.detect.learned.face_crop_model import cached_model
-        from dflab.threads import apply_torch_threads
+        from dflab.detect.learned.face_crop_runtime import cached_network
+        from dflab.threads import requested_torch_threads
 
-        cached_model(self.weights)
-        apply_torch_threads()
+        cached_network(self.weights, requested_torch_threads())
 
     def _crops(self, media: AnalysedMedia, size: int, padding: float):
         from dflab.faces import align
@@ -136,15 +135,13 @@ class FaceCropDetector:
             crops, owners, times, positions, matrices = cut
             probs, cam_of = process.probabilities_of(ticket), process.grad_cam
         else:
-            from dflab.detect.learned.face_crop_model import cached_model, grad_cam, predict_proba
-            from dflab.threads import apply_torch_threads
+            from dflab.detect.learned.face_crop_runtime import cached_network
+            from dflab.threads import requested_torch_threads
 
-            model, meta = cached_model(self.weights)
-            apply_torch_threads()  # a no-op once the process's count is in force
-            crops, owners, times, positions, matrices = self._crops(media, int(meta["crop_size"]),
-                                                                    float(meta["padding"]))  # fmt: skip
-            probs = predict_proba(model, np.stack(crops), self.batch_size)
-            cam_of = lambda crop: grad_cam(model, crop)  # noqa: E731
+            network = cached_network(self.weights, requested_torch_threads())
+            crops, owners, times, positions, matrices = self._crops(media, int(network.meta["crop_size"]),
+                                                                    float(network.meta["padding"]))  # fmt: skip
+            probs, cam_of = network.probabilities(np.stack(crops), self.batch_size), network.grad_cam
         track_scores = {int(t): float(np.mean(probs[owners == t])) for t in np.unique(owners)}
         counts = {t: int((owners == t).sum()) for t in track_scores}
         # The file is as suspicious as its most suspicious face with enough crops to judge by.

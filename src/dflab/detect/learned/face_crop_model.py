@@ -65,15 +65,19 @@ def trained_prefixes(first_block: int = FIRST_TRAINED_BLOCK, n_blocks: int = 16)
     return tuple(f"_blocks.{i}." for i in range(first_block, n_blocks)) + ("_conv_head.", "_bn1.", "_fc.")
 
 
-def to_tensor(crops: np.ndarray):
-    """uint8 (N, H, W, 3) RGB -> float (N, 3, H, W) scaled as EfficientNet-Lite expects ((x - 127) / 128)."""
-    import torch
-
+def normalise(crops: np.ndarray) -> np.ndarray:
+    """uint8 (N, H, W, 3) RGB -> float32 (N, 3, H, W) scaled as EfficientNet-Lite expects ((x - 127) / 128)."""
     arr = np.asarray(crops)
     if arr.ndim != 4 or arr.shape[-1] != 3 or arr.dtype != np.uint8:
         raise BadMedia(f"face crops must be uint8 (N, H, W, 3), got {arr.dtype} {arr.shape}")
-    x = torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2).float()
-    return (x - 127.0) / 128.0
+    return np.ascontiguousarray((arr.transpose(0, 3, 1, 2).astype(np.float32) - 127.0) / 128.0)
+
+
+def to_tensor(crops: np.ndarray):
+    """normalise(crops) as a torch tensor."""
+    import torch
+
+    return torch.from_numpy(normalise(crops))
 
 
 def save_weights(model, path: str | Path, meta: dict, first_block: int = FIRST_TRAINED_BLOCK) -> Path:
@@ -178,8 +182,9 @@ def predict_proba(model, crops: np.ndarray, batch_size: int = 32, threads: int |
 def grad_cam(model, crop: np.ndarray) -> np.ndarray:
     """Grad-CAM (Selvaraju et al. 2017) of the fake logit on the last feature map, upsampled to the crop:
     where in the face the evidence sits. One forward and one backward pass on a single crop."""
-    import cv2
     import torch
+
+    from dflab.detect.learned.face_crop_runtime import class_activation_to_crop
 
     x = to_tensor(crop[None]).requires_grad_(True)  # the weights are frozen; the graph must still exist
     with torch.enable_grad():
@@ -190,6 +195,4 @@ def grad_cam(model, crop: np.ndarray) -> np.ndarray:
     weights = features.grad.mean(dim=(2, 3), keepdim=True)
     cam = torch.relu((weights * features).sum(1))[0].detach().numpy()
     model.zero_grad(set_to_none=True)
-    cam = cv2.resize(cam.astype(np.float32), (crop.shape[1], crop.shape[0]), interpolation=cv2.INTER_CUBIC)
-    cam = np.clip(cam, 0, None)
-    return cam / (cam.max() + 1e-6)
+    return class_activation_to_crop(cam, crop.shape[:2])

@@ -1,8 +1,8 @@
-"""The face-crop network run in a child process started with the scan, so that importing torch (about a second
-with the GIL held, beside the face stage) and the forward passes run beside the scan's threads, not between them
-(docs/performance.md). The scan's process cuts the aligned crops as before; the child (face_crop_worker.py)
-returns the same probabilities and Grad-CAM as the network in this process (the same code, weights and torch
-thread count)."""
+"""The face-crop network run in a child process started with the scan, so that loading it (ONNX Runtime, or torch
+the first time, about a second with the GIL held, beside the face stage) and the forward passes run beside the
+scan's threads, not between them (docs/performance.md). The scan's process cuts the aligned crops as before; the
+child (face_crop_worker.py) returns the same probabilities and Grad-CAM as the network in this process (the same
+code, weights, runtime and thread count)."""
 
 from __future__ import annotations
 

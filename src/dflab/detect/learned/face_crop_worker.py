@@ -1,8 +1,9 @@
-"""The child side of detect/learned/face_crop_process.py: the face-crop network (torch) in its own process.
+"""The child side of detect/learned/face_crop_process.py: the face-crop network in its own process.
 
 Run as `python -P -m dflab.detect.learned.face_crop_worker WEIGHTS THREADS` (WEIGHTS "-": the shipped file;
-THREADS "-": torch's own count). It imports torch and loads the network at once, while the scan that started
-it decodes. Requests (dflab/worker_protocol.py) start with one letter:
+THREADS "-": the runtime's own count). It loads the network at once (face_crop_runtime: its ONNX export, or
+torch while there is none), while the scan that started it decodes. Requests (dflab/worker_protocol.py) start
+with one letter:
 
 - b"M": the weights' meta (crop size, padding, ...) as JSON;
 - b"P" + uint32 batch size, count, height, width + the uint8 RGB crops: P(fake) per crop, float64;
@@ -19,25 +20,14 @@ import numpy as np
 
 PROBS_HEAD = struct.Struct("<IIII")  # batch size, crops, height, width
 CAM_HEAD = struct.Struct("<II")  # height, width
-TORCH_COMPILER_MODULES = ("torch._meta_registrations", "torch.export")
 
 
 def network(weights: str | None, threads: int | None):
-    """The request handler around the loaded network."""
-    from dflab.lazy_modules import deferred
+    """The request handler around the loaded network (its ONNX export, or torch while there is none)."""
+    from dflab.detect.learned.face_crop_runtime import load_network
 
-    # This process only runs the network (forward passes, and Grad-CAM's one backward pass), never an optimiser,
-    # torch.compile or torch.export, so torch's compiler parts need not load: its meta kernels and torch.export
-    # (which pulls the decompositions, torch._refs and torch._prims), ~0.25 s of its ~1.1 s import. In the scan's
-    # own process they must load: a later optimiser in the same process fails to import without them
-    # (docs/performance.md, "Withdrawn").
-    with deferred(TORCH_COMPILER_MODULES):
-        import torch  # noqa: F401
-    from dflab.detect.learned.face_crop_model import cached_model, grad_cam, predict_proba
-    from dflab.threads import request_torch_threads
-
-    request_torch_threads(threads)  # applied as the network loads, as in a scan's own process
-    model, meta = cached_model(weights)
+    loaded = load_network(weights, threads)
+    meta = loaded.meta
 
     def handle(payload: bytes) -> bytes:
         op, body = payload[:1], memoryview(payload)[1:]
@@ -46,11 +36,11 @@ def network(weights: str | None, threads: int | None):
         if op == b"P":
             batch, count, height, width = PROBS_HEAD.unpack_from(body)
             crops = np.frombuffer(body, np.uint8, offset=PROBS_HEAD.size).reshape(count, height, width, 3)
-            return np.ascontiguousarray(predict_proba(model, crops, batch), dtype=np.float64).tobytes()
+            return np.ascontiguousarray(loaded.probabilities(crops, batch), dtype=np.float64).tobytes()
         if op == b"C":
             height, width = CAM_HEAD.unpack_from(body)
             crop = np.frombuffer(body, np.uint8, offset=CAM_HEAD.size).reshape(height, width, 3)
-            return np.ascontiguousarray(grad_cam(model, crop), dtype=np.float32).tobytes()
+            return np.ascontiguousarray(loaded.grad_cam(crop), dtype=np.float32).tobytes()
         raise ValueError(f"unknown request {bytes(op)!r}")
 
     return handle
