@@ -8,7 +8,7 @@ import inspect
 import numpy as np
 import pytest
 
-from dflab.detect.frames_ahead import FACE_STEPS_S, SPREAD_COUNTS, FramesAhead, spread_positions
+from dflab.detect.frames_ahead import EMBED_STEP_S, FACE_STEPS_S, SPREAD_COUNTS, FramesAhead, spread_positions
 from dflab.detect.learned.face_crop import FaceCropDetector, sample_observations
 from dflab.faces.analyse import EMBED_EVERY_S, embedding_positions
 from dflab.faces.track import MAX_GAP_S
@@ -88,7 +88,7 @@ def test_the_foreseen_steps_and_counts_are_the_cues_own() -> None:
     from dflab.detect.learned import picture_frames
 
     rate = inspect.signature(FaceCropDetector.__init__).parameters["rate_per_s"].default
-    assert 1.0 / rate in FACE_STEPS_S and EMBED_EVERY_S in FACE_STEPS_S
+    assert 1.0 / rate in FACE_STEPS_S and EMBED_STEP_S == EMBED_EVERY_S and EMBED_STEP_S in FACE_STEPS_S
     assert set(SPREAD_COUNTS) == {watermark.FRAMES_PER_VIDEO, spectrum.FRAMES_PER_VIDEO, picture_frames.FRAMES_PER_VIDEO}
 
 
@@ -115,3 +115,22 @@ def test_two_faces_and_a_cut_keep_every_tracks_frames() -> None:
     assert len(tracks) == 4  # each face before and after the cut
     for observations in tracks:
         assert _read_later(observations, n) <= kept
+
+
+@pytest.mark.parametrize("step", [1, 2, 3])
+def test_the_embedding_frames_are_handed_on_once_each_as_they_stream(step: int) -> None:
+    """A face that leaves and returns: each track's embedding frames (its first, one a second, its last) are handed
+    on with their own pixels, once each, and no other frame is."""
+    n = 300
+    handed: list[tuple[int, int]] = []
+    keeper = FramesAhead(expected=n, max_gap_s=MAX_GAP_S,
+                         embeddings=lambda pos, rgb, obs: handed.append((pos, int(rgb[0, 0, 0]))))  # fmt: skip
+    first, second = list(range(10, 120, step)), list(range(181, 290, step))
+    observations = _observe(keeper, n, 30.0, first + second)
+    keeper.frames()  # the end of the clip ends the second track: its last frame is handed on then
+    expected = []
+    for part in (observations[: len(first)], observations[len(first):]):
+        times = [o.time_s for o in part]
+        expected += [part[i].frame_pos for i in embedding_positions(times, EMBED_EVERY_S)]
+    assert sorted(pos for pos, _ in handed) == sorted(expected) and len(set(handed)) == len(handed)
+    assert all(value == pos % 256 for pos, value in handed)

@@ -88,6 +88,7 @@ def test_a_video_scanned_with_model_processes_gives_the_in_process_document(shar
     drift = next(e for e in apart.evidence if e.name == "identity_drift")
     crop = next(e for e in apart.evidence if e.name == "face_crop")
     assert described_apart >= 3 and len(handed) == described_apart  # the second scan used no child
+    assert all(key[0] == "early" for key in handed)  # all handed on during the face stage, none after it
     assert drift.confidence > 0 and len(drift.series["distance"]) == described_apart
     assert crop.confidence > 0 and crop.details["crops_scored"] >= 4 and crop.heatmap is not None
     assert _without_timings(apart) == _without_timings(here)

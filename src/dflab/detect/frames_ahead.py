@@ -9,6 +9,10 @@ keeps the foreseen frames' pixels (the first pass's own, so the same as a second
 `MAX_FRAMES_AHEAD` of them; the prefetch pass then decodes only what was not foreseen, and nothing when all was.
 A wrong guess costs that second decode, never a different result. A clip with more foreseen frames than the budget
 (long clips, many faces) drops what it kept and is decoded again as before, so memory stays flat in duration.
+
+The foreseen identity-embedding frames can also be handed on at once (`embeddings`, called with the frame's position,
+pixels and observation): a scan gives them to its embedding child, idle while the face stage runs, instead of after
+it (faces.analyse.EmbeddingsAhead takes the descriptors made this way and makes only the rest).
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from dflab.faces.types import FaceObservation
 # About 130 MB of 720p: a 10 s clip with one face foresees ~35 frames. Beyond this the clip is decoded again.
 MAX_FRAMES_AHEAD = 48
 SPREAD_COUNTS = (8, 3)  # watermark's frames, and spectrum's / synthetic_image's (np.linspace over the clip)
-FACE_STEPS_S = (0.5, 1.0)  # face_crop's sampling step (2 a second) and the identity embeddings' (EMBED_EVERY_S)
+EMBED_STEP_S = 1.0  # the identity embeddings' step (faces.analyse.EMBED_EVERY_S; a test holds them equal)
+FACE_STEPS_S = (0.5, EMBED_STEP_S)  # face_crop's sampling step (2 a second) and the identity embeddings'
 
 
 def expected_frames(path: Path, options) -> int:
@@ -62,7 +67,7 @@ class FramesAhead:
     shot changes (`cut`), following the tracks as `faces.track.link_tracks` will link them."""
 
     def __init__(self, expected: int, max_gap_s: float, budget: int = MAX_FRAMES_AHEAD,
-                 face_steps_s: tuple[float, ...] = FACE_STEPS_S) -> None:  # fmt: skip
+                 face_steps_s: tuple[float, ...] = FACE_STEPS_S, embeddings=None) -> None:  # fmt: skip
         from dflab.faces.track import TrackLinker
 
         self._spread = spread_positions(expected)
@@ -73,9 +78,11 @@ class FramesAhead:
         self._last_frame: tuple[int, object] | None = None  # the clip's last frame (the spreads' last pick)
         # Per open track (by id): the time of its latest pick per step, and its latest frame (its last, once it ends).
         self._picks: dict[int, dict[float, float]] = {}
-        self._latest: dict[int, tuple[int, np.ndarray]] = {}
+        self._latest: dict[int, tuple[int, np.ndarray, FaceObservation]] = {}
         self._closed_seen = 0
         self.overflowed = False
+        self._embeddings = embeddings  # called as embeddings(pos, rgb, obs) for each foreseen embedding frame
+        self._embedded: dict[int, int] = {}  # per open track: the position of its latest embedding frame
 
     def stream(self, frames: Iterable) -> Iterator:
         for pos, frame in enumerate(frames):
@@ -100,17 +107,20 @@ class FramesAhead:
             if picks is None:  # a track starts: its first observation is read (embeddings, face_crop)
                 self._picks[key] = {step: obs.time_s for step in self._steps}
                 self._keep(obs.frame_pos, rgb)
+                self._embed(key, obs, rgb)
             else:
                 picked = False
                 for step in self._steps:
                     if obs.time_s - picks[step] >= step - 1e-9:
                         picks[step] = obs.time_s
                         picked = True
+                        if step == EMBED_STEP_S:
+                            self._embed(key, obs, rgb)
                 if picked:
                     self._keep(obs.frame_pos, rgb)
             if self.overflowed:
                 return
-            self._latest[key] = (obs.frame_pos, rgb)
+            self._latest[key] = (obs.frame_pos, rgb, obs)
 
     def frames(self) -> dict[int, np.ndarray]:
         """The kept pixels by frame position (empty after an overflow); the stream must be through."""
@@ -133,8 +143,17 @@ class FramesAhead:
             latest = self._latest.pop(id(track), None)
             self._picks.pop(id(track), None)
             if latest is not None:
-                self._keep(*latest)
+                pos, rgb, obs = latest
+                self._keep(pos, rgb)
+                self._embed(id(track), obs, rgb)
+            self._embedded.pop(id(track), None)
         self._closed_seen = len(closed)
+
+    def _embed(self, key: int, obs: FaceObservation, rgb: np.ndarray) -> None:
+        """Hand on an embedding frame of track `key` once (a track's last may also be a step's pick)."""
+        if self._embeddings is not None and self._embedded.get(key) != obs.frame_pos:
+            self._embedded[key] = obs.frame_pos
+            self._embeddings(obs.frame_pos, rgb, obs)
 
     def _keep(self, pos: int, item) -> None:
         if self.overflowed or pos in self._kept:
@@ -149,5 +168,6 @@ class FramesAhead:
         self._kept = {}
         self._latest = {}
         self._picks = {}
+        self._embedded = {}
         self._last_frame = None
         self._linker = None

@@ -244,7 +244,7 @@ def _scan_with(path: str | Path, options: ScanOptions, detectors_for: Callable[[
     notify("decode+faces")
     ahead = _aligned_ahead(planned)
     expected = _expected_frames(Path(path), options)
-    keeper = _frames_ahead(Path(path), planned, expected)
+    keeper = _frames_ahead(Path(path), planned, expected, embedder)
     copies = _key_frame_copies(Path(path), expected)
     media, tracks = decode_and_find_faces(Path(path), options, watch, observed=ahead, planned=planned,
                                           frames_ahead=keeper, key_frame_copies=copies)
@@ -296,9 +296,10 @@ def _expected_frames(path: Path, options: ScanOptions) -> int:
     return expected_frames(path, options)
 
 
-def _frames_ahead(path: Path, planned: list | None, expected: int):
+def _frames_ahead(path: Path, planned: list | None, expected: int, embedder=None):
     """A keeper of the frames the cues' prefetch pass will want, made while the face stage decodes a video
-    (detect/frames_ahead.py), when a detector may read frames or identity embeddings."""
+    (detect/frames_ahead.py), when a detector may read frames or identity embeddings. With an `embedder`
+    (faces.embedding_process), the identity-embedding frames it foresees are handed to it at once."""
     if path.suffix.lower() not in VIDEO_SUFFIXES:
         return None
     if planned is not None and not any(getattr(d, "frames_wanted", None) is not None
@@ -308,7 +309,27 @@ def _frames_ahead(path: Path, planned: list | None, expected: int):
     from dflab.faces.track import MAX_GAP_S
 
     # A clip sampled below its frame rate (over 20 s) foresees more frames than the budget: hold none for it.
-    return FramesAhead(expected, MAX_GAP_S) if expected else None
+    return FramesAhead(expected, MAX_GAP_S, embeddings=_early_embeddings(embedder)) if expected else None
+
+
+def _early_embeddings(embedder):
+    """What hands the embedding child a foreseen embedding frame during the face stage: the child sits idle then,
+    and the face stage leaves part of a core unused. A chip that cannot be cut is left to the prefetch pass, which
+    cuts it again only if its track is embedded (and then raises as before)."""
+    if embedder is None:
+        return None
+    from dflab.errors import WorkerFailed
+    from dflab.faces.analyse import early_key
+
+    def hand_on(pos: int, rgb, obs) -> None:
+        try:
+            embedder.submit(early_key(obs), rgb, obs.box)
+        except WorkerFailed:
+            raise
+        except Exception:  # noqa: BLE001 - see above: not every foreseen frame is embedded
+            pass
+
+    return hand_on
 
 
 def _key_frame_copies(path: Path, expected: int):

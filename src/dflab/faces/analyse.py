@@ -244,12 +244,18 @@ class EmbeddingsAhead:
     are never all kept at once. Hand `vectors` to `embed_tracks(made=...)`, which fills in any it lacks.
 
     `process` (a faces.embedding_process.EmbeddingProcess): the frames' face chips are handed to it instead of
-    described here, and `collect()` waits for its descriptors (the same values) and puts them in `vectors`."""
+    described here, and `collect()` waits for its descriptors (the same values) and puts them in `vectors`. Those
+    already handed to it during the face stage (under `early_key`, detect.frames_ahead) are not handed again, and
+    their frames are not visited."""
 
     def __init__(self, tracks: list[FaceTrack], embed_every_s: float | None, process=None) -> None:
         self._by_pos: dict[int, list[tuple[int, FaceObservation]]] = {}
+        self._early: dict[tuple[int, int], tuple] = {}  # (track id, frame position) -> its early key
         for track, obs in _to_embed(tracks, embed_every_s):
-            self._by_pos.setdefault(obs.frame_pos, []).append((track.track_id, obs))
+            if process is not None and process.submitted(early_key(obs)):
+                self._early[(track.track_id, obs.frame_pos)] = early_key(obs)
+            else:
+                self._by_pos.setdefault(obs.frame_pos, []).append((track.track_id, obs))
         self.vectors: dict[tuple[int, int], np.ndarray] = {}
         self._process = process
 
@@ -266,8 +272,19 @@ class EmbeddingsAhead:
     def collect(self) -> dict[tuple[int, int], np.ndarray]:
         """`vectors`, with every descriptor handed to the process so far (waits for them)."""
         if self._process is not None:
-            self.vectors.update(self._process.results())
+            made = self._process.results()
+            self.vectors.update({key: made[key] for key in made if key[0] != EARLY})
+            self.vectors.update({key: made[early] for key, early in self._early.items()})
         return self.vectors
+
+
+EARLY = "early"
+
+
+def early_key(obs: FaceObservation) -> tuple:
+    """The key an identity embedding handed to the embedding process during the face stage goes by: what its
+    descriptor depends on (the frame and the box), since the tracks are not final yet."""
+    return (EARLY, obs.frame_pos, obs.box)
 
 
 def _to_embed(tracks: list[FaceTrack], embed_every_s: float | None) -> list[tuple[FaceTrack, FaceObservation]]:

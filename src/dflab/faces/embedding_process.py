@@ -45,6 +45,9 @@ class EmbeddingProcess:
             raise WorkerFailed(f"identity embeddings: dlib cut a {chip.shape} face chip, expected {side}x{side}x3")
         self._pending[key] = self._worker.request(chip.tobytes())
 
+    def submitted(self, key: Hashable) -> bool:
+        return key in self._pending or key in self._done
+
     def results(self) -> dict[Hashable, np.ndarray]:
         """Every descriptor submitted so far, by key (waits for them; WorkerFailed if the child fails or hangs)."""
         for key, request in list(self._pending.items()):
