@@ -61,12 +61,13 @@ def make_clip(out: Path) -> str:
     return "astronaut pan (synthetic, 1280x720, 30 fps)"
 
 
-def one_run(clip: Path) -> dict:
-    """One whole-process scan: wall seconds, CPU seconds of the child, and the scan's own result."""
+def one_run(clip: Path, options: tuple[str, ...] = ()) -> dict:
+    """One whole-process scan (with `dflab scan` options): wall seconds, CPU seconds of the child, and the scan's
+    own result."""
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "dflab", "scan", str(clip), "--json", "--quiet"],
+    done = subprocess.run([sys.executable, "-m", "dflab", "scan", str(clip), "--json", "--quiet", *options],
                           env=env, capture_output=True, text=True, check=True)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -139,3 +139,16 @@ def test_a_failing_face_stage_stops_the_decoder(shared_data, monkeypatch):
     monkeypatch.setattr(analyse_module, "analyse_frames", failing)
     with pytest.raises(BadMedia, match="frame 3"):
         scan_module.scan_file(shared_data / "liveportrait/assets/examples/driving/d6.mp4")
+
+
+def test_face_fps_sets_how_often_faces_are_tracked(shared_data):
+    clip = shared_data / "liveportrait/assets/examples/driving/d0.mp4"
+    counts = {}
+    for rate in ("15", "5"):
+        result = run("scan", clip, "--json", "--quiet", "--detectors", "blink", "--face-fps", rate)
+        assert result.returncode == 0, result.stderr
+        counts[rate] = sum(face["n_frames"] for face in json.loads(result.stdout)["faces"])
+    # d0 is 25 fps: every 2nd frame at 15 (12.5 a second), every 4th at 5 (a step less a fifth for jitter, 6.25)
+    assert 1.8 <= counts["15"] / counts["5"] <= 2.2
+    bad = run("scan", clip, "--face-fps", "0")
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "Traceback" not in bad.stderr

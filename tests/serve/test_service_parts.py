@@ -13,7 +13,7 @@ from dflab.serve.auth import RateLimited, RateLimiter, Sessions
 from dflab.serve.callbacks import sign, verify_signature
 from dflab.serve.jobs import WorkerPool
 from dflab.serve.config import ServeConfig
-from dflab.serve.scan_options import parse_scan_options
+from dflab.serve.scan_options import parse_scan_options, scan_overrides
 from dflab.serve.uploads import ReceivedFile, UploadStore, safe_filename
 from dflab.storage.api_keys import MemoryApiKeyStore
 from dflab.storage.memory_jobs import MemoryJobStore
@@ -117,7 +117,10 @@ def test_scan_options_are_normalised_and_checked():
     assert parse_scan_options({"operating_point": "Strict"}) == {"operating_point": [0.005, 0.01]}
     assert parse_scan_options({"detectors": "spectrum, blink,spectrum"}) == {"detectors": ["blink", "spectrum"]}
     assert parse_scan_options({"max_faces": "2", "allow_partial": "true"}) == {"max_faces": 2, "allow_partial": True}
-    for bad in ({"detectors": "nope"}, {"max_faces": "0"}, {"fps": "fast"}, {"operating_point": "0.5,0.1"}):
+    assert parse_scan_options({"face_fps": "10"}) == {"face_fps": 10.0}
+    assert scan_overrides({"face_fps": 10.0}, None)["policy"].face_rate_fps == 10.0
+    for bad in ({"detectors": "nope"}, {"max_faces": "0"}, {"fps": "fast"}, {"operating_point": "0.5,0.1"},
+                {"face_fps": "0"}):
         with pytest.raises(UsageError):
             parse_scan_options(bad)
 

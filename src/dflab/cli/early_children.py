@@ -19,8 +19,8 @@ from __future__ import annotations
 from pathlib import Path
 
 # `dflab scan` options that take a value (cli/scan.py; a test checks the two agree)
-SCAN_VALUE_OPTIONS = frozenset({"--report", "--detectors", "--fps", "--all-frames-up-to", "--max-faces",
-                                "--operating-point", "--reference"})  # fmt: skip
+SCAN_VALUE_OPTIONS = frozenset({"--report", "--detectors", "--fps", "--all-frames-up-to", "--face-fps",
+                                "--max-faces", "--operating-point", "--reference"})  # fmt: skip
 # The detectors each child serves (the default set, with no --detectors, includes both)
 EMBEDDING_READERS = frozenset({"identity_drift"})  # reads_identity_embeddings
 FACE_CROP_DETECTOR = "face_crop"

@@ -39,6 +39,8 @@ def register(kinds) -> None:
     p.add_argument("--scanner-version", metavar="FINGERPRINT",
                    help="fit on the records an earlier scanner version left in --cache (its fingerprint, the part "
                    "of a cached record's name after the file hash); nothing is scanned, a file missing there is skipped")
+    p.add_argument("--face-fps", type=float, metavar="RATE",
+                   help="scan with faces tracked in RATE frames a second (as `dflab scan --face-fps`; default 15)")
     p.add_argument("--l2", type=float, default=1.0, help="L2 penalty of the logistic fit (default 1.0)")
     p.add_argument("--out", required=True, metavar="FILE", help="where to write the table (JSON)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
@@ -50,6 +52,7 @@ def register(kinds) -> None:
 def run(args: argparse.Namespace) -> int:
     from dflab.atomic import write_text_atomic
     from dflab.cli.common import new_output_path, print_json
+    from dflab.config import SamplingPolicy
     from dflab.errors import UsageError
     from dflab.eval.scan_records import scan_manifest
     from dflab.train.findings_fit import fit_finding
@@ -59,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
     out = new_output_path(args.out, overwrite=args.overwrite)
     cache = Path(args.cache) if args.cache else Path(args.manifests[0]).resolve().parent / ".scan_cache"
     detectors = [d.strip() for d in args.detectors.split(",") if d.strip()] if args.detectors else None
+    policy = SamplingPolicy(face_rate_fps=args.face_fps) if args.face_fps is not None else None
     started = time.perf_counter()
     records, errors = [], []
     for manifest in args.manifests:
@@ -69,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
             bar.update(done - bar.n)
 
         found, failed = scan_manifest(manifest, cache, progress=progress, detectors=detectors,
-                                      fingerprint=args.scanner_version)
+                                      fingerprint=args.scanner_version, policy=policy)
         bar.close()
         records += found
         errors += failed
@@ -81,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
                         f"{args.finding}" + (f" --media-type {args.media_type}" if args.media_type else "")
                         + (f" --detectors {args.detectors}" if args.detectors else "")
                         + (f" --scanner-version {args.scanner_version}" if args.scanner_version else "")
+                        + (f" --face-fps {args.face_fps:g}" if args.face_fps is not None else "")
                         + f" --out {out.name}")
     table["seconds"] = round(time.perf_counter() - started, 1)
     write_text_atomic(out, json.dumps(table, indent=1) + "\n")

@@ -57,13 +57,16 @@ def record_from_scan(result_json: dict) -> dict:
 
 def scan_manifest(manifest_path: str | Path, cache_dir: str | Path,
                   progress: Callable[[int, int, str], None] | None = None,
-                  fingerprint: str | None = None, detectors: list[str] | None = None) -> tuple[list[dict], list[str]]:
+                  fingerprint: str | None = None, detectors: list[str] | None = None,
+                  policy=None) -> tuple[list[dict], list[str]]:  # fmt: skip
     """(records, errors): one record per scannable row, with label (0/1), group and method.
 
     The group is the manifest's `group` column, else its `source` column, else the file name: rows of
     one group are left out of a fit together. With `fingerprint` the records of that (earlier) scanner
     version are read from the cache and nothing is scanned: a file missing there is an error. With `detectors`
-    only those run (records of a subset are cached apart from full scans)."""
+    only those run (records of a subset are cached apart from full scans); with `policy` (a SamplingPolicy other
+    than the default) frames are sampled so, and those records too are cached apart."""
+    from dflab.config import SamplingPolicy
     from dflab.detect.scan import ScanOptions, scan_file
     from dflab.provenance.ledger.record import sha256_file
 
@@ -74,7 +77,10 @@ def scan_manifest(manifest_path: str | Path, cache_dir: str | Path,
     fingerprint = fingerprint or scanner_fingerprint()
     if detectors:
         fingerprint += "_" + hashlib.sha256(",".join(sorted(detectors)).encode()).hexdigest()[:8]
-    options = ScanOptions(detectors=detectors)
+    policy = policy or SamplingPolicy()
+    if policy != SamplingPolicy():
+        fingerprint += "_p" + hashlib.sha256(repr(policy).encode()).hexdigest()[:8]
+    options = ScanOptions(detectors=detectors, policy=policy)
     records, errors = [], []
     for n, row in enumerate(manifest.rows):
         if progress is not None:

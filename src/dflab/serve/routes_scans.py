@@ -30,12 +30,14 @@ MAX_IDEMPOTENCY_KEY = 200
                  operating_point="strict, default, sensitive, or two false-alarm rates M,S",
                  detectors="comma-separated detector names (default: all)", max_faces="faces tracked per frame",
                  fps="analysis frame rate for long videos", all_frames_up_to="analyse every frame up to this many s",
+                 face_fps="frames a second in which faces are tracked",
                  allow_partial="true: scan what decodes of a cut or damaged file",
                  callback_url="POSTed {id, state} when the scan finishes",
                  callback_secret="the HMAC key of the callback's signature (default: SHA-256 of your API key)"))
 async def submit_scan(request: Request, key: ApiKey = Depends(require_key)):
     """Multipart fields: `file` (required), `reference` (a recording of the expected speaker), and the `dflab
-    scan` options `operating_point`, `detectors`, `max_faces`, `fps`, `all_frames_up_to`, `allow_partial`;
+    scan` options `operating_point`, `detectors`, `max_faces`, `fps`, `all_frames_up_to`, `face_fps`,
+    `allow_partial`;
     `callback_url` (and `callback_secret`) to be told when it finishes. Header `Idempotency-Key` makes a retried
     request return the first one's scan."""
     service = service_of(request)

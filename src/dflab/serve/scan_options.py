@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dflab.errors import UsageError
 
-FORM_FIELDS = ("operating_point", "detectors", "max_faces", "fps", "all_frames_up_to", "allow_partial")
+FORM_FIELDS = ("operating_point", "detectors", "max_faces", "fps", "all_frames_up_to", "face_fps", "allow_partial")
 
 
 def parse_scan_options(fields: dict[str, str]) -> dict:
@@ -35,6 +35,8 @@ def parse_scan_options(fields: dict[str, str]) -> dict:
         options["fps"] = _number(fields["fps"], "fps", float, 0.1, 60.0)
     if fields.get("all_frames_up_to"):
         options["all_frames_up_to"] = _number(fields["all_frames_up_to"], "all_frames_up_to", float, 0.0, 3600.0)
+    if fields.get("face_fps"):
+        options["face_fps"] = _number(fields["face_fps"], "face_fps", float, 1.0, 60.0)
     if fields.get("allow_partial", "").lower() in ("1", "true", "yes", "on"):
         options["allow_partial"] = True
     return options
@@ -57,6 +59,8 @@ def scan_overrides(options: dict, reference_voice: str | None) -> dict:
         policy["rate_fps"] = options["fps"]
     if "all_frames_up_to" in options:
         policy["all_frames_up_to_s"] = options["all_frames_up_to"]
+    if "face_fps" in options:
+        policy["face_rate_fps"] = options["face_fps"]
     if policy:
         overrides["policy"] = SamplingPolicy(**policy)
     if options.get("allow_partial"):
