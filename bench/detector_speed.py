@@ -78,24 +78,29 @@ def main() -> None:
     from dflab.detect.learned.face_crop_model import cached_model, predict_proba
     from dflab.detect.learned.face_crop_runtime import load_network
 
-    load_network(None, 1)  # makes the export if the cache has none yet, so the start-up rows measure its opening
-    start_up = {runtime: start_up_cpu_s(code) for runtime, code in START_UP.items()}
     model, meta = cached_model()
     size = int(meta["crop_size"])
     rng = np.random.default_rng(0)
     crops = rng.integers(0, 256, (args.crops, size, size, 3), dtype=np.uint8)
     subject = _subject()
     rows = []
+
+    def network_rows(runtime: str, threads: int, predict) -> None:
+        for batch in (1, 16, 32):
+            predict(crops[:batch], batch)  # warm-up
+            seconds = _best(lambda: predict(crops, batch), args.repeats)
+            rows.append({"what": "network", "runtime": runtime, "threads": threads, "batch": batch,
+                         "crops": args.crops, "seconds": seconds, "crops_per_s": args.crops / seconds})
+
+    # torch first: importing ONNX Runtime into the same process slows torch's forward passes (~15 %, its own
+    # OpenMP threads), which no scan does (it runs one or the other)
     for threads in (1, 2):
         torch.set_num_threads(threads)
-        exported = load_network(None, threads)
-        for runtime, predict in (("torch", lambda c, b: predict_proba(model, c, b)),
-                                 ("onnxruntime", exported.probabilities)):
-            for batch in (1, 16, 32):
-                predict(crops[:batch], batch)  # warm-up
-                seconds = _best(lambda: predict(crops, batch), args.repeats)
-                rows.append({"what": "network", "runtime": runtime, "threads": threads, "batch": batch,
-                             "crops": args.crops, "seconds": seconds, "crops_per_s": args.crops / seconds})
+        network_rows("torch", threads, lambda c, b: predict_proba(model, c, b))
+    load_network(None, 1)  # makes the export if the cache has none yet, so the start-up rows measure its opening
+    start_up = {runtime: start_up_cpu_s(code) for runtime, code in START_UP.items()}
+    for threads in (1, 2):
+        network_rows("onnxruntime", threads, load_network(None, threads).probabilities)
         if subject is not None:
             detector = FaceCropDetector(rate_per_s=5.0, max_per_track=10_000, threads=threads)
             n = detector.detect(subject).details["crops_scored"]

@@ -71,6 +71,8 @@ class OnnxFaceCrop:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads or 0  # 0: ONNX Runtime's own choice
         options.inter_op_num_threads = 1
+        # Its pool threads would otherwise spin after each run, taking CPU from the scan's other threads.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.meta = json.loads(self._session.get_modelmeta().custom_metadata_map[META_KEY])
 
