@@ -184,8 +184,6 @@ def grad_cam(model, crop: np.ndarray) -> np.ndarray:
     where in the face the evidence sits. One forward and one backward pass on a single crop."""
     import torch
 
-    from dflab.detect.learned.face_crop_runtime import class_activation_to_crop
-
     x = to_tensor(crop[None]).requires_grad_(True)  # the weights are frozen; the graph must still exist
     with torch.enable_grad():
         features = model.extract_features(x)
@@ -196,3 +194,12 @@ def grad_cam(model, crop: np.ndarray) -> np.ndarray:
     cam = torch.relu((weights * features).sum(1))[0].detach().numpy()
     model.zero_grad(set_to_none=True)
     return class_activation_to_crop(cam, crop.shape[:2])
+
+
+def class_activation_to_crop(cam: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A (h, w) activation map upsampled to the crop's (height, width), clipped at 0 and scaled to max 1."""
+    import cv2
+
+    cam = cv2.resize(cam.astype(np.float32), (shape[1], shape[0]), interpolation=cv2.INTER_CUBIC)
+    cam = np.clip(cam, 0, None)
+    return cam / (cam.max() + 1e-6)

@@ -25,6 +25,15 @@ from pathlib import Path
 
 import numpy as np
 
+from dflab.detect.learned.face_crop_model import (
+    class_activation_to_crop,
+    grad_cam,
+    load_model,
+    normalise,
+    predict_proba,
+    shipped_weights_path,
+)
+
 log = logging.getLogger(__name__)
 
 CACHE_ENV = "DFLAB_CACHE_DIR"
@@ -53,15 +62,6 @@ def export_path(weights: Path) -> Path:
     return model_cache_dir() / f"face_crop-{digest.hexdigest()[:20]}.onnx"
 
 
-def class_activation_to_crop(cam: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """A (h, w) activation map upsampled to the crop's (height, width), clipped at 0 and scaled to max 1."""
-    import cv2
-
-    cam = cv2.resize(cam.astype(np.float32), (shape[1], shape[0]), interpolation=cv2.INTER_CUBIC)
-    cam = np.clip(cam, 0, None)
-    return cam / (cam.max() + 1e-6)
-
-
 class OnnxFaceCrop:
     """`meta`, `probabilities(crops, batch_size)` and `grad_cam(crop)` from an exported network."""
 
@@ -76,11 +76,9 @@ class OnnxFaceCrop:
         self._session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.meta = json.loads(self._session.get_modelmeta().custom_metadata_map[META_KEY])
 
-    def _run(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        from dflab.detect.learned.face_crop_model import normalise
-
-        probability, cam = self._session.run(None, {"crops": normalise(crops)})
-        return probability, cam
+    def _run(self, crops: np.ndarray) -> list[np.ndarray]:
+        """[P(fake) per crop, class activation map per crop]."""
+        return self._session.run(None, {"crops": normalise(crops)})
 
     def probabilities(self, crops: np.ndarray, batch_size: int = 32) -> np.ndarray:
         out = [self._run(crops[start : start + batch_size])[0] for start in range(0, len(crops), batch_size)]
@@ -98,13 +96,9 @@ class TorchFaceCrop:
         self.model, self.meta = model, meta
 
     def probabilities(self, crops: np.ndarray, batch_size: int = 32) -> np.ndarray:
-        from dflab.detect.learned.face_crop_model import predict_proba
-
         return predict_proba(self.model, crops, batch_size)
 
     def grad_cam(self, crop: np.ndarray) -> np.ndarray:
-        from dflab.detect.learned.face_crop_model import grad_cam
-
         return grad_cam(self.model, crop)
 
 
@@ -144,8 +138,6 @@ def export(model, meta: dict, path: Path) -> None:
 def load_network(weights: str | None = None, threads: int | None = None):
     """The network for `weights` (None: the shipped file): its export when there is one, else torch (making the
     export for the next process when it can)."""
-    from dflab.detect.learned.face_crop_model import load_model, shipped_weights_path
-
     path = Path(weights) if weights else shipped_weights_path()
     target = None
     try:
