@@ -134,3 +134,19 @@ def test_the_embedding_frames_are_handed_on_once_each_as_they_stream(step: int) 
         expected += [part[i].frame_pos for i in embedding_positions(times, EMBED_EVERY_S)]
     assert sorted(pos for pos, _ in handed) == sorted(expected) and len(set(handed)) == len(handed)
     assert all(value == pos % 256 for pos, value in handed)
+
+
+def test_a_track_too_short_to_be_embedded_hands_on_nothing() -> None:
+    """With min_embeddings=3 (identity drift's minimum): a 0.8 s face has 2 embedding frames (its first and last:
+    never embedded) and hands on none; a 4 s face hands on all of its own, the first ones once its third is seen."""
+    n = 300
+    handed: list[int] = []
+    keeper = FramesAhead(expected=n, max_gap_s=MAX_GAP_S, min_embeddings=3,
+                         embeddings=lambda pos, rgb, obs: handed.append(pos))  # fmt: skip
+    short, long = list(range(0, 25, 2)), list(range(150, 270, 2))  # 0.8 s, then (after a gap) 4 s
+    observations = _observe(keeper, n, 30.0, short + long)
+    keeper.frames()
+    times = [o.time_s for o in observations[len(short):]]
+    expected = [observations[len(short) + i].frame_pos for i in embedding_positions(times, EMBED_EVERY_S)]
+    assert len(embedding_positions([o.time_s for o in observations[: len(short)]], EMBED_EVERY_S)) == 2
+    assert handed == expected and len(expected) >= 3

@@ -12,7 +12,8 @@ A wrong guess costs that second decode, never a different result. A clip with mo
 
 The foreseen identity-embedding frames can also be handed on at once (`embeddings`, called with the frame's position,
 pixels and observation): a scan gives them to its embedding child, idle while the face stage runs, instead of after
-it (faces.analyse.EmbeddingsAhead takes the descriptors made this way and makes only the rest).
+it (faces.analyse.EmbeddingsAhead takes the descriptors made this way and makes only the rest). A track's frames are
+held until it is sure to get `min_embeddings` of them: a shorter track is never embedded.
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ class FramesAhead:
     shot changes (`cut`), following the tracks as `faces.track.link_tracks` will link them."""
 
     def __init__(self, expected: int, max_gap_s: float, budget: int = MAX_FRAMES_AHEAD,
-                 face_steps_s: tuple[float, ...] = FACE_STEPS_S, embeddings=None) -> None:  # fmt: skip
+                 face_steps_s: tuple[float, ...] = FACE_STEPS_S, embeddings=None,
+                 min_embeddings: int = 1) -> None:  # fmt: skip
         from dflab.faces.track import TrackLinker
 
         self._spread = spread_positions(expected)
@@ -82,7 +84,11 @@ class FramesAhead:
         self._closed_seen = 0
         self.overflowed = False
         self._embeddings = embeddings  # called as embeddings(pos, rgb, obs) for each foreseen embedding frame
-        self._embedded: dict[int, int] = {}  # per open track: the position of its latest embedding frame
+        self._min_embeddings = min_embeddings
+        # Per open track: its embedding frames while it may still be too short to embed; once it is not, the
+        # position of the latest one handed on.
+        self._held: dict[int, list[tuple[FaceObservation, np.ndarray]]] = {}
+        self._handed: dict[int, int] = {}
 
     def stream(self, frames: Iterable) -> Iterator:
         for pos, frame in enumerate(frames):
@@ -146,14 +152,28 @@ class FramesAhead:
                 pos, rgb, obs = latest
                 self._keep(pos, rgb)
                 self._embed(id(track), obs, rgb)
-            self._embedded.pop(id(track), None)
+            self._held.pop(id(track), None)
+            self._handed.pop(id(track), None)
         self._closed_seen = len(closed)
 
     def _embed(self, key: int, obs: FaceObservation, rgb: np.ndarray) -> None:
-        """Hand on an embedding frame of track `key` once (a track's last may also be a step's pick)."""
-        if self._embeddings is not None and self._embedded.get(key) != obs.frame_pos:
-            self._embedded[key] = obs.frame_pos
-            self._embeddings(obs.frame_pos, rgb, obs)
+        """An embedding frame of track `key` (its first, a step's pick or its last; the last may also be the latest
+        pick): handed on once, as soon as the track has `min_embeddings` of them."""
+        if self._embeddings is None:
+            return
+        if key in self._handed:
+            if self._handed[key] != obs.frame_pos:
+                self._handed[key] = obs.frame_pos
+                self._embeddings(obs.frame_pos, rgb, obs)
+            return
+        held = self._held.setdefault(key, [])
+        if held and held[-1][0].frame_pos == obs.frame_pos:
+            return
+        held.append((obs, rgb))
+        if len(held) >= self._min_embeddings:
+            for frame_obs, frame_rgb in self._held.pop(key):
+                self._embeddings(frame_obs.frame_pos, frame_rgb, frame_obs)
+            self._handed[key] = obs.frame_pos
 
     def _keep(self, pos: int, item) -> None:
         if self.overflowed or pos in self._kept:
@@ -168,6 +188,7 @@ class FramesAhead:
         self._kept = {}
         self._latest = {}
         self._picks = {}
-        self._embedded = {}
+        self._held = {}
+        self._handed = {}
         self._last_frame = None
         self._linker = None

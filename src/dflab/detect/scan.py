@@ -309,7 +309,10 @@ def _frames_ahead(path: Path, planned: list | None, expected: int, embedder=None
     from dflab.faces.track import MAX_GAP_S
 
     # A clip sampled below its frame rate (over 20 s) foresees more frames than the budget: hold none for it.
-    return FramesAhead(expected, MAX_GAP_S, embeddings=_early_embeddings(embedder)) if expected else None
+    if not expected:
+        return None
+    return FramesAhead(expected, MAX_GAP_S, embeddings=_early_embeddings(embedder),
+                       min_embeddings=_fewest_embeddings(planned or []) or 1)  # fmt: skip
 
 
 def _early_embeddings(embedder):
@@ -397,12 +400,18 @@ def _tracks_to_embed(subject: AnalysedMedia, detectors: list) -> list:
     `min_identity_embeddings`; identity drift ignores a track with fewer than three)."""
     from dflab.faces.analyse import EMBED_EVERY_S, embedding_positions
 
-    readers = [d for d in detectors if getattr(d, "reads_identity_embeddings", False)]
-    if subject.media_type != "video" or not readers:
+    fewest = _fewest_embeddings(detectors)
+    if subject.media_type != "video" or fewest is None:
         return []
-    fewest = min(int(getattr(d, "min_identity_embeddings", 1)) for d in readers)
     return [t for t in subject.tracks
             if len(embedding_positions([o.time_s for o in t.observations], EMBED_EVERY_S)) >= fewest]
+
+
+def _fewest_embeddings(detectors: list) -> int | None:
+    """The fewest identity embeddings a track needs for any detector that reads them to use it (its
+    `min_identity_embeddings`); None when none reads them."""
+    readers = [d for d in detectors if getattr(d, "reads_identity_embeddings", False)]
+    return min(int(getattr(d, "min_identity_embeddings", 1)) for d in readers) if readers else None
 
 
 def _prefetch_frames(subject: AnalysedMedia, detectors: list, ahead=None, kept: dict | None = None) -> None:
