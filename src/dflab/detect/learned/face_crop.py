@@ -100,10 +100,14 @@ class FaceCropDetector:
 
     def warm(self) -> None:
         """Load the network now rather than on the first face."""
+        self._network()
+
+    def _network(self):
+        """The network in this process (face_crop_runtime), loaded once per process at the requested thread count."""
         from dflab.detect.learned.face_crop_runtime import cached_network
         from dflab.threads import requested_torch_threads
 
-        cached_network(self.weights, requested_torch_threads())
+        return cached_network(self.weights, requested_torch_threads())
 
     def _crops(self, media: AnalysedMedia, size: int, padding: float):
         from dflab.faces import align
@@ -135,10 +139,7 @@ class FaceCropDetector:
             crops, owners, times, positions, matrices = cut
             probs, cam_of = process.probabilities_of(ticket), process.grad_cam
         else:
-            from dflab.detect.learned.face_crop_runtime import cached_network
-            from dflab.threads import requested_torch_threads
-
-            network = cached_network(self.weights, requested_torch_threads())
+            network = self._network()
             crops, owners, times, positions, matrices = self._crops(media, int(network.meta["crop_size"]),
                                                                     float(network.meta["padding"]))  # fmt: skip
             probs, cam_of = network.probabilities(np.stack(crops), self.batch_size), network.grad_cam

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from dflab.detect.learned.face_crop_model import (
+    CROP_SIZE,
     class_activation_to_crop,
     grad_cam,
     load_model,
@@ -119,7 +120,7 @@ def export(model, meta: dict, path: Path) -> None:
             weights = self.network._fc.weight[:1, :, None, None]  # the fake logit's weight per channel
             return torch.sigmoid(logit), torch.relu(torch.nn.functional.conv2d(features, weights))[:, 0]
 
-    size = int(meta.get("crop_size", 160))
+    size = int(meta.get("crop_size", CROP_SIZE))
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(path, mode=0o644) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporter's notes on its own internals, not the user's business
