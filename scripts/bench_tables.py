@@ -725,6 +725,10 @@ SPECS: dict[str, Spec] = {
                                      _scan_speed, "`bench/scan_speed.py --label process_after`: the scan with the "
                                      "identity embeddings and the face-crop network in child processes started "
                                      "with it (docs/performance.md)"),
+    "scan_speed_one_busy_core": Spec("LivePortrait's s18.mp4 (1280x720, 30 fps, speech) looped to 10 s",
+                                     _scan_speed, "`bench/scan_speed.py --runs 5 --label one_busy_core`: the same "
+                                     "scan while another process keeps one of the two cores busy (a Python busy "
+                                     "loop), run between two idle runs of scan_speed.json (docs/performance.md)"),
     "scan_speed_single_process": Spec("LivePortrait's s18.mp4 (1280x720, 30 fps, speech) looped to 10 s",
                                       _scan_speed, "`bench/scan_speed.py --runs 5` on the code before both steps "
                                       "of child processes (one process, key frames decoded again), run just before "
