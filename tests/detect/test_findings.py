@@ -251,3 +251,13 @@ def test_any_combiner_over_time_is_the_most_confident_member_per_moment():
     curve = model.series(evidence, times)
     high = float(np.interp(0.6 * math.log(0.99 / 0.01), (-3.6, 0.0, 3.6), (0.3, 0.5, 0.9)))
     assert curve == pytest.approx([0.5, high, 0.5])
+
+
+def test_a_speed_reading_that_leans_to_a_change_but_is_not_flagged_says_so():
+    """A natural recording whose sound reads p(changed) 0.5 at 0.93x: authentic, but the finding must not call the
+    playback natural while the cue says it may be changed (the two lines disagreed)."""
+    leaning = next(f for f in judge([_speed(0.5, 0.93, 0.5)], [], media_type="audio") if f.name == "speed_changed")
+    assert leaning.verdict == "authentic" and leaning.score >= 0.5
+    assert leaning.summary.startswith("Playback may be changed to about 0.93x, below the suspicious line p >= ")
+    natural = next(f for f in judge([_speed(0.1, 1.0)], [], media_type="audio") if f.name == "speed_changed")
+    assert natural.summary.startswith("Playback looks natural")

@@ -26,7 +26,7 @@ def describe(kind, p, verdict, members, evidence, track_scores, track_times, thr
     if p is None:
         return "None of its detectors could run on this file.", kind.what, [], {}
     if kind.name == "speed_changed":
-        return _speed(kind, p, verdict, evidence["speed"])
+        return _speed(kind, p, verdict, evidence["speed"], thresholds)
     if kind.name == "cut":
         return _cut(kind, p, verdict, evidence["cuts"])
     if kind.name == "disclosed_synthetic":
@@ -55,11 +55,14 @@ def describe(kind, p, verdict, members, evidence, track_scores, track_times, thr
     return summary, headline, ranges, details
 
 
-def _speed(kind, p, verdict, ev: Evidence):
+def _speed(kind, p, verdict, ev: Evidence, thresholds):
     factor = ev.details.get("speed_factor")
     details = {"speed_factor": factor, "speed_confidence": ev.details.get("speed_confidence")}
-    if factor is None or abs(factor - 1.0) < 0.02 or verdict == "authentic":
+    if factor is None or abs(factor - 1.0) < 0.02 or p < 0.5:
         return (f"Playback looks natural (p(changed) = {p:.2f}).", kind.what, [], details)
+    if verdict == "authentic":  # leaning to a change, but not enough to flag: say which way it leans
+        return (f"Playback may be changed to about {factor:.2f}x, below the suspicious line p >= "
+                f"{thresholds['suspicious']:.2f} (p(changed) = {p:.2f}).", kind.what, [], details)
     direction = "slowed" if factor < 1.0 else "sped up"
     details["speed_direction"] = "slowed" if factor < 1.0 else "sped_up"
     ranges = list(ev.time_ranges)

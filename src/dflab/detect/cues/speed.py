@@ -30,6 +30,7 @@ MIN_AUDIO_S = 3.0
 FULL_CONFIDENCE_S = 8.0  # the model was calibrated on 10 s clips
 AUDIO_CONFIDENCE = 0.5
 NOT_CLEAN_CONFIDENCE = 0.5  # music, hiss or noise fills the speech's pauses (dflab.audio.speed.speech_quality)
+CLEARLY_CHANGED = 0.6  # from this p(changed) the summary says "looks changed", below it "may be changed"
 
 
 def _native_rate(media) -> int:
@@ -197,7 +198,10 @@ class SpeedDetector:
         elif video is not None and video.confidence > 0:
             parts.append(f"video: no re-timing pattern, {100 * (video.repeat_fraction + video.blend_fraction):.0f}% "
                          "of frames repeated or blended")
-        lead = f"Playback looks {'changed to about ' + format(factor, '.2f') + 'x' if changed else 'natural (1.0x)'}"
+        if not changed:
+            lead = "Playback looks natural (1.0x)"
+        else:  # just over the midline the sound's regression alone can read a natural clip as 0.9x or 1.1x
+            lead = f"Playback {'looks' if score >= CLEARLY_CHANGED else 'may be'} changed to about {factor:.2f}x"
         duration = m.duration_s or (m.audio.duration_s if m.audio else 0.0)
         # where: the windows that read as changed, joined (10 s windows 5 s apart: within about 5 s)
         flagged = reading.changed_ranges if reading is not None else []
