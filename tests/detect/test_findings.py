@@ -261,3 +261,29 @@ def test_a_speed_reading_that_leans_to_a_change_but_is_not_flagged_says_so():
     assert leaning.summary.startswith("Playback may be changed to about 0.93x, below the suspicious line p >= ")
     natural = next(f for f in judge([_speed(0.1, 1.0)], [], media_type="audio") if f.name == "speed_changed")
     assert natural.summary.startswith("Playback looks natural")
+
+
+def test_a_long_silent_clip_slowed_or_sped_up_is_read_from_its_frames(shared_data, tmp_path):
+    """Over 20 s a scan analyses a few frames a second, which hides the repeated or dropped frames of a re-timing;
+    the speed cue reads them from the thumbnails kept for every decoded frame. Without sound (before, the speed
+    finding could not run on such a clip at all) and sped up (before, the sound alone read 1.11x)."""
+    import shutil
+    import subprocess
+
+    from dflab.detect.scan import ScanOptions, scan_file
+
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg not installed")
+    clip = shared_data / "liveportrait" / "assets" / "examples" / "driving" / "d14.mp4"  # 17.9 s, 30 fps
+    slowed, sped_up = tmp_path / "slowed.mp4", tmp_path / "sped_up.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(clip), "-vf", "setpts=PTS/0.75,fps=30", "-an",
+                    "-c:v", "libx264", "-crf", "20", str(slowed)], check=True)  # 23.8 s
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-stream_loop", "1", "-i", str(clip), "-vf",
+                    "setpts=PTS/1.25,fps=30", "-af", "atempo=1.25", "-c:v", "libx264", "-crf", "20", "-c:a", "aac",
+                    str(sped_up)], check=True)  # 28.6 s
+    for path, factor, words in ((slowed, 0.75, "playback slowed to 0.7"), (sped_up, 1.25, "playback sped up to 1.2")):
+        result = scan_file(path, ScanOptions(detectors=["speed", "cuts"]))
+        assert result.frames_analysed < 0.5 * result.duration_s * 30  # the analysis frames were sampled
+        speed = next(f for f in result.findings if f.name == "speed_changed")
+        assert speed.verdict == "manipulated" and speed.details["speed_factor"] == pytest.approx(factor, rel=0.05)
+        assert words in result.summary

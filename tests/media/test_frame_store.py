@@ -200,3 +200,28 @@ def test_dropped_features_read_as_not_computed(tmp_path):
     assert frames.feature("mean") == []
     frames.drop_features()
     assert frames.feature("mean") is None
+
+
+def test_a_sampled_clip_keeps_its_run_features_for_every_decoded_frame(shared_data):
+    """A clip over 20 s is analysed at a few frames a second; the run features are still computed on every decoded
+    frame from the first (the speed cue's frame-to-frame patterns), the kept ones with the same values."""
+    from dflab.media.frame_store import RUN_MAX_FRAMES
+
+    features = {"mean": lambda rgb: float(rgb.mean()), "max": lambda rgb: int(rgb.max())}
+    long_clip = load(shared_data / "liveportrait/assets/examples/driving/d6.mp4", with_audio=False,
+                     keep_frames=False, frame_features=features, run_features=("mean",))
+    frames = long_clip.frames
+    decoded = long_clip.meta["decoded_frames"]
+    assert long_clip.meta["sampled_rate_fps"] is not None and len(frames) < decoded // 2  # sampled
+    means, types = frames.consecutive_run("mean")
+    assert len(means) == len(types) == min(decoded, RUN_MAX_FRAMES) > 900
+    kept = [f.index for f in frames if f.index < len(means)]
+    assert [means[i] for i in kept] == frames.feature("mean")[: len(kept)]
+    assert [types[i] for i in kept] == [f.pict_type for f in frames][: len(kept)]
+    assert frames.consecutive_run("max") is None  # not a run feature
+    frames.drop_features()
+    assert frames.consecutive_run("mean") is None
+    # every frame of a short clip is analysed: no separate run
+    short = load(shared_data / CLIPS["liveportrait"], with_audio=False, keep_frames=False, frame_features=features,
+                 run_features=("mean",))
+    assert short.frames.consecutive_run("mean") is None and len(short.frames.feature("mean")) == len(short.frames)

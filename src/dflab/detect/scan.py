@@ -95,7 +95,8 @@ def decode_and_find_faces(path: Path, options: ScanOptions, watch: _Stopwatch, o
                 # Frames stream through: only a few stay in memory, with the per-frame features the cues that
                 # read every frame need (media/frame_store.py); any other frame is decoded again on request.
                 outcome["media"] = load(path, policy=options.policy, limits=options.limits, frame_sink=sink,
-                                        keep_frames=False, frame_features=streamed_frame_features())
+                                        keep_frames=False, frame_features=streamed_frame_features(),
+                                        run_features=consecutive_frame_features())
             except BaseException as exc:  # handed to the caller's thread below
                 outcome["error"] = exc
             finally:
@@ -156,6 +157,14 @@ def streamed_frame_features() -> dict:
     from dflab.shallow.speed_video import grey_thumbnail
 
     return {CUT_THUMB: cut_thumb, SPEED_THUMB: grey_thumbnail}
+
+
+def consecutive_frame_features() -> tuple[str, ...]:
+    """Of those, the ones also kept for every decoded frame of a long clip's first minute, where the analysis
+    frames are a few a second: re-timing shows only from one frame to the next (cues/speed.py)."""
+    from dflab.detect.cues.speed import SPEED_THUMB
+
+    return (SPEED_THUMB,)
 
 
 class _Stopwatch:

@@ -3,7 +3,7 @@ for frames whose pixels are read), timestamps in seconds."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -170,6 +170,9 @@ class VideoDecoder:
             switch_after_s=policy.all_frames_up_to_s if unknown_length else None,
             fallback_rate_fps=policy.rate_fps if unknown_length else None,
         )
+        # Handed each decoded frame the sampling skips among the first `skipped_frames` (StreamedFrames.add_skipped).
+        self.skipped_sink: Callable[[DecodedFrame], None] | None = None
+        self.skipped_frames = 0
         self.decoded = 0
         self.truncated = False
         self.capped = False
@@ -233,9 +236,11 @@ class VideoDecoder:
                 if self.selector.full:
                     self.capped = True
                     return
-                if not self.selector.keep(time_s):
-                    continue
                 pict_type = _PICT_TYPES.get(int(frame.pict_type), "")
+                if not self.selector.keep(time_s):
+                    if self.skipped_sink is not None and index < self.skipped_frames:
+                        self.skipped_sink(self.decoded_frame(frame, index, time_s, pict_type))
+                    continue
                 if self.lazy_rgb:
                     yield self.decoded_frame(frame, index, time_s, pict_type)
                 else:

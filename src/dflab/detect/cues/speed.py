@@ -89,6 +89,19 @@ def _video_speed(frames, fps: float):
     return speed_from_thumbnails(np.stack(thumbs).astype(np.float32), pict_types=pict_types, fps=fps)
 
 
+def _run_speed(media):
+    """The re-timing pattern of a sampled (long) clip's first stretch of consecutive frames, from the thumbnails
+    kept for every decoded frame while it was decoded (media/frame_store.py, `consecutive_run`); None without."""
+    from dflab.shallow.speed_video import speed_from_thumbnails
+
+    run = getattr(media.frames, "consecutive_run", None)
+    found = run(SPEED_THUMB) if run is not None and media.fps > 0 else None
+    if not found:
+        return None
+    thumbs, pict_types = found
+    return speed_from_thumbnails(np.stack(thumbs).astype(np.float32), pict_types=pict_types, fps=media.fps)
+
+
 def _window_details(window) -> dict:
     estimate = window.estimate  # None: no speech in the window
     return {"start_s": round(window.start_s, 2), "end_s": round(window.end_s, 2),
@@ -158,7 +171,7 @@ class SpeedDetector:
         # strong (setting the factor) on 10-15 of 18-19 at 0.75-1.5x; blending mostly missed and never strong; no
         # natural clip strong. With the sound (bench/speed_video_audio.py) no natural copy is confident.
         frames = m.frames if _consecutive_frames(m) else []
-        video = _video_speed(frames, m.fps) if frames else None
+        video = _video_speed(frames, m.fps) if frames else _run_speed(m)
 
         if audio_est is None and (video is None or video.confidence == 0):
             why = audio_note if m.media_type == "audio" else f"{audio_note}; the frames show no sign of retiming either"
