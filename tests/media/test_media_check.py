@@ -6,6 +6,7 @@ import glob
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from dflab.config import Limits, SamplingPolicy
@@ -67,6 +68,30 @@ def test_no_real_audio_or_video_file_is_partial(shared_data):
         else:
             assert checked.completeness.complete
     assert partial == []
+
+
+def test_an_edited_video_whose_audio_timestamps_jump_is_whole_and_in_step(tmp_path, shared_data):
+    """ffmpeg -stream_loop joins leave 48 ms jumps in the audio timestamps (two of them here, more than the
+    slack); players fill them with silence, and so does the decoder, so the file is whole and the sound keeps
+    its place beside the pictures."""
+    import shutil
+    import subprocess
+
+    from dflab.media.audio import AudioChunks
+
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg not installed")
+    looped = tmp_path / "looped.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-stream_loop", "2", "-i",
+                    str(shared_data / "liveportrait/assets/examples/driving/d20.mp4"), "-c:v", "copy", "-c:a", "aac",
+                    str(looped)], check=True)
+    chunks = AudioChunks(looped)
+    samples = np.concatenate(list(chunks))
+    assert chunks.gaps_filled_s == pytest.approx(0.096, abs=0.01)
+    media = load(looped, policy=SMALL)
+    assert media.meta["complete"] and media.audio.duration_s == pytest.approx(samples.size / 16_000)
+    declared = media.meta["declared_duration_s"]
+    assert abs(media.audio.duration_s - declared) < 0.05
 
 
 def test_real_pictures_are_whole(shared_data):
@@ -173,7 +198,6 @@ def test_one_minimum_size_for_pictures_and_video(tmp_path):
             else:
                 with pytest.raises(Unsupported, match=f"{side}x40 pixels, smaller than the minimum of 16x16"):
                     read(picture)
-    import numpy as np
 
     clip = write_video(tmp_path / "thin.mp4", [np.full((8, 64, 3), 90, np.uint8)] * 5, fps=10)
     with pytest.raises(Unsupported, match="smaller than the minimum"):

@@ -14,6 +14,11 @@ from dflab.media.guards import media_errors, one_line
 from dflab.media.types import Audio
 
 DEFAULT_SAMPLE_RATE = 16_000
+# A jump forward in the audio timestamps (a join made by an editor: ffmpeg -stream_loop leaves 48 ms at each loop)
+# is filled with silence, as players do, so the sound stays where the pictures are. Smaller jumps are rounding;
+# larger ones are broken timestamps, not a pause, and are left as they are.
+MIN_GAP_S = 0.005
+MAX_GAP_S = 10.0
 
 
 class AudioChunks:
@@ -30,6 +35,7 @@ class AudioChunks:
         self.truncated = False
         self.error = ""
         self.total = 0
+        self.gaps_filled_s = 0.0  # silence put into timestamp gaps
 
     def __iter__(self) -> Iterator[np.ndarray]:
         import av
@@ -45,6 +51,7 @@ class AudioChunks:
                 stream.thread_type = "AUTO"
                 resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
             packets = container.demux(stream)
+            expected_s = None  # where the next decoded frame should start, by the last one's timestamp and length
             while True:
                 decoded: list[np.ndarray] = []
                 try:
@@ -52,6 +59,15 @@ class AudioChunks:
                         packet = next(packets, None)
                         frames = packet.decode() if packet is not None else [None]  # None flushes the resampler
                         for frame in frames:
+                            if frame is not None and frame.pts is not None and frame.time_base is not None:
+                                start_s = float(frame.pts * frame.time_base)
+                                gap = start_s - expected_s if expected_s is not None else 0.0
+                                if MIN_GAP_S < gap <= MAX_GAP_S:
+                                    silence = np.zeros(int(round(gap * sample_rate)), np.float32)
+                                    decoded.append(silence)
+                                    self.total += silence.size
+                                    self.gaps_filled_s += gap
+                                expected_s = start_s + frame.samples / float(frame.sample_rate)
                             for out in resampler.resample(frame):
                                 samples = out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
                                 decoded.append(samples)
