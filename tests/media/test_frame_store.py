@@ -202,26 +202,25 @@ def test_dropped_features_read_as_not_computed(tmp_path):
     assert frames.feature("mean") is None
 
 
-def test_a_sampled_clip_keeps_its_run_features_for_every_decoded_frame(shared_data):
-    """A clip over 20 s is analysed at a few frames a second; the run features are still computed on every decoded
-    frame from the first (the speed cue's frame-to-frame patterns), the kept ones with the same values."""
+def test_a_sampled_clip_keeps_a_grey_thumbnail_of_every_decoded_frame(shared_data):
+    """A clip over 20 s is analysed at a few frames a second; with `grey_run` a grey thumbnail of every decoded
+    frame from the first is still kept (the speed cue's frame-to-frame patterns), made from the luma plane: the
+    grey of the analysis frame's RGB up to rounding."""
     from dflab.media.frame_store import RUN_MAX_FRAMES
+    from dflab.shallow.speed_video import grey_thumbnail
 
-    features = {"mean": lambda rgb: float(rgb.mean()), "max": lambda rgb: int(rgb.max())}
     long_clip = load(shared_data / "liveportrait/assets/examples/driving/d6.mp4", with_audio=False,
-                     keep_frames=False, frame_features=features, run_features=("mean",))
+                     keep_frames=False, grey_run=64)
     frames = long_clip.frames
     decoded = long_clip.meta["decoded_frames"]
     assert long_clip.meta["sampled_rate_fps"] is not None and len(frames) < decoded // 2  # sampled
-    means, types = frames.consecutive_run("mean")
-    assert len(means) == len(types) == min(decoded, RUN_MAX_FRAMES) > 900
-    kept = [f.index for f in frames if f.index < len(means)]
-    assert [means[i] for i in kept] == frames.feature("mean")[: len(kept)]
-    assert [types[i] for i in kept] == [f.pict_type for f in frames][: len(kept)]
-    assert frames.consecutive_run("max") is None  # not a run feature
+    thumbs, types = frames.consecutive_run()
+    assert thumbs.shape == (min(decoded, RUN_MAX_FRAMES), 64, 64) and len(types) == len(thumbs) > 900
+    for frame in frames[:20]:
+        assert types[frame.index] == frame.pict_type
+        assert np.abs(thumbs[frame.index] - grey_thumbnail(frame.rgb)).mean() < 0.5
     frames.drop_features()
-    assert frames.consecutive_run("mean") is None
+    assert frames.consecutive_run() is None
     # every frame of a short clip is analysed: no separate run
-    short = load(shared_data / CLIPS["liveportrait"], with_audio=False, keep_frames=False, frame_features=features,
-                 run_features=("mean",))
-    assert short.frames.consecutive_run("mean") is None and len(short.frames.feature("mean")) == len(short.frames)
+    short = load(shared_data / CLIPS["liveportrait"], with_audio=False, keep_frames=False, grey_run=64)
+    assert short.frames.consecutive_run() is None

@@ -96,7 +96,7 @@ def decode_and_find_faces(path: Path, options: ScanOptions, watch: _Stopwatch, o
                 # read every frame need (media/frame_store.py); any other frame is decoded again on request.
                 outcome["media"] = load(path, policy=options.policy, limits=options.limits, frame_sink=sink,
                                         keep_frames=False, frame_features=streamed_frame_features(),
-                                        run_features=consecutive_frame_features())
+                                        grey_run=grey_run_side())
             except BaseException as exc:  # handed to the caller's thread below
                 outcome["error"] = exc
             finally:
@@ -159,12 +159,12 @@ def streamed_frame_features() -> dict:
     return {CUT_THUMB: cut_thumb, SPEED_THUMB: grey_thumbnail}
 
 
-def consecutive_frame_features() -> tuple[str, ...]:
-    """Of those, the ones also kept for every decoded frame of a long clip's first minute, where the analysis
-    frames are a few a second: re-timing shows only from one frame to the next (cues/speed.py)."""
-    from dflab.detect.cues.speed import SPEED_THUMB
+def grey_run_side() -> int:
+    """The side of the grey thumbnails kept for every decoded frame of a long clip's first minute, where the
+    analysis frames are a few a second: re-timing shows only from one frame to the next (cues/speed.py)."""
+    from dflab.shallow.speed_video import THUMB
 
-    return (SPEED_THUMB,)
+    return THUMB
 
 
 class _Stopwatch:

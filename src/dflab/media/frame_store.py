@@ -37,8 +37,8 @@ SEEK_BACK_S = (0.0, 10.0)  # seek this far before the wanted time, then from the
 MATCH_TOLERANCE = 3.0  # mean grey difference (0-255) of the 8x8 signatures of a frame and its re-decoded copy
 # Frames kept by `prefetch` for the cues about to run: about 530 MB of 720p at most, whatever the duration.
 PREFETCH_MAX_FRAMES = 192
-# While a long clip is sampled, the every-frame features named in `run_features` are also kept for every decoded
-# frame from the start, up to this many: a minute of 30 fps (29 MB of 64x64 speed thumbnails).
+# While a long clip is sampled, a grey thumbnail of every decoded frame from the start is kept, up to this many:
+# a minute of 30 fps (29 MB of 64x64 thumbnails).
 RUN_MAX_FRAMES = 1800
 
 
@@ -47,19 +47,17 @@ class StreamedFrames(Sequence[Frame]):
 
     def __init__(self, path: Path, facts: StreamFacts, policy: SamplingPolicy, limits: Limits,
                  cache_frames: int = CACHE_FRAMES,
-                 features: dict[str, Callable[[np.ndarray], Any]] | None = None,
-                 run_features: Iterable[str] = ()) -> None:  # fmt: skip
+                 features: dict[str, Callable[[np.ndarray], Any]] | None = None) -> None:  # fmt: skip
         self.path = Path(path)
         # Small per-frame results computed from each frame's pixels while they are at hand (`feature(name)`), for
         # cues that read every frame: reading them back from the file would be another whole decode.
         self._feature_fns = dict(features or {})
         self._features: dict[str, list] = {name: [] for name in self._feature_fns}
-        # The run: those of the features also computed on the decoded frames the sampling skips (`add_skipped`),
-        # from the first frame on, so that a long clip analysed at a few frames a second still has one stretch
-        # of consecutive frames for the patterns that are frame-to-frame (re-timing: `consecutive_run`).
-        self._run: dict[str, list] = {name: [] for name in run_features if name in self._feature_fns}
+        # The run: a grey thumbnail of every decoded frame from the first, kept or not (`add_to_run`, fed by the
+        # decoder), so that a long clip analysed at a few frames a second still has one stretch of consecutive
+        # frames for the patterns that are frame-to-frame (re-timing: `consecutive_run`).
+        self._run: list[np.ndarray] = []
         self._run_types: list[str] = []
-        self._run_skipped = 0
         self.facts = facts
         self.policy = policy
         self.limits = limits
@@ -95,33 +93,23 @@ class StreamedFrames(Sequence[Frame]):
         if pos == 0:  # every frame of a stream has the same size, so the same kind of signature
             self._half_signatures = getattr(frame, "small", None) is not None
         self._signature.append(signature(pixels))
-        values = {name: fn(pixels) for name, fn in self._feature_fns.items()}
-        for name, value in values.items():
-            self._features[name].append(value)
-        self._extend_run(frame.pict_type, values)
+        for name, fn in self._feature_fns.items():
+            self._features[name].append(fn(pixels))
         self._remember(pos, frame if isinstance(frame, DecodedFrame) else frame.rgb)
 
-    def add_skipped(self, frame: Frame) -> None:
-        """A decoded frame the sampling does not keep: only its run features, while the run has room."""
-        if self._run and len(self._run_types) < RUN_MAX_FRAMES:
-            self._run_skipped += 1
-            pixels = feature_pixels(frame)
-            self._extend_run(frame.pict_type, {name: self._feature_fns[name](pixels) for name in self._run})
-
-    def _extend_run(self, pict_type: str, values: dict[str, Any]) -> None:
-        if self._run and len(self._run_types) < RUN_MAX_FRAMES:
+    def add_to_run(self, thumbnail: np.ndarray, pict_type: str) -> None:
+        """The next decoded frame's grey thumbnail (VideoDecoder.run_sink), while the run has room."""
+        if len(self._run) < RUN_MAX_FRAMES:
+            self._run.append(thumbnail)
             self._run_types.append(pict_type)
-            for name, kept in self._run.items():
-                kept.append(values[name])
 
-    def consecutive_run(self, name: str) -> tuple[list, list[str]] | None:
-        """(values, frame types) of a run feature on every decoded frame from the first (at most RUN_MAX_FRAMES),
-        when the analysis frames skip some; None when they do not (read `feature`), or for another feature."""
+    def consecutive_run(self) -> tuple[np.ndarray, list[str]] | None:
+        """(grey thumbnails, frame types) of every decoded frame from the first (at most RUN_MAX_FRAMES), for a
+        clip whose analysis frames skip some; None when there is no run (or it was dropped with the features)."""
         with self._lock:
-            values = self._run.get(name)
-            if not self._run_skipped or values is None:
+            if not self._run:
                 return None
-            return list(values), list(self._run_types)
+            return np.stack(self._run), list(self._run_types)
 
     def feature(self, name: str) -> list | None:
         """The per-frame values of a feature computed while decoding (None: not computed for these frames)."""

@@ -141,7 +141,7 @@ def load(
     frame_sink: Callable[[Frame], None] | None = None,
     keep_frames: bool = True,
     frame_features: dict[str, Callable] | None = None,
-    run_features: tuple[str, ...] = (),
+    grey_run: int = 0,
 ) -> Media:
     """Decode an image, video or audio file into Media.
 
@@ -150,9 +150,9 @@ def load(
     start work on it while the rest decodes (images and audio never call it). `keep_frames=False` keeps the
     pixels of only a few video frames: Media.frames is then a StreamedFrames (frame_store.py) that decodes any
     other frame again when it is asked for, so memory does not grow with the clip's length; `frame_features`
-    (name -> function of a frame's pixels) are then computed for every frame as it decodes (`frames.feature`);
-    those named in `run_features` also on the first decoded frames a long clip's sampling skips
-    (`frames.consecutive_run`).
+    (name -> function of a frame's pixels) are then computed for every frame as it decodes (`frames.feature`),
+    and with `grey_run` > 0 a clip whose analysis frames skip some (a long one) also keeps a grey thumbnail of
+    that side for each of its first decoded frames, kept or not (`frames.consecutive_run`).
     Every failure is a DflabError: NotFound, BadMedia (PartialMedia for a file cut short or damaged, unless
     limits.allow_partial), Unsupported, LimitExceeded. meta always holds `complete`, `decoded_duration_s`
     and `declared_duration_s` (check.py).
@@ -169,7 +169,7 @@ def load(
     if not facts.has_video:
         return _load_audio_only(path, facts, extent, limits, sample_rate)
     return _load_video(path, facts, extent, policy, limits, with_audio, sample_rate, frame_sink, keep_frames,
-                       frame_features, run_features)
+                       frame_features, grey_run)
 
 
 def _load_image(path: Path, fmt: str, policy: SamplingPolicy, limits: Limits) -> Media:
@@ -210,20 +210,20 @@ def _load_video(
     frame_sink: Callable[[Frame], None] | None = None,
     keep_frames: bool = True,
     frame_features: dict[str, Callable] | None = None,
-    run_features: tuple[str, ...] = (),
+    grey_run: int = 0,
 ) -> Media:
     # Kept frames are carved from blocks (FrameArena); streamed ones are not, since one frame kept in the cache
     # would pin its whole block.
     # Streamed frames are converted to RGB only when their pixels are read (VideoDecoder.lazy_rgb).
     decoder = VideoDecoder(path, facts, policy, limits, arena=FrameArena() if keep_frames else None,
                            lazy_rgb=not keep_frames)
-    # A run only where the sampling skips frames (a long clip, or one of unknown length): otherwise the features
-    # of the analysis frames are already every frame's.
-    sampled = decoder.rate_fps is not None or facts.duration_s is None
-    frames: list[Frame] | StreamedFrames = [] if keep_frames else StreamedFrames(
-        path, facts, policy, limits, features=frame_features, run_features=run_features if sampled else ())
-    if not keep_frames and sampled and run_features:
-        decoder.skipped_sink, decoder.skipped_frames = frames.add_skipped, RUN_MAX_FRAMES
+    frames: list[Frame] | StreamedFrames = (
+        [] if keep_frames else StreamedFrames(path, facts, policy, limits, features=frame_features)
+    )
+    # A run only where the sampling skips frames (a long clip, or one of unknown length): otherwise the analysis
+    # frames are every frame.
+    if not keep_frames and grey_run > 0 and (decoder.rate_fps is not None or facts.duration_s is None):
+        decoder.run_sink, decoder.run_frames, decoder.run_side = frames.add_to_run, RUN_MAX_FRAMES, grey_run
     add = frames.append if keep_frames else frames.add
     for frame in decoder:
         add(frame)

@@ -95,11 +95,11 @@ def _run_speed(media):
     from dflab.shallow.speed_video import speed_from_thumbnails
 
     run = getattr(media.frames, "consecutive_run", None)
-    found = run(SPEED_THUMB) if run is not None and media.fps > 0 else None
-    if not found:
+    found = run() if run is not None and media.fps > 0 else None
+    if found is None:
         return None
     thumbs, pict_types = found
-    return speed_from_thumbnails(np.stack(thumbs).astype(np.float32), pict_types=pict_types, fps=media.fps)
+    return speed_from_thumbnails(thumbs, pict_types=pict_types, fps=media.fps)
 
 
 def _window_details(window) -> dict:
