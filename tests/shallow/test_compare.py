@@ -40,6 +40,7 @@ def _check(result: dict) -> None:
     assert changed["suspect"] == pytest.approx(expected, abs=0.15)
     assert changed["original"] == pytest.approx(list(FACE), abs=0.15)
     assert all(seg["audio"]["correlation"] > 0.8 for seg in result["segments"])
+    assert all(t >= 0 for seg in result["segments"] for t in seg["suspect"] + seg["original"])  # never -0.001 s
 
 
 def test_cli_compare_finds_the_original_through_the_registry(pair, capsys):

@@ -105,7 +105,9 @@ def fit_time_mapping(
         line_times = np.unique(data.q[idx])
         for run in _split_runs(line_times, max_gap_s):
             if len(run) >= min(min_segment_frames, len(line_times)):
-                segments.append(Segment(run[0], run[-1], slope * run[0] + offset, slope * run[-1] + offset, len(run)))
+                # the fitted line may put the original's first frame a hair before 0 s (-0.001): no time is negative
+                segments.append(Segment(run[0], run[-1], max(0.0, slope * run[0] + offset),
+                                        max(0.0, slope * run[-1] + offset), len(run)))
     segments.sort(key=lambda s: s.query_start)
     span = sum(s.query_end - s.query_start for s in segments)
     return TimeMapping(float(slope) if span >= 1.0 else None, segments, sum(s.frames for s in segments))
