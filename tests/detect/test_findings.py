@@ -287,3 +287,5 @@ def test_a_long_silent_clip_slowed_or_sped_up_is_read_from_its_frames(shared_dat
         speed = next(f for f in result.findings if f.name == "speed_changed")
         assert speed.verdict == "manipulated" and speed.details["speed_factor"] == pytest.approx(factor, rel=0.05)
         assert words in result.summary
+        cue = next(e for e in result.evidence if e.name == "speed")
+        assert cue.details["video_frames_read"] == 600  # the first 20 s of 30 fps, where the pattern fit was measured

@@ -38,8 +38,8 @@ MATCH_TOLERANCE = 3.0  # mean grey difference (0-255) of the 8x8 signatures of a
 # Frames kept by `prefetch` for the cues about to run: about 530 MB of 720p at most, whatever the duration.
 PREFETCH_MAX_FRAMES = 192
 # While a long clip is sampled, a grey thumbnail of every decoded frame from the start is kept, up to this many:
-# a minute of 30 fps (29 MB of 64x64 thumbnails).
-RUN_MAX_FRAMES = 1800
+# 20 s of 60 fps, 40 s of 30 fps (20 MB of 64x64 thumbnails).
+RUN_MAX_FRAMES = 1200
 
 
 class StreamedFrames(Sequence[Frame]):

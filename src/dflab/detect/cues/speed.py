@@ -30,6 +30,9 @@ MIN_AUDIO_S = 3.0
 FULL_CONFIDENCE_S = 8.0  # the model was calibrated on 10 s clips
 AUDIO_CONFIDENCE = 0.5
 NOT_CLEAN_CONFIDENCE = 0.5  # music, hiss or noise fills the speech's pauses (dflab.audio.speed.speech_quality)
+# A long clip's frames are read over its first 20 s: the length a scan analyses whole, on which the pattern
+# fit was measured (over 30-60 s its composite fit can take a 0.75x repeat pattern for 1.25x drops).
+VIDEO_RUN_S = 20.0
 CLEARLY_CHANGED = 0.6  # from this p(changed) the summary says "looks changed", below it "may be changed"
 
 
@@ -99,7 +102,8 @@ def _run_speed(media):
     if found is None:
         return None
     thumbs, pict_types = found
-    return speed_from_thumbnails(thumbs, pict_types=pict_types, fps=media.fps)
+    n = int(round(VIDEO_RUN_S * media.fps))
+    return speed_from_thumbnails(thumbs[:n], pict_types=pict_types[:n], fps=media.fps)
 
 
 def _window_details(window) -> dict:
@@ -172,6 +176,10 @@ class SpeedDetector:
         # natural clip strong. With the sound (bench/speed_video_audio.py) no natural copy is confident.
         frames = m.frames if _consecutive_frames(m) else []
         video = _video_speed(frames, m.fps) if frames else _run_speed(m)
+        duration = m.duration_s or (m.audio.duration_s if m.audio else 0.0)
+        # a long clip's frames are read over its first minute only (the run): say so where it is shorter
+        read_s = video.n_frames / m.fps if video is not None and m.fps > 0 else 0.0
+        frames_span = f" (its first {read_s:.0f} s)" if video is not None and not frames and read_s < duration - 1 else ""
 
         if audio_est is None and (video is None or video.confidence == 0):
             why = audio_note if m.media_type == "audio" else f"{audio_note}; the frames show no sign of retiming either"
@@ -202,20 +210,21 @@ class SpeedDetector:
         if video is not None and video.factor is not None:
             ratio = f", what a {video.rate_ratio} fps conversion leaves" if video.rate_ratio else ""
             doubt = f", {video.doubt}" if video.doubt and not video.rate_ratio else ""
-            parts.append(f"video: {video.method} pattern of {video.factor:.3f}x (score {video.pattern_score:.2f}{ratio}{doubt})")
+            parts.append(f"video{frames_span}: {video.method} pattern of {video.factor:.3f}x (score "
+                         f"{video.pattern_score:.2f}{ratio}{doubt})")
             if decision.contradicted:  # never averaged across 1: the better-supported reading stands
                 parts.append("the frames and the sound point different ways, the "
                              + ("frames' clear pattern sets the factor" if video.strong else
                                 "frames' pattern, the stronger evidence, sets the factor"
                                 if decision.factor_from == "video" else "sound's factor stands"))
         elif video is not None and video.confidence > 0:
-            parts.append(f"video: no re-timing pattern, {100 * (video.repeat_fraction + video.blend_fraction):.0f}% "
+            parts.append(f"video{frames_span}: no re-timing pattern, "
+                         f"{100 * (video.repeat_fraction + video.blend_fraction):.0f}% "
                          "of frames repeated or blended")
         if not changed:
             lead = "Playback looks natural (1.0x)"
         else:  # just over the midline the sound's regression alone can read a natural clip as 0.9x or 1.1x
             lead = f"Playback {'looks' if score >= CLEARLY_CHANGED else 'may be'} changed to about {factor:.2f}x"
-        duration = m.duration_s or (m.audio.duration_s if m.audio else 0.0)
         # where: the windows that read as changed, joined (10 s windows 5 s apart: within about 5 s)
         flagged = reading.changed_ranges if reading is not None else []
         where = ", ".join(f"{a:.0f}-{b:.0f} s" for a, b in flagged)
@@ -251,6 +260,7 @@ class SpeedDetector:
                 "video_direction": video.direction if video else None,
                 "video_pattern_score": round(video.pattern_score, 3) if video else None,
                 "video_confidence": round(video.confidence, 3) if video else None,
+                "video_frames_read": video.n_frames if video else None,  # consecutive frames the pattern was read on
                 "video_rate_ratio": video.rate_ratio if video else None,
                 "video_strong": bool(video is not None and video.strong),
                 "video_preset": bool(video is not None and video.preset),
