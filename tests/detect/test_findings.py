@@ -289,3 +289,24 @@ def test_a_long_silent_clip_slowed_or_sped_up_is_read_from_its_frames(shared_dat
         assert words in result.summary
         cue = next(e for e in result.evidence if e.name == "speed")
         assert cue.details["video_frames_read"] == 600  # the first 20 s of 30 fps, where the pattern fit was measured
+
+
+def test_a_long_natural_clip_with_a_cut_is_not_read_as_re_timed(shared_data, tmp_path):
+    """LivePortrait d13 (30 fps made from 60/50 fps footage) carries a 1.33x drop pattern its conversion explains;
+    looped once (a stream copy, 23 s), the pattern read across the join no longer fits the conversion, and was
+    called MANIPULATED, sped up to 1.33x. The longest shot alone still shows the conversion: natural."""
+    import shutil
+    import subprocess
+
+    from dflab.detect.scan import ScanOptions, scan_file
+
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg not installed")
+    looped = tmp_path / "looped.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-stream_loop", "1", "-i",
+                    str(shared_data / "liveportrait/assets/examples/driving/d13.mp4"), "-c:v", "copy", "-c:a", "aac",
+                    str(looped)], check=True)
+    result = scan_file(looped, ScanOptions(detectors=["speed"]))
+    speed = next(f for f in result.findings if f.name == "speed_changed")
+    cue = next(e for e in result.evidence if e.name == "speed")
+    assert speed.verdict == "authentic" and cue.details["video_rate_ratio"] is not None, cue.summary

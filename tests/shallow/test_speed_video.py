@@ -165,3 +165,18 @@ def test_fusion_video_refines_at_a_frame_rate_ratio_and_overrules_elsewhere(foot
     slowed = _speed_evidence(tmp_path, slowed_frames, 25.0, voice)
     assert slowed.details["video_strong"] and slowed.score > 0.5
     assert slowed.details["speed_factor"] == pytest.approx(0.75, rel=0.02), slowed.summary
+
+
+def test_the_longest_shot_ends_at_hard_cuts_not_at_motion_or_retiming():
+    """A hard cut (a jump to another picture) splits the thumbnails; repeated and dropped frames do not."""
+    from dflab.shallow.speed_video import longest_shot
+
+    rng = np.random.default_rng(0)
+    scene_a, scene_b = rng.uniform(0, 255, (2, 64, 64)).astype(np.float32)
+    drift = np.linspace(0, 1, 64, dtype=np.float32)[None, :] * 2  # slow motion: a little change every frame
+    shot_a = [scene_a + k * drift for k in range(150)]
+    shot_a[::4] = shot_a[1::4][: len(shot_a[::4])]  # repeats (a 0.75x-like pattern): no cut
+    shot_b = [scene_b + k * drift for k in range(250)]
+    thumbs = np.stack(shot_a + shot_b + shot_a[:40])
+    assert longest_shot(thumbs) == slice(150, 400)
+    assert longest_shot(np.stack(shot_b)) == slice(0, 250)

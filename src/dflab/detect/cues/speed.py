@@ -30,8 +30,8 @@ MIN_AUDIO_S = 3.0
 FULL_CONFIDENCE_S = 8.0  # the model was calibrated on 10 s clips
 AUDIO_CONFIDENCE = 0.5
 NOT_CLEAN_CONFIDENCE = 0.5  # music, hiss or noise fills the speech's pauses (dflab.audio.speed.speech_quality)
-# A long clip's frames are read over its first 20 s: the length a scan analyses whole, on which the pattern
-# fit was measured (over 30-60 s its composite fit can take a 0.75x repeat pattern for 1.25x drops).
+# A long clip's frames are read over its first 20 s: the length a scan analyses whole, on which the pattern fit
+# was measured (over 30-60 s its composite fit can take a 0.75x repeat pattern for 1.25x drops).
 VIDEO_RUN_S = 20.0
 CLEARLY_CHANGED = 0.6  # from this p(changed) the summary says "looks changed", below it "may be changed"
 
@@ -95,15 +95,23 @@ def _video_speed(frames, fps: float):
 def _run_speed(media):
     """The re-timing pattern of a sampled (long) clip's first stretch of consecutive frames, from the thumbnails
     kept for every decoded frame while it was decoded (media/frame_store.py, `consecutive_run`); None without."""
-    from dflab.shallow.speed_video import speed_from_thumbnails
+    from dflab.shallow.speed_video import longest_shot, speed_from_thumbnails
 
     run = getattr(media.frames, "consecutive_run", None)
     found = run() if run is not None and media.fps > 0 else None
     if found is None:
         return None
-    thumbs, pict_types = found
     n = int(round(VIDEO_RUN_S * media.fps))
-    return speed_from_thumbnails(thumbs[:n], pict_types=pict_types[:n], fps=media.fps)
+    thumbs, pict_types = found[0][:n], found[1][:n]
+    reading = speed_from_thumbnails(thumbs, pict_types=pict_types, fps=media.fps)
+    shot = longest_shot(thumbs)
+    if reading.factor is None or shot.stop - shot.start == len(thumbs):
+        return reading
+    # Across a cut a frame-rate conversion's pattern changes phase and no longer explains itself, so where the
+    # longest shot alone shows no re-timing, or one its conversion explains, that reading stands; a re-timing seen
+    # in it too is read over all the frames (a short shot can take a 0.75x repeat pattern for 1.25x drops).
+    in_shot = speed_from_thumbnails(thumbs[shot], pict_types=pict_types[shot], fps=media.fps)
+    return in_shot if in_shot.factor is None or in_shot.rate_ratio else reading
 
 
 def _window_details(window) -> dict:
@@ -177,7 +185,7 @@ class SpeedDetector:
         frames = m.frames if _consecutive_frames(m) else []
         video = _video_speed(frames, m.fps) if frames else _run_speed(m)
         duration = m.duration_s or (m.audio.duration_s if m.audio else 0.0)
-        # a long clip's frames are read over its first minute only (the run): say so where it is shorter
+        # a long clip's frames are read near its start only (the run): say so
         read_s = video.n_frames / m.fps if video is not None and m.fps > 0 else 0.0
         frames_span = f" (its first {read_s:.0f} s)" if video is not None and not frames and read_s < duration - 1 else ""
 
