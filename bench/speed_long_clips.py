@@ -12,7 +12,8 @@ each time with the speed and cut detectors only, and reads the speed_changed fin
 Clips: the first SOURCES of the LivePortrait driving and source clips and FaceForensics++ originals below, each
 looped (ffmpeg -stream_loop, no re-timing: the joins are cuts) until it lasts at least 24 s, then re-timed at
 an unchanged frame rate by `setpts` + `fps` with the sound stretched by `atempo` (pitch kept) at 0.75x, 1.25x
-and 1.5x; the natural loop and its 0.75x copy also without their sound. Nothing is fitted on these.
+and 1.5x; the natural loop and its 0.75x copy also without their sound. A copy sped up to under 20 s is analysed
+whole either way (the two modes then agree). Nothing is fitted on these.
 
 Reported per variant: the finding flagged (suspicious or worse), called manipulated, its factor within 5 % of
 the truth, its factor on the wrong side of 1; for natural clips, flagged. Also the cost of the run: CPU seconds of
