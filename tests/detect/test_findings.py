@@ -310,3 +310,14 @@ def test_a_long_natural_clip_with_a_cut_is_not_read_as_re_timed(shared_data, tmp
     speed = next(f for f in result.findings if f.name == "speed_changed")
     cue = next(e for e in result.evidence if e.name == "speed")
     assert speed.verdict == "authentic" and cue.details["video_rate_ratio"] is not None, cue.summary
+
+
+def test_a_cut_summary_lists_four_cuts_and_counts_the_rest():
+    """An 88 s clip looped six times has six joins; the line names four and says how many more there are."""
+    times = [12.6, 25.1, 37.6, 50.2, 62.7, 75.2]
+    cuts = ev("cuts", 0.99, 0.9, time_ranges=[(t - 0.1, t) for t in times],
+              details={"cuts": times, "jump_cuts": 6, "cut_details": [{"time_s": t, "type": "jump"} for t in times]})
+    cut = next(f for f in judge([cuts], [], media_type="video") if f.name == "cut")
+    assert cut.verdict != "authentic"
+    assert "at 12.60 s (jump), 25.10 s (jump), 37.60 s (jump), 50.20 s (jump) and 2 more (p = " in cut.summary
+    assert len(cut.time_ranges) == 6

@@ -81,6 +81,8 @@ def _cut(kind, p, verdict, ev: Evidence):
         text = f"{hard} hard cut(s) between shots, nothing inside a shot." if hard else "No cut or splice found."
         return text, kind.what, [], details
     listed = ", ".join(f"{c['time_s']:.2f} s ({c['type']})" for c in suspicious_cuts[:4])
+    if len(suspicious_cuts) > 4:  # the rest are in time_ranges and details; say that they exist
+        listed += f" and {len(suspicious_cuts) - 4} more"
     headline = f"cut at {listed}"
     return (f"Cut or spliced inside continuous footage at {listed} (p = {p:.2f}).", headline,
             list(ev.time_ranges), details)
