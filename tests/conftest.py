@@ -87,6 +87,19 @@ def _missing(reason: str):
     pytest.skip(reason)
 
 
+@pytest.fixture
+def ffmpeg():
+    """ffmpeg(*args): runs `ffmpeg -v error -y ARGS` (to make edited copies of real media); without ffmpeg
+    installed the test is skipped (failed in CI)."""
+    if shutil.which("ffmpeg") is None:
+        _missing("ffmpeg not installed")
+
+    def run(*args) -> None:
+        subprocess.run(["ffmpeg", "-v", "error", "-y", *map(str, args)], check=True)
+
+    return run
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -263,24 +263,17 @@ def test_a_speed_reading_that_leans_to_a_change_but_is_not_flagged_says_so():
     assert natural.summary.startswith("Playback looks natural")
 
 
-def test_a_long_silent_clip_slowed_or_sped_up_is_read_from_its_frames(shared_data, tmp_path):
+def test_a_long_silent_clip_slowed_or_sped_up_is_read_from_its_frames(shared_data, tmp_path, ffmpeg):
     """Over 20 s a scan analyses a few frames a second, which hides the repeated or dropped frames of a re-timing;
     the speed cue reads them from the thumbnails kept for every decoded frame. Without sound (before, the speed
     finding could not run on such a clip at all) and sped up (before, the sound alone read 1.11x)."""
-    import shutil
-    import subprocess
-
     from dflab.detect.scan import ScanOptions, scan_file
 
-    if shutil.which("ffmpeg") is None:
-        pytest.skip("ffmpeg not installed")
     clip = shared_data / "liveportrait" / "assets" / "examples" / "driving" / "d14.mp4"  # 17.9 s, 30 fps
     slowed, sped_up = tmp_path / "slowed.mp4", tmp_path / "sped_up.mp4"
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(clip), "-vf", "setpts=PTS/0.75,fps=30", "-an",
-                    "-c:v", "libx264", "-crf", "20", str(slowed)], check=True)  # 23.8 s
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-stream_loop", "1", "-i", str(clip), "-vf",
-                    "setpts=PTS/1.25,fps=30", "-af", "atempo=1.25", "-c:v", "libx264", "-crf", "20", "-c:a", "aac",
-                    str(sped_up)], check=True)  # 28.6 s
+    ffmpeg("-i", clip, "-vf", "setpts=PTS/0.75,fps=30", "-an", "-c:v", "libx264", "-crf", "20", slowed)  # 23.8 s
+    ffmpeg("-stream_loop", "1", "-i", clip, "-vf", "setpts=PTS/1.25,fps=30", "-af", "atempo=1.25", "-c:v", "libx264",
+           "-crf", "20", "-c:a", "aac", sped_up)  # 28.6 s
     for path, factor, words in ((slowed, 0.75, "playback slowed to 0.7"), (sped_up, 1.25, "playback sped up to 1.2")):
         result = scan_file(path, ScanOptions(detectors=["speed", "cuts"]))
         assert result.frames_analysed < 0.5 * result.duration_s * 30  # the analysis frames were sampled
@@ -291,21 +284,15 @@ def test_a_long_silent_clip_slowed_or_sped_up_is_read_from_its_frames(shared_dat
         assert cue.details["video_frames_read"] == 600  # the first 20 s of 30 fps, where the pattern fit was measured
 
 
-def test_a_long_natural_clip_with_a_cut_is_not_read_as_re_timed(shared_data, tmp_path):
+def test_a_long_natural_clip_with_a_cut_is_not_read_as_re_timed(shared_data, tmp_path, ffmpeg):
     """LivePortrait d13 (30 fps made from 60/50 fps footage) carries a 1.33x drop pattern its conversion explains;
     looped once (a stream copy, 23 s), the pattern read across the join no longer fits the conversion, and was
     called MANIPULATED, sped up to 1.33x. The longest shot alone still shows the conversion: natural."""
-    import shutil
-    import subprocess
-
     from dflab.detect.scan import ScanOptions, scan_file
 
-    if shutil.which("ffmpeg") is None:
-        pytest.skip("ffmpeg not installed")
     looped = tmp_path / "looped.mp4"
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-stream_loop", "1", "-i",
-                    str(shared_data / "liveportrait/assets/examples/driving/d13.mp4"), "-c:v", "copy", "-c:a", "aac",
-                    str(looped)], check=True)
+    ffmpeg("-stream_loop", "1", "-i", shared_data / "liveportrait/assets/examples/driving/d13.mp4", "-c:v", "copy",
+           "-c:a", "aac", looped)
     result = scan_file(looped, ScanOptions(detectors=["speed"]))
     speed = next(f for f in result.findings if f.name == "speed_changed")
     cue = next(e for e in result.evidence if e.name == "speed")
