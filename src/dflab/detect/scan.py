@@ -160,8 +160,8 @@ def streamed_frame_features() -> dict:
 
 
 def grey_run_side() -> int:
-    """The side of the grey thumbnails kept for every decoded frame of a long clip's first minute, where the
-    analysis frames are a few a second: re-timing shows only from one frame to the next (cues/speed.py)."""
+    """The side of the grey thumbnails kept for each of a long clip's first decoded frames (up to 1,200), where
+    the analysis frames are a few a second: re-timing shows only from one frame to the next (cues/speed.py)."""
     from dflab.shallow.speed_video import THUMB
 
     return THUMB

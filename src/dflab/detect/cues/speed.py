@@ -187,7 +187,8 @@ class SpeedDetector:
         duration = m.duration_s or (m.audio.duration_s if m.audio else 0.0)
         # a long clip's frames are read near its start only (the run): say so
         read_s = video.n_frames / m.fps if video is not None and m.fps > 0 else 0.0
-        frames_span = f" (its first {read_s:.0f} s)" if video is not None and not frames and read_s < duration - 1 else ""
+        from_run = video is not None and not frames and read_s < duration - 1
+        frames_span = f" (its first {read_s:.0f} s)" if from_run else ""
 
         if audio_est is None and (video is None or video.confidence == 0):
             why = audio_note if m.media_type == "audio" else f"{audio_note}; the frames show no sign of retiming either"
