@@ -51,11 +51,6 @@ MIN_S = 24.0
 WITHIN = 0.05
 
 
-def _probe(path: Path, entry: str, stream: str = "v:0") -> str:
-    return subprocess.run(["ffprobe", "-v", "error", "-select_streams", stream, "-show_entries", entry, "-of",
-                           "csv=p=0", str(path)], capture_output=True, text=True, check=True).stdout.strip()
-
-
 def _ffmpeg(*args: str) -> None:
     if Path(args[-1]).exists():  # built by an earlier run into the same --dir
         return
@@ -63,14 +58,15 @@ def _ffmpeg(*args: str) -> None:
 
 
 def build(data: Path, out: Path, n_sources: int) -> list[dict]:
+    from dflab.media import probe
+    from dflab.train.speed_av_testset import filters  # the audio-video speed test set's re-timing
+
     clips = []
     for rel, sound in SOURCES[:n_sources]:
         src = data / rel
-        duration = float(subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of",
-                                         "csv=p=0", str(src)], capture_output=True, text=True).stdout)
-        num, den = _probe(src, "stream=r_frame_rate").split("/")
-        fps = float(num) / float(den)
-        loops = max(0, math.ceil(MIN_S / duration) - 1)
+        info = probe(src)
+        fps = float(info["fps"])
+        loops = max(0, math.ceil(MIN_S / float(info["duration"])) - 1)
         name = src.stem
         natural = out / f"{name}-natural.mp4"
         audio = ["-c:a", "aac"] if sound else ["-an"]
@@ -78,9 +74,9 @@ def build(data: Path, out: Path, n_sources: int) -> list[dict]:
         clips.append({"source": name, "variant": "natural", "factor": 1.0, "sound": sound, "path": natural})
         for factor in FACTORS:
             path = out / f"{name}-{factor:g}x.mp4"
-            filters = ["-vf", f"setpts=PTS/{factor},fps={fps:g}"]
-            sound_args = ["-af", f"atempo={factor}", "-c:a", "aac"] if sound else ["-an"]
-            _ffmpeg("-i", str(natural), *filters, "-c:v", "libx264", "-crf", "20", *sound_args, str(path))
+            video, audio = filters("retime", factor, fps)
+            sound_args = ["-af", audio, "-c:a", "aac"] if sound else ["-an"]
+            _ffmpeg("-i", str(natural), "-vf", video, "-c:v", "libx264", "-crf", "20", *sound_args, str(path))
             clips.append({"source": name, "variant": f"{factor:g}x", "factor": factor, "sound": sound, "path": path})
         if sound:
             for variant, factor in (("natural", 1.0), ("0.75x", 0.75)):
