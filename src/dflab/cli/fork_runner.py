@@ -160,9 +160,9 @@ def _load_thread_free_models() -> None:
     models._mp_solutions()  # the import only; graphs are built in the children
     for name in ("dlib_shape5", "dlib_encoder"):
         models.model(name)
-    for name, detector in default_scanner()._instances.items():
+    for detector in default_scanner()._instances.values():
         warm = getattr(detector, "warm", None)
-        if callable(warm) and name != "face_crop":
+        if callable(warm) and not getattr(detector, "warm_starts_threads", False):
             warm()
     speaker._encoder()
 

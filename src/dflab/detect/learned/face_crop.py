@@ -44,6 +44,8 @@ class FaceCropDetector:
     # Its forward pass over a batch of crops is the largest transient allocation of a scan; with the network in a
     # child process (start_process) that peak is the child's, and the cue runs beside the others.
     runs_alone = True
+    # Loading the network imports ONNX Runtime, which starts a thread (cli/fork_runner.py warms nothing that does).
+    warm_starts_threads = True
 
     # Torch's thread count is a process-wide setting, chosen once (dflab.threads), never set and restored
     # around each call: that raced between scans running in threads. A Scanner asks for one thread: on the
